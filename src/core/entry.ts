@@ -1,0 +1,54 @@
+/**
+ * Sealtrail entry bytes (DESIGN.md "Formats"): the UTF-8 of the RFC 8785 canonical JSON of
+ * {"v":1,"tenant","seq","received_at","prev","event","provenance"}. `prev` is the base64
+ * leaf hash of entry seq-1, or 32 zero bytes for seq 0, which makes the log a hash chain as
+ * well as the leaves of an RFC 6962 Merkle tree (leaf hash = SHA-256(0x00 ‖ entry bytes)).
+ */
+import { toBase64, utf8 } from "./bytes";
+import { HASH_SIZE, leafHash, sha256Text, type Hash } from "./hash";
+import { canonicalize, type JsonValue } from "./jcs";
+
+export const ENTRY_VERSION = 1;
+
+/** `prev` of entry 0: 32 zero bytes (DESIGN.md "Formats"). */
+export const GENESIS_PREV: Hash = new Uint8Array(HASH_SIZE);
+
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface EntryFields {
+  tenant: string;
+  seq: number;
+  /** Server time in milliseconds since the epoch; written as an RFC 3339 UTC timestamp. */
+  receivedAtMs: number;
+  prev: Hash;
+  event: JsonObject;
+  provenance: JsonObject;
+}
+
+/** RFC 3339 / ISO 8601 UTC with milliseconds, the form `received_at` takes in entries. */
+export const formatTimestamp = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * Encodes an entry as its canonical text. Preconditions: `seq` is a non-negative safe
+ * integer, `prev` is 32 bytes, and event/provenance are I-JSON (RFC 7493) values.
+ */
+export function encodeEntry(f: EntryFields): string {
+  return canonicalize({
+    v: ENTRY_VERSION,
+    tenant: f.tenant,
+    seq: f.seq,
+    received_at: formatTimestamp(f.receivedAtMs),
+    prev: toBase64(f.prev),
+    event: f.event,
+    provenance: f.provenance,
+  });
+}
+
+/** RFC 6962 §2.1 leaf hash of an entry's stored bytes. */
+export const entryLeafHash = (entryText: string): Hash => leafHash(utf8(entryText));
+
+/**
+ * The digest that identifies an event body for idempotency: SHA-256 of its canonical JSON,
+ * so key order and whitespace in a retried request do not matter.
+ */
+export const eventDigest = (event: JsonObject): string => toBase64(sha256Text(canonicalize(event)));

@@ -1,0 +1,149 @@
+/**
+ * The TenantLog's SQLite storage: every statement the Durable Object runs lives here.
+ * Layout and byte costs are documented in docs/storage-schema.md.
+ *
+ * All methods are synchronous so callers can compose them inside one transactionSync.
+ */
+import { GENESIS_PREV } from "../core/entry";
+import type { Hash } from "../core/hash";
+
+export interface Head {
+  /** Entries in the log; the next entry gets seq = size. */
+  size: number;
+  /** Leaf hash of entry size-1 (GENESIS_PREV when empty): the next entry's `prev`. */
+  lastLeaf: Hash;
+  /** received_at of the last entry, so server time never decreases (invariant 6). */
+  lastReceivedAtMs: number;
+}
+
+export interface StoredReceipt {
+  seq: number;
+  leafHash: Hash;
+  receivedAtMs: number;
+  treeSize: number;
+}
+
+export interface StoredEntry {
+  seq: number;
+  entry: string;
+  leafHash: Hash;
+  idempotencyKey: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS log_head (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  tenant TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  last_leaf BLOB NOT NULL,
+  last_received_at INTEGER NOT NULL,
+  mirrored_to INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+  seq INTEGER PRIMARY KEY,
+  entry TEXT NOT NULL,
+  leaf_hash BLOB NOT NULL,
+  idempotency_key TEXT
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key TEXT PRIMARY KEY,
+  digest TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  leaf_hash BLOB NOT NULL,
+  received_at INTEGER NOT NULL,
+  tree_size INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+const bytes = (v: SqlStorageValue | undefined): Uint8Array => new Uint8Array(v as ArrayBuffer);
+
+export class LogStore {
+  readonly #sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.#sql = sql;
+    this.#sql.exec(SCHEMA);
+  }
+
+  /** The tenant this object serves, fixed by its first append; undefined before that. */
+  tenant(): string | undefined {
+    const row = this.#sql.exec("SELECT tenant FROM log_head WHERE id = 0").toArray()[0];
+    return row ? String(row.tenant) : undefined;
+  }
+
+  head(): Head {
+    const row = this.#sql
+      .exec("SELECT size, last_leaf, last_received_at FROM log_head WHERE id = 0")
+      .toArray()[0];
+    if (!row) return { size: 0, lastLeaf: GENESIS_PREV, lastReceivedAtMs: 0 };
+    return { size: Number(row.size), lastLeaf: bytes(row.last_leaf), lastReceivedAtMs: Number(row.last_received_at) };
+  }
+
+  /** Every entry with seq < mirroredTo() is in D1 (the outbox is [mirroredTo, size)). */
+  mirroredTo(): number {
+    const row = this.#sql.exec("SELECT mirrored_to FROM log_head WHERE id = 0").toArray()[0];
+    return row ? Number(row.mirrored_to) : 0;
+  }
+
+  writeHead(tenant: string, head: Head): void {
+    this.#sql.exec(
+      `INSERT INTO log_head (id, tenant, size, last_leaf, last_received_at, mirrored_to)
+       VALUES (0, ?, ?, ?, ?, 0)
+       ON CONFLICT (id) DO UPDATE SET size = excluded.size, last_leaf = excluded.last_leaf,
+         last_received_at = excluded.last_received_at`,
+      tenant, head.size, head.lastLeaf, head.lastReceivedAtMs,
+    );
+  }
+
+  setMirroredTo(mirroredTo: number): void {
+    // Monotonic: a slow mirror pass never moves the watermark back.
+    this.#sql.exec("UPDATE log_head SET mirrored_to = max(mirrored_to, ?) WHERE id = 0", mirroredTo);
+  }
+
+  insertEntry(e: StoredEntry): void {
+    this.#sql.exec(
+      "INSERT INTO entries (seq, entry, leaf_hash, idempotency_key) VALUES (?, ?, ?, ?)",
+      e.seq, e.entry, e.leafHash, e.idempotencyKey,
+    );
+  }
+
+  insertIdempotency(key: string, digest: string, r: StoredReceipt): void {
+    this.#sql.exec(
+      "INSERT INTO idempotency (key, digest, seq, leaf_hash, received_at, tree_size) VALUES (?, ?, ?, ?, ?, ?)",
+      key, digest, r.seq, r.leafHash, r.receivedAtMs, r.treeSize,
+    );
+  }
+
+  findIdempotency(key: string): { digest: string; receipt: StoredReceipt } | undefined {
+    const row = this.#sql
+      .exec("SELECT digest, seq, leaf_hash, received_at, tree_size FROM idempotency WHERE key = ?", key)
+      .toArray()[0];
+    if (!row) return undefined;
+    return {
+      digest: String(row.digest),
+      receipt: {
+        seq: Number(row.seq),
+        leafHash: bytes(row.leaf_hash),
+        receivedAtMs: Number(row.received_at),
+        treeSize: Number(row.tree_size),
+      },
+    };
+  }
+
+  entry(seq: number): StoredEntry | undefined {
+    return this.entries(seq, 1)[0];
+  }
+
+  /** Entries with seq >= from, in order, at most `limit` of them. */
+  entries(from: number, limit: number): StoredEntry[] {
+    return this.#sql
+      .exec("SELECT seq, entry, leaf_hash, idempotency_key FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?", from, limit)
+      .toArray()
+      .map((row) => ({
+        seq: Number(row.seq),
+        entry: String(row.entry),
+        leafHash: bytes(row.leaf_hash),
+        idempotencyKey: row.idempotency_key === null ? null : String(row.idempotency_key),
+      }));
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Sequencing one group commit (DESIGN.md "The path of one event"; invariants 2, 5, 6, 7).
+ * Runs entirely inside the caller's transactionSync: it reads and writes through LogStore
+ * synchronously and never awaits, so idempotency checks, sequence numbers, entry bytes, leaf
+ * hashes and the new head commit together or not at all.
+ */
+import { toBase64 } from "../core/bytes";
+import { encodeEntry, entryLeafHash, eventDigest, formatTimestamp, type JsonObject } from "../core/entry";
+import type { Head, LogStore, StoredEntry, StoredReceipt } from "./log-store";
+
+export interface AppendItem {
+  event: JsonObject;
+  idempotencyKey?: string;
+}
+
+/** A receipt as the API returns it (DESIGN.md: `{seq, leaf_hash, received_at, tree_size}`). */
+export interface Receipt {
+  seq: number;
+  leaf_hash: string;
+  received_at: string;
+  tree_size: number;
+}
+
+export interface AppendRequest {
+  items: readonly AppendItem[];
+  provenance: JsonObject;
+}
+
+export type SequenceOutcome =
+  | { ok: true; receipts: Receipt[] }
+  | { ok: false; error: { reason: "idempotency_conflict"; key: string } };
+
+export interface SequencedGroup {
+  head: Head;
+  outcomes: SequenceOutcome[];
+  /** Entries created by this group, in sequence order. */
+  created: StoredEntry[];
+}
+
+const toReceipt = (r: StoredReceipt): Receipt => ({
+  seq: r.seq,
+  leaf_hash: toBase64(r.leafHash),
+  received_at: formatTimestamp(r.receivedAtMs),
+  tree_size: r.treeSize,
+});
+
+/**
+ * Assigns sequence numbers to every request of a group, in arrival order, and writes the
+ * entries, idempotency rows and head through `store`. A request is all-or-nothing: if any of
+ * its items reuses an Idempotency-Key with a different body, none of its items is appended.
+ *
+ * `nowMs` is the server clock for the whole group; received_at is clamped to never go below
+ * the previous entry's (invariant 6). Must be called inside transactionSync.
+ */
+export function sequenceGroup(
+  store: LogStore,
+  tenant: string,
+  head: Head,
+  requests: readonly AppendRequest[],
+  nowMs: number,
+): SequencedGroup {
+  let { size, lastLeaf } = head;
+  const receivedAtMs = Math.max(nowMs, head.lastReceivedAtMs);
+  const created: StoredEntry[] = [];
+  // Keys first used in this group. Their receipts get the tree size at the end of the group,
+  // so their idempotency rows are written once that size is known.
+  const groupKeys = new Map<string, { digest: string; receipt: Receipt; leafHash: StoredEntry["leafHash"] }>();
+  const prior = (key: string): { digest: string; receipt: Receipt } | undefined => {
+    const inGroup = groupKeys.get(key);
+    if (inGroup) return inGroup;
+    const stored = store.findIdempotency(key);
+    return stored && { digest: stored.digest, receipt: toReceipt(stored.receipt) };
+  };
+
+  const outcomes = requests.map((req): SequenceOutcome => {
+    const digests = req.items.map((item) => (item.idempotencyKey === undefined ? "" : eventDigest(item.event)));
+    // First pass: refuse the whole request if any key conflicts, before writing anything.
+    const seen = new Map<string, string>();
+    for (const [i, item] of req.items.entries()) {
+      const key = item.idempotencyKey;
+      if (key === undefined) continue;
+      const earlier = seen.get(key) ?? prior(key)?.digest;
+      if (earlier !== undefined && earlier !== digests[i]) {
+        return { ok: false, error: { reason: "idempotency_conflict", key } };
+      }
+      seen.set(key, digests[i]!);
+    }
+
+    const receipts = req.items.map((item, i): Receipt => {
+      const key = item.idempotencyKey;
+      const replay = key === undefined ? undefined : prior(key);
+      if (replay) return { ...replay.receipt };
+      const seq = size;
+      const entry = encodeEntry({ tenant, seq, receivedAtMs, prev: lastLeaf, event: item.event, provenance: req.provenance });
+      const leaf = entryLeafHash(entry);
+      const stored: StoredEntry = { seq, entry, leafHash: leaf, idempotencyKey: key ?? null };
+      store.insertEntry(stored);
+      created.push(stored);
+      size += 1;
+      lastLeaf = leaf;
+      const receipt: Receipt = { seq, leaf_hash: toBase64(leaf), received_at: formatTimestamp(receivedAtMs), tree_size: 0 };
+      if (key !== undefined) groupKeys.set(key, { digest: digests[i]!, receipt, leafHash: leaf });
+      return receipt;
+    });
+    return { ok: true, receipts };
+  });
+
+  // The group's size is now known: fix it in every receipt it created, then persist the keys.
+  for (const o of outcomes) {
+    if (o.ok) for (const r of o.receipts) if (r.seq >= head.size) r.tree_size = size;
+  }
+  for (const [key, g] of groupKeys) {
+    store.insertIdempotency(key, g.digest, { seq: g.receipt.seq, leafHash: g.leafHash, receivedAtMs, treeSize: size });
+  }
+  const newHead: Head = {
+    size,
+    lastLeaf,
+    lastReceivedAtMs: created.length > 0 ? receivedAtMs : head.lastReceivedAtMs,
+  };
+  return { head: newHead, outcomes, created };
+}

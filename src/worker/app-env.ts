@@ -1,0 +1,23 @@
+import type { Auth } from "./auth";
+import type { Permission } from "./permissions";
+
+/** Who is calling, after authentication. */
+export type Principal =
+  | { type: "user"; userId: string; sessionId: string }
+  | { type: "api_key"; keyId: string };
+
+/** The tenant a request acts on, resolved from the principal's membership or key owner. */
+export interface TenantAccess {
+  tenantId: string;
+  principal: Principal;
+  permissions: ReadonlySet<Permission>;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    auth: Auth;
+    access: TenantAccess;
+  };
+}

@@ -1,0 +1,42 @@
+/** The Hono app: each resource is a sub-app; one error handler maps failures to HTTP. */
+import { Hono } from "hono";
+import type { AppEnv } from "./app-env";
+import { createAuth } from "./auth";
+import { Failure, toHttp, type AppError } from "./errors";
+import { events } from "./routes/events";
+import { keys } from "./routes/keys";
+import { tenantAccess } from "./tenant-access";
+
+export const app = new Hono<AppEnv>();
+
+app.use(async (c, next) => {
+  c.set("requestId", c.req.header("cf-ray") ?? crypto.randomUUID());
+  c.set("auth", createAuth(c.env));
+  await next();
+  c.header("X-Request-Id", c.var.requestId);
+});
+
+app.get("/healthz", (c) => c.json({ ok: true }));
+
+app.on(["GET", "POST"], "/api/auth/*", (c) => c.var.auth.handler(c.req.raw));
+
+app.use("/v1/tenants/:t/*", tenantAccess);
+app.route("/v1/tenants/:t/events", events);
+app.route("/v1/tenants/:t/keys", keys);
+
+app.notFound((c) => {
+  const { status, body } = toHttp({ reason: "not_found", what: "Route" });
+  return c.json(body, status);
+});
+
+app.onError((e, c) => {
+  let error: AppError;
+  if (e instanceof Failure) {
+    error = e.error;
+  } else {
+    console.error(`request ${c.var.requestId} failed`, e);
+    error = { reason: "internal" };
+  }
+  const { status, body, headers } = toHttp(error);
+  return c.json(body, status, headers);
+});

@@ -1,0 +1,55 @@
+import { apiKey } from "@better-auth/api-key";
+import { bearer, organization } from "better-auth/plugins";
+import { createAccessControl } from "better-auth/plugins/access";
+import { adminAc, defaultStatements, memberAc, ownerAc } from "better-auth/plugins/organization/access";
+import { LOG_STATEMENT, PERMISSIONS, ROLE_PERMISSIONS } from "./permissions";
+
+/**
+ * better-auth plugins, shared by the Worker (src/worker/auth.ts) and the schema generator
+ * (scripts/auth.config.ts) so the D1 tables always match the plugins that use them.
+ */
+const statements = {
+  ...defaultStatements,
+  [LOG_STATEMENT]: PERMISSIONS,
+  // Without an apiKey statement only owners could manage organization-owned keys.
+  apiKey: ["create", "read", "update", "delete"],
+} as const;
+
+export const ac = createAccessControl(statements);
+
+const keyAdmin = { apiKey: ["create", "read", "update", "delete"] } as const;
+export const roles = {
+  owner: ac.newRole({ ...ownerAc.statements, ...keyAdmin, [LOG_STATEMENT]: [...ROLE_PERMISSIONS.owner] }),
+  admin: ac.newRole({ ...adminAc.statements, ...keyAdmin, [LOG_STATEMENT]: [...ROLE_PERMISSIONS.admin] }),
+  auditor: ac.newRole({ ...memberAc.statements, [LOG_STATEMENT]: [...ROLE_PERMISSIONS.auditor] }),
+  member: ac.newRole({ ...memberAc.statements, [LOG_STATEMENT]: [...ROLE_PERMISSIONS.member] }),
+};
+
+/** The api-key configuration id for tenant-owned (organization-owned) keys. */
+export const TENANT_KEY_CONFIG = "tenant";
+export const API_KEY_PREFIX = "st_";
+
+/**
+ * Explicit per-key rate limit (better-auth's default is 10 requests per day).
+ * Counted by better-auth in D1 on every verification.
+ */
+export const API_KEY_RATE_LIMIT = { enabled: true, timeWindow: 60_000, maxRequests: 600_000 };
+
+export function authPlugins() {
+  return [
+    bearer(),
+    organization({ ac, roles, allowUserToCreateOrganization: true }),
+    apiKey([
+      {
+        configId: TENANT_KEY_CONFIG,
+        references: "organization",
+        defaultPrefix: API_KEY_PREFIX,
+        enableMetadata: true,
+        // A key must never act as a user (no session impersonation).
+        enableSessionForAPIKeys: false,
+        rateLimit: API_KEY_RATE_LIMIT,
+        permissions: { defaultPermissions: { [LOG_STATEMENT]: [] } },
+      },
+    ]),
+  ];
+}

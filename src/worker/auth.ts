@@ -1,0 +1,26 @@
+import { betterAuth } from "better-auth";
+import { drizzleAdapter } from "better-auth/adapters/drizzle";
+import { drizzle } from "drizzle-orm/d1";
+import * as schema from "../db/schema";
+import { authPlugins } from "./auth-options";
+
+/**
+ * better-auth on D1, built per request (bindings are per request on Workers). People sign in
+ * with email and password (cookie session, or bearer token via the bearer plugin);
+ * organizations are tenants; organization-owned API keys are machines.
+ */
+export function createAuth(env: Env) {
+  const trusted = env.TRUSTED_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean);
+  return betterAuth({
+    appName: "Sealtrail",
+    baseURL: env.BETTER_AUTH_URL,
+    secret: env.BETTER_AUTH_SECRET,
+    trustedOrigins: [env.BETTER_AUTH_URL, ...trusted],
+    database: drizzleAdapter(drizzle(env.DB, { schema }), { provider: "sqlite", schema }),
+    emailAndPassword: { enabled: true, minPasswordLength: 10 },
+    advanced: { ipAddress: { ipAddressHeaders: ["cf-connecting-ip"] } },
+    plugins: authPlugins(),
+  });
+}
+
+export type Auth = ReturnType<typeof createAuth>;

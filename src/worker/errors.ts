@@ -1,0 +1,90 @@
+/**
+ * Domain errors and the one map from them to HTTP (every error body is
+ * {"error":{"code","message"}}). Handlers throw `Failure`; `toHttp` alone picks statuses.
+ * Clients get a short, stable message; details that help an attacker stay in the logs.
+ */
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { JsonReadError } from "./strict-json";
+
+export type AppError =
+  | { reason: "unauthenticated" }
+  | { reason: "forbidden"; missing: string }
+  | { reason: "not_found"; what: string }
+  | { reason: "rate_limited"; retryAfterSeconds: number }
+  | { reason: "unsupported_media_type"; got: string | null }
+  | { reason: "body_too_large"; limit: number }
+  | JsonReadError
+  | { reason: "invalid_request"; code: string; message: string; status?: 400 | 413 | 422 }
+  | { reason: "idempotency_conflict"; key: string }
+  | { reason: "overloaded"; retryAfterSeconds: number }
+  | { reason: "log_unavailable" }
+  | { reason: "internal" };
+
+export class Failure extends Error {
+  constructor(readonly error: AppError) {
+    super(error.reason);
+  }
+}
+
+export interface WireError {
+  error: { code: string; message: string };
+}
+
+export interface HttpError {
+  status: ContentfulStatusCode;
+  body: WireError;
+  headers?: Record<string, string>;
+}
+
+const wire = (code: string, message: string): WireError => ({ error: { code, message } });
+
+export function toHttp(e: AppError): HttpError {
+  switch (e.reason) {
+    case "unauthenticated":
+      return { status: 401, body: wire("unauthenticated", "Sign in, or send an API key.") };
+    case "forbidden":
+      return { status: 403, body: wire("forbidden", `This credential lacks the "${e.missing}" permission.`) };
+    case "not_found":
+      return { status: 404, body: wire("not_found", `${e.what} not found.`) };
+    case "rate_limited":
+      return {
+        status: 429,
+        body: wire("rate_limited", "Too many requests for this key."),
+        headers: { "Retry-After": String(e.retryAfterSeconds) },
+      };
+    case "unsupported_media_type":
+      return { status: 415, body: wire("unsupported_media_type", "Send Content-Type: application/json.") };
+    case "body_too_large":
+      return { status: 413, body: wire("body_too_large", `The request body exceeds ${e.limit} bytes.`) };
+    case "invalid_utf8":
+      return { status: 400, body: wire("invalid_utf8", "The request body is not valid UTF-8.") };
+    case "invalid_json":
+      return { status: 400, body: wire("invalid_json", `The request body is not valid JSON (at offset ${e.offset}).`) };
+    case "duplicate_key":
+      return { status: 400, body: wire("duplicate_key", `The JSON object key ${JSON.stringify(e.key)} appears twice.`) };
+    case "lone_surrogate":
+      return { status: 400, body: wire("lone_surrogate", "A JSON string contains an unpaired UTF-16 surrogate.") };
+    case "number_out_of_range":
+      return { status: 400, body: wire("number_out_of_range", "A JSON number is outside the I-JSON range (RFC 7493).") };
+    case "too_deep":
+      return { status: 400, body: wire("too_deep", `JSON nesting deeper than ${e.limit} levels.`) };
+    case "invalid_request":
+      return { status: e.status ?? 400, body: wire(e.code, e.message) };
+    case "idempotency_conflict":
+      return { status: 409, body: wire("idempotency_conflict", "This idempotency key was used with a different body.") };
+    case "overloaded":
+      return {
+        status: 503,
+        body: wire("overloaded", "The log is busy; try again shortly."),
+        headers: { "Retry-After": String(e.retryAfterSeconds) },
+      };
+    case "log_unavailable":
+      return {
+        status: 503,
+        body: wire("log_unavailable", "The log could not commit this request; nothing was stored."),
+        headers: { "Retry-After": "5" },
+      };
+    case "internal":
+      return { status: 500, body: wire("internal", "Internal error.") };
+  }
+}

@@ -1,0 +1,25 @@
+import type { Context } from "hono";
+import type { JsonObject } from "../core/entry";
+import type { AppEnv } from "./app-env";
+
+const clip = (s: string | undefined, max: number) => (s === undefined ? undefined : s.slice(0, max));
+
+/**
+ * Provenance stamped by the server into every entry: who appended it and from where. The
+ * client cannot set any of it. Absent values are left out rather than written as null.
+ */
+export function provenance(c: Context<AppEnv>): JsonObject {
+  const { principal } = c.var.access;
+  const fields: Record<string, string | undefined> = {
+    principal_type: principal.type,
+    principal_id: principal.type === "user" ? principal.userId : principal.keyId,
+    key_id: principal.type === "api_key" ? principal.keyId : undefined,
+    ip: clip(c.req.header("cf-connecting-ip"), 64),
+    user_agent: clip(c.req.header("user-agent"), 512),
+    origin: clip(c.req.header("origin"), 256),
+    request_id: c.var.requestId,
+  };
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v.isWellFormed() ? v : v.toWellFormed();
+  return out;
+}

@@ -1,0 +1,59 @@
+/** Reading and validating request input at the boundary; every refusal is a Failure. */
+import type { Context } from "hono";
+import type { z } from "zod";
+import type { JsonValue } from "../core/jcs";
+import type { AppEnv } from "./app-env";
+import { Failure } from "./errors";
+import { LIMITS } from "./event-schema";
+import { readJson } from "./strict-json";
+
+/** Reads a JSON body under the size limit, strictly (see strict-json.ts). */
+export async function readJsonBody(c: Context<AppEnv>): Promise<JsonValue> {
+  const type = c.req.header("content-type") ?? null;
+  if (!type || !/^application\/json\s*(;|$)/i.test(type)) {
+    throw new Failure({ reason: "unsupported_media_type", got: type });
+  }
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > LIMITS.maxBodyBytes) throw new Failure({ reason: "body_too_large", limit: LIMITS.maxBodyBytes });
+  const bytes = await readCapped(c.req.raw.body, LIMITS.maxBodyBytes);
+  const parsed = readJson(bytes, LIMITS.maxBodyDepth);
+  if (!parsed.ok) throw new Failure(parsed.error);
+  return parsed.value;
+}
+
+/** Reads a stream into memory, refusing it as soon as it passes `limit` bytes. */
+async function readCapped(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array> {
+  if (!body) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel();
+      throw new Failure({ reason: "body_too_large", limit });
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Parses with a zod schema; the first issue becomes the error the client sees. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, fallbackCode = "invalid_event"): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.join(".");
+  const custom = issue.code === "custom" ? (issue.params as { code?: string } | undefined)?.code : undefined;
+  const code = custom ?? (issue.code === "unrecognized_keys" ? "unknown_field" : fallbackCode);
+  const status = code === "event_too_large" ? 413 : 400;
+  throw new Failure({ reason: "invalid_request", code, message: path ? `${path}: ${issue.message}` : issue.message, status });
+}

@@ -1,0 +1,180 @@
+/**
+ * A strict JSON reader for request bodies: RFC 8259 grammar, plus the I-JSON rules of
+ * RFC 7493 §2 that JSON.parse does not enforce. Entries are hashed as canonical JSON, so the
+ * body must mean exactly one thing: duplicate member names, lone surrogates and numbers that
+ * do not survive as IEEE 754 doubles are refused rather than guessed at.
+ */
+import type { JsonValue } from "../core/jcs";
+import type { Result } from "../core/result";
+
+export type JsonReadError =
+  | { reason: "invalid_utf8" }
+  | { reason: "invalid_json"; offset: number }
+  | { reason: "duplicate_key"; key: string; offset: number }
+  | { reason: "lone_surrogate"; offset: number }
+  | { reason: "number_out_of_range"; offset: number }
+  | { reason: "too_deep"; limit: number };
+
+class Stop extends Error {
+  constructor(readonly detail: JsonReadError) {
+    super(detail.reason);
+  }
+}
+
+const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const SIMPLE_STRING = /[^"\\\u0000-\u001f]*/y;
+const ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+
+/** Reads UTF-8 bytes as JSON. `maxDepth` bounds nesting of arrays and objects. */
+export function readJson(bytes: Uint8Array, maxDepth: number): Result<JsonValue, JsonReadError> {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return { ok: false, error: { reason: "invalid_utf8" } };
+  }
+  try {
+    return { ok: true, value: parseText(text, maxDepth) };
+  } catch (e) {
+    if (e instanceof Stop) return { ok: false, error: e.detail };
+    throw e;
+  }
+}
+
+function parseText(text: string, maxDepth: number): JsonValue {
+  let i = 0;
+  const fail = (): never => {
+    throw new Stop({ reason: "invalid_json", offset: i });
+  };
+  const skipWs = () => {
+    while (i < text.length && WS.has(text.charCodeAt(i))) i++;
+  };
+
+  const readString = (): string => {
+    const start = i;
+    i++; // opening quote
+    let out = "";
+    for (;;) {
+      SIMPLE_STRING.lastIndex = i;
+      SIMPLE_STRING.exec(text);
+      out += text.slice(i, SIMPLE_STRING.lastIndex);
+      i = SIMPLE_STRING.lastIndex;
+      const c = text[i];
+      if (c === '"') {
+        i++;
+        break;
+      }
+      if (c !== "\\") fail(); // control character or end of input
+      const e = text[i + 1];
+      if (e === "u") {
+        const hex = text.slice(i + 2, i + 6);
+        if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail();
+        out += String.fromCharCode(parseInt(hex, 16));
+        i += 6;
+      } else if (e !== undefined && e in ESCAPES) {
+        out += ESCAPES[e];
+        i += 2;
+      } else {
+        fail();
+      }
+    }
+    if (!out.isWellFormed()) throw new Stop({ reason: "lone_surrogate", offset: start });
+    return out;
+  };
+
+  const readNumber = (): number => {
+    NUMBER.lastIndex = i;
+    const m = NUMBER.exec(text);
+    if (!m) return fail();
+    const token = m[0];
+    const n = Number(token);
+    // RFC 7493 §2.2: numbers must be representable; integers beyond 2^53 lose identity.
+    const integral = !/[.eE]/.test(token);
+    if (!Number.isFinite(n) || (integral && !Number.isSafeInteger(n))) {
+      throw new Stop({ reason: "number_out_of_range", offset: i });
+    }
+    i += token.length;
+    return n;
+  };
+
+  const readValue = (depth: number): JsonValue => {
+    skipWs();
+    const c = text[i];
+    if (c === "{" || c === "[") {
+      if (depth >= maxDepth) throw new Stop({ reason: "too_deep", limit: maxDepth });
+      return c === "{" ? readObject(depth + 1) : readArray(depth + 1);
+    }
+    if (c === '"') return readString();
+    if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) return readNumber();
+    for (const [word, value] of [["true", true], ["false", false], ["null", null]] as const) {
+      if (text.startsWith(word, i)) {
+        i += word.length;
+        return value;
+      }
+    }
+    return fail();
+  };
+
+  const readObject = (depth: number): JsonValue => {
+    i++;
+    // Own data properties only: "__proto__" must become a key, not a prototype.
+    const obj: { [key: string]: JsonValue } = {};
+    const keys = new Set<string>();
+    skipWs();
+    if (text[i] === "}") {
+      i++;
+      return obj;
+    }
+    for (;;) {
+      skipWs();
+      if (text[i] !== '"') fail();
+      const at = i;
+      const key = readString();
+      if (keys.has(key)) throw new Stop({ reason: "duplicate_key", key, offset: at });
+      keys.add(key);
+      skipWs();
+      if (text[i] !== ":") fail();
+      i++;
+      Object.defineProperty(obj, key, { value: readValue(depth), enumerable: true, writable: true, configurable: true });
+      skipWs();
+      if (text[i] === ",") {
+        i++;
+        continue;
+      }
+      if (text[i] === "}") {
+        i++;
+        return obj;
+      }
+      fail();
+    }
+  };
+
+  const readArray = (depth: number): JsonValue => {
+    i++;
+    const arr: JsonValue[] = [];
+    skipWs();
+    if (text[i] === "]") {
+      i++;
+      return arr;
+    }
+    for (;;) {
+      arr.push(readValue(depth));
+      skipWs();
+      if (text[i] === ",") {
+        i++;
+        continue;
+      }
+      if (text[i] === "]") {
+        i++;
+        return arr;
+      }
+      fail();
+    }
+  };
+
+  const value = readValue(0);
+  skipWs();
+  if (i !== text.length) fail();
+  return value;
+}

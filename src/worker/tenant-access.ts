@@ -1,0 +1,72 @@
+/**
+ * Resolves the caller to a tenant (DESIGN.md invariant 1: the tenant comes from the
+ * authenticated principal, never from an unchecked client value). Order of refusals:
+ * no credential 401; a tenant the caller does not belong to 404 (its existence is not
+ * revealed); a missing permission 403.
+ */
+import { and, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { createMiddleware } from "hono/factory";
+import { member } from "../db/auth-schema";
+import type { AppEnv, TenantAccess } from "./app-env";
+import { API_KEY_PREFIX, TENANT_KEY_CONFIG } from "./auth-options";
+import { Failure } from "./errors";
+import { LOG_STATEMENT, PERMISSIONS, permissionsOfRoles, type Permission } from "./permissions";
+
+/** better-auth ids are 32 alphanumeric characters; anything else names no tenant. */
+const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function apiKeyOf(headers: Headers): string | undefined {
+  const header = headers.get("x-api-key");
+  if (header) return header;
+  const bearer = headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  return bearer?.startsWith(API_KEY_PREFIX) ? bearer : undefined;
+}
+
+export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
+  const auth = c.var.auth;
+  const tenantId = c.req.param("t") ?? "";
+  const key = apiKeyOf(c.req.raw.headers);
+  let access: TenantAccess;
+
+  if (key !== undefined) {
+    const result = await auth.api.verifyApiKey({ body: { key, configId: TENANT_KEY_CONFIG } });
+    if (!result.valid || !result.key) {
+      if (result.error?.code === "RATE_LIMITED") {
+        // better-auth spreads the APIError body, which carries `details.tryAgainIn` (ms).
+        const { details } = result.error as { details?: { tryAgainIn?: number } };
+        const tryAgainIn = details?.tryAgainIn ?? 1000;
+        throw new Failure({ reason: "rate_limited", retryAfterSeconds: Math.max(1, Math.ceil(tryAgainIn / 1000)) });
+      }
+      throw new Failure({ reason: "unauthenticated" });
+    }
+    if (result.key.referenceId !== tenantId) throw new Failure({ reason: "not_found", what: "Tenant" });
+    const granted = (result.key.permissions?.[LOG_STATEMENT] ?? []).filter((p): p is Permission =>
+      (PERMISSIONS as readonly string[]).includes(p),
+    );
+    access = { tenantId, principal: { type: "api_key", keyId: result.key.id }, permissions: new Set(granted) };
+  } else {
+    const session = await auth.api.getSession({ headers: c.req.raw.headers });
+    if (!session) throw new Failure({ reason: "unauthenticated" });
+    if (!TENANT_ID.test(tenantId)) throw new Failure({ reason: "not_found", what: "Tenant" });
+    const row = await drizzle(c.env.DB)
+      .select({ role: member.role })
+      .from(member)
+      .where(and(eq(member.organizationId, tenantId), eq(member.userId, session.user.id)))
+      .get();
+    if (!row) throw new Failure({ reason: "not_found", what: "Tenant" });
+    access = {
+      tenantId,
+      principal: { type: "user", userId: session.user.id, sessionId: session.session.id },
+      permissions: permissionsOfRoles(row.role),
+    };
+  }
+  c.set("access", access);
+  await next();
+});
+
+export const requirePermission = (permission: Permission) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    if (!c.var.access.permissions.has(permission)) throw new Failure({ reason: "forbidden", missing: permission });
+    await next();
+  });

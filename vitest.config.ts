@@ -1,0 +1,41 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Two projects: everything inside workerd (the Worker, the Durable Object, and the pure core),
+// and the pure core again on plain Node, which proves it imports no runtime.
+// Test-only secrets; real ones come from .dev.vars or `wrangler secret put`. Set in
+// process.env, where the plugin looks for the secrets wrangler.toml declares as required.
+const TEST_SECRETS = {
+  BETTER_AUTH_SECRET: "test-secret-test-secret-test-secret-0123456789",
+  SEALTRAIL_SIGNING_SECRET: "test-signing-secret-0123456789abcdef0123456789",
+};
+Object.assign(process.env, TEST_SECRETS);
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(new URL("./migrations", import.meta.url).pathname);
+  return {
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: { TEST_MIGRATIONS: migrations, ...TEST_SECRETS },
+              },
+            }),
+          ],
+          test: {
+            name: "workerd",
+            include: ["test/worker/**/*.test.ts", "test/durable/**/*.test.ts", "test/core/**/*.test.ts"],
+            setupFiles: ["./test/apply-migrations.ts"],
+            testTimeout: 60_000,
+          },
+        },
+        {
+          test: { name: "node", include: ["test/core/**/*.test.ts"], environment: "node" },
+        },
+      ],
+    },
+  };
+});
