@@ -21,15 +21,19 @@ interface ParsedEntry {
   tenant: string;
   received_at: string;
   event: {
-    action: string;
-    actor: { id: string; type: string };
-    targets?: { id: string; type: string }[];
-    outcome: string;
+    action?: string;
+    actor?: { id?: string; type?: string };
+    targets?: { id?: string; type?: string }[];
+    outcome?: string;
     occurred_at?: string;
   };
 }
 
-/** Query columns are copies of fields inside the entry bytes, which stay the only truth. */
+/**
+ * Query columns are copies of fields inside the entry bytes, which stay the only truth.
+ * The Worker validates every event, but a missing field must never wedge the mirror (it would
+ * retry the same entry forever), so absent fields become empty columns.
+ */
 export function mirrorRows(e: StoredEntry): { event: EventRow; targets: TargetRow[] } {
   const parsed = JSON.parse(e.entry) as ParsedEntry;
   const ev = parsed.event;
@@ -41,18 +45,18 @@ export function mirrorRows(e: StoredEntry): { event: EventRow; targets: TargetRo
       leafHash: toBase64(e.leafHash),
       receivedAt: Date.parse(parsed.received_at),
       occurredAt: ev.occurred_at ?? null,
-      action: ev.action,
-      actorId: ev.actor.id,
-      actorType: ev.actor.type,
-      outcome: ev.outcome,
+      action: ev.action ?? "",
+      actorId: ev.actor?.id ?? "",
+      actorType: ev.actor?.type ?? "",
+      outcome: ev.outcome ?? "",
       idempotencyKey: e.idempotencyKey,
     },
     targets: (ev.targets ?? []).map((t, position) => ({
       tenantId: parsed.tenant,
       seq: e.seq,
       position,
-      targetId: t.id,
-      targetType: t.type,
+      targetId: t.id ?? "",
+      targetType: t.type ?? "",
     })),
   };
 }

@@ -62,6 +62,8 @@ export function toHttp(e: AppError): HttpError {
       return { status: 400, body: wire("invalid_json", `The request body is not valid JSON (at offset ${e.offset}).`) };
     case "duplicate_key":
       return { status: 400, body: wire("duplicate_key", `The JSON object key ${JSON.stringify(e.key)} appears twice.`) };
+    case "reserved_key":
+      return { status: 400, body: wire("reserved_key", `The JSON object key ${JSON.stringify(e.key)} is not accepted.`) };
     case "lone_surrogate":
       return { status: 400, body: wire("lone_surrogate", "A JSON string contains an unpaired UTF-16 surrogate.") };
     case "number_out_of_range":

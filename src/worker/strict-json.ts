@@ -11,6 +11,7 @@ export type JsonReadError =
   | { reason: "invalid_utf8" }
   | { reason: "invalid_json"; offset: number }
   | { reason: "duplicate_key"; key: string; offset: number }
+  | { reason: "reserved_key"; key: string; offset: number }
   | { reason: "lone_surrogate"; offset: number }
   | { reason: "number_out_of_range"; offset: number }
   | { reason: "too_deep"; limit: number };
@@ -118,7 +119,6 @@ function parseText(text: string, maxDepth: number): JsonValue {
 
   const readObject = (depth: number): JsonValue => {
     i++;
-    // Own data properties only: "__proto__" must become a key, not a prototype.
     const obj: { [key: string]: JsonValue } = {};
     const keys = new Set<string>();
     skipWs();
@@ -132,11 +132,14 @@ function parseText(text: string, maxDepth: number): JsonValue {
       const at = i;
       const key = readString();
       if (keys.has(key)) throw new Stop({ reason: "duplicate_key", key, offset: at });
+      // JavaScript gives this name a meaning of its own (the prototype); libraries on the way
+      // to the entry bytes (validation, RPC cloning) may drop or reinterpret it.
+      if (key === "__proto__") throw new Stop({ reason: "reserved_key", key, offset: at });
       keys.add(key);
       skipWs();
       if (text[i] !== ":") fail();
       i++;
-      Object.defineProperty(obj, key, { value: readValue(depth), enumerable: true, writable: true, configurable: true });
+      obj[key] = readValue(depth);
       skipWs();
       if (text[i] === ",") {
         i++;

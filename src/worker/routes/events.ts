@@ -7,7 +7,7 @@ import { auditEvents, auditEventTargets } from "../../db/audit-schema";
 import type { AppendItem } from "../../durable/sequencer";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
-import { Batch, Event, IdempotencyKey } from "../event-schema";
+import { Batch, Event, IdempotencyKey, LIMITS } from "../event-schema";
 import { provenance } from "../provenance";
 import { parseWith, readJsonBody } from "../request";
 import { requirePermission } from "../tenant-access";
@@ -87,6 +87,15 @@ export const events = new Hono<AppEnv>()
           reason: "invalid_request",
           code: "invalid_idempotency_key",
           message: "A batch takes an idempotency_key per event, not an Idempotency-Key header.",
+        });
+      }
+      const count = (body as { events?: unknown }).events;
+      if (Array.isArray(count) && count.length > LIMITS.maxBatchEvents) {
+        throw new Failure({
+          reason: "invalid_request",
+          code: "too_many_events",
+          message: `A batch holds at most ${LIMITS.maxBatchEvents} events.`,
+          status: 413,
         });
       }
       items = parseWith(Batch, body).events.map(({ idempotency_key, ...event }) => ({

@@ -1,0 +1,148 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { LogStore } from "../../src/durable/log-store";
+import { sequenceGroup } from "../../src/durable/sequencer";
+import { MAX_QUEUED_EVENTS, type TenantLog } from "../../src/durable/tenant-log";
+import { toHttp } from "../../src/worker/errors";
+import { api, event, postEvent, tenantWithKeys } from "../worker/helpers";
+import { failingD1 } from "./faults";
+
+const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+
+const d1Count = async (tenant: string, table = "audit_events") =>
+  (await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = ?`).bind(tenant).first<{ n: number }>())!.n;
+
+async function d1Seqs(tenant: string): Promise<number[]> {
+  const { results } = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+    .bind(tenant)
+    .all<{ seq: number }>();
+  return results.map((r) => r.seq);
+}
+
+describe("D1 has no update path", () => {
+  it("UPDATE and DELETE of audit rows are aborted by triggers", async () => {
+    const { tenant, appendKey } = await tenantWithKeys();
+    expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
+    for (const sql of [
+      "UPDATE audit_events SET entry = 'forged' WHERE tenant_id = ?",
+      "DELETE FROM audit_events WHERE tenant_id = ?",
+      "UPDATE audit_event_targets SET target_id = 'forged' WHERE tenant_id = ?",
+      "DELETE FROM audit_event_targets WHERE tenant_id = ?",
+    ]) {
+      await expect(env.DB.prepare(sql).bind(tenant).run(), sql).rejects.toThrow(/append-only/);
+    }
+    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ?").bind(tenant).first<{ entry: string }>();
+    expect(row!.entry).toContain('"action":"user.login"');
+  });
+});
+
+describe("the D1 mirror and its outbox", () => {
+  for (const mode of ["before", "after"] as const) {
+    it(`re-drives the mirror after D1 fails ${mode} the write, losing nothing and duplicating nothing`, async () => {
+      const { tenant, appendKey, readKey } = await tenantWithKeys();
+      const stub = logOf(tenant);
+      expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
+      let real: D1Database | undefined;
+      await runInDurableObject(stub, (log: TenantLog) => {
+        real = log.mirrorDb;
+        log.mirrorDb = failingD1(real, mode);
+      });
+
+      // D1 is failing: appends still succeed, from DO storage.
+      for (let i = 0; i < 5; i++) {
+        const res = await postEvent(tenant, appendKey, event({ metadata: { i } }));
+        expect(res.status).toBe(201);
+      }
+      const during = await stub.stats();
+      expect(during.size).toBe(6);
+      expect(during.mirrored_to).toBe(1);
+      expect(during.mirror_failures).toBeGreaterThan(0);
+      expect(await d1Count(tenant)).toBe(mode === "before" ? 1 : 6);
+      // An entry not yet in D1 is still readable: the Durable Object holds it.
+      const pending = await api(`/v1/tenants/${tenant}/events/5`, { headers: { "x-api-key": readKey } });
+      expect(pending.status).toBe(200);
+
+      // D1 recovers; the alarm re-drives the outbox.
+      await runInDurableObject(stub, (log: TenantLog) => {
+        log.mirrorDb = real!;
+      });
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+      expect(await d1Seqs(tenant)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(await d1Count(tenant, "audit_event_targets")).toBe(6);
+      const after = await stub.stats();
+      expect(after.mirrored_to).toBe(6);
+      expect(after.mirror_failures).toBe(0);
+    });
+  }
+
+  it("arms an alarm at commit, so entries are re-driven even if nothing else happens", async () => {
+    const { tenant, appendKey } = await tenantWithKeys();
+    expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
+    const alarm = await runInDurableObject(logOf(tenant), (_log: TenantLog, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+  });
+});
+
+describe("atomic append", () => {
+  it("a failure inside the commit stores nothing, answers 503, and leaves no gap", async () => {
+    const { tenant, appendKey } = await tenantWithKeys();
+    const stub = logOf(tenant);
+    expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
+    // Inject a fault into the real storage: the idempotency insert, late in the transaction,
+    // after the entries of the group were already inserted.
+    await runInDurableObject(stub, (_log: TenantLog, state) => {
+      state.storage.sql.exec("CREATE TRIGGER inject_fault BEFORE INSERT ON idempotency BEGIN SELECT RAISE(ABORT, 'injected'); END");
+    });
+    const res = await postEvent(tenant, appendKey, { events: [event({ action: "a.one" }), event({ action: "a.two", idempotency_key: "x" })] });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: { code: "log_unavailable" } });
+    const entries = await runInDurableObject(stub, (_log: TenantLog, state) =>
+      state.storage.sql.exec("SELECT count(*) AS n FROM entries").one().n,
+    );
+    expect(entries).toBe(1);
+    expect((await stub.stats()).size).toBe(1);
+
+    await runInDurableObject(stub, (_log: TenantLog, state) => {
+      state.storage.sql.exec("DROP TRIGGER inject_fault");
+    });
+    const next = await postEvent(tenant, appendKey, event());
+    expect(((await next.json()) as { seq: number }).seq).toBe(1);
+    expect(await d1Seqs(tenant)).toEqual([0, 1]);
+  });
+});
+
+describe("server time", () => {
+  it("received_at never goes below the previous entry's, even if the clock steps back", async () => {
+    const stub = env.TENANT_LOG.get(env.TENANT_LOG.newUniqueId());
+    await runInDurableObject(stub, (_log: TenantLog, state) => {
+      const store = new LogStore(state.storage.sql);
+      const head = { ...store.head(), lastReceivedAtMs: Date.parse("2026-01-01T00:00:10Z") };
+      const req = { items: [{ event: { action: "a" } }], provenance: {} };
+      const group = state.storage.transactionSync(() => sequenceGroup(store, "t", head, [req], Date.parse("2026-01-01T00:00:00Z")));
+      const receipt = group.outcomes[0]!.ok ? group.outcomes[0]!.receipts[0]! : undefined;
+      expect(receipt?.received_at).toBe("2026-01-01T00:00:10.000Z");
+      expect(group.head.lastReceivedAtMs).toBe(Date.parse("2026-01-01T00:00:10Z"));
+      const later = sequenceGroup(store, "t", group.head, [req], Date.parse("2026-01-01T00:00:20Z"));
+      expect(later.outcomes[0]).toMatchObject({ ok: true, receipts: [{ received_at: "2026-01-01T00:00:20.000Z" }] });
+    });
+  });
+});
+
+describe("back-pressure", () => {
+  it("refuses appends beyond the queue limit with overloaded, and keeps every accepted one", async () => {
+    const { tenant } = await tenantWithKeys();
+    const stub = logOf(tenant);
+    const batch = Array.from({ length: 100 }, (_, i) => ({ event: { ...event(), metadata: { i } } as never }));
+    const calls = Math.floor(MAX_QUEUED_EVENTS / 100) + 2;
+    const results = await runInDurableObject(stub, (log: TenantLog) =>
+      Promise.all(Array.from({ length: calls }, () => log.append(tenant, batch, { principal_type: "test" }))),
+    );
+    const refused = results.filter((r) => !r.ok);
+    expect(refused).toEqual([{ ok: false, error: { reason: "overloaded", retryAfterSeconds: 1 } }]);
+    expect((await stub.stats()).size).toBe((calls - 1) * 100);
+    const http = toHttp(refused[0]!.ok ? { reason: "internal" } : refused[0]!.error);
+    expect(http.status).toBe(503);
+    expect(http.headers?.["Retry-After"]).toBe("1");
+  });
+});
