@@ -121,9 +121,11 @@ function splitKey(fields: string[]): Result<KeyParts, NoteError> {
 
 /** Parses verifier key text. */
 export function parseVerifierKey(text: string): Result<NoteVerifier, NoteError> {
-  const fields = text.split("+");
-  if (fields.length !== 3) return err({ reason: "malformed_key", detail: "expected name+keyid+key" });
-  const parts = splitKey(fields);
+  // The name holds no "+", but the base64 key may: only the first two "+" separate fields.
+  const first = text.indexOf("+");
+  const second = first < 0 ? -1 : text.indexOf("+", first + 1);
+  if (second < 0) return err({ reason: "malformed_key", detail: "expected name+keyid+key" });
+  const parts = splitKey([text.slice(0, first), text.slice(first + 1, second), text.slice(second + 1)]);
   if (!parts.ok) return parts;
   const { name, id, typ, key } = parts.value;
   if (typ !== SIGNATURE_TYPE_ED25519) return err({ reason: "unknown_algorithm", got: typ });
