@@ -6,6 +6,7 @@
  */
 import { GENESIS_PREV } from "../core/entry";
 import type { Hash } from "../core/hash";
+import type { StoredNode } from "../core/merkle";
 
 export interface Head {
   /** Entries in the log; the next entry gets seq = size. */
@@ -45,6 +46,12 @@ CREATE TABLE IF NOT EXISTS entries (
   leaf_hash BLOB NOT NULL,
   idempotency_key TEXT
 );
+CREATE TABLE IF NOT EXISTS tree_nodes (
+  level INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS idempotency (
   key TEXT PRIMARY KEY,
   digest TEXT NOT NULL,
@@ -105,6 +112,18 @@ export class LogStore {
       "INSERT INTO entries (seq, entry, leaf_hash, idempotency_key) VALUES (?, ?, ?, ?)",
       e.seq, e.entry, e.leafHash, e.idempotencyKey,
     );
+  }
+
+  /** Complete subtrees of the RFC 6962 tree, as CompactRange.append returns them. */
+  insertNodes(nodes: readonly StoredNode[]): void {
+    for (const n of nodes) this.#sql.exec("INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?)", n.level, n.index, n.hash);
+  }
+
+  /** The stored complete subtree (level, index); throws if it was never stored. */
+  node(level: number, index: number): Hash {
+    const row = this.#sql.exec("SELECT hash FROM tree_nodes WHERE level = ? AND idx = ?", level, index).toArray()[0];
+    if (!row) throw new Error(`tree node ${level}/${index} is missing`);
+    return bytes(row.hash);
   }
 
   insertIdempotency(key: string, digest: string, r: StoredReceipt): void {

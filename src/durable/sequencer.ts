@@ -6,6 +6,7 @@
  */
 import { toBase64 } from "../core/bytes";
 import { encodeEntry, entryLeafHash, eventDigest, formatTimestamp, type JsonObject } from "../core/entry";
+import type { CompactRange } from "../core/merkle";
 import type { Head, LogStore, StoredEntry, StoredReceipt } from "./log-store";
 
 export interface AppendItem {
@@ -46,7 +47,9 @@ const toReceipt = (r: StoredReceipt): Receipt => ({
 
 /**
  * Assigns sequence numbers to every request of a group, in arrival order, and writes the
- * entries, idempotency rows and head through `store`. A request is all-or-nothing: if any of
+ * entries, tree nodes, idempotency rows and head through `store`. `tree` is the compact range
+ * of the current tree; it is advanced in place, so pass a copy the caller keeps only if the
+ * transaction commits. A request is all-or-nothing: if any of
  * its items reuses an Idempotency-Key with a different body, none of its items is appended.
  *
  * `nowMs` is the server clock for the whole group; received_at is clamped to never go below
@@ -56,9 +59,11 @@ export function sequenceGroup(
   store: LogStore,
   tenant: string,
   head: Head,
+  tree: CompactRange,
   requests: readonly AppendRequest[],
   nowMs: number,
 ): SequencedGroup {
+  if (tree.size !== head.size) throw new Error(`tree size ${tree.size} differs from head size ${head.size}`);
   let { size, lastLeaf } = head;
   const receivedAtMs = Math.max(nowMs, head.lastReceivedAtMs);
   const created: StoredEntry[] = [];
@@ -95,6 +100,7 @@ export function sequenceGroup(
       const leaf = entryLeafHash(entry);
       const stored: StoredEntry = { seq, entry, leafHash: leaf, idempotencyKey: key ?? null };
       store.insertEntry(stored);
+      store.insertNodes(tree.append(leaf));
       created.push(stored);
       size += 1;
       lastLeaf = leaf;

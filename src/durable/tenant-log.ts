@@ -5,7 +5,12 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { toBase64 } from "../core/bytes";
+import { formatCheckpoint } from "../core/checkpoint";
 import type { JsonObject } from "../core/entry";
+import { CompactRange, consistencyProof, inclusionProof, treeHash, type NodeReader } from "../core/merkle";
+import { signNote } from "../core/note";
+import { formatTlogProof } from "../core/tlog-proof";
+import { currentSigner, tenantOrigin } from "./checkpoint-keys";
 import { LogStore, type Head } from "./log-store";
 import { writeToD1 } from "./mirror";
 import { sequenceGroup, type AppendItem, type AppendRequest, type Receipt, type SequenceOutcome } from "./sequencer";
@@ -24,6 +29,19 @@ export type LogError =
   | { reason: "log_unavailable" };
 
 export type AppendResult = { ok: true; receipts: Receipt[] } | { ok: false; error: LogError };
+
+export type ProofRangeError =
+  | { reason: "index_out_of_range"; index: number; size: number }
+  | { reason: "size_out_of_range"; size: number; treeSize: number }
+  | { reason: "entry_not_found"; seq: number };
+
+export type ProofResult<T> = { ok: true; value: T } | { ok: false; error: ProofRangeError };
+
+/** A signed checkpoint (c2sp.org/tlog-checkpoint note) for a tree size. */
+export interface SignedCheckpoint {
+  size: number;
+  note: string;
+}
 
 export interface StoredEntryView {
   seq: number;
@@ -49,6 +67,9 @@ export class TenantLog extends DurableObject<Env> {
   readonly #store: LogStore;
   #tenant: string | undefined;
   #head: Head;
+  /** Frontier of the tree at #head.size; replaced only after a commit succeeds. */
+  #tree: CompactRange;
+  #checkpoint: SignedCheckpoint | undefined;
   #mirroredTo: number;
   #queue: Pending[] = [];
   #queuedEvents = 0;
@@ -64,6 +85,7 @@ export class TenantLog extends DurableObject<Env> {
     this.#store = new LogStore(ctx.storage.sql);
     this.#tenant = this.#store.tenant();
     this.#head = this.#store.head();
+    this.#tree = CompactRange.fromStore(this.#head.size, this.#readNode);
     this.#mirroredTo = this.#store.mirroredTo();
     this.mirrorDb = env.DB;
     void ctx.blockConcurrencyWhile(async () => {
@@ -78,10 +100,7 @@ export class TenantLog extends DurableObject<Env> {
    * committed. Concurrent calls are grouped into one transaction (group commit).
    */
   async append(tenant: string, items: AppendItem[], provenance: JsonObject): Promise<AppendResult> {
-    if (this.#tenant !== undefined && this.#tenant !== tenant) {
-      // idFromName(tenant) makes this impossible unless a caller is broken: refuse loudly.
-      throw new Error(`TenantLog of ${this.#tenant} asked to append for ${tenant}`);
-    }
+    this.#assertTenant(tenant);
     if (this.#queuedEvents + items.length > MAX_QUEUED_EVENTS) {
       return { ok: false, error: { reason: "overloaded", retryAfterSeconds: 1 } };
     }
@@ -90,6 +109,51 @@ export class TenantLog extends DurableObject<Env> {
     this.#queuedEvents += items.length;
     if (!this.#flushing) void this.#flushLoop();
     return done;
+  }
+
+  /**
+   * The checkpoint for the current tree size, signed with the tenant's current key.
+   * Ed25519 is deterministic, so the same size always yields the same note.
+   */
+  async checkpoint(tenant: string): Promise<SignedCheckpoint> {
+    this.#assertTenant(tenant);
+    const size = this.#head.size;
+    if (this.#checkpoint?.size !== size) {
+      const origin = tenantOrigin(this.env, tenant);
+      const body = formatCheckpoint({ origin, size, root: this.#tree.root(), extensions: [] });
+      this.#checkpoint = { size, note: signNote(body, [currentSigner(this.env, tenant)]) };
+    }
+    return this.#checkpoint;
+  }
+
+  /** RFC 6962 audit path for `index` in the tree of `size` (O(log n) node reads). */
+  async inclusionProof(tenant: string, index: number, size: number): Promise<ProofResult<{ index: number; size: number; hashes: string[] }>> {
+    this.#assertTenant(tenant);
+    if (size > this.#head.size) return { ok: false, error: { reason: "size_out_of_range", size, treeSize: this.#head.size } };
+    if (index >= size) return { ok: false, error: { reason: "index_out_of_range", index, size } };
+    return { ok: true, value: { index, size, hashes: inclusionProof(index, size, this.#readNode).map(toBase64) } };
+  }
+
+  /** RFC 6962 consistency proof between tree sizes `from` and `to` (O(log n) node reads). */
+  async consistencyProof(tenant: string, from: number, to: number): Promise<ProofResult<{ from: number; to: number; hashes: string[] }>> {
+    this.#assertTenant(tenant);
+    if (to > this.#head.size) return { ok: false, error: { reason: "size_out_of_range", size: to, treeSize: this.#head.size } };
+    if (from < 1 || from > to) return { ok: false, error: { reason: "size_out_of_range", size: from, treeSize: to } };
+    return { ok: true, value: { from, to, hashes: consistencyProof(from, to, this.#readNode).map(toBase64) } };
+  }
+
+  /** The root of the tree at any size up to the current one. */
+  async rootAt(tenant: string, size: number): Promise<ProofResult<string>> {
+    this.#assertTenant(tenant);
+    if (size > this.#head.size) return { ok: false, error: { reason: "size_out_of_range", size, treeSize: this.#head.size } };
+    return { ok: true, value: toBase64(treeHash(size, this.#readNode)) };
+  }
+
+  /** c2sp.org/tlog-proof@v1 for entry `seq` against the current signed checkpoint. */
+  async entryProof(tenant: string, seq: number): Promise<ProofResult<string>> {
+    const cp = await this.checkpoint(tenant);
+    if (seq >= cp.size) return { ok: false, error: { reason: "entry_not_found", seq } };
+    return { ok: true, value: formatTlogProof({ index: seq, path: inclusionProof(seq, cp.size, this.#readNode), checkpoint: cp.note }) };
   }
 
   /** One entry by sequence number, from DO storage (holds every entry not yet sealed). */
@@ -114,6 +178,15 @@ export class TenantLog extends DurableObject<Env> {
     return this.#mirror();
   }
 
+  readonly #readNode: NodeReader = (level, index) => this.#store.node(level, index);
+
+  #assertTenant(tenant: string): void {
+    if (this.#tenant !== undefined && this.#tenant !== tenant) {
+      // idFromName(tenant) makes this impossible unless a caller is broken: refuse loudly.
+      throw new Error(`TenantLog of ${this.#tenant} asked about ${tenant}`);
+    }
+  }
+
   override async alarm(): Promise<void> {
     this.#alarmAt = null;
     await this.#mirror();
@@ -128,16 +201,18 @@ export class TenantLog extends DurableObject<Env> {
         const tenant = this.#tenant!;
         let outcomes: SequenceOutcome[];
         try {
+          const tree = this.#tree.clone();
           const sequenced = this.ctx.storage.transactionSync(() => {
-            const s = sequenceGroup(this.#store, tenant, this.#head, group.map((p) => p.req), Date.now());
+            const s = sequenceGroup(this.#store, tenant, this.#head, tree, group.map((p) => p.req), Date.now());
             this.#store.writeHead(tenant, s.head);
             return s;
           });
-          // Durable now: entries, idempotency rows and head are in DO storage. A crash from here
+          // Durable now: entries, tree nodes, idempotency rows and head are in DO storage. A crash from here
           // on loses nothing: [mirroredTo, size) is the outbox, re-driven by the alarm armed next
           // (and re-armed by the constructor on restart). No reply leaves before the alarm write
           // is durable too: the output gate holds it.
           this.#head = sequenced.head;
+          this.#tree = tree;
           outcomes = sequenced.outcomes;
           if (sequenced.created.length > 0) this.#armAlarm(Date.now() + MIRROR_WATCHDOG_MS);
         } catch (e) {

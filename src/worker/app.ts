@@ -5,6 +5,8 @@ import { createAuth } from "./auth";
 import { Failure, toHttp, type AppError } from "./errors";
 import { events } from "./routes/events";
 import { keys } from "./routes/keys";
+import { proofs } from "./routes/proofs";
+import { verifierKeys } from "./routes/verifier-keys";
 import { tenantAccess } from "./tenant-access";
 
 export const app = new Hono<AppEnv>();
@@ -20,9 +22,12 @@ app.get("/healthz", (c) => c.json({ ok: true }));
 
 app.on(["GET", "POST"], "/api/auth/*", (c) => c.var.auth.handler(c.req.raw));
 
+app.route("/v1/keys", verifierKeys);
+
 app.use("/v1/tenants/:t/*", tenantAccess);
 app.route("/v1/tenants/:t/events", events);
 app.route("/v1/tenants/:t/keys", keys);
+app.route("/v1/tenants/:t", proofs);
 
 app.notFound((c) => {
   const { status, body } = toHttp({ reason: "not_found", what: "Route" });

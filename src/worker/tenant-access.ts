@@ -65,8 +65,11 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-export const requirePermission = (permission: Permission) =>
+/** Passes if the caller holds any one of `permissions`. */
+export const requirePermission = (...permissions: [Permission, ...Permission[]]) =>
   createMiddleware<AppEnv>(async (c, next) => {
-    if (!c.var.access.permissions.has(permission)) throw new Failure({ reason: "forbidden", missing: permission });
+    if (!permissions.some((p) => c.var.access.permissions.has(p))) {
+      throw new Failure({ reason: "forbidden", missing: permissions.join('" or "') });
+    }
     await next();
   });

@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { CompactRange } from "../../src/core/merkle";
 import { LogStore } from "../../src/durable/log-store";
 import { sequenceGroup } from "../../src/durable/sequencer";
 import { MAX_QUEUED_EVENTS, type TenantLog } from "../../src/durable/tenant-log";
@@ -119,11 +120,12 @@ describe("server time", () => {
       const store = new LogStore(state.storage.sql);
       const head = { ...store.head(), lastReceivedAtMs: Date.parse("2026-01-01T00:00:10Z") };
       const req = { items: [{ event: { action: "a" } }], provenance: {} };
-      const group = state.storage.transactionSync(() => sequenceGroup(store, "t", head, [req], Date.parse("2026-01-01T00:00:00Z")));
+      const tree = new CompactRange();
+      const group = state.storage.transactionSync(() => sequenceGroup(store, "t", head, tree, [req], Date.parse("2026-01-01T00:00:00Z")));
       const receipt = group.outcomes[0]!.ok ? group.outcomes[0]!.receipts[0]! : undefined;
       expect(receipt?.received_at).toBe("2026-01-01T00:00:10.000Z");
       expect(group.head.lastReceivedAtMs).toBe(Date.parse("2026-01-01T00:00:10Z"));
-      const later = sequenceGroup(store, "t", group.head, [req], Date.parse("2026-01-01T00:00:20Z"));
+      const later = sequenceGroup(store, "t", group.head, tree, [req], Date.parse("2026-01-01T00:00:20Z"));
       expect(later.outcomes[0]).toMatchObject({ ok: true, receipts: [{ received_at: "2026-01-01T00:00:20.000Z" }] });
     });
   });

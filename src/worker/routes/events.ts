@@ -11,11 +11,10 @@ import { Batch, Event, IdempotencyKey, LIMITS } from "../event-schema";
 import { provenance } from "../provenance";
 import { parseWith, readJsonBody } from "../request";
 import { requirePermission } from "../tenant-access";
+import { proofFailure, tenantLog } from "../tenant-log";
 
 export const PAGE_SIZE_DEFAULT = 50;
 export const PAGE_SIZE_MAX = 100;
-
-const tenantLog = (c: Context<AppEnv>) => c.env.TENANT_LOG.get(c.env.TENANT_LOG.idFromName(c.var.access.tenantId));
 
 const isBatch = (v: unknown): boolean => typeof v === "object" && v !== null && !Array.isArray(v) && "events" in v;
 
@@ -163,4 +162,15 @@ export const events = new Hono<AppEnv>()
     const fromLog = await tenantLog(c).entry(seq);
     if (!fromLog) throw new Failure({ reason: "not_found", what: "Entry" });
     return c.json(entryView({ seq: fromLog.seq, entry: fromLog.entry, leafHash: fromLog.leaf_hash }));
+  })
+
+  .get("/:seq{[0-9]+}/proof", requirePermission("read", "verify"), async (c) => {
+    const parsed = Seq.safeParse(c.req.param("seq"));
+    if (!parsed.success) throw new Failure({ reason: "not_found", what: "Entry" });
+    const r = await tenantLog(c).entryProof(c.var.access.tenantId, parsed.data);
+    if (!r.ok) throw proofFailure(r.error);
+    return c.text(r.value, 200, {
+      "content-type": "text/plain; charset=utf-8",
+      "content-disposition": `attachment; filename="${parsed.data}.tlog-proof"`,
+    });
   });
