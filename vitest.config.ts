@@ -41,7 +41,7 @@ export default defineConfig(async () => {
         {
           test: {
             name: "node",
-            include: bench ? ["bench/core.bench.ts"] : ["test/core/**/*.test.ts"],
+            include: bench ? ["bench/core.bench.ts"] : ["test/core/**/*.test.ts", "test/cli/**/*.test.ts"],
             environment: "node",
             testTimeout: 600_000,
           },
