@@ -24,6 +24,28 @@ export interface StoredReceipt {
   treeSize: number;
 }
 
+/** One seal: planned (published = false) until its three R2 objects exist. */
+export interface SealRecord {
+  id: number;
+  from: number;
+  to: number;
+  root: Hash;
+  checkpoint: string;
+  manifest: string;
+  bundleSha256: string;
+  sealedAtMs: number;
+  published: boolean;
+  indexed: boolean;
+}
+
+export interface TenantSettings {
+  sealIntervalMs: number;
+  retentionYears: number;
+  legalHold: boolean;
+}
+
+export const DEFAULT_SETTINGS: TenantSettings = { sealIntervalMs: 60_000, retentionYears: 7, legalHold: false };
+
 export interface StoredEntry {
   seq: number;
   entry: string;
@@ -52,6 +74,29 @@ CREATE TABLE IF NOT EXISTS tree_nodes (
   hash BLOB NOT NULL,
   PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seals (
+  id INTEGER PRIMARY KEY,
+  from_seq INTEGER NOT NULL,
+  to_seq INTEGER NOT NULL,
+  root BLOB NOT NULL,
+  checkpoint TEXT NOT NULL,
+  manifest TEXT NOT NULL,
+  bundle_sha256 TEXT NOT NULL,
+  sealed_at INTEGER NOT NULL,
+  published INTEGER NOT NULL DEFAULT 0,
+  indexed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS settings (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  seal_interval_ms INTEGER NOT NULL,
+  retention_years INTEGER NOT NULL,
+  legal_hold INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conditions (
+  at INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS idempotency (
   key TEXT PRIMARY KEY,
   digest TEXT NOT NULL,
@@ -147,6 +192,78 @@ export class LogStore {
         treeSize: Number(row.tree_size),
       },
     };
+  }
+
+  /** Drops entries below `seq` from DO storage: only for entries both in D1 and sealed in R2. */
+  evictEntriesBelow(seq: number): void {
+    this.#sql.exec("DELETE FROM entries WHERE seq < ?", seq);
+  }
+
+  insertSeal(s: SealRecord): void {
+    this.#sql.exec(
+      `INSERT INTO seals (id, from_seq, to_seq, root, checkpoint, manifest, bundle_sha256, sealed_at, published, indexed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      s.id, s.from, s.to, s.root, s.checkpoint, s.manifest, s.bundleSha256, s.sealedAtMs, s.published ? 1 : 0, s.indexed ? 1 : 0,
+    );
+  }
+
+  markSealPublished(id: number): void {
+    this.#sql.exec("UPDATE seals SET published = 1 WHERE id = ?", id);
+  }
+
+  markSealIndexed(id: number): void {
+    this.#sql.exec("UPDATE seals SET indexed = 1 WHERE id = ?", id);
+  }
+
+  /** The seal with the highest id (published or not). */
+  latestSeal(): SealRecord | undefined {
+    return this.#seals("ORDER BY id DESC LIMIT 1")[0];
+  }
+
+  latestPublishedSeal(): SealRecord | undefined {
+    return this.#seals("WHERE published = 1 ORDER BY id DESC LIMIT 1")[0];
+  }
+
+  unindexedSeals(): SealRecord[] {
+    return this.#seals("WHERE published = 1 AND indexed = 0 ORDER BY id");
+  }
+
+  #seals(clause: string): SealRecord[] {
+    return this.#sql
+      .exec(`SELECT id, from_seq, to_seq, root, checkpoint, manifest, bundle_sha256, sealed_at, published, indexed FROM seals ${clause}`)
+      .toArray()
+      .map((r) => ({
+        id: Number(r.id),
+        from: Number(r.from_seq),
+        to: Number(r.to_seq),
+        root: bytes(r.root),
+        checkpoint: String(r.checkpoint),
+        manifest: String(r.manifest),
+        bundleSha256: String(r.bundle_sha256),
+        sealedAtMs: Number(r.sealed_at),
+        published: Number(r.published) === 1,
+        indexed: Number(r.indexed) === 1,
+      }));
+  }
+
+  settings(): TenantSettings {
+    const row = this.#sql.exec("SELECT seal_interval_ms, retention_years, legal_hold FROM settings WHERE id = 0").toArray()[0];
+    if (!row) return DEFAULT_SETTINGS;
+    return { sealIntervalMs: Number(row.seal_interval_ms), retentionYears: Number(row.retention_years), legalHold: Number(row.legal_hold) === 1 };
+  }
+
+  writeSettings(s: TenantSettings): void {
+    this.#sql.exec(
+      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold) VALUES (0, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
+         retention_years = excluded.retention_years, legal_hold = excluded.legal_hold`,
+      s.sealIntervalMs, s.retentionYears, s.legalHold ? 1 : 0,
+    );
+  }
+
+  /** Records a condition (a refusal, a failed reconcile) in the object's own history. */
+  recordCondition(atMs: number, reason: string, detail: string): void {
+    this.#sql.exec("INSERT INTO conditions (at, reason, detail) VALUES (?, ?, ?)", atMs, reason, detail);
   }
 
   entry(seq: number): StoredEntry | undefined {

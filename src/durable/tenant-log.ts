@@ -1,18 +1,32 @@
 /**
  * TenantLog: the one writer of one tenant's log (DESIGN.md invariant 1). Reached with
- * idFromName(tenant id). Its public methods are its RPC API; the logic lives in
- * sequencer.ts (group commit), log-store.ts (SQLite) and mirror.ts (D1).
+ * idFromName(tenant id). Its public methods are its RPC API; the logic lives in plain
+ * modules: sequencer.ts (group commit), log-store.ts (SQLite), mirror.ts (D1),
+ * seal-plan.ts and sealer.ts (snapshots in R2 and KV), checkpoint-keys.ts (signing).
  */
 import { DurableObject } from "cloudflare:workers";
 import { toBase64 } from "../core/bytes";
 import { formatCheckpoint } from "../core/checkpoint";
 import type { JsonObject } from "../core/entry";
+import { formatBundle, sha256Base64 } from "../core/manifest";
 import { CompactRange, consistencyProof, inclusionProof, treeHash, type NodeReader } from "../core/merkle";
 import { signNote } from "../core/note";
 import { formatTlogProof } from "../core/tlog-proof";
 import { currentSigner, tenantOrigin } from "./checkpoint-keys";
-import { LogStore, type Head } from "./log-store";
+import { LogStore, type Head, type SealRecord, type TenantSettings } from "./log-store";
 import { writeToD1 } from "./mirror";
+import { bundleFromStore, planSeal } from "./seal-plan";
+import {
+  indexSeal,
+  publishSeal,
+  SEAL_AFTER_ENTRIES,
+  sealKeys,
+  sealPrefix,
+  sealId,
+  sealSummary,
+  type PublishError,
+  type SealSummary,
+} from "./sealer";
 import { sequenceGroup, type AppendItem, type AppendRequest, type Receipt, type SequenceOutcome } from "./sequencer";
 
 /** Back-pressure: events waiting for a commit beyond this are refused with 503 + Retry-After. */
@@ -21,19 +35,29 @@ export const MAX_QUEUED_EVENTS = 10_000;
 export const MIRROR_PASS_LIMIT = 2_000;
 /** After each commit an alarm is armed this far ahead, so a crash before the D1 write is re-driven. */
 export const MIRROR_WATCHDOG_MS = 10_000;
-const MIRROR_RETRY_MAX_MS = 60_000;
+const RETRY_MAX_MS = 60_000;
+const backoffMs = (failures: number) => Math.min(1000 * 2 ** Math.min(failures, 6), RETRY_MAX_MS);
+
+/** Why the log refuses to write (DESIGN.md invariant 10): R2 holds what this object did not sign. */
+export interface Refusal {
+  reason: "r2_ahead" | "r2_conflict";
+  key: string;
+  detail: string;
+}
 
 export type LogError =
   | { reason: "idempotency_conflict"; key: string }
   | { reason: "overloaded"; retryAfterSeconds: number }
-  | { reason: "log_unavailable" };
+  | { reason: "log_unavailable" }
+  | { reason: "split_view"; refusal: Refusal };
 
 export type AppendResult = { ok: true; receipts: Receipt[] } | { ok: false; error: LogError };
 
 export type ProofRangeError =
   | { reason: "index_out_of_range"; index: number; size: number }
   | { reason: "size_out_of_range"; size: number; treeSize: number }
-  | { reason: "entry_not_found"; seq: number };
+  | { reason: "entry_not_found"; seq: number }
+  | { reason: "split_view"; refusal: Refusal };
 
 export type ProofResult<T> = { ok: true; value: T } | { ok: false; error: ProofRangeError };
 
@@ -42,6 +66,10 @@ export interface SignedCheckpoint {
   size: number;
   note: string;
 }
+
+export type SealResult =
+  | { ok: true; value: { sealed: SealSummary[] } }
+  | { ok: false; error: { reason: "split_view"; refusal: Refusal } | { reason: "seal_failed"; detail: string } };
 
 export interface StoredEntryView {
   seq: number;
@@ -56,10 +84,17 @@ export interface LogStats {
   mirrored_to: number;
   queued_events: number;
   mirror_failures: number;
+  sealed_to: number;
+  latest_seal: SealSummary | null;
+  seal_failures: number;
+  last_seal_error: string | null;
+  refusal: Refusal | null;
 }
 
 interface Pending {
   req: AppendRequest;
+  /** Runs inside the commit's transaction if the request is appended (settings changes). */
+  onCommit?: (store: LogStore) => void;
   resolve: (r: AppendResult) => void;
 }
 
@@ -71,14 +106,23 @@ export class TenantLog extends DurableObject<Env> {
   #tree: CompactRange;
   #checkpoint: SignedCheckpoint | undefined;
   #mirroredTo: number;
+  #evictedBelow = 0;
   #queue: Pending[] = [];
   #queuedEvents = 0;
   #flushing = false;
   #mirrorChain: Promise<unknown> = Promise.resolve();
   #mirrorFailures = 0;
+  #sealChain: Promise<unknown> = Promise.resolve();
+  #sealFailures = 0;
+  #lastSealError: string | null = null;
+  /** Set by reconcile when R2 holds a newer or conflicting seal; appends and signing stop. */
+  #refusal: Refusal | null = null;
+  #reconciled: Promise<boolean> | undefined;
   #alarmAt: number | null = null;
-  /** The D1 binding the mirror writes to. Tests wrap it in a fault-injecting double. */
+  /** Bindings the log writes to. Tests wrap them in fault-injecting doubles. */
   mirrorDb: D1Database;
+  bucket: R2Bucket;
+  kv: KVNamespace;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -88,42 +132,60 @@ export class TenantLog extends DurableObject<Env> {
     this.#tree = CompactRange.fromStore(this.#head.size, this.#readNode);
     this.#mirroredTo = this.#store.mirroredTo();
     this.mirrorDb = env.DB;
+    this.bucket = env.BUCKET;
+    this.kv = env.KV;
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarmAt = await ctx.storage.getAlarm();
       // Entries committed before a crash but not yet in D1: re-drive them soon.
       if (this.#mirroredTo < this.#head.size) this.#armAlarm(Date.now());
+      // Compare with R2 before serving anything (invariant 10). A fresh object learns its
+      // tenant from its first call and reconciles then.
+      if (this.#tenant !== undefined) await this.#ready(this.#tenant);
     });
   }
+
+  // ---- RPC API ---------------------------------------------------------------------------
 
   /**
    * Appends the items of one request atomically (all or none) and resolves once they are
    * committed. Concurrent calls are grouped into one transaction (group commit).
    */
   async append(tenant: string, items: AppendItem[], provenance: JsonObject): Promise<AppendResult> {
+    return this.#enqueue(tenant, { req: { items, provenance } });
+  }
+
+  async settings(tenant: string): Promise<TenantSettings> {
     this.#assertTenant(tenant);
-    if (this.#queuedEvents + items.length > MAX_QUEUED_EVENTS) {
-      return { ok: false, error: { reason: "overloaded", retryAfterSeconds: 1 } };
-    }
-    this.#tenant = tenant;
-    const done = new Promise<AppendResult>((resolve) => this.#queue.push({ req: { items, provenance }, resolve }));
-    this.#queuedEvents += items.length;
-    if (!this.#flushing) void this.#flushLoop();
-    return done;
+    return this.#store.settings();
+  }
+
+  /**
+   * Changes settings and appends `event` (which records the change) in the same transaction:
+   * a setting never changes without its entry in the log.
+   */
+  async updateSettings(tenant: string, next: TenantSettings, event: JsonObject, provenance: JsonObject): Promise<AppendResult> {
+    const result = await this.#enqueue(tenant, {
+      req: { items: [{ event }], provenance },
+      onCommit: (store) => store.writeSettings(next),
+    });
+    if (result.ok) this.#scheduleSeal(Date.now());
+    return result;
   }
 
   /**
    * The checkpoint for the current tree size, signed with the tenant's current key.
    * Ed25519 is deterministic, so the same size always yields the same note.
    */
-  async checkpoint(tenant: string): Promise<SignedCheckpoint> {
-    this.#assertTenant(tenant);
+  async checkpoint(tenant: string): Promise<ProofResult<SignedCheckpoint>> {
+    await this.#ready(tenant);
+    // Never sign while R2 holds a newer or conflicting checkpoint (invariant 10).
+    if (this.#refusal) return { ok: false, error: { reason: "split_view", refusal: this.#refusal } };
     const size = this.#head.size;
     if (this.#checkpoint?.size !== size) {
-      const origin = tenantOrigin(this.env, tenant);
-      const body = formatCheckpoint({ origin, size, root: this.#tree.root(), extensions: [] });
+      const body = formatCheckpoint({ origin: tenantOrigin(this.env, tenant), size, root: this.#tree.root(), extensions: [] });
       this.#checkpoint = { size, note: signNote(body, [currentSigner(this.env, tenant)]) };
     }
-    return this.#checkpoint;
+    return { ok: true, value: this.#checkpoint };
   }
 
   /** RFC 6962 audit path for `index` in the tree of `size` (O(log n) node reads). */
@@ -142,27 +204,23 @@ export class TenantLog extends DurableObject<Env> {
     return { ok: true, value: { from, to, hashes: consistencyProof(from, to, this.#readNode).map(toBase64) } };
   }
 
-  /** The root of the tree at any size up to the current one. */
-  async rootAt(tenant: string, size: number): Promise<ProofResult<string>> {
-    this.#assertTenant(tenant);
-    if (size > this.#head.size) return { ok: false, error: { reason: "size_out_of_range", size, treeSize: this.#head.size } };
-    return { ok: true, value: toBase64(treeHash(size, this.#readNode)) };
-  }
-
   /** c2sp.org/tlog-proof@v1 for entry `seq` against the current signed checkpoint. */
   async entryProof(tenant: string, seq: number): Promise<ProofResult<string>> {
     const cp = await this.checkpoint(tenant);
-    if (seq >= cp.size) return { ok: false, error: { reason: "entry_not_found", seq } };
-    return { ok: true, value: formatTlogProof({ index: seq, path: inclusionProof(seq, cp.size, this.#readNode), checkpoint: cp.note }) };
+    if (!cp.ok) return cp;
+    if (seq >= cp.value.size) return { ok: false, error: { reason: "entry_not_found", seq } };
+    const path = inclusionProof(seq, cp.value.size, this.#readNode);
+    return { ok: true, value: formatTlogProof({ index: seq, path, checkpoint: cp.value.note }) };
   }
 
-  /** One entry by sequence number, from DO storage (holds every entry not yet sealed). */
+  /** One entry by sequence number, from DO storage (which holds every entry not yet in D1 and R2). */
   async entry(seq: number): Promise<StoredEntryView | null> {
     const e = this.#store.entry(seq);
     return e ? { seq: e.seq, entry: e.entry, leaf_hash: toBase64(e.leafHash) } : null;
   }
 
   async stats(): Promise<LogStats> {
+    const latest = this.#store.latestPublishedSeal();
     return {
       tenant: this.#tenant ?? null,
       size: this.#head.size,
@@ -170,6 +228,11 @@ export class TenantLog extends DurableObject<Env> {
       mirrored_to: this.#mirroredTo,
       queued_events: this.#queuedEvents,
       mirror_failures: this.#mirrorFailures,
+      sealed_to: latest?.to ?? 0,
+      latest_seal: latest && this.#tenant ? sealSummary(this.#tenant, latest) : null,
+      seal_failures: this.#sealFailures,
+      last_seal_error: this.#lastSealError,
+      refusal: this.#refusal,
     };
   }
 
@@ -177,6 +240,23 @@ export class TenantLog extends DurableObject<Env> {
   async drainMirror(): Promise<boolean> {
     return this.#mirror();
   }
+
+  /** Seals everything waiting now (POST /v1/tenants/:t/seal), whatever the interval. */
+  async sealNow(tenant: string): Promise<SealResult> {
+    await this.#ready(tenant);
+    return this.#seal(true);
+  }
+
+  override async alarm(): Promise<void> {
+    this.#alarmAt = null;
+    await this.#mirror();
+    if (this.#tenant !== undefined) {
+      await this.#seal(false);
+      this.#scheduleSeal(Date.now());
+    }
+  }
+
+  // ---- appends ---------------------------------------------------------------------------
 
   readonly #readNode: NodeReader = (level, index) => this.#store.node(level, index);
 
@@ -187,9 +267,16 @@ export class TenantLog extends DurableObject<Env> {
     }
   }
 
-  override async alarm(): Promise<void> {
-    this.#alarmAt = null;
-    await this.#mirror();
+  async #enqueue(tenant: string, pending: Omit<Pending, "resolve">): Promise<AppendResult> {
+    await this.#ready(tenant);
+    if (this.#refusal) return { ok: false, error: { reason: "split_view", refusal: this.#refusal } };
+    if (this.#queuedEvents + pending.req.items.length > MAX_QUEUED_EVENTS) {
+      return { ok: false, error: { reason: "overloaded", retryAfterSeconds: 1 } };
+    }
+    const done = new Promise<AppendResult>((resolve) => this.#queue.push({ ...pending, resolve }));
+    this.#queuedEvents += pending.req.items.length;
+    if (!this.#flushing) void this.#flushLoop();
+    return done;
   }
 
   async #flushLoop(): Promise<void> {
@@ -204,17 +291,21 @@ export class TenantLog extends DurableObject<Env> {
           const tree = this.#tree.clone();
           const sequenced = this.ctx.storage.transactionSync(() => {
             const s = sequenceGroup(this.#store, tenant, this.#head, tree, group.map((p) => p.req), Date.now());
+            group.forEach((p, i) => s.outcomes[i]!.ok && p.onCommit?.(this.#store));
             this.#store.writeHead(tenant, s.head);
             return s;
           });
-          // Durable now: entries, tree nodes, idempotency rows and head are in DO storage. A crash from here
-          // on loses nothing: [mirroredTo, size) is the outbox, re-driven by the alarm armed next
-          // (and re-armed by the constructor on restart). No reply leaves before the alarm write
-          // is durable too: the output gate holds it.
+          // Durable now: entries, tree nodes, idempotency rows, settings and head are in DO
+          // storage. A crash from here on loses nothing: [mirroredTo, size) is the outbox,
+          // re-driven by the alarm armed next (and by the constructor on restart). No reply
+          // leaves before the alarm write is durable too: the output gate holds it.
           this.#head = sequenced.head;
           this.#tree = tree;
           outcomes = sequenced.outcomes;
-          if (sequenced.created.length > 0) this.#armAlarm(Date.now() + MIRROR_WATCHDOG_MS);
+          if (sequenced.created.length > 0) {
+            this.#armAlarm(Date.now() + MIRROR_WATCHDOG_MS);
+            this.#scheduleSeal(Date.now());
+          }
         } catch (e) {
           // Nothing of this group was committed (transactionSync rolled back).
           console.error("TenantLog commit failed", e);
@@ -233,6 +324,8 @@ export class TenantLog extends DurableObject<Env> {
     }
   }
 
+  // ---- the D1 mirror ---------------------------------------------------------------------
+
   /** Serializes mirror passes so two never copy the same range at once. */
   #mirror(): Promise<boolean> {
     const pass = this.#mirrorChain.then(() => this.#mirrorPass());
@@ -247,7 +340,7 @@ export class TenantLog extends DurableObject<Env> {
       await writeToD1(this.mirrorDb, batch);
     } catch (e) {
       this.#mirrorFailures += 1;
-      const backoff = Math.min(1000 * 2 ** Math.min(this.#mirrorFailures, 6), MIRROR_RETRY_MAX_MS);
+      const backoff = backoffMs(this.#mirrorFailures);
       console.error(`D1 mirror failed (${this.#mirrorFailures} in a row), retry in ${backoff} ms`, e);
       this.#armAlarm(Date.now() + backoff);
       return false;
@@ -258,11 +351,195 @@ export class TenantLog extends DurableObject<Env> {
     this.#store.setMirroredTo(to);
     this.#mirroredTo = Math.max(this.#mirroredTo, to);
     this.#mirrorFailures = 0;
+    this.#evict();
     if (this.#mirroredTo < this.#head.size) {
       this.#armAlarm(Date.now());
       return false;
     }
     return true;
+  }
+
+  /** Invariant 3: entries leave DO storage only once they are both in D1 and sealed in R2. */
+  #evict(): void {
+    const below = Math.min(this.#mirroredTo, this.#store.latestPublishedSeal()?.to ?? 0);
+    if (below <= this.#evictedBelow) return;
+    this.#store.evictEntriesBelow(below);
+    this.#evictedBelow = below;
+  }
+
+  // ---- sealing ---------------------------------------------------------------------------
+
+  /** Reconciles with R2 once per object lifetime (retried by the alarm if R2 was down). */
+  #ready(tenant: string): Promise<boolean> {
+    this.#assertTenant(tenant);
+    this.#tenant = tenant;
+    this.#reconciled ??= this.#reconcile(tenant).then((done) => {
+      if (!done) this.#reconciled = undefined;
+      return done;
+    });
+    return this.#reconciled;
+  }
+
+  /**
+   * Compares DO state with R2 (DESIGN.md invariant 10). R2 ahead (a seal this object never
+   * made) or in conflict (different bytes for a seal it did make): refuse to write or sign.
+   * R2 behind (a seal planned or published here but missing there): publish it again.
+   * Returns false if R2 could not be read; appends go on, sealing waits for the next try.
+   */
+  async #reconcile(tenant: string): Promise<boolean> {
+    const latest = this.#store.latestSeal();
+    const next = sealPrefix(tenant) + sealId(latest ? latest.id + 1 : 0) + "/";
+    try {
+      const ahead = await this.bucket.list({ prefix: next, limit: 1 });
+      if (ahead.objects.length > 0) {
+        this.#refuse({ reason: "r2_ahead", key: ahead.objects[0]!.key, detail: "R2 holds a seal this log never made" });
+        return true;
+      }
+    } catch (e) {
+      this.#lastSealError = `reconcile: R2 unavailable (${e instanceof Error ? e.message : String(e)})`;
+      return false;
+    }
+    if (!latest) return true;
+    // Publishing again is exactly the check we need: existing objects must hold our bytes.
+    const failure = await this.#publish(tenant, latest);
+    if (failure?.reason === "r2_unavailable") {
+      this.#lastSealError = `reconcile: R2 unavailable at ${failure.key}`;
+      return false;
+    }
+    return failure === undefined || this.#refusal !== null;
+  }
+
+  #refuse(refusal: Refusal): void {
+    this.#refusal = refusal;
+    this.#checkpoint = undefined;
+    this.#store.recordCondition(Date.now(), refusal.reason, `${refusal.key}: ${refusal.detail}`);
+    console.error(`TenantLog ${this.#tenant} refuses to write: ${refusal.reason} at ${refusal.key}`);
+  }
+
+  /** Serializes seal passes (alarm and seal-now) so a range is never planned twice. */
+  #seal(force: boolean): Promise<SealResult> {
+    const pass = this.#sealChain.then(() => this.#sealPass(force));
+    this.#sealChain = pass.catch(() => undefined);
+    return pass;
+  }
+
+  async #sealPass(force: boolean): Promise<SealResult> {
+    const tenant = this.#tenant!;
+    if (!(await this.#ready(tenant))) return this.#sealFailed(this.#lastSealError ?? "reconcile failed");
+    if (this.#refusal) return { ok: false, error: { reason: "split_view", refusal: this.#refusal } };
+    const sealed: SealSummary[] = [];
+    for (;;) {
+      const latest = this.#store.latestSeal();
+      let seal: SealRecord;
+      if (latest && !latest.published) {
+        seal = latest; // planned by an earlier run that did not finish: complete it
+      } else {
+        const waiting = this.#head.size - (latest?.to ?? 0);
+        const due = waiting > 0 && (force || waiting >= SEAL_AFTER_ENTRIES || Date.now() >= this.#sealDueAt(latest));
+        if (!due) break;
+        const plan = planSeal({
+          store: this.#store,
+          readNode: this.#readNode,
+          tenant,
+          origin: tenantOrigin(this.env, tenant),
+          signer: currentSigner(this.env, tenant),
+          size: this.#head.size,
+          prev: latest,
+          nowMs: Date.now(),
+        });
+        if (!plan) break;
+        // Durable now: the plan (range, checkpoint, manifest, sealed_at). A crash from here on
+        // is recovered by the next run, which finds this unpublished seal and publishes the
+        // same bytes; nothing is signed twice for one range.
+        this.ctx.storage.transactionSync(() => this.#store.insertSeal(plan.seal));
+        seal = plan.seal;
+      }
+      const failure = await this.#publish(tenant, seal);
+      if (failure) {
+        if (this.#refusal) return { ok: false, error: { reason: "split_view", refusal: this.#refusal } };
+        return this.#sealFailed(`${failure.reason} at ${failure.key}`);
+      }
+      sealed.push(sealSummary(tenant, { ...seal, published: true }));
+      await this.#index(tenant);
+    }
+    this.#sealFailures = 0;
+    this.#lastSealError = null;
+    return { ok: true, value: { sealed } };
+  }
+
+  #sealFailed(detail: string): SealResult {
+    this.#sealFailures += 1;
+    this.#lastSealError = detail;
+    console.error(`TenantLog ${this.#tenant} seal failed (${this.#sealFailures} in a row): ${detail}`);
+    this.#armAlarm(Date.now() + backoffMs(this.#sealFailures));
+    return { ok: false, error: { reason: "seal_failed", detail } };
+  }
+
+  /** Writes a planned or published seal's objects to R2 (create-only) and marks it published. */
+  async #publish(tenant: string, seal: SealRecord): Promise<PublishError | undefined> {
+    const bundle = await this.#bundleOf(seal);
+    if (bundle === undefined) return { reason: "r2_unavailable", key: sealKeys(tenant, seal.id).bundle, detail: "bundle entries unavailable" };
+    const failure = await publishSeal(this.bucket, tenant, seal, bundle);
+    if (failure?.reason === "r2_conflict") {
+      this.#refuse({ reason: "r2_conflict", key: failure.key, detail: `R2 holds other bytes (sha256 ${failure.got}, ours ${failure.expected})` });
+    }
+    if (failure) return failure;
+    if (!seal.published) {
+      // Durable now: bundle, checkpoint and manifest are all in R2, and this row says so.
+      // Entries that are in D1 too may now leave DO storage.
+      this.ctx.storage.transactionSync(() => this.#store.markSealPublished(seal.id));
+      this.#evict();
+    }
+    return undefined;
+  }
+
+  /**
+   * A seal's bundle: from DO storage while it holds the entries, else from D1 (after
+   * eviction), accepted only if it hashes to the planned bundle_sha256.
+   */
+  async #bundleOf(seal: SealRecord): Promise<string | undefined> {
+    const local = bundleFromStore(this.#store, seal.from, seal.to);
+    if (local !== undefined) return local;
+    try {
+      const { results } = await this.mirrorDb
+        .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq < ? ORDER BY seq")
+        .bind(this.#tenant, seal.from, seal.to)
+        .all<{ entry: string }>();
+      const bundle = formatBundle(results.map((r) => r.entry));
+      return sha256Base64(bundle) === seal.bundleSha256 ? bundle : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes the KV index for published seals not yet indexed. KV is an index: failures wait. */
+  async #index(tenant: string): Promise<void> {
+    for (const seal of this.#store.unindexedSeals()) {
+      try {
+        await indexSeal(this.kv, tenant, seal);
+      } catch (e) {
+        console.error(`KV index of seal ${seal.id} failed; retried at the next seal`, e);
+        return;
+      }
+      this.#store.markSealIndexed(seal.id);
+    }
+  }
+
+  /** When the next seal is due: the interval after the last seal (or after the first unsealed entry). */
+  #sealDueAt(latest: SealRecord | undefined): number {
+    const interval = this.#store.settings().sealIntervalMs;
+    if (latest) return latest.sealedAtMs + interval;
+    const first = this.#store.entry(0);
+    const since = first ? Date.parse((JSON.parse(first.entry) as { received_at: string }).received_at) : Date.now();
+    return since + interval;
+  }
+
+  #scheduleSeal(nowMs: number): void {
+    const latest = this.#store.latestSeal();
+    const waiting = this.#head.size - (latest?.to ?? 0);
+    if (waiting <= 0 && (latest?.published ?? true)) return;
+    if (this.#refusal) return;
+    this.#armAlarm(waiting >= SEAL_AFTER_ENTRIES || (latest && !latest.published) ? nowMs : this.#sealDueAt(latest));
   }
 
   #armAlarm(at: number): void {

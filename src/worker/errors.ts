@@ -18,6 +18,8 @@ export type AppError =
   | { reason: "idempotency_conflict"; key: string }
   | { reason: "overloaded"; retryAfterSeconds: number }
   | { reason: "log_unavailable" }
+  | { reason: "split_view"; refusal: { reason: string; key: string; detail: string } }
+  | { reason: "seal_failed"; detail: string }
   | { reason: "internal" };
 
 export class Failure extends Error {
@@ -86,6 +88,17 @@ export function toHttp(e: AppError): HttpError {
         body: wire("log_unavailable", "The log could not commit this request; nothing was stored."),
         headers: { "Retry-After": "5" },
       };
+    case "split_view":
+      // The details (which R2 object disagrees) are for operators, in the logs and in stats.
+      console.error("log refused to write", e.refusal);
+      return {
+        status: 503,
+        body: wire("log_unavailable", "The log refused to write: its snapshot store disagrees with it. An operator must investigate."),
+        headers: { "Retry-After": "60" },
+      };
+    case "seal_failed":
+      console.error("seal failed", e.detail);
+      return { status: 503, body: wire("seal_failed", "The snapshot could not be written now; it will be retried."), headers: { "Retry-After": "30" } };
     case "internal":
       return { status: 500, body: wire("internal", "Internal error.") };
   }

@@ -19,5 +19,7 @@ export function proofFailure(e: ProofRangeError): Failure {
       });
     case "entry_not_found":
       return new Failure({ reason: "not_found", what: "Entry" });
+    case "split_view":
+      return new Failure(e);
   }
 }

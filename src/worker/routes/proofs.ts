@@ -20,7 +20,8 @@ const readOrVerify = requirePermission("read", "verify");
 export const proofs = new Hono<AppEnv>()
   .get("/checkpoint", readOrVerify, async (c) => {
     const cp = await tenantLog(c).checkpoint(c.var.access.tenantId);
-    return c.text(cp.note, 200, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+    if (!cp.ok) throw proofFailure(cp.error);
+    return c.text(cp.value.note, 200, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
   })
   .get("/proof/inclusion", readOrVerify, async (c) => {
     const q = parseWith(InclusionQuery, c.req.query(), "invalid_query");

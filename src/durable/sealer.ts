@@ -1,0 +1,116 @@
+/**
+ * Seals: where snapshot objects live in R2 and KV, and how they are written. R2 objects are
+ * written create-only and never deleted by the application (DESIGN.md invariant 4); the KV
+ * index is a convenience that may lag, never the truth.
+ *
+ * R2:  tenants/<tenant>/seals/<id>/bundle.jsonl   entry bytes of [from, to), one per line
+ *      tenants/<tenant>/seals/<id>/checkpoint     signed checkpoint for size `to`
+ *      tenants/<tenant>/seals/<id>/manifest       signed manifest (src/core/manifest.ts)
+ * KV:  tenants/<tenant>/latest                    the newest seal's metadata
+ *      tenants/<tenant>/seals/<id>                one seal's metadata (also as list metadata)
+ * <id> is the seal number, zero-padded to 12 digits so keys list in order.
+ */
+import { toBase64 } from "../core/bytes";
+import { sha256Base64 } from "../core/manifest";
+import type { SealRecord } from "./log-store";
+
+/** Seal as soon as this many entries wait, whatever the interval. */
+export const SEAL_AFTER_ENTRIES = 1_000;
+/** At most this many entries go into one bundle; a longer backlog becomes several seals. */
+export const SEAL_MAX_ENTRIES = 10_000;
+/** Bounds of the per-tenant seal interval. */
+export const SEAL_INTERVAL_MIN_MS = 10_000;
+export const SEAL_INTERVAL_MAX_MS = 86_400_000;
+
+export const sealId = (n: number): string => String(n).padStart(12, "0");
+
+export const sealPrefix = (tenant: string): string => `tenants/${tenant}/seals/`;
+
+export function sealKeys(tenant: string, id: number) {
+  const base = `${sealPrefix(tenant)}${sealId(id)}`;
+  return { bundle: `${base}/bundle.jsonl`, checkpoint: `${base}/checkpoint`, manifest: `${base}/manifest` };
+}
+
+export const kvLatestKey = (tenant: string): string => `tenants/${tenant}/latest`;
+export const kvSealKey = (tenant: string, id: number): string => `${sealPrefix(tenant)}${sealId(id)}`;
+
+export type PublishError =
+  | { reason: "r2_conflict"; key: string; expected: string; got: string }
+  | { reason: "r2_unavailable"; key: string; detail: string };
+
+export type PutOutcome = { ok: true; value: "created" | "existed" } | { ok: false; error: PublishError };
+
+const describe = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Writes `body` at `key` only if no object is there (`onlyIf: { etagDoesNotMatch: "*" }`,
+ * proven by test/durable/r2-create-only.test.ts). If one is there, it must hold the same bytes
+ * (an earlier attempt landed before failing); anything else is a conflict, never overwritten.
+ */
+export async function putCreateOnly(bucket: R2Bucket, key: string, body: string, contentType: string): Promise<PutOutcome> {
+  const sha = sha256Base64(body);
+  try {
+    const put = await bucket.put(key, body, {
+      onlyIf: { etagDoesNotMatch: "*" },
+      httpMetadata: { contentType },
+      customMetadata: { sha256: sha },
+    });
+    if (put !== null) return { ok: true, value: "created" };
+  } catch (e) {
+    return { ok: false, error: { reason: "r2_unavailable", key, detail: describe(e) } };
+  }
+  // The key exists. Compare the bytes themselves, not metadata someone could have edited.
+  try {
+    const existing = await bucket.get(key);
+    if (existing === null) return { ok: false, error: { reason: "r2_unavailable", key, detail: "object vanished during the put" } };
+    const got = sha256Base64(await existing.text());
+    return got === sha ? { ok: true, value: "existed" } : { ok: false, error: { reason: "r2_conflict", key, expected: sha, got } };
+  } catch (e) {
+    return { ok: false, error: { reason: "r2_unavailable", key, detail: describe(e) } };
+  }
+}
+
+/**
+ * Publishes one planned seal, in order: bundle, checkpoint, manifest. The manifest is last
+ * so that a manifest in R2 always means its bundle and checkpoint are there too.
+ */
+export async function publishSeal(bucket: R2Bucket, tenant: string, seal: SealRecord, bundle: string): Promise<PublishError | undefined> {
+  const keys = sealKeys(tenant, seal.id);
+  const steps: [string, string, string][] = [
+    [keys.bundle, bundle, "application/x-ndjson; charset=utf-8"],
+    [keys.checkpoint, seal.checkpoint, "text/plain; charset=utf-8"],
+    [keys.manifest, seal.manifest, "text/plain; charset=utf-8"],
+  ];
+  for (const [key, body, type] of steps) {
+    const put = await putCreateOnly(bucket, key, body, type);
+    // At this point `key` is durable in R2 (or the seal stops here). A crash or failure before
+    // the next step is recovered by the next run, which re-puts the same bytes: the existing
+    // objects compare equal and the missing ones are created.
+    if (!put.ok) return put.error;
+  }
+  return undefined;
+}
+
+/** The metadata the KV index keeps for a seal (and the snapshots list returns). */
+export function sealSummary(tenant: string, seal: SealRecord) {
+  const keys = sealKeys(tenant, seal.id);
+  return {
+    id: sealId(seal.id),
+    from: seal.from,
+    to: seal.to,
+    root: toBase64(seal.root),
+    bundle_sha256: seal.bundleSha256,
+    sealed_at: new Date(seal.sealedAtMs).toISOString(),
+    manifest_key: keys.manifest,
+    bundle_key: keys.bundle,
+  };
+}
+
+export type SealSummary = ReturnType<typeof sealSummary>;
+
+/** Writes the KV index for a published seal: its own key, then `latest`. */
+export async function indexSeal(kv: KVNamespace, tenant: string, seal: SealRecord): Promise<void> {
+  const summary = sealSummary(tenant, seal);
+  await kv.put(kvSealKey(tenant, seal.id), JSON.stringify(summary), { metadata: summary });
+  await kv.put(kvLatestKey(tenant), JSON.stringify(summary));
+}
