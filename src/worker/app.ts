@@ -6,6 +6,8 @@ import { Failure, toHttp, type AppError } from "./errors";
 import { events } from "./routes/events";
 import { keys } from "./routes/keys";
 import { proofs } from "./routes/proofs";
+import { settings } from "./routes/settings";
+import { snapshots } from "./routes/snapshots";
 import { verifierKeys } from "./routes/verifier-keys";
 import { tenantAccess } from "./tenant-access";
 
@@ -28,6 +30,8 @@ app.use("/v1/tenants/:t/*", tenantAccess);
 app.route("/v1/tenants/:t/events", events);
 app.route("/v1/tenants/:t/keys", keys);
 app.route("/v1/tenants/:t", proofs);
+app.route("/v1/tenants/:t", snapshots);
+app.route("/v1/tenants/:t", settings);
 
 app.notFound((c) => {
   const { status, body } = toHttp({ reason: "not_found", what: "Route" });

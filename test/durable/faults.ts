@@ -18,3 +18,27 @@ export function failingD1(real: D1Database, mode: "before" | "after"): D1Databas
     },
   });
 }
+
+/**
+ * An R2 binding whose put() fails for keys matching `match`: "before" fails without writing,
+ * "after" writes the object and then fails. `times` failures, then the real put again.
+ */
+export function failingR2(real: R2Bucket, mode: "before" | "after", match: RegExp, times = Infinity): R2Bucket {
+  let left = times;
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop === "put") {
+        return async (key: string, value: string, options?: R2PutOptions) => {
+          if (left > 0 && match.test(key)) {
+            left -= 1;
+            if (mode === "after") await target.put(key, value, options);
+            throw new Error(`injected R2 failure (${mode} write) at ${key}`);
+          }
+          return target.put(key, value, options);
+        };
+      }
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}

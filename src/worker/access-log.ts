@@ -1,0 +1,29 @@
+/**
+ * Access events: reads of sensitive material (snapshot downloads, and later exports and
+ * verifications) are appended to the tenant's own log with the reader's identity. The append
+ * happens before the response, and a failed append refuses the read: an audit log does not
+ * serve what it cannot record. These appends are writes, so they log nothing themselves.
+ */
+import type { Context } from "hono";
+import type { JsonObject } from "../core/entry";
+import type { AppEnv } from "./app-env";
+import { Failure } from "./errors";
+import { provenance } from "./provenance";
+import { tenantLog } from "./tenant-log";
+
+/** The event that records an action by the current principal on `target`. */
+export function principalEvent(c: Context<AppEnv>, action: string, target: { id: string; type: string }, metadata?: JsonObject): JsonObject {
+  const { principal } = c.var.access;
+  return {
+    action,
+    actor: principal.type === "user" ? { id: principal.userId, type: "user" } : { id: principal.keyId, type: "api_key" },
+    targets: [target],
+    outcome: "success",
+    ...(metadata ? { metadata } : {}),
+  };
+}
+
+export async function recordAccess(c: Context<AppEnv>, action: string, target: { id: string; type: string }, metadata?: JsonObject) {
+  const result = await tenantLog(c).append(c.var.access.tenantId, [{ event: principalEvent(c, action, target, metadata) }], provenance(c));
+  if (!result.ok) throw new Failure(result.error);
+}

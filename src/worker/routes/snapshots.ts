@@ -1,0 +1,119 @@
+/**
+ * /v1/tenants/:t/snapshots: sealed snapshots (signed manifest, checkpoint, entry bundle) for
+ * `verify`, and POST /v1/tenants/:t/seal for `admin`. Downloads are logged as events.
+ */
+import { Hono, type Context } from "hono";
+import { stream } from "hono/streaming";
+import { z } from "zod";
+import type { Manifest } from "../../core/manifest";
+import { sealKeys, sealPrefix, type SealSummary } from "../../durable/sealer";
+import { recordAccess } from "../access-log";
+import type { AppEnv } from "../app-env";
+import { Failure } from "../errors";
+import { parseWith } from "../request";
+import { requirePermission } from "../tenant-access";
+import { tenantLog } from "../tenant-log";
+
+export const SNAPSHOT_PAGE_DEFAULT = 50;
+export const SNAPSHOT_PAGE_MAX = 100;
+
+const ListQuery = z.strictObject({
+  cursor: z.string().max(1024).optional(),
+  limit: z.coerce.number().int().min(1).max(SNAPSHOT_PAGE_MAX).default(SNAPSHOT_PAGE_DEFAULT),
+});
+
+const verify = requirePermission("verify");
+
+/** A seal's summary read back from its manifest in R2 (used when the KV index lags). */
+async function summaryFromR2(bucket: R2Bucket, tenant: string, id: string): Promise<SealSummary | undefined> {
+  const manifest = await bucket.get(sealKeys(tenant, Number(id)).manifest);
+  if (!manifest) return undefined;
+  const note = await manifest.text();
+  const m = JSON.parse(note.slice(0, note.indexOf("\n"))) as Manifest;
+  return {
+    id,
+    from: m.from,
+    to: m.to,
+    root: m.root,
+    bundle_sha256: m.bundle_sha256,
+    sealed_at: m.sealed_at,
+    manifest_key: sealKeys(tenant, Number(id)).manifest,
+    bundle_key: m.bundle_key,
+  };
+}
+
+async function listFromR2(c: Context<AppEnv>, tenant: string, cursor: string | undefined, limit: number) {
+  const listed = await c.env.BUCKET.list({ prefix: sealPrefix(tenant), delimiter: "/", limit, ...(cursor ? { cursor } : {}) });
+  const ids = listed.delimitedPrefixes.map((p) => p.slice(sealPrefix(tenant).length, -1));
+  const snapshots = (await Promise.all(ids.map((id) => summaryFromR2(c.env.BUCKET, tenant, id)))).filter((s) => s !== undefined);
+  return { snapshots, next_cursor: listed.truncated ? `r2:${listed.cursor}` : null, source: "r2" as const };
+}
+
+function snapshotId(c: Context<AppEnv>): number {
+  const id = c.req.param("id") ?? "";
+  if (!/^[0-9]{12}$/.test(id)) throw new Failure({ reason: "not_found", what: "Snapshot" });
+  return Number(id);
+}
+
+async function download(c: Context<AppEnv>, part: "manifest" | "checkpoint" | "bundle") {
+  const tenant = c.var.access.tenantId;
+  const id = snapshotId(c);
+  const object = await c.env.BUCKET.get(sealKeys(tenant, id)[part]);
+  if (!object) throw new Failure({ reason: "not_found", what: "Snapshot" });
+  await recordAccess(c, "sealtrail.snapshot.downloaded", { id: c.req.param("id")!, type: "snapshot" }, { part });
+  return object;
+}
+
+export const snapshots = new Hono<AppEnv>()
+  .post("/seal", requirePermission("admin"), async (c) => {
+    const result = await tenantLog(c).sealNow(c.var.access.tenantId);
+    if (!result.ok) throw new Failure(result.error);
+    return c.json(result.value);
+  })
+
+  .get("/snapshots", verify, async (c) => {
+    const q = parseWith(ListQuery, c.req.query(), "invalid_query");
+    const tenant = c.var.access.tenantId;
+    if (q.cursor?.startsWith("r2:")) return c.json(await listFromR2(c, tenant, q.cursor.slice(3), q.limit));
+    const kvCursor = q.cursor?.startsWith("kv:") ? q.cursor.slice(3) : undefined;
+    if (q.cursor !== undefined && kvCursor === undefined) {
+      throw new Failure({ reason: "invalid_request", code: "invalid_cursor", message: "cursor is not one this API issued." });
+    }
+    const listed = await c.env.KV.list<SealSummary>({ prefix: sealPrefix(tenant), limit: q.limit, ...(kvCursor ? { cursor: kvCursor } : {}) });
+    const items = listed.keys.flatMap((k) => (k.metadata ? [k.metadata] : []));
+    if (listed.list_complete) {
+      // KV is eventually consistent: if it has not caught up with the log, list R2 instead.
+      const latest = (await tenantLog(c).stats()).latest_seal?.id;
+      const lastListed = items[items.length - 1]?.id;
+      if (latest !== undefined && (lastListed === undefined || lastListed < latest) && kvCursor === undefined) {
+        return c.json(await listFromR2(c, tenant, undefined, q.limit));
+      }
+    }
+    return c.json({ snapshots: items, next_cursor: listed.list_complete ? null : `kv:${listed.cursor}`, source: "kv" });
+  })
+
+  .get("/snapshots/:id", verify, async (c) => {
+    const object = await download(c, "manifest");
+    return c.text(await object.text(), 200, { "content-type": "text/plain; charset=utf-8" });
+  })
+
+  .get("/snapshots/:id/checkpoint", verify, async (c) => {
+    const object = await download(c, "checkpoint");
+    return c.text(await object.text(), 200, { "content-type": "text/plain; charset=utf-8" });
+  })
+
+  .get("/snapshots/:id/bundle", verify, async (c) => {
+    const object = await download(c, "bundle");
+    const sha = object.customMetadata?.sha256;
+    c.header("content-type", "application/x-ndjson; charset=utf-8");
+    c.header("content-length", String(object.size));
+    c.header("content-disposition", `attachment; filename="${c.req.param("id")}.jsonl"`);
+    if (sha) {
+      // What Sealtrail recorded when it wrote the bundle; the signed manifest is the authority.
+      c.header("x-sealtrail-bundle-sha256", sha);
+      c.header("repr-digest", `sha-256=:${sha}:`);
+    }
+    return stream(c, async (s) => {
+      await s.pipe(object.body);
+    });
+  });
