@@ -153,6 +153,11 @@ export class CompactRange {
     return root ?? EMPTY_TREE_HASH;
   }
 
+  /** The frontier by level (undefined where the size has no bit), for saving a range. */
+  frontierHashes(): (Hash | undefined)[] {
+    return [...this.#frontier];
+  }
+
   clone(): CompactRange {
     return new CompactRange(this.#size, this.#frontier);
   }

@@ -1,0 +1,246 @@
+/**
+ * Verification of a whole log, as data (DESIGN.md invariant 9): every entry re-hashed and
+ * chained, the RFC 6962 root recomputed at every sealed size and compared with the signed
+ * checkpoint, every seal's manifest, checkpoint, bundle and consistency proof checked.
+ *
+ * The state is plain JSON so a long verification can stop after any chunk and resume later
+ * (in a Durable Object's storage, or not at all in the CLI). Failures name the first sequence
+ * number or object key that differs, with what was expected and what was found.
+ */
+import { fromBase64, toBase64 } from "./bytes";
+import type { Checkpoint } from "./checkpoint";
+import { GENESIS_PREV, entryLeafHash } from "./entry";
+import { openManifest, sha256Base64, verifySealLink, type Manifest, type ManifestError } from "./manifest";
+import { CompactRange } from "./merkle";
+import type { NoteVerifier } from "./note";
+
+export type VerificationFailure =
+  | { kind: "entry_missing"; seq: number }
+  | { kind: "entry_unexpected"; seq: number; detail: string }
+  | { kind: "entry_malformed"; seq: number; detail: string }
+  | { kind: "entry_seq_mismatch"; seq: number; expected: number; found: string }
+  | { kind: "entry_tenant_mismatch"; seq: number; expected: string; found: string }
+  | { kind: "leaf_hash_mismatch"; seq: number; expected: string; found: string }
+  | { kind: "entry_changed"; seq: number; expected: string; found: string }
+  | { kind: "chain_broken"; seq: number; expected: string; found: string }
+  | { kind: "root_mismatch"; seq: number; key: string; expected: string; found: string }
+  | { kind: "seal_invalid"; key: string; detail: string; expected?: string | number | null; found?: string | number | null }
+  | { kind: "seal_missing"; key: string }
+  | { kind: "bundle_mismatch"; key: string; seq: number | null; detail: string; expected?: string; found?: string }
+  | { kind: "index_mismatch"; key: string; expected: string; found: string }
+  | { kind: "head_mismatch"; seq: number; expected: string; found: string };
+
+/** Where a verification run is; JSON-serializable so it can be stored between chunks. */
+export interface AuditState {
+  tenant: string;
+  /** The next sequence number expected. */
+  next: number;
+  /** Leaf hash of entry next-1 (base64), the `prev` the next entry must carry. */
+  prevLeaf: string;
+  /** Compact range over every leaf so far: frontier hashes by level (base64 or null). */
+  frontier: (string | null)[];
+  /** The last verified seal, for chaining the next one. */
+  prevSeal: { id: number; note: string; to: number; root: string } | null;
+  /** Once a row is missing and no other source has its leaf, roots cannot be recomputed. */
+  treeBroken: boolean;
+  checked: { entries: number; seals: number; bundle_entries: number };
+  failures: VerificationFailure[];
+}
+
+/** At most this many failures are kept in a report; the first ones matter most. */
+export const MAX_REPORTED_FAILURES = 100;
+
+export function initialAudit(tenant: string): AuditState {
+  return {
+    tenant,
+    next: 0,
+    prevLeaf: toBase64(GENESIS_PREV),
+    frontier: [],
+    prevSeal: null,
+    treeBroken: false,
+    checked: { entries: 0, seals: 0, bundle_entries: 0 },
+    failures: [],
+  };
+}
+
+export function fail(state: AuditState, f: VerificationFailure): void {
+  if (state.failures.length < MAX_REPORTED_FAILURES) state.failures.push(f);
+}
+
+function rangeOf(state: AuditState): CompactRange {
+  return new CompactRange(
+    state.next,
+    state.frontier.map((h) => (h === null ? undefined : fromBase64(h))),
+  );
+}
+
+function saveRange(state: AuditState, range: CompactRange): void {
+  state.frontier = range.frontierHashes().map((h) => (h === undefined ? null : toBase64(h)));
+}
+
+/** One entry row as a store holds it. */
+export interface EntryRow {
+  seq: number;
+  entry: string;
+  /** The leaf hash stored beside the bytes (D1's `leaf_hash` column), if any. */
+  leafColumn?: string;
+}
+
+/**
+ * Checks entries [state.next, state.next + count) given the rows found (in seq order, possibly
+ * with gaps or extra rows). Each entry must parse, carry its seq and tenant, re-hash to its
+ * stored leaf hash and to the log's own leaf (`logLeaves[i]` for seq state.next + i, from the
+ * Durable Object's tree, when the caller has it), and link to the previous entry's leaf.
+ */
+export function checkEntries(state: AuditState, rows: readonly EntryRow[], count: number, logLeaves?: readonly (string | undefined)[]): void {
+  const range = rangeOf(state);
+  const start = state.next;
+  const end = start + count;
+  const bySeq = new Map(rows.map((r) => [r.seq, r]));
+  for (const r of rows) {
+    if (r.seq < state.next || r.seq >= end) fail(state, { kind: "entry_unexpected", seq: r.seq, detail: "row outside the range being checked" });
+  }
+  for (let seq = state.next; seq < end; seq++) {
+    const row = bySeq.get(seq);
+    const logLeaf = logLeaves?.[seq - start];
+    let leaf: string | undefined;
+    if (!row) {
+      fail(state, { kind: "entry_missing", seq });
+      leaf = logLeaf;
+    } else {
+      leaf = toBase64(entryLeafHash(row.entry));
+      let parsed: { seq?: unknown; tenant?: unknown; prev?: unknown } | undefined;
+      try {
+        parsed = JSON.parse(row.entry) as typeof parsed;
+      } catch {
+        fail(state, { kind: "entry_malformed", seq, detail: "not JSON" });
+      }
+      if (parsed) {
+        if (parsed.seq !== seq) fail(state, { kind: "entry_seq_mismatch", seq, expected: seq, found: String(parsed.seq) });
+        if (parsed.tenant !== state.tenant) fail(state, { kind: "entry_tenant_mismatch", seq, expected: state.tenant, found: String(parsed.tenant) });
+        if (parsed.prev !== state.prevLeaf) fail(state, { kind: "chain_broken", seq, expected: state.prevLeaf, found: String(parsed.prev) });
+      }
+      if (row.leafColumn !== undefined && row.leafColumn !== leaf) {
+        fail(state, { kind: "leaf_hash_mismatch", seq, expected: leaf, found: row.leafColumn });
+      }
+      if (logLeaf !== undefined && logLeaf !== leaf) fail(state, { kind: "entry_changed", seq, expected: logLeaf, found: leaf });
+      state.checked.entries += 1;
+    }
+    if (leaf === undefined) {
+      state.treeBroken = true;
+      leaf = toBase64(GENESIS_PREV);
+    }
+    range.append(fromBase64(leaf)!);
+    state.prevLeaf = leaf;
+    state.next = seq + 1;
+  }
+  saveRange(state, range);
+}
+
+/** The root over every leaf checked so far (RFC 6962), or undefined if a leaf was unknowable. */
+export function currentRoot(state: AuditState): string | undefined {
+  return state.treeBroken ? undefined : toBase64(rangeOf(state).root());
+}
+
+function sealFailure(key: string, e: ManifestError): VerificationFailure {
+  switch (e.reason) {
+    case "manifest_mismatch":
+      return { kind: "seal_invalid", key, detail: `manifest field ${e.field}`, expected: e.expected, found: e.got };
+    case "root_mismatch":
+      return { kind: "seal_invalid", key, detail: "consistency proof does not link the previous seal", expected: toBase64(e.expected), found: toBase64(e.got) };
+    case "bundle_mismatch":
+      return { kind: "bundle_mismatch", key, seq: e.seq, detail: e.detail, ...(e.expected ? { expected: e.expected } : {}), ...(e.got ? { found: e.got } : {}) };
+    default:
+      return { kind: "seal_invalid", key, detail: e.reason };
+  }
+}
+
+export interface OpenedSeal {
+  manifest: Manifest;
+  checkpoint: Checkpoint;
+}
+
+/**
+ * Opens seal `id`'s manifest and checks it against the previous seal: signature by the
+ * tenant's key, embedded checkpoint, consistency proof, hash chain. Returns undefined (with
+ * the failure recorded) if it does not hold.
+ */
+export function checkSealManifest(
+  state: AuditState,
+  key: string,
+  note: string,
+  origin: string,
+  verifiers: readonly NoteVerifier[],
+): OpenedSeal | undefined {
+  const opened = openManifest(note, origin, verifiers);
+  if (!opened.ok) {
+    fail(state, sealFailure(key, opened.error));
+    return undefined;
+  }
+  const m = opened.value;
+  if (m.tenant !== state.tenant) {
+    fail(state, { kind: "seal_invalid", key, detail: "manifest field tenant", expected: state.tenant, found: m.tenant });
+    return undefined;
+  }
+  const prev = state.prevSeal;
+  const prevOpened = prev ? openManifest(prev.note, origin, verifiers) : undefined;
+  const link = verifySealLink(
+    m,
+    verifiers,
+    prev && prevOpened?.ok
+      ? {
+          manifest: prevOpened.value,
+          note: prev.note,
+          checkpoint: { origin, size: prev.to, root: fromBase64(prev.root)!, extensions: [] },
+        }
+      : undefined,
+  );
+  if (!link.ok) {
+    fail(state, sealFailure(key, link.error));
+    return undefined;
+  }
+  return { manifest: m, checkpoint: link.value };
+}
+
+/** After the entries of a seal were checked: the recomputed root must be the signed one. */
+export function closeSeal(state: AuditState, id: number, key: string, note: string, seal: OpenedSeal): void {
+  const root = currentRoot(state);
+  const signed = toBase64(seal.checkpoint.root);
+  if (root !== undefined && root !== signed) {
+    fail(state, { kind: "root_mismatch", seq: seal.manifest.to, key, expected: signed, found: root });
+  }
+  state.prevSeal = { id, note, to: seal.manifest.to, root: signed };
+  state.checked.seals += 1;
+}
+
+/**
+ * Compares a seal's bundle with the entries it must hold: its SHA-256 with the manifest's,
+ * and each line with `entries` (the same range from another store), naming the first seq
+ * that differs.
+ */
+export function checkBundleAgainst(state: AuditState, key: string, bundle: string, m: Manifest, entries: ReadonlyMap<number, string>): void {
+  const digest = sha256Base64(bundle);
+  if (digest !== m.bundle_sha256) {
+    fail(state, { kind: "bundle_mismatch", key, seq: null, detail: "sha256", expected: m.bundle_sha256, found: digest });
+  }
+  const lines = bundle.endsWith("\n") ? bundle.slice(0, -1).split("\n") : bundle.split("\n");
+  if (lines.length !== m.to - m.from) {
+    fail(state, { kind: "bundle_mismatch", key, seq: null, detail: "entry count", expected: String(m.to - m.from), found: String(lines.length) });
+  }
+  for (let seq = m.from; seq < m.to; seq++) {
+    const line = lines[seq - m.from];
+    const other = entries.get(seq);
+    if (line !== undefined && other !== undefined && line !== other) {
+      fail(state, { kind: "bundle_mismatch", key, seq, detail: "bundle line differs from the stored entry", expected: sha256Base64(other), found: sha256Base64(line) });
+      break;
+    }
+    state.checked.bundle_entries += 1;
+  }
+}
+
+/** Splits a bundle into entry rows for [from, to) (the offline verifier's only source). */
+export function bundleRows(bundle: string, from: number): EntryRow[] {
+  if (bundle.length === 0) return [];
+  const lines = bundle.endsWith("\n") ? bundle.slice(0, -1).split("\n") : bundle.split("\n");
+  return lines.map((entry, i) => ({ seq: from + i, entry }));
+}
