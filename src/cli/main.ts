@@ -1,60 +1,106 @@
 #!/usr/bin/env node
 /**
- * sealtrail: offline verification of Sealtrail logs. Exit codes: 0 verified, 1 verification
- * failed (tampering or a wrong key), 2 usage or I/O error.
+ * sealtrail: offline verification of Sealtrail logs, using only src/core.
+ * Exit codes: 0 verified, 1 verification failed (tampering or a wrong key), 2 usage or I/O error.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { verifyProofFiles } from "./verify-proof";
+import { fetchSnapshots } from "./fetch";
+import { verifyDir } from "./verify-dir";
+import { verifiersFrom, verifyProofFiles } from "./verify-proof";
 
 const USAGE = `usage:
-  sealtrail verify-proof <file.tlog-proof> --entry <entry file> --key <verifier key> [--key …] [--json]
+  sealtrail verify <dir> --key <verifier key> [--key …] [--json]
+      verify a folder of downloaded snapshots: manifests, checkpoints, bundles, the chain
+  sealtrail verify-proof <file.tlog-proof> --entry <entry file> --key <verifier key> [--json]
+      verify that one entry is in the log (a receipt)
+  sealtrail fetch --url <base url> --tenant <tenant id> --token <verify key> [--out <dir>]
+      download a tenant's snapshots and verifier keys for offline verification
 
+  --key     a verifier key from GET /v1/keys ("<origin>+<key id>+<key>"), or @file with one
+            key per line (fetch writes verifier-keys.txt); repeat for rotated keys
   --entry   the entry's exact bytes, or the JSON of GET /v1/tenants/:t/events/:seq
-  --key     a verifier key from GET /v1/keys ("<origin>+<key id>+<key>"); repeat for rotated keys
   --json    print the report as JSON
 exit codes: 0 verified, 1 verification failed, 2 usage or I/O error`;
 
-function main(argv: string[]): number {
-  const [command, ...rest] = argv;
-  if (command !== "verify-proof") {
-    console.error(USAGE);
-    return 2;
-  }
-  let args;
-  try {
-    args = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: { entry: { type: "string" }, key: { type: "string", multiple: true }, json: { type: "boolean" } },
-    });
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  const [proofFile] = args.positionals;
-  if (!proofFile || !args.values.entry || !args.values.key?.length) {
-    console.error(USAGE);
-    return 2;
-  }
-  let proofText: string, entryText: string;
-  try {
-    proofText = readFileSync(proofFile, "utf8");
-    entryText = readFileSync(args.values.entry, "utf8");
-  } catch (e) {
-    console.error(`sealtrail: ${(e as Error).message}`);
-    return 2;
-  }
-  const report = verifyProofFiles(proofText, entryText, args.values.key);
-  if (args.values.json) {
-    console.log(JSON.stringify(report, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v)));
-  } else if (report.ok) {
-    console.log(`OK: entry ${report.index} is in ${report.origin} at tree size ${report.tree_size} (checkpoint signature verified)`);
-  } else {
-    console.error(`FAILED: ${report.error?.reason ?? "unknown"}${report.origin ? ` (${report.origin})` : ""}`);
-  }
-  if (report.error?.reason === "bad_key") return 2;
-  return report.ok ? 0 : 1;
+class Usage extends Error {}
+
+function keysFrom(values: string[] | undefined): string[] {
+  if (!values?.length) throw new Usage("--key is required");
+  return values.flatMap((k) => (k.startsWith("@") ? readFileSync(k.slice(1), "utf8").split("\n").filter((l) => l.trim()) : [k]));
 }
 
-process.exitCode = main(process.argv.slice(2));
+const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? Buffer.from(x).toString("base64") : x), 2);
+
+/** A progress line on stderr, only when it is a terminal. */
+function progress(label: string) {
+  if (!process.stderr.isTTY) return undefined;
+  return (done: number, total: number, extra?: number) => {
+    const width = 30;
+    const filled = Math.round((done / Math.max(total, 1)) * width);
+    process.stderr.write(`\r${label} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total}${extra !== undefined ? `  ${extra} entries` : ""}`);
+    if (done === total) process.stderr.write("\n");
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      entry: { type: "string" },
+      key: { type: "string", multiple: true },
+      json: { type: "boolean" },
+      url: { type: "string" },
+      tenant: { type: "string" },
+      token: { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  switch (command) {
+    case "verify": {
+      const [dir] = positionals;
+      if (!dir) throw new Usage("verify needs a folder");
+      const verifiers = verifiersFrom(keysFrom(values.key));
+      if (!verifiers.ok) throw new Usage(`bad --key: ${verifiers.error.detail}`);
+      const report = verifyDir(dir, verifiers.value, progress("verifying"));
+      if (values.json) console.log(json(report));
+      else if (report.ok) console.log(`OK: ${report.entries} entries in ${report.seals} seals of ${report.origin} verified (tree size ${report.tree_size})`);
+      else {
+        console.error(`FAILED: ${report.failures.length} problem(s) in ${report.origin}; the first:`);
+        console.error(json(report.failures[0]));
+      }
+      return report.ok ? 0 : 1;
+    }
+    case "verify-proof": {
+      const [proofFile] = positionals;
+      if (!proofFile || !values.entry) throw new Usage("verify-proof needs a proof file and --entry");
+      const report = verifyProofFiles(readFileSync(proofFile, "utf8"), readFileSync(values.entry, "utf8"), keysFrom(values.key));
+      if (values.json) console.log(json(report));
+      else if (report.ok) console.log(`OK: entry ${report.index} is in ${report.origin} at tree size ${report.tree_size} (checkpoint signature verified)`);
+      else console.error(`FAILED: ${report.error?.reason ?? "unknown"}${report.origin ? ` (${report.origin})` : ""}`);
+      if (report.error?.reason === "bad_key") return 2;
+      return report.ok ? 0 : 1;
+    }
+    case "fetch": {
+      if (!values.url || !values.tenant || !values.token) throw new Usage("fetch needs --url, --tenant and --token");
+      const out = values.out ?? `sealtrail-${values.tenant}`;
+      const r = await fetchSnapshots({ url: values.url, tenant: values.tenant, token: values.token, out, onProgress: progress("downloading") });
+      if (values.json) console.log(json({ out, ...r }));
+      else console.log(`Downloaded ${r.seals} snapshots to ${out}; verify with:\n  sealtrail verify ${out} --key @${out}/verifier-keys.txt`);
+      return 0;
+    }
+    default:
+      throw new Usage(command ? `unknown command ${command}` : "no command");
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (e: unknown) => {
+    if (e instanceof Usage || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(`${(e as Error).message}\n\n${USAGE}`);
+    else console.error(`sealtrail: ${(e as Error).message}`);
+    process.exitCode = 2;
+  },
+);

@@ -7,6 +7,9 @@
 import { GENESIS_PREV } from "../core/entry";
 import type { Hash } from "../core/hash";
 import type { StoredNode } from "../core/merkle";
+import type { SealRecord } from "../core/seal";
+
+export type { SealRecord };
 
 export interface Head {
   /** Entries in the log; the next entry gets seq = size. */
@@ -22,20 +25,6 @@ export interface StoredReceipt {
   leafHash: Hash;
   receivedAtMs: number;
   treeSize: number;
-}
-
-/** One seal: planned (published = false) until its three R2 objects exist. */
-export interface SealRecord {
-  id: number;
-  from: number;
-  to: number;
-  root: Hash;
-  checkpoint: string;
-  manifest: string;
-  bundleSha256: string;
-  sealedAtMs: number;
-  published: boolean;
-  indexed: boolean;
 }
 
 export interface TenantSettings {

@@ -12,7 +12,9 @@
  */
 import { toBase64 } from "../core/bytes";
 import { sha256Base64 } from "../core/manifest";
-import type { SealRecord } from "./log-store";
+import { sealId, sealKeys, sealPrefix, type SealRecord } from "../core/seal";
+
+export { sealId, sealKeys, sealPrefix };
 
 /** Seal as soon as this many entries wait, whatever the interval. */
 export const SEAL_AFTER_ENTRIES = 1_000;
@@ -21,15 +23,6 @@ export const SEAL_MAX_ENTRIES = 10_000;
 /** Bounds of the per-tenant seal interval. */
 export const SEAL_INTERVAL_MIN_MS = 10_000;
 export const SEAL_INTERVAL_MAX_MS = 86_400_000;
-
-export const sealId = (n: number): string => String(n).padStart(12, "0");
-
-export const sealPrefix = (tenant: string): string => `tenants/${tenant}/seals/`;
-
-export function sealKeys(tenant: string, id: number) {
-  const base = `${sealPrefix(tenant)}${sealId(id)}`;
-  return { bundle: `${base}/bundle.jsonl`, checkpoint: `${base}/checkpoint`, manifest: `${base}/manifest` };
-}
 
 export const kvLatestKey = (tenant: string): string => `tenants/${tenant}/latest`;
 export const kvSealKey = (tenant: string, id: number): string => `${sealPrefix(tenant)}${sealId(id)}`;

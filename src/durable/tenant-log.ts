@@ -15,11 +15,13 @@ import { formatTlogProof } from "../core/tlog-proof";
 import { currentSigner, tenantOrigin } from "./checkpoint-keys";
 import { LogStore, type Head, type SealRecord, type TenantSettings } from "./log-store";
 import { writeToD1 } from "./mirror";
-import { bundleFromStore, planSeal } from "./seal-plan";
+import { planSeal } from "../core/seal";
+import { bundleFromStore } from "./seal-plan";
 import {
   indexSeal,
   publishSeal,
   SEAL_AFTER_ENTRIES,
+  SEAL_MAX_ENTRIES,
   sealKeys,
   sealPrefix,
   sealId,
@@ -438,12 +440,13 @@ export class TenantLog extends DurableObject<Env> {
         const due = waiting > 0 && (force || waiting >= SEAL_AFTER_ENTRIES || Date.now() >= this.#sealDueAt(latest));
         if (!due) break;
         const plan = planSeal({
-          store: this.#store,
+          entries: (from, to) => bundleFromStore(this.#store, from, to),
           readNode: this.#readNode,
           tenant,
           origin: tenantOrigin(this.env, tenant),
           signer: currentSigner(this.env, tenant),
           size: this.#head.size,
+          maxEntries: SEAL_MAX_ENTRIES,
           prev: latest,
           nowMs: Date.now(),
         });
