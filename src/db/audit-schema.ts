@@ -46,3 +46,21 @@ export const auditEventTargets = sqliteTable(
     index("audit_event_targets_target").on(t.tenantId, t.targetId, t.seq),
   ],
 );
+
+/**
+ * Verification reports (append-only like the log itself): one row per finished run, with
+ * the full report as JSON. Triggers in migrations abort UPDATE and DELETE.
+ */
+export const verificationReports = sqliteTable(
+  "verification_reports",
+  {
+    tenantId: text("tenant_id").notNull(),
+    jobId: text("job_id").notNull(),
+    mode: text("mode").notNull(),
+    ok: integer("ok", { mode: "boolean" }).notNull(),
+    failures: integer("failures").notNull(),
+    report: text("report").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.jobId] }), index("verification_reports_created").on(t.tenantId, t.createdAt)],
+);

@@ -160,6 +160,14 @@ export class LogStore {
     return bytes(row.hash);
   }
 
+  /** Leaf hashes (level-0 tree nodes) of [from, from + count), in order. */
+  leaves(from: number, count: number): Hash[] {
+    return this.#sql
+      .exec("SELECT hash FROM tree_nodes WHERE level = 0 AND idx >= ? AND idx < ? ORDER BY idx", from, from + count)
+      .toArray()
+      .map((r) => bytes(r.hash));
+  }
+
   insertIdempotency(key: string, digest: string, r: StoredReceipt): void {
     this.#sql.exec(
       "INSERT INTO idempotency (key, digest, seq, leaf_hash, received_at, tree_size) VALUES (?, ?, ?, ?, ?, ?)",
@@ -211,6 +219,11 @@ export class LogStore {
 
   latestPublishedSeal(): SealRecord | undefined {
     return this.#seals("WHERE published = 1 ORDER BY id DESC LIMIT 1")[0];
+  }
+
+  /** Seals with id >= from, in order, at most `limit`. */
+  seals(from: number, limit: number): SealRecord[] {
+    return this.#seals(`WHERE id >= ${Math.floor(from)} ORDER BY id LIMIT ${Math.floor(limit)}`);
   }
 
   unindexedSeals(): SealRecord[] {

@@ -215,6 +215,48 @@ export class TenantLog extends DurableObject<Env> {
     return { ok: true, value: formatTlogProof({ index: seq, path, checkpoint: cp.value.note }) };
   }
 
+  /** The log's own leaf hashes for [from, from + count) (base64), for verification. */
+  async leaves(tenant: string, from: number, count: number): Promise<string[]> {
+    this.#assertTenant(tenant);
+    return this.#store.leaves(from, Math.min(count, Math.max(0, this.#head.size - from))).map(toBase64);
+  }
+
+  /** The log's leaf hashes at the given sequence numbers (undefined beyond the head). */
+  async leavesAt(tenant: string, seqs: number[]): Promise<(string | null)[]> {
+    this.#assertTenant(tenant);
+    return seqs.map((seq) => (seq < this.#head.size ? toBase64(this.#store.node(0, seq)) : null));
+  }
+
+  /**
+   * The tree at `size` as a verifier resumes from it: the compact range's frontier and the
+   * leaf hash of entry size-1 (base64; 32 zero bytes for size 0).
+   */
+  async treeStateAt(tenant: string, size: number): Promise<ProofResult<{ frontier: (string | null)[]; prevLeaf: string }>> {
+    this.#assertTenant(tenant);
+    if (size > this.#head.size) return { ok: false, error: { reason: "size_out_of_range", size, treeSize: this.#head.size } };
+    const range = CompactRange.fromStore(size, this.#readNode);
+    return {
+      ok: true,
+      value: {
+        frontier: range.frontierHashes().map((h) => (h === undefined ? null : toBase64(h))),
+        prevLeaf: size === 0 ? toBase64(new Uint8Array(32)) : toBase64(this.#store.node(0, size - 1)),
+      },
+    };
+  }
+
+  /** The seals this log planned (published or not), from id `from`, at most `limit`. */
+  async seals(tenant: string, from: number, limit: number): Promise<{ id: number; from: number; to: number; root: string; manifest: string; published: boolean }[]> {
+    this.#assertTenant(tenant);
+    return this.#store.seals(from, limit).map((s) => ({ id: s.id, from: s.from, to: s.to, root: toBase64(s.root), manifest: s.manifest, published: s.published }));
+  }
+
+  /** The root of the tree at `size` (base64). */
+  async rootAt(tenant: string, size: number): Promise<ProofResult<string>> {
+    this.#assertTenant(tenant);
+    if (size > this.#head.size) return { ok: false, error: { reason: "size_out_of_range", size, treeSize: this.#head.size } };
+    return { ok: true, value: toBase64(treeHash(size, this.#readNode)) };
+  }
+
   /** One entry by sequence number, from DO storage (which holds every entry not yet in D1 and R2). */
   async entry(seq: number): Promise<StoredEntryView | null> {
     const e = this.#store.entry(seq);

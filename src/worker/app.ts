@@ -8,6 +8,7 @@ import { keys } from "./routes/keys";
 import { proofs } from "./routes/proofs";
 import { settings } from "./routes/settings";
 import { snapshots } from "./routes/snapshots";
+import { verification } from "./routes/verify";
 import { verifierKeys } from "./routes/verifier-keys";
 import { tenantAccess } from "./tenant-access";
 
@@ -32,6 +33,7 @@ app.route("/v1/tenants/:t/keys", keys);
 app.route("/v1/tenants/:t", proofs);
 app.route("/v1/tenants/:t", snapshots);
 app.route("/v1/tenants/:t", settings);
+app.route("/v1/tenants/:t", verification);
 
 app.notFound((c) => {
   const { status, body } = toHttp({ reason: "not_found", what: "Route" });

@@ -1,0 +1,191 @@
+/**
+ * LogAudit: runs a tenant's verifications as resumable jobs (one Durable Object per tenant,
+ * idFromName(tenant id)), so a log of millions of entries is checked in steps within Workers
+ * CPU limits. The alarm drives the steps; each step's position is stored before the next.
+ * Finished reports go to D1 (INSERT only) and each run is appended to the tenant's log.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { AuditState } from "../core/audit";
+import type { JsonObject } from "../core/entry";
+import { reportOf, startRun, step, type Mode, type Report, type Run, type Sources } from "./verification";
+
+/** How long one alarm (or the starting request) works before it stores its place and yields. */
+export const STEP_BUDGET_MS = 3_000;
+
+export interface JobView {
+  job_id: string;
+  status: "running" | "done";
+  mode: Mode;
+  progress: { checked: number; next: number; to: number; phase: Run["phase"] };
+  report: Report | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  run TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  report TEXT,
+  created_at INTEGER NOT NULL,
+  budget_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS last_good (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  state TEXT NOT NULL,
+  job_id TEXT NOT NULL
+);
+`;
+
+export class LogAudit extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(SCHEMA);
+  }
+
+  /**
+   * Starts a verification, or returns the one already running. `jobId` and `seed` come from
+   * the caller (randomness at the edge); the first steps run before this returns.
+   */
+  async start(
+    tenant: string,
+    args: { jobId: string; mode: Mode; from?: number; to?: number; seed: number; budgetMs?: number },
+    requestedBy: { event: JsonObject; provenance: JsonObject },
+  ): Promise<JobView> {
+    const running = this.#runningJob();
+    if (running) return this.#view(running.id);
+    const lastGood = this.ctx.storage.sql.exec("SELECT state FROM last_good WHERE id = 0").toArray()[0];
+    let seed = args.seed >>> 0;
+    const random = () => {
+      // mulberry32: a seeded generator, so a run's sample is fixed once it starts.
+      seed = (seed + 0x6d2b79f5) >>> 0;
+      let t = seed;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const run = await startRun(this.#sources(tenant), {
+      jobId: args.jobId,
+      tenant,
+      mode: args.mode,
+      ...(args.from !== undefined ? { from: args.from } : {}),
+      ...(args.to !== undefined ? { to: args.to } : {}),
+      resumeFrom: lastGood ? (JSON.parse(String(lastGood.state)) as AuditState) : null,
+      random,
+      nowMs: Date.now(),
+    });
+    this.ctx.storage.sql.exec(
+      "INSERT INTO jobs (id, run, requested_by, report, created_at, budget_ms) VALUES (?, ?, ?, NULL, ?, ?)",
+      run.jobId, JSON.stringify(run), JSON.stringify(requestedBy), Date.now(), args.budgetMs ?? STEP_BUDGET_MS,
+    );
+    await this.#work(run.jobId);
+    return this.#view(run.jobId);
+  }
+
+  async job(jobId: string): Promise<JobView | null> {
+    const row = this.ctx.storage.sql.exec("SELECT id FROM jobs WHERE id = ?", jobId).toArray()[0];
+    return row ? this.#view(jobId) : null;
+  }
+
+  override async alarm(): Promise<void> {
+    const running = this.#runningJob();
+    if (running) await this.#work(running.id);
+  }
+
+  #runningJob(): { id: string } | undefined {
+    const row = this.ctx.storage.sql.exec("SELECT id FROM jobs WHERE report IS NULL ORDER BY created_at LIMIT 1").toArray()[0];
+    return row ? { id: String(row.id) } : undefined;
+  }
+
+  #load(jobId: string): { run: Run; requestedBy: { event: JsonObject; provenance: JsonObject }; report: Report | null; budgetMs: number } {
+    const row = this.ctx.storage.sql.exec("SELECT run, requested_by, report, budget_ms FROM jobs WHERE id = ?", jobId).one();
+    return {
+      budgetMs: Number(row.budget_ms),
+      run: JSON.parse(String(row.run)) as Run,
+      requestedBy: JSON.parse(String(row.requested_by)) as { event: JsonObject; provenance: JsonObject },
+      report: row.report === null ? null : (JSON.parse(String(row.report)) as Report),
+    };
+  }
+
+  #view(jobId: string): JobView {
+    const { run, report } = this.#load(jobId);
+    return {
+      job_id: jobId,
+      status: report ? "done" : "running",
+      mode: run.mode,
+      progress: { checked: run.state.checked.entries, next: run.state.next, to: run.to, phase: run.phase },
+      report,
+    };
+  }
+
+  #sources(tenant: string): Sources {
+    return {
+      db: this.env.DB,
+      bucket: this.env.BUCKET,
+      kv: this.env.KV,
+      log: this.env.TENANT_LOG.get(this.env.TENANT_LOG.idFromName(tenant)),
+      env: this.env,
+    };
+  }
+
+  /** Runs steps (at least one) until the budget is spent or the job is done; stores the place after each. */
+  async #work(jobId: string): Promise<void> {
+    const { run, requestedBy, budgetMs } = this.#load(jobId);
+    const src = this.#sources(run.tenant);
+    const started = Date.now();
+    do {
+      await step(src, run);
+      // Durable now: the run's position. A crash or eviction resumes from this step.
+      this.ctx.storage.sql.exec("UPDATE jobs SET run = ? WHERE id = ?", JSON.stringify(run), jobId);
+    } while (run.phase !== "done" && Date.now() - started < budgetMs);
+    if (run.phase !== "done") {
+      await this.ctx.storage.setAlarm(Date.now());
+      return;
+    }
+    await this.#finish(run, requestedBy);
+  }
+
+  /**
+   * Stores the report (D1, INSERT only), appends the run to the tenant's log, then marks the
+   * job done here. A crash between these steps repeats them: the D1 insert is keyed by job
+   * id and ignored the second time; the log entry carries the job id as its idempotency key.
+   */
+  async #finish(run: Run, requestedBy: { event: JsonObject; provenance: JsonObject }): Promise<void> {
+    const report = reportOf(run, Date.now());
+    await this.env.DB.prepare(
+      "INSERT INTO verification_reports (tenant_id, job_id, mode, ok, failures, report, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+      .bind(run.tenant, run.jobId, run.mode, report.ok ? 1 : 0, report.failures.length, JSON.stringify(report), Date.now())
+      .run();
+    const first = report.failures[0];
+    const event: JsonObject = {
+      ...requestedBy.event,
+      outcome: report.ok ? "success" : "failure",
+      metadata: {
+        job_id: run.jobId,
+        mode: run.mode,
+        ok: report.ok,
+        entries: report.checked.entries,
+        seals: report.checked.seals,
+        failures: report.failures.length,
+        ...(first ? { first_failure: first as unknown as JsonObject } : {}),
+      },
+    };
+    const log = this.env.TENANT_LOG.get(this.env.TENANT_LOG.idFromName(run.tenant));
+    const logged = await log.append(run.tenant, [{ event, idempotencyKey: `verify:${run.jobId}` }], requestedBy.provenance);
+    if (!logged.ok && logged.error.reason !== "idempotency_conflict") {
+      // Try again from the alarm: the report is not final until the run is in the log.
+      await this.ctx.storage.setAlarm(Date.now() + 5_000);
+      return;
+    }
+    this.ctx.storage.transactionSync(() => {
+      this.ctx.storage.sql.exec("UPDATE jobs SET report = ? WHERE id = ?", JSON.stringify(report), run.jobId);
+      if (report.ok && run.sealedState) {
+        // Where the next incremental run resumes: after the seals this run proved good.
+        this.ctx.storage.sql.exec(
+          "INSERT INTO last_good (id, state, job_id) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, job_id = excluded.job_id",
+          JSON.stringify(run.sealedState), run.jobId,
+        );
+      }
+    });
+  }
+}

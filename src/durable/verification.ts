@@ -1,0 +1,291 @@
+/**
+ * One verification run against every store of a tenant's log (DESIGN.md invariant 9), in
+ * resumable steps. Sources compared: D1 rows (bytes and leaf_hash column), the TenantLog's
+ * own tree leaves, head and seal records, R2 manifests, checkpoints and bundles, and the KV
+ * index. The run's position is a JSON `Run` so it can be stored between steps.
+ */
+import { toBase64 } from "../core/bytes";
+import {
+  checkBundleAgainst,
+  checkEntries,
+  checkSealManifest,
+  closeSeal,
+  currentRoot,
+  fail,
+  initialAudit,
+  type AuditState,
+  type VerificationFailure,
+} from "../core/audit";
+import { entryLeafHash } from "../core/entry";
+import { parseVerifierKey, type NoteVerifier } from "../core/note";
+import { sealId, sealKeys, sealPrefix } from "../core/seal";
+import { publishedKeys } from "./checkpoint-keys";
+import { kvLatestKey } from "./sealer";
+import type { TenantLog } from "./tenant-log";
+
+/** Entries read from D1 per query. */
+export const D1_CHUNK = 2_000;
+/** Unsealed entries checked per step. */
+export const TAIL_CHUNK = 5_000;
+/** Older entries re-checked at random by an incremental run. */
+export const INCREMENTAL_SAMPLE_SIZE = 256;
+
+export type Mode = "full" | "incremental";
+
+export interface Run {
+  jobId: string;
+  tenant: string;
+  mode: Mode;
+  /** Entries [from, to) are in scope; `to` is fixed when the run starts. */
+  from: number;
+  to: number;
+  phase: "sample" | "seals" | "tail" | "final" | "done";
+  nextSeal: number;
+  /** The last seal id in scope (-1 if none). */
+  lastSeal: number;
+  /** Sequence numbers an incremental run re-checks at random. */
+  sample: number[];
+  state: AuditState;
+  /** The state right after the last seal in scope: where an incremental run resumes. */
+  sealedState: AuditState | null;
+  sampled: number;
+  startedAt: number;
+}
+
+export interface Sources {
+  db: D1Database;
+  bucket: R2Bucket;
+  kv: KVNamespace;
+  log: DurableObjectStub<TenantLog>;
+  env: Pick<Env, "SEALTRAIL_SIGNING_SECRET" | "SEALTRAIL_ORIGIN" | "SEALTRAIL_KEY_VERSION">;
+}
+
+export interface Report {
+  job_id: string;
+  tenant: string;
+  mode: Mode;
+  ok: boolean;
+  range: { from: number; to: number };
+  checked: AuditState["checked"] & { sampled: number };
+  started_at: string;
+  finished_at: string;
+  duration_ms: number;
+  failures: VerificationFailure[];
+}
+
+function verifiersOf(env: Sources["env"], tenant: string): { origin: string; verifiers: NoteVerifier[] } {
+  const keys = publishedKeys(env, tenant);
+  return {
+    origin: keys[0]!.origin,
+    verifiers: keys.map((k) => {
+      const v = parseVerifierKey(k.verifier_key);
+      if (!v.ok) throw new Error(`own verifier key does not parse: ${v.error.reason}`);
+      return v.value;
+    }),
+  };
+}
+
+async function d1Rows(db: D1Database, tenant: string, from: number, to: number) {
+  const rows: { seq: number; entry: string; leafColumn: string }[] = [];
+  for (let at = from; at < to; at += D1_CHUNK) {
+    const { results } = await db
+      .prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq < ? ORDER BY seq")
+      .bind(tenant, at, Math.min(to, at + D1_CHUNK))
+      .all<{ seq: number; entry: string; leaf_hash: string }>();
+    for (const r of results) rows.push({ seq: r.seq, entry: r.entry, leafColumn: r.leaf_hash });
+  }
+  return rows;
+}
+
+/**
+ * Plans a run. `from` is moved back to the start of the seal that holds it, so every seal in
+ * scope is checked whole. Incremental runs resume from `resumeFrom` (the state after the last
+ * good run's seals) and re-check `sample` older entries.
+ */
+export async function startRun(
+  src: Sources,
+  args: { jobId: string; tenant: string; mode: Mode; from?: number; to?: number; resumeFrom: AuditState | null; random: () => number; nowMs: number },
+): Promise<Run> {
+  const stats = await src.log.stats();
+  const to = Math.min(args.to ?? stats.size, stats.size);
+  const seals = await src.log.seals(args.tenant, 0, 1_000_000);
+  const published = seals.filter((s) => s.published && s.to <= to);
+  const lastSeal = published.length > 0 ? published[published.length - 1]!.id : -1;
+  let state = initialAudit(args.tenant);
+  let nextSeal = 0;
+  let sample: number[] = [];
+  if (args.mode === "incremental" && args.resumeFrom && args.resumeFrom.next <= to) {
+    state = { ...structuredClone(args.resumeFrom), failures: [], checked: { entries: 0, seals: 0, bundle_entries: 0 } };
+    nextSeal = (state.prevSeal?.id ?? -1) + 1;
+    const pool = state.next;
+    const picked = new Set<number>();
+    while (pool > 0 && picked.size < Math.min(INCREMENTAL_SAMPLE_SIZE, pool)) picked.add(Math.floor(args.random() * pool));
+    sample = [...picked].sort((a, b) => a - b);
+  } else if ((args.from ?? 0) > 0) {
+    // Start at the seal holding `from`, from the log's own tree at that point.
+    const start = seals.filter((s) => s.published && s.to <= (args.from ?? 0)).pop();
+    if (start) {
+      const tree = await src.log.treeStateAt(args.tenant, start.to);
+      if (tree.ok) {
+        state = { ...state, next: start.to, prevLeaf: tree.value.prevLeaf, frontier: tree.value.frontier, prevSeal: { id: start.id, note: start.manifest, to: start.to, root: start.root } };
+        nextSeal = start.id + 1;
+      }
+    }
+  }
+  return {
+    jobId: args.jobId,
+    tenant: args.tenant,
+    mode: args.mode,
+    from: state.next,
+    to,
+    phase: sample.length > 0 ? "sample" : "seals",
+    nextSeal,
+    lastSeal,
+    sample,
+    state,
+    sealedState: null,
+    sampled: 0,
+    startedAt: args.nowMs,
+  };
+}
+
+/** Does one step of the run (a seal, a chunk of entries, or the final checks). */
+export async function step(src: Sources, run: Run): Promise<void> {
+  const { tenant, state } = run;
+  switch (run.phase) {
+    case "sample": {
+      // Older entries, already verified once: bytes must still hash to the log's leaf and column.
+      const seqs = run.sample;
+      const leaves = await src.log.leavesAt(tenant, seqs);
+      for (let i = 0; i < seqs.length; i += 90) {
+        const chunk = seqs.slice(i, i + 90);
+        const { results } = await src.db
+          .prepare(`SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? AND seq IN (${chunk.map(() => "?").join(",")})`)
+          .bind(tenant, ...chunk)
+          .all<{ seq: number; entry: string; leaf_hash: string }>();
+        const bySeq = new Map(results.map((r) => [r.seq, r]));
+        for (const [j, seq] of chunk.entries()) {
+          const row = bySeq.get(seq);
+          const logLeaf = leaves[i + j];
+          if (!row) {
+            fail(state, { kind: "entry_missing", seq });
+            continue;
+          }
+          const leaf = toBase64(entryLeafHash(row.entry));
+          if (row.leaf_hash !== leaf) fail(state, { kind: "leaf_hash_mismatch", seq, expected: leaf, found: row.leaf_hash });
+          if (logLeaf && logLeaf !== leaf) fail(state, { kind: "entry_changed", seq, expected: logLeaf, found: leaf });
+          run.sampled += 1;
+        }
+      }
+      run.phase = "seals";
+      return;
+    }
+    case "seals": {
+      if (run.nextSeal > run.lastSeal) {
+        run.sealedState = structuredClone(state);
+        run.phase = "tail";
+        return;
+      }
+      const id = run.nextSeal;
+      const record = (await src.log.seals(tenant, id, 1))[0];
+      const keys = sealKeys(tenant, id);
+      if (!record) {
+        fail(state, { kind: "seal_missing", key: keys.manifest });
+        run.nextSeal = run.lastSeal + 1;
+        return;
+      }
+      const { origin, verifiers } = verifiersOf(src.env, tenant);
+      const note = await (await src.bucket.get(keys.manifest))?.text();
+      let opened: ReturnType<typeof checkSealManifest>;
+      if (note === undefined) {
+        fail(state, { kind: "seal_missing", key: keys.manifest });
+      } else {
+        if (note !== record.manifest) {
+          fail(state, { kind: "seal_invalid", key: keys.manifest, detail: "R2 manifest differs from the log's record" });
+        }
+        opened = checkSealManifest(state, keys.manifest, note, origin, verifiers);
+      }
+      // The log's own copy of the manifest keeps the chain checkable past a bad R2 object.
+      opened ??= checkSealManifest({ ...state, failures: [] }, keys.manifest, record.manifest, origin, verifiers);
+      const rows = await d1Rows(src.db, tenant, record.from, record.to);
+      const leaves = await src.log.leaves(tenant, record.from, record.to - record.from);
+      if (state.next !== record.from) fail(state, { kind: "seal_invalid", key: keys.manifest, detail: "range does not continue the previous seal", expected: state.next, found: record.from });
+      checkEntries(state, rows, record.to - record.from, leaves);
+      const bundle = await (await src.bucket.get(keys.bundle))?.text();
+      if (bundle === undefined) fail(state, { kind: "seal_missing", key: keys.bundle });
+      else if (opened) checkBundleAgainst(state, keys.bundle, bundle, opened.manifest, new Map(rows.map((r) => [r.seq, r.entry])));
+      const checkpoint = await (await src.bucket.get(keys.checkpoint))?.text();
+      if (checkpoint === undefined) fail(state, { kind: "seal_missing", key: keys.checkpoint });
+      else if (opened && checkpoint !== opened.manifest.checkpoint) {
+        fail(state, { kind: "seal_invalid", key: keys.checkpoint, detail: "checkpoint object differs from the manifest's" });
+      }
+      if (opened) closeSeal(state, id, keys.manifest, note ?? record.manifest, opened);
+      else state.prevSeal = { id, note: record.manifest, to: record.to, root: record.root };
+      run.nextSeal += 1;
+      return;
+    }
+    case "tail": {
+      if (state.next >= run.to) {
+        run.phase = "final";
+        return;
+      }
+      const end = Math.min(run.to, state.next + TAIL_CHUNK);
+      const rows = await d1Rows(src.db, tenant, state.next, end);
+      const leaves = await src.log.leaves(tenant, state.next, end - state.next);
+      checkEntries(state, rows, end - state.next, leaves);
+      return;
+    }
+    case "final": {
+      const stats = await src.log.stats();
+      // Rows in D1 the log never made (a forged tail).
+      const { results } = await src.db
+        .prepare("SELECT seq FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT 10")
+        .bind(tenant, stats.size)
+        .all<{ seq: number }>();
+      for (const r of results) fail(state, { kind: "entry_unexpected", seq: r.seq, detail: "D1 holds an entry beyond the log's head" });
+      // The log's head equals what the stores recompute to (only when the whole log is in scope).
+      if (run.to === stats.size) {
+        if (state.prevLeaf !== stats.head_leaf_hash) {
+          fail(state, { kind: "head_mismatch", seq: stats.size, expected: stats.head_leaf_hash, found: state.prevLeaf });
+        }
+        const root = await src.log.rootAt(tenant, stats.size);
+        const recomputed = currentRoot(state);
+        if (root.ok && recomputed !== undefined && root.value !== recomputed) {
+          fail(state, { kind: "head_mismatch", seq: stats.size, expected: root.value, found: recomputed });
+        }
+      }
+      // R2 must not hold seals beyond the log's, and the KV index must point at the newest.
+      const known = (await src.log.seals(tenant, 0, 1_000_000)).filter((s) => s.published);
+      const newest = known[known.length - 1];
+      const beyond = await src.bucket.list({ prefix: `${sealPrefix(tenant)}${sealId(newest ? newest.id + 1 : 0)}/`, limit: 1 });
+      if (beyond.objects.length > 0) fail(state, { kind: "seal_invalid", key: beyond.objects[0]!.key, detail: "R2 holds a seal the log never made" });
+      if (newest) {
+        const latest = await src.kv.get(kvLatestKey(tenant));
+        const pointed = latest ? (JSON.parse(latest) as { id?: string; manifest_key?: string }) : {};
+        const want = sealKeys(tenant, newest.id).manifest;
+        if (pointed.id !== sealId(newest.id) || pointed.manifest_key !== want) {
+          fail(state, { kind: "index_mismatch", key: kvLatestKey(tenant), expected: want, found: pointed.manifest_key ?? "(none)" });
+        }
+      }
+      run.phase = "done";
+      return;
+    }
+    case "done":
+      return;
+  }
+}
+
+export function reportOf(run: Run, nowMs: number): Report {
+  return {
+    job_id: run.jobId,
+    tenant: run.tenant,
+    mode: run.mode,
+    ok: run.state.failures.length === 0,
+    range: { from: run.from, to: run.to },
+    checked: { ...run.state.checked, sampled: run.sampled },
+    started_at: new Date(run.startedAt).toISOString(),
+    finished_at: new Date(nowMs).toISOString(),
+    duration_ms: nowMs - run.startedAt,
+    failures: run.state.failures,
+  };
+}

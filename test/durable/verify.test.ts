@@ -1,0 +1,223 @@
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { JobView } from "../../src/durable/log-audit";
+import { kvLatestKey, sealKeys } from "../../src/durable/sealer";
+import type { TenantLog } from "../../src/durable/tenant-log";
+import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
+
+const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+const auditOf = (tenant: string) => env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant));
+
+async function appendN(tenant: string, key: string, n: number, tag = "a") {
+  for (let at = 0; at < n; at += 100) {
+    const res = await postEvent(tenant, key, {
+      events: Array.from({ length: Math.min(100, n - at) }, (_, i) => event({ metadata: { i: at + i, tag } })),
+    });
+    expect(res.status).toBe(201);
+  }
+}
+
+/** A log of 55 entries: seal 0 = [0, 30), seal 1 = [30, 50), and 5 unsealed entries. */
+async function sealedLog() {
+  const t = await tenantWithKeys();
+  const verifyKey = await createKey(t.owner, t.tenant, ["verify", "read"]);
+  const seal = async () => expect((await api(`/v1/tenants/${t.tenant}/seal`, { method: "POST", headers: bearer(t.owner) })).status).toBe(200);
+  await appendN(t.tenant, t.appendKey, 30);
+  await seal();
+  await appendN(t.tenant, t.appendKey, 20);
+  await seal();
+  await appendN(t.tenant, t.appendKey, 5);
+  return { ...t, verifyKey };
+}
+
+/** Runs a verification to the end through the API (driving the alarm if it goes on). */
+async function verify(tenant: string, key: string, body?: unknown): Promise<JobView> {
+  const res = await api(`/v1/tenants/${tenant}/verify`, {
+    method: "POST",
+    headers: { "x-api-key": key, ...(body ? { "content-type": "application/json" } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  expect([200, 202]).toContain(res.status);
+  let job = (await res.json()) as JobView;
+  for (let i = 0; job.status !== "done" && i < 200; i++) {
+    await runDurableObjectAlarm(auditOf(tenant));
+    job = (await (await api(`/v1/tenants/${tenant}/verify/${job.job_id}`, { headers: { "x-api-key": key } })).json()) as JobView;
+  }
+  expect(job.status).toBe("done");
+  return job;
+}
+
+/** Runs `sql` against D1 with the append-only triggers dropped, as an attacker with console access. */
+async function tamperD1(sql: string, ...params: unknown[]) {
+  await env.DB.batch([
+    env.DB.prepare("DROP TRIGGER audit_events_no_update"),
+    env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
+    env.DB.prepare(sql).bind(...params),
+    env.DB.prepare("CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
+    env.DB.prepare("CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
+  ]);
+}
+
+describe("verification of a clean log", () => {
+  it("a sealed log with an unsealed tail verifies ok; the report is stored INSERT-only and the run is logged", async () => {
+    const { tenant, verifyKey, readKey } = await sealedLog();
+    const job = await verify(tenant, verifyKey);
+    expect(job.report).toMatchObject({ ok: true, mode: "full", failures: [], checked: { entries: 55, seals: 2, bundle_entries: 50 } });
+    const listed = (await (await api(`/v1/tenants/${tenant}/verify`, { headers: { "x-api-key": verifyKey } })).json()) as { reports: unknown[] };
+    expect(listed.reports).toEqual([expect.objectContaining({ job_id: job.job_id, ok: true, failures: 0 })]);
+    await expect(env.DB.prepare("UPDATE verification_reports SET ok = 0 WHERE job_id = ?").bind(job.job_id).run()).rejects.toThrow(/append-only/);
+    await expect(env.DB.prepare("DELETE FROM verification_reports WHERE job_id = ?").bind(job.job_id).run()).rejects.toThrow(/append-only/);
+    const last = (await (await api(`/v1/tenants/${tenant}/events/55`, { headers: { "x-api-key": readKey } })).json()) as { event: unknown };
+    expect(last.event).toMatchObject({ action: "sealtrail.log.verified", outcome: "success", metadata: { job_id: job.job_id, ok: true, entries: 55 } });
+    expect((await api(`/v1/tenants/${tenant}/verify`, { method: "POST", headers: { "x-api-key": readKey } })).status).toBe(403);
+  });
+
+  it("a clean log of 10,000 entries verifies ok", async () => {
+    const { owner, tenant, appendKey } = await tenantWithKeys();
+    const verifyKey = await createKey(owner, tenant, ["verify"]);
+    await appendN(tenant, appendKey, 10_000);
+    expect((await api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) })).status).toBe(200);
+    await appendN(tenant, appendKey, 7);
+    const job = await verify(tenant, verifyKey);
+    expect(job.report).toMatchObject({ ok: true, checked: { entries: 10_007, seals: 1 } });
+  });
+
+  it("a run goes step by step from the alarm, survives eviction, and runs one at a time", async () => {
+    const { tenant, verifyKey } = await sealedLog();
+    const stub = auditOf(tenant);
+    const requestedBy = { event: { action: "sealtrail.log.verified", actor: { id: "t", type: "test" }, targets: [], outcome: "success" }, provenance: {} };
+    const started = await stub.start(tenant, { jobId: crypto.randomUUID(), mode: "full", seed: 1, budgetMs: 0 }, requestedBy);
+    expect(started.status).toBe("running");
+    const again = await stub.start(tenant, { jobId: crypto.randomUUID(), mode: "full", seed: 2 }, requestedBy);
+    expect(again.job_id).toBe(started.job_id);
+    const phases = new Set<string>([started.progress.phase]);
+    let steps = 1;
+    let job = started;
+    while (job.status === "running" && steps < 50) {
+      if (steps === 2) await evictDurableObject(stub);
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+      job = (await stub.job(started.job_id))!;
+      phases.add(job.progress.phase);
+      steps++;
+    }
+    expect(job.report).toMatchObject({ ok: true, checked: { entries: 55, seals: 2 } });
+    expect(steps).toBeGreaterThanOrEqual(4);
+    expect([...phases]).toEqual(expect.arrayContaining(["seals", "tail", "done"]));
+  });
+
+  it("incremental mode re-checks new seals and the tail, plus a sample of older entries", async () => {
+    const { owner, tenant, appendKey, verifyKey } = await sealedLog();
+    expect((await verify(tenant, verifyKey)).report?.ok).toBe(true);
+    await appendN(tenant, appendKey, 10, "b");
+    expect((await api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) })).status).toBe(200);
+    const inc = await verify(tenant, verifyKey, { mode: "incremental" });
+    expect(inc.report).toMatchObject({ ok: true, mode: "incremental", checked: { seals: 1, sampled: 50 } });
+    expect(inc.report!.checked.entries).toBe(16); // the new seal (5 + 1 logged run + 10) only
+    // An old entry changed out of band is caught by the sample (here every older entry).
+    await tamperD1("UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = 2", tenant);
+    const caught = await verify(tenant, verifyKey, { mode: "incremental" });
+    expect(caught.report?.ok).toBe(false);
+    expect(caught.report?.failures[0]).toMatchObject({ seq: 2 });
+  });
+});
+
+describe("tampering is detected and named", () => {
+  const first = async (tenant: string, key: string) => {
+    const job = await verify(tenant, key);
+    expect(job.report?.ok).toBe(false);
+    return job.report!.failures[0]!;
+  };
+
+  it("an entry's bytes changed in D1", async () => {
+    const { tenant, verifyKey } = await sealedLog();
+    await tamperD1("UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = 7", tenant);
+    expect(await first(tenant, verifyKey)).toMatchObject({ kind: "leaf_hash_mismatch", seq: 7 });
+  });
+
+  it("an entry's bytes and leaf hash column both changed in D1", async () => {
+    const { tenant, verifyKey } = await sealedLog();
+    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = 40").bind(tenant).first<{ entry: string }>();
+    const forged = row!.entry.replace('"success"', '"failure"');
+    const input = new Uint8Array([0, ...new TextEncoder().encode(forged)]);
+    const leaf = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", input))));
+    await tamperD1("UPDATE audit_events SET entry = ?, leaf_hash = ? WHERE tenant_id = ? AND seq = 40", forged, leaf, tenant);
+    expect(await first(tenant, verifyKey)).toMatchObject({ kind: "entry_changed", seq: 40, found: leaf });
+  });
+
+  it("an entry deleted from D1", async () => {
+    const { tenant, verifyKey } = await sealedLog();
+    await tamperD1("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 12", tenant);
+    expect(await first(tenant, verifyKey)).toMatchObject({ kind: "entry_missing", seq: 12 });
+  });
+
+  it("two entries swapped in D1", async () => {
+    const { tenant, verifyKey } = await sealedLog();
+    await tamperD1(
+      `UPDATE audit_events SET entry = CASE seq WHEN 3 THEN (SELECT entry FROM audit_events WHERE tenant_id = ?1 AND seq = 4)
+         ELSE (SELECT entry FROM audit_events WHERE tenant_id = ?1 AND seq = 3) END WHERE tenant_id = ?1 AND seq IN (3, 4)`,
+      tenant,
+    );
+    expect(await first(tenant, verifyKey)).toMatchObject({ kind: "entry_seq_mismatch", seq: 3, expected: 3, found: "4" });
+  });
+
+  it("a leaf hash column altered alone", async () => {
+    const { tenant, verifyKey } = await sealedLog();
+    await tamperD1("UPDATE audit_events SET leaf_hash = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' WHERE tenant_id = ? AND seq = 9", tenant);
+    expect(await first(tenant, verifyKey)).toMatchObject({ kind: "leaf_hash_mismatch", seq: 9, found: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" });
+  });
+
+  it("a forged entry appended at the tail of D1", async () => {
+    const { tenant, verifyKey } = await sealedLog();
+    const size = (await logOf(tenant).stats()).size;
+    const last = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq = ?").bind(tenant, size - 1).first<Record<string, unknown>>();
+    await env.DB.prepare(
+      "INSERT INTO audit_events (tenant_id, seq, entry, leaf_hash, received_at, action, actor_id, actor_type, outcome) VALUES (?, ?, ?, ?, ?, 'x.y', 'a', 'user', 'success')",
+    )
+      .bind(tenant, size, String(last!.entry).replace(`"seq":${size - 1}`, `"seq":${size}`), String(last!.leaf_hash), Number(last!.received_at))
+      .run();
+    expect(await first(tenant, verifyKey)).toMatchObject({ kind: "entry_unexpected", seq: size });
+  });
+
+  it("an R2 bundle replaced by another valid-looking one", async () => {
+    const { tenant, verifyKey } = await sealedLog();
+    const key = sealKeys(tenant, 0).bundle;
+    const other = (await (await env.BUCKET.get(sealKeys(tenant, 1).bundle))!.text());
+    await env.BUCKET.delete(key);
+    await env.BUCKET.put(key, other);
+    expect(await first(tenant, verifyKey)).toMatchObject({ kind: "bundle_mismatch", key, detail: "sha256" });
+  });
+
+  it("an R2 manifest replaced by one signed with another tenant's key", async () => {
+    const victim = await sealedLog();
+    const other = await sealedLog();
+    const key = sealKeys(victim.tenant, 1).manifest;
+    await env.BUCKET.delete(key);
+    await env.BUCKET.put(key, (await (await env.BUCKET.get(sealKeys(other.tenant, 1).manifest))!.text()));
+    expect(await first(victim.tenant, victim.verifyKey)).toMatchObject({ kind: "seal_invalid", key });
+  });
+
+  it("the KV index pointed at an older snapshot", async () => {
+    const { tenant, verifyKey } = await sealedLog();
+    const older = await env.KV.get(`tenants/${tenant}/seals/000000000000`);
+    await env.KV.put(kvLatestKey(tenant), older!);
+    expect(await first(tenant, verifyKey)).toMatchObject({ kind: "index_mismatch", key: kvLatestKey(tenant) });
+  });
+
+  it("the Durable Object rolled back to an earlier size and appended again (a fork)", async () => {
+    const { tenant, appendKey, verifyKey } = await sealedLog();
+    const stub = logOf(tenant);
+    // Restore the object's storage to its state at size 52, as a bad backup restore would.
+    await runInDurableObject(stub, (_log: TenantLog, state) => {
+      const sql = state.storage.sql;
+      sql.exec("DELETE FROM tree_nodes WHERE (idx + 1) * (1 << level) > 52");
+      sql.exec("DELETE FROM entries WHERE seq >= 52");
+      const leaf = sql.exec("SELECT hash FROM tree_nodes WHERE level = 0 AND idx = 51").one().hash;
+      sql.exec("UPDATE log_head SET size = 52, last_leaf = ?, mirrored_to = min(mirrored_to, 52)", leaf);
+    });
+    await evictDurableObject(stub);
+    const res = await postEvent(tenant, appendKey, event({ action: "fork.append" }));
+    expect(((await res.json()) as { seq: number }).seq).toBe(52);
+    expect(await first(tenant, verifyKey)).toMatchObject({ kind: "entry_changed", seq: 52 });
+  });
+});
