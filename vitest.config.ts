@@ -32,7 +32,7 @@ export default defineConfig(async () => {
           test: {
             name: "workerd",
             include: bench
-              ? ["bench/**/*.bench.ts"]
+              ? ["bench/core.bench.ts", "bench/tenant-log.bench.ts", "bench/verify.bench.ts"]
               : ["test/worker/**/*.test.ts", "test/durable/**/*.test.ts", "test/core/**/*.test.ts"],
             setupFiles: ["./test/apply-migrations.ts"],
             testTimeout: bench ? 600_000 : 60_000,
@@ -41,7 +41,7 @@ export default defineConfig(async () => {
         {
           test: {
             name: "node",
-            include: bench ? ["bench/core.bench.ts"] : ["test/core/**/*.test.ts", "test/cli/**/*.test.ts"],
+            include: bench ? ["bench/core.bench.ts", "bench/cli.bench.ts"] : ["test/core/**/*.test.ts", "test/cli/**/*.test.ts"],
             environment: "node",
             testTimeout: 600_000,
           },
