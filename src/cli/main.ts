@@ -25,6 +25,8 @@ exit codes: 0 verified, 1 verification failed, 2 usage or I/O error`;
 
 class Usage extends Error {}
 
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
 function keysFrom(values: string[] | undefined): string[] {
   if (!values?.length) throw new Usage("--key is required");
   return values.flatMap((k) => (k.startsWith("@") ? readFileSync(k.slice(1), "utf8").split("\n").filter((l) => l.trim()) : [k]));
@@ -66,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
       if (!verifiers.ok) throw new Usage(`bad --key: ${verifiers.error.detail}`);
       const report = verifyDir(dir, verifiers.value, progress("verifying"));
       if (values.json) console.log(json(report));
-      else if (report.ok) console.log(`OK: ${report.entries} entries in ${report.seals} seals of ${report.origin} verified (tree size ${report.tree_size})`);
+      else if (report.ok) console.log(`OK: ${plural(report.entries, "entry", "entries")} in ${plural(report.seals, "seal", "seals")} of ${report.origin} verified (tree size ${report.tree_size})`);
       else {
         console.error(`FAILED: ${report.failures.length} problem(s) in ${report.origin}; the first:`);
         console.error(json(report.failures[0]));
@@ -88,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
       const out = values.out ?? `sealtrail-${values.tenant}`;
       const r = await fetchSnapshots({ url: values.url, tenant: values.tenant, token: values.token, out, onProgress: progress("downloading") });
       if (values.json) console.log(json({ out, ...r }));
-      else console.log(`Downloaded ${r.seals} snapshots to ${out}; verify with:\n  sealtrail verify ${out} --key @${out}/verifier-keys.txt`);
+      else console.log(`Downloaded ${plural(r.seals, "snapshot", "snapshots")} to ${out}; verify with:\n  sealtrail verify ${out} --key @${out}/verifier-keys.txt`);
       return 0;
     }
     default:
