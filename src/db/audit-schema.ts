@@ -28,6 +28,7 @@ export const auditEvents = sqliteTable(
     index("audit_events_action").on(t.tenantId, t.action, t.seq),
     index("audit_events_actor").on(t.tenantId, t.actorId, t.seq),
     index("audit_events_outcome").on(t.tenantId, t.outcome, t.seq),
+    index("audit_events_actor_type").on(t.tenantId, t.actorType, t.seq),
   ],
 );
 
@@ -44,6 +45,7 @@ export const auditEventTargets = sqliteTable(
   (t) => [
     primaryKey({ columns: [t.tenantId, t.seq, t.position] }),
     index("audit_event_targets_target").on(t.tenantId, t.targetId, t.seq),
+    index("audit_event_targets_type").on(t.tenantId, t.targetType, t.seq),
   ],
 );
 

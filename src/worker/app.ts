@@ -4,6 +4,7 @@ import type { AppEnv } from "./app-env";
 import { createAuth } from "./auth";
 import { Failure, toHttp, type AppError } from "./errors";
 import { events } from "./routes/events";
+import { exporter } from "./routes/export";
 import { keys } from "./routes/keys";
 import { proofs } from "./routes/proofs";
 import { settings } from "./routes/settings";
@@ -34,6 +35,7 @@ app.route("/v1/tenants/:t", proofs);
 app.route("/v1/tenants/:t", snapshots);
 app.route("/v1/tenants/:t", settings);
 app.route("/v1/tenants/:t", verification);
+app.route("/v1/tenants/:t", exporter);
 
 app.notFound((c) => {
   const { status, body } = toHttp({ reason: "not_found", what: "Route" });

@@ -54,18 +54,19 @@ async function appendUpTo(tenant: string, key: string, from: number, to: number)
 
 describe("every tenant log is an RFC 6962 transparency log with signed C2SP checkpoints", () => {
   it("checkpoints, inclusion and consistency proofs verify at N = 1, 2, 3, 7, 8, 9, 255, 256, 257, 1000", async () => {
-    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    // Read through the Durable Object, as the routes do, so that no access event (every HTTP
+    // read is logged) changes the sizes under test; the routes are covered below.
+    const { tenant, appendKey } = await tenantWithKeys();
     const { origin, verifiers } = await verifiersOf(tenant);
-    const get = (path: string) => api(`/v1/tenants/${tenant}${path}`, { headers: { "x-api-key": readKey } });
+    const log = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
     const checkpoints: Checkpoint[] = [];
     let size = 0;
     for (const n of [1, 2, 3, 7, 8, 9, 255, 256, 257, 1000]) {
       await appendUpTo(tenant, appendKey, size, n);
       size = n;
-      const res = await get("/checkpoint");
-      expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
-      const note = await res.text();
-      const cp = openCheckpoint(note, origin, verifiers);
+      const signed = await log.checkpoint(tenant);
+      if (!signed.ok) throw new Error("no checkpoint");
+      const cp = openCheckpoint(signed.value.note, origin, verifiers);
       expect(cp.ok, JSON.stringify(cp)).toBe(true);
       if (!cp.ok) return;
       expect(cp.value.size).toBe(n);
@@ -73,18 +74,46 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
       expect(toBase64(cp.value.root)).toBe(toBase64(roots[n]!));
 
       for (const index of new Set([0, Math.floor(n / 2), n - 1])) {
-        const proof = (await (await get(`/proof/inclusion?index=${index}&size=${n}`)).json()) as { hashes: string[] };
-        expect(verifyInclusion(index, n, leaves[index]!, proof.hashes.map(b64), cp.value.root).ok).toBe(true);
-        const tlog = await get(`/events/${index}/proof`);
-        expect(tlog.headers.get("content-disposition")).toBe(`attachment; filename="${index}.tlog-proof"`);
-        expect(verifyTlogProof(await tlog.text(), leaves[index]!, origin, verifiers).ok).toBe(true);
+        const proof = await log.inclusionProof(tenant, index, n);
+        if (!proof.ok) throw new Error("no proof");
+        expect(verifyInclusion(index, n, leaves[index]!, proof.value.hashes.map(b64), cp.value.root).ok).toBe(true);
+        const tlog = await log.entryProof(tenant, index);
+        if (!tlog.ok) throw new Error("no tlog-proof");
+        expect(verifyTlogProof(tlog.value, leaves[index]!, origin, verifiers).ok).toBe(true);
       }
       for (const earlier of checkpoints) {
-        const proof = (await (await get(`/proof/consistency?from=${earlier.size}&to=${n}`)).json()) as { hashes: string[] };
-        expect(verifyConsistency(earlier.size, n, proof.hashes.map(b64), earlier.root, cp.value.root).ok).toBe(true);
+        const proof = await log.consistencyProof(tenant, earlier.size, n);
+        if (!proof.ok) throw new Error("no consistency proof");
+        expect(verifyConsistency(earlier.size, n, proof.value.hashes.map(b64), earlier.root, cp.value.root).ok).toBe(true);
       }
       checkpoints.push(cp.value);
     }
+  });
+
+  it("the routes serve the same checkpoint and proofs, and each proof download is logged", async () => {
+    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    await appendUpTo(tenant, appendKey, 0, 10);
+    const { origin, verifiers } = await verifiersOf(tenant);
+    const get = (path: string) => api(`/v1/tenants/${tenant}${path}`, { headers: { "x-api-key": readKey } });
+    const note = await (await get("/checkpoint")).text();
+    const cp = openCheckpoint(note, origin, verifiers);
+    expect(cp).toMatchObject({ ok: true, value: { size: 10 } });
+    if (!cp.ok) return;
+    const { leaves, roots } = await rootsFromD1(tenant);
+    const proof = (await (await get("/proof/inclusion?index=4&size=10")).json()) as { hashes: string[] };
+    expect(verifyInclusion(4, 10, leaves[4]!, proof.hashes.map(b64), cp.value.root).ok).toBe(true);
+    const consistency = (await (await get("/proof/consistency?from=3&to=10")).json()) as { hashes: string[] };
+    expect(verifyConsistency(3, 10, consistency.hashes.map(b64), roots[3]!, cp.value.root).ok).toBe(true);
+    const tlog = await get("/events/4/proof");
+    expect(tlog.headers.get("content-disposition")).toBe('attachment; filename="4.tlog-proof"');
+    expect(verifyTlogProof(await tlog.text(), leaves[4]!, origin, verifiers).ok).toBe(true);
+    // Three proof downloads, three access entries after the ten events; the checkpoint read is not logged.
+    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= 10 ORDER BY seq").bind(tenant).all<{ entry: string }>();
+    expect(results.map((r) => (JSON.parse(r.entry) as { event: { action: string; metadata: { format: string } } }).event.metadata.format)).toEqual([
+      "inclusion",
+      "consistency",
+      "tlog-proof",
+    ]);
   });
 
   it("receipts carry the tree size, and the receipt's leaf is provably in that tree", async () => {

@@ -1,11 +1,13 @@
 /** /v1/tenants/:t/events: append (POST) and read back (GET) a tenant's entries. */
-import { and, asc, eq, exists, gt, gte, lt, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { auditEvents, auditEventTargets } from "../../db/audit-schema";
+import { auditEvents } from "../../db/audit-schema";
 import type { AppendItem } from "../../durable/sequencer";
+import { recordAccess } from "../access-log";
 import type { AppEnv } from "../app-env";
+import { Cursor, EventFilter, filterConditions } from "../event-query";
 import { Failure } from "../errors";
 import { Batch, Event, IdempotencyKey, LIMITS } from "../event-schema";
 import { provenance } from "../provenance";
@@ -32,30 +34,7 @@ function idempotencyHeader(c: Context<AppEnv>): string | undefined {
   return checked.data;
 }
 
-const Cursor = {
-  encode: (seq: number) => btoa(`after:${seq}`).replace(/=+$/, ""),
-  decode(cursor: string): number {
-    const m = /^after:(\d{1,15})$/.exec(safeAtob(cursor));
-    if (!m) throw new Failure({ reason: "invalid_request", code: "invalid_cursor", message: "cursor is not one this API issued." });
-    return Number(m[1]);
-  },
-};
-
-function safeAtob(s: string): string {
-  try {
-    return atob(s);
-  } catch {
-    return "";
-  }
-}
-
-const ListQuery = z.strictObject({
-  action: z.string().max(128).optional(),
-  actor: z.string().max(256).optional(),
-  target: z.string().max(256).optional(),
-  outcome: z.enum(["success", "failure", "denied", "unknown"]).optional(),
-  since: z.iso.datetime({ offset: true }).optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
+const ListQuery = EventFilter.extend({
   cursor: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(PAGE_SIZE_MAX).default(PAGE_SIZE_DEFAULT),
 });
@@ -112,40 +91,32 @@ export const events = new Hono<AppEnv>()
 
   .get("/", requirePermission("read"), async (c) => {
     const q = parseWith(ListQuery, c.req.query(), "invalid_query");
-    const t = c.var.access.tenantId;
-    const where: SQL[] = [eq(auditEvents.tenantId, t)];
-    if (q.action) where.push(eq(auditEvents.action, q.action));
-    if (q.actor) where.push(eq(auditEvents.actorId, q.actor));
-    if (q.outcome) where.push(eq(auditEvents.outcome, q.outcome));
-    if (q.since) where.push(gte(auditEvents.receivedAt, Date.parse(q.since)));
-    if (q.until) where.push(lt(auditEvents.receivedAt, Date.parse(q.until)));
-    if (q.cursor) where.push(gt(auditEvents.seq, Cursor.decode(q.cursor)));
+    const { cursor, limit, ...filter } = q;
     const db = drizzle(c.env.DB);
-    if (q.target) {
-      where.push(
-        exists(
-          db
-            .select({ one: sql`1` })
-            .from(auditEventTargets)
-            .where(
-              and(
-                eq(auditEventTargets.tenantId, t),
-                eq(auditEventTargets.seq, auditEvents.seq),
-                eq(auditEventTargets.targetId, q.target),
-              ),
-            ),
-        ),
-      );
-    }
+    const where = filterConditions(db, c.var.access.tenantId, filter);
+    const at = cursor ? Cursor.decode(cursor) : undefined;
+    const backwards = at?.dir === "before";
+    if (at) where.push(backwards ? lt(auditEvents.seq, at.seq) : gt(auditEvents.seq, at.seq));
     const rows = await db
       .select({ seq: auditEvents.seq, entry: auditEvents.entry, leafHash: auditEvents.leafHash })
       .from(auditEvents)
       .where(and(...where))
-      .orderBy(asc(auditEvents.seq))
-      .limit(q.limit + 1);
-    const page = rows.slice(0, q.limit);
-    const more = rows.length > q.limit;
-    return c.json({ events: page.map(entryView), next_cursor: more ? Cursor.encode(page[page.length - 1]!.seq) : null });
+      .orderBy(backwards ? desc(auditEvents.seq) : asc(auditEvents.seq))
+      .limit(limit + 1);
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    if (backwards) page.reverse();
+    const first = page[0]?.seq;
+    const last = page[page.length - 1]?.seq;
+    // Stable in both directions: cursors name sequence numbers, which never move.
+    const next_cursor = last === undefined ? null : backwards || more ? Cursor.after(last) : null;
+    const prev_cursor = first === undefined ? null : backwards ? (more ? Cursor.before(first) : null) : at ? Cursor.before(first) : null;
+    const body = { events: page.map(entryView), next_cursor, prev_cursor };
+    await recordAccess(c, "sealtrail.events.listed", { id: c.var.access.tenantId, type: "tenant" }, {
+      query: Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)])),
+      returned: page.length,
+    });
+    return c.json(body);
   })
 
   .get("/:seq{[0-9]+}", requirePermission("read"), async (c) => {
@@ -157,11 +128,12 @@ export const events = new Hono<AppEnv>()
       .from(auditEvents)
       .where(and(eq(auditEvents.tenantId, c.var.access.tenantId), eq(auditEvents.seq, seq)))
       .get();
-    if (row) return c.json(entryView(row));
-    // Not in D1 yet (the mirror may lag): the Durable Object holds every unsealed entry.
-    const fromLog = await tenantLog(c).entry(seq);
-    if (!fromLog) throw new Failure({ reason: "not_found", what: "Entry" });
-    return c.json(entryView({ seq: fromLog.seq, entry: fromLog.entry, leafHash: fromLog.leaf_hash }));
+    // Not in D1 yet (the mirror may lag): the Durable Object holds every entry not yet there.
+    const fromLog = row ? undefined : await tenantLog(c).entry(seq);
+    const found = row ?? (fromLog ? { seq: fromLog.seq, entry: fromLog.entry, leafHash: fromLog.leaf_hash } : undefined);
+    if (!found) throw new Failure({ reason: "not_found", what: "Entry" });
+    await recordAccess(c, "sealtrail.event.read", { id: String(seq), type: "entry" });
+    return c.json(entryView(found));
   })
 
   .get("/:seq{[0-9]+}/proof", requirePermission("read", "verify"), async (c) => {
@@ -169,6 +141,7 @@ export const events = new Hono<AppEnv>()
     if (!parsed.success) throw new Failure({ reason: "not_found", what: "Entry" });
     const r = await tenantLog(c).entryProof(c.var.access.tenantId, parsed.data);
     if (!r.ok) throw proofFailure(r.error);
+    await recordAccess(c, "sealtrail.proof.downloaded", { id: String(parsed.data), type: "entry" }, { format: "tlog-proof" });
     return c.text(r.value, 200, {
       "content-type": "text/plain; charset=utf-8",
       "content-disposition": `attachment; filename="${parsed.data}.tlog-proof"`,

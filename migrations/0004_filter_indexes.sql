@@ -1,0 +1,2 @@
+CREATE INDEX `audit_event_targets_type` ON `audit_event_targets` (`tenant_id`,`target_type`,`seq`);--> statement-breakpoint
+CREATE INDEX `audit_events_actor_type` ON `audit_events` (`tenant_id`,`actor_type`,`seq`);

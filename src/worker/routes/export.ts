@@ -1,0 +1,93 @@
+/**
+ * GET /v1/tenants/:t/export?format=jsonl|csv&<filters>: every matching entry, streamed page by
+ * page (never the whole range in memory). JSONL lines are the stored entry bytes unchanged, so
+ * an export can be verified; CSV is for reading (see csv.ts). Exports are logged as events.
+ */
+import { and, asc, gt } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { Hono } from "hono";
+import { z } from "zod";
+import { auditEvents } from "../../db/audit-schema";
+import { recordAccess } from "../access-log";
+import type { AppEnv } from "../app-env";
+import { csvRow } from "../csv";
+import { EventFilter, filterConditions } from "../event-query";
+import { parseWith } from "../request";
+import { requirePermission } from "../tenant-access";
+
+/** Rows read from D1 per page while streaming. */
+export const EXPORT_PAGE = 1_000;
+
+const ExportQuery = EventFilter.extend({ format: z.enum(["jsonl", "csv"]).default("jsonl") });
+
+export const CSV_COLUMNS = [
+  "seq", "received_at", "occurred_at", "action", "actor_type", "actor_id", "actor_name", "outcome",
+  "targets", "context", "metadata", "principal_type", "principal_id", "ip", "origin", "leaf_hash",
+] as const;
+
+interface ParsedEntry {
+  seq: number;
+  received_at: string;
+  event: {
+    action: string;
+    actor: { id: string; type: string; name?: string };
+    targets?: { id: string; type: string }[];
+    outcome: string;
+    occurred_at?: string;
+    context?: unknown;
+    metadata?: unknown;
+  };
+  provenance: Record<string, string | undefined>;
+}
+
+function csvLine(entry: string, leafHash: string): string {
+  const e = JSON.parse(entry) as ParsedEntry;
+  const ev = e.event;
+  return csvRow([
+    e.seq, e.received_at, ev.occurred_at, ev.action, ev.actor.type, ev.actor.id, ev.actor.name, ev.outcome,
+    (ev.targets ?? []).map((t) => `${t.type}:${t.id}`).join("; "),
+    ev.context === undefined ? "" : JSON.stringify(ev.context),
+    ev.metadata === undefined ? "" : JSON.stringify(ev.metadata),
+    e.provenance.principal_type, e.provenance.principal_id, e.provenance.ip, e.provenance.origin, leafHash,
+  ]);
+}
+
+export const exporter = new Hono<AppEnv>().get("/export", requirePermission("read"), async (c) => {
+  const { format, ...filter } = parseWith(ExportQuery, c.req.query(), "invalid_query");
+  const tenant = c.var.access.tenantId;
+  const db = drizzle(c.env.DB);
+  await recordAccess(c, "sealtrail.events.exported", { id: tenant, type: "tenant" }, {
+    format,
+    query: Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)])),
+  });
+  const encoder = new TextEncoder();
+  let after = -1;
+  let started = false;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!started && format === "csv") controller.enqueue(encoder.encode(csvRow(CSV_COLUMNS)));
+      started = true;
+      const rows = await db
+        .select({ seq: auditEvents.seq, entry: auditEvents.entry, leafHash: auditEvents.leafHash })
+        .from(auditEvents)
+        .where(and(...filterConditions(db, tenant, filter), gt(auditEvents.seq, after)))
+        .orderBy(asc(auditEvents.seq))
+        .limit(EXPORT_PAGE);
+      if (rows.length === 0) {
+        controller.close();
+        return;
+      }
+      after = rows[rows.length - 1]!.seq;
+      const text = rows.map((r) => (format === "jsonl" ? `${r.entry}\n` : csvLine(r.entry, r.leafHash))).join("");
+      controller.enqueue(encoder.encode(text));
+    },
+  });
+  const filename = `${tenant}.${format}`;
+  return new Response(body, {
+    headers: {
+      "content-type": format === "jsonl" ? "application/x-ndjson; charset=utf-8" : "text/csv; charset=utf-8",
+      "content-disposition": `attachment; filename="${filename}"`,
+      "cache-control": "no-store",
+    },
+  });
+});
