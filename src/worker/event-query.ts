@@ -3,7 +3,7 @@
  * served by a D1 index (docs/query-plans.md; test/worker/query-plans.test.ts checks it).
  * Order is always by sequence number, never by time (DESIGN.md invariant 5).
  */
-import { and, eq, exists, gte, lt, sql, type SQL } from "drizzle-orm";
+import { and, eq, gte, inArray, lt, type SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { z } from "zod";
 import { auditEvents, auditEventTargets } from "../db/audit-schema";
@@ -51,10 +51,11 @@ export function filterConditions(db: DrizzleD1Database, tenant: string, f: Event
   if (f.from_seq !== undefined) where.push(gte(auditEvents.seq, f.from_seq));
   if (f.to_seq !== undefined) where.push(lt(auditEvents.seq, f.to_seq));
   if (f.target || f.target_type) {
-    const t = [eq(auditEventTargets.tenantId, tenant), eq(auditEventTargets.seq, auditEvents.seq)];
+    // Driven by the targets index: the matching seqs first, then primary-key lookups.
+    const t = [eq(auditEventTargets.tenantId, tenant)];
     if (f.target) t.push(eq(auditEventTargets.targetId, f.target));
     if (f.target_type) t.push(eq(auditEventTargets.targetType, f.target_type));
-    where.push(exists(db.select({ one: sql`1` }).from(auditEventTargets).where(and(...t))));
+    where.push(inArray(auditEvents.seq, db.select({ seq: auditEventTargets.seq }).from(auditEventTargets).where(and(...t))));
   }
   return where;
 }
