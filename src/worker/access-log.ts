@@ -16,7 +16,7 @@ export function principalEvent(c: Context<AppEnv>, action: string, target: { id:
   const { principal } = c.var.access;
   return {
     action,
-    actor: principal.type === "user" ? { id: principal.userId, type: "user" } : { id: principal.keyId, type: "api_key" },
+    actor: principal.type === "user" ? { id: principal.userId, type: "user" } : { id: principal.keyId, type: principal.type },
     targets: [target],
     outcome: "success",
     ...(metadata ? { metadata } : {}),

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
 import { createAuth } from "./auth";
+import { ingestCors } from "./cors";
 import { Failure, toHttp, type AppError } from "./errors";
 import { events } from "./routes/events";
 import { exporter } from "./routes/export";
@@ -28,6 +29,7 @@ app.on(["GET", "POST"], "/api/auth/*", (c) => c.var.auth.handler(c.req.raw));
 
 app.route("/v1/keys", verifierKeys);
 
+app.use("/v1/tenants/:t/events", ingestCors);
 app.use("/v1/tenants/:t/*", tenantAccess);
 app.route("/v1/tenants/:t/events", events);
 app.route("/v1/tenants/:t/keys", keys);

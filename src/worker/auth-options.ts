@@ -25,15 +25,20 @@ export const roles = {
   member: ac.newRole({ ...memberAc.statements, [LOG_STATEMENT]: [...ROLE_PERMISSIONS.member] }),
 };
 
-/** The api-key configuration id for tenant-owned (organization-owned) keys. */
+/** The api-key configuration id for tenant-owned (organization-owned) secret keys. */
 export const TENANT_KEY_CONFIG = "tenant";
 export const API_KEY_PREFIX = "st_";
+/** Publishable ingest keys: append only, bound to allowed browser origins. */
+export const PUBLISHABLE_KEY_CONFIG = "publishable";
+export const PUBLISHABLE_KEY_PREFIX = "pk_";
 
 /**
- * Explicit per-key rate limit (better-auth's default is 10 requests per day).
- * Counted by better-auth in D1 on every verification.
+ * Explicit per-key rate limits (better-auth's default is 10 requests per day), counted by
+ * better-auth in D1 on every verification. Publishable keys live in web pages, where anyone
+ * can copy them: they get a much lower limit.
  */
 export const API_KEY_RATE_LIMIT = { enabled: true, timeWindow: 60_000, maxRequests: 600_000 };
+export const PUBLISHABLE_KEY_RATE_LIMIT = { enabled: true, timeWindow: 60_000, maxRequests: 600 };
 
 export function authPlugins() {
   return [
@@ -49,6 +54,15 @@ export function authPlugins() {
         enableSessionForAPIKeys: false,
         rateLimit: API_KEY_RATE_LIMIT,
         permissions: { defaultPermissions: { [LOG_STATEMENT]: [] } },
+      },
+      {
+        configId: PUBLISHABLE_KEY_CONFIG,
+        references: "organization",
+        defaultPrefix: PUBLISHABLE_KEY_PREFIX,
+        enableMetadata: true,
+        enableSessionForAPIKeys: false,
+        rateLimit: PUBLISHABLE_KEY_RATE_LIMIT,
+        permissions: { defaultPermissions: { [LOG_STATEMENT]: ["append"] } },
       },
     ]),
   ];

@@ -9,6 +9,7 @@ import type { JsonReadError } from "./strict-json";
 export type AppError =
   | { reason: "unauthenticated" }
   | { reason: "forbidden"; missing: string }
+  | { reason: "origin_not_allowed"; origin: string | null }
   | { reason: "not_found"; what: string }
   | { reason: "rate_limited"; retryAfterSeconds: number }
   | { reason: "unsupported_media_type"; got: string | null }
@@ -46,6 +47,8 @@ export function toHttp(e: AppError): HttpError {
       return { status: 401, body: wire("unauthenticated", "Sign in, or send an API key.") };
     case "forbidden":
       return { status: 403, body: wire("forbidden", `This credential lacks the "${e.missing}" permission.`) };
+    case "origin_not_allowed":
+      return { status: 403, body: wire("origin_not_allowed", "This publishable key may not be used from this origin.") };
     case "not_found":
       return { status: 404, body: wire("not_found", `${e.what} not found.`) };
     case "rate_limited":

@@ -7,13 +7,15 @@ const clip = (s: string | undefined, max: number) => (s === undefined ? undefine
 /**
  * Provenance stamped by the server into every entry: who appended it and from where. The
  * client cannot set any of it. Absent values are left out rather than written as null.
+ * Events sent from browsers with a publishable key carry principal_type "publishable_key"
+ * and the verified origin.
  */
 export function provenance(c: Context<AppEnv>): JsonObject {
   const { principal } = c.var.access;
   const fields: Record<string, string | undefined> = {
     principal_type: principal.type,
     principal_id: principal.type === "user" ? principal.userId : principal.keyId,
-    key_id: principal.type === "api_key" ? principal.keyId : undefined,
+    key_id: principal.type === "user" ? undefined : principal.keyId,
     ip: clip(c.req.header("cf-connecting-ip"), 64),
     user_agent: clip(c.req.header("user-agent"), 512),
     origin: clip(c.req.header("origin"), 256),

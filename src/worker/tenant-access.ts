@@ -9,7 +9,8 @@ import { drizzle } from "drizzle-orm/d1";
 import { createMiddleware } from "hono/factory";
 import { member } from "../db/auth-schema";
 import type { AppEnv, TenantAccess } from "./app-env";
-import { API_KEY_PREFIX, TENANT_KEY_CONFIG } from "./auth-options";
+import { parseKeyMetadata } from "./cors";
+import { API_KEY_PREFIX, PUBLISHABLE_KEY_CONFIG, PUBLISHABLE_KEY_PREFIX, TENANT_KEY_CONFIG } from "./auth-options";
 import { Failure } from "./errors";
 import { LOG_STATEMENT, PERMISSIONS, permissionsOfRoles, type Permission } from "./permissions";
 
@@ -20,17 +21,27 @@ function apiKeyOf(headers: Headers): string | undefined {
   const header = headers.get("x-api-key");
   if (header) return header;
   const bearer = headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
-  return bearer?.startsWith(API_KEY_PREFIX) ? bearer : undefined;
+  return bearer?.startsWith(API_KEY_PREFIX) || bearer?.startsWith(PUBLISHABLE_KEY_PREFIX) ? bearer : undefined;
+}
+
+/** The allowed origins stored with a publishable key. */
+export function allowedOriginsOf(metadata: unknown): string[] {
+  const parsed = typeof metadata === "string" ? parseKeyMetadata(metadata) : metadata;
+  const origins = (parsed as { allowed_origins?: unknown } | null)?.allowed_origins;
+  return Array.isArray(origins) ? origins.filter((o): o is string => typeof o === "string") : [];
 }
 
 export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
+  // CORS preflights carry no credentials; the ingest route answers them itself (cors.ts).
+  if (c.req.method === "OPTIONS") return next();
   const auth = c.var.auth;
   const tenantId = c.req.param("t") ?? "";
   const key = apiKeyOf(c.req.raw.headers);
   let access: TenantAccess;
 
   if (key !== undefined) {
-    const result = await auth.api.verifyApiKey({ body: { key, configId: TENANT_KEY_CONFIG } });
+    const publishable = key.startsWith(PUBLISHABLE_KEY_PREFIX);
+    const result = await auth.api.verifyApiKey({ body: { key, configId: publishable ? PUBLISHABLE_KEY_CONFIG : TENANT_KEY_CONFIG } });
     if (!result.valid || !result.key) {
       if (result.error?.code === "RATE_LIMITED") {
         // better-auth spreads the APIError body, which carries `details.tryAgainIn` (ms).
@@ -44,7 +55,16 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
     const granted = (result.key.permissions?.[LOG_STATEMENT] ?? []).filter((p): p is Permission =>
       (PERMISSIONS as readonly string[]).includes(p),
     );
-    access = { tenantId, principal: { type: "api_key", keyId: result.key.id }, permissions: new Set(granted) };
+    if (publishable) {
+      // A publishable key works only from the browser origins it was issued for, and only appends.
+      const origin = c.req.header("origin");
+      if (!origin || !allowedOriginsOf(result.key.metadata).includes(origin)) {
+        throw new Failure({ reason: "origin_not_allowed", origin: origin ?? null });
+      }
+      access = { tenantId, principal: { type: "publishable_key", keyId: result.key.id, origin }, permissions: new Set(granted.filter((p) => p === "append")) };
+    } else {
+      access = { tenantId, principal: { type: "api_key", keyId: result.key.id }, permissions: new Set(granted) };
+    }
   } else {
     const session = await auth.api.getSession({ headers: c.req.raw.headers });
     if (!session) throw new Failure({ reason: "unauthenticated" });

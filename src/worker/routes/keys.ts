@@ -3,25 +3,40 @@
  * each with its own permissions. Managing keys needs `admin` and a signed-in member: a key
  * cannot mint keys (better-auth checks the creating member's role as well).
  */
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { apikey } from "../../db/auth-schema";
 import type { AppEnv } from "../app-env";
-import { TENANT_KEY_CONFIG } from "../auth-options";
+import { PUBLISHABLE_KEY_CONFIG, TENANT_KEY_CONFIG } from "../auth-options";
 import { Failure } from "../errors";
 import { LOG_STATEMENT, PERMISSIONS } from "../permissions";
 import { parseWith, readJsonBody } from "../request";
-import { requirePermission } from "../tenant-access";
+import { allowedOriginsOf, requirePermission } from "../tenant-access";
 
-const CreateKey = z.strictObject({
-  name: z.string().min(1).max(64),
-  permissions: z
-    .array(z.enum(PERMISSIONS))
-    .min(1)
-    .refine((p) => new Set(p).size === p.length, "permissions must not repeat"),
-});
+/** An origin as browsers send it: scheme, host and optional port; no path, no wildcard. */
+const Origin = z
+  .string()
+  .max(256)
+  .regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, "an origin such as https://app.example.com");
+
+export const MAX_ALLOWED_ORIGINS = 20;
+
+const CreateKey = z
+  .strictObject({
+    name: z.string().min(1).max(64),
+    permissions: z
+      .array(z.enum(PERMISSIONS))
+      .min(1)
+      .refine((p) => new Set(p).size === p.length, "permissions must not repeat"),
+    // With allowed_origins the key is a publishable ingest key for browsers: append only.
+    allowed_origins: z.array(Origin).min(1).max(MAX_ALLOWED_ORIGINS).optional(),
+  })
+  .refine((k) => !k.allowed_origins || (k.permissions.length === 1 && k.permissions[0] === "append"), {
+    message: "a key with allowed_origins (a publishable key) may only have the append permission",
+    path: ["permissions"],
+  });
 
 function memberOnly(c: Context<AppEnv>): string {
   const { principal } = c.var.access;
@@ -42,17 +57,27 @@ export const keys = new Hono<AppEnv>()
     const userId = memberOnly(c);
     const body = parseWith(CreateKey, await readJsonBody(c), "invalid_key_request");
     // Server-side call without headers: `permissions` is server-only in better-auth.
+    const publishable = body.allowed_origins !== undefined;
     const created = await c.var.auth.api.createApiKey({
       body: {
-        configId: TENANT_KEY_CONFIG,
+        configId: publishable ? PUBLISHABLE_KEY_CONFIG : TENANT_KEY_CONFIG,
         organizationId: c.var.access.tenantId,
         userId,
         name: body.name,
         permissions: { [LOG_STATEMENT]: body.permissions },
+        ...(publishable ? { metadata: { allowed_origins: body.allowed_origins } } : {}),
       },
     });
     return c.json(
-      { id: created.id, key: created.key, name: body.name, permissions: body.permissions, created_at: created.createdAt },
+      {
+        id: created.id,
+        key: created.key,
+        name: body.name,
+        type: publishable ? "publishable" : "secret",
+        permissions: body.permissions,
+        ...(publishable ? { allowed_origins: body.allowed_origins } : {}),
+        created_at: created.createdAt,
+      },
       201,
     );
   })
@@ -61,13 +86,15 @@ export const keys = new Hono<AppEnv>()
     const rows = await drizzle(c.env.DB)
       .select()
       .from(apikey)
-      .where(and(eq(apikey.referenceId, c.var.access.tenantId), eq(apikey.configId, TENANT_KEY_CONFIG)))
+      .where(and(eq(apikey.referenceId, c.var.access.tenantId), inArray(apikey.configId, [TENANT_KEY_CONFIG, PUBLISHABLE_KEY_CONFIG])))
       .orderBy(desc(apikey.createdAt));
     return c.json({
       keys: rows.map((k) => ({
         id: k.id,
         name: k.name,
+        type: k.configId === PUBLISHABLE_KEY_CONFIG ? "publishable" : "secret",
         start: k.start,
+        ...(k.configId === PUBLISHABLE_KEY_CONFIG ? { allowed_origins: allowedOriginsOf(k.metadata) } : {}),
         permissions: keyPermissions(k.permissions),
         enabled: k.enabled,
         created_at: k.createdAt,
