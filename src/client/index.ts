@@ -1,0 +1,172 @@
+/**
+ * sealtrail/client: a small SDK for sending audit events from browsers, Workers and Node.
+ *
+ * - Batches events: a batch goes out when it holds `maxBatchEvents` events or when
+ *   `maxBatchDelayMs` has passed since its first event, whichever comes first.
+ * - Gives every event an idempotency key when it is logged, so retries never duplicate.
+ * - Retries network errors, 429 and 5xx with exponential backoff and full jitter, waiting at
+ *   least as long as the server's Retry-After.
+ * - Verifies a receipt offline against a pinned verifier key (src/core, no trust in the server).
+ *
+ * Runtime-neutral: it uses fetch, setTimeout and crypto.randomUUID, all injectable.
+ */
+import { entryLeafHash } from "../core/entry";
+import { parseVerifierKey, type NoteVerifier } from "../core/note";
+import { verifyTlogProof, type TlogProofError } from "../core/tlog-proof";
+import type { Event } from "../worker/event-schema";
+
+/** An event as the API takes it (the server's zod schema is the source of this type). */
+export type AuditEvent = Event;
+
+/** A receipt as the API returns it. */
+export interface Receipt {
+  seq: number;
+  leaf_hash: string;
+  received_at: string;
+  tree_size: number;
+}
+
+export class SealtrailError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SealtrailError";
+  }
+}
+
+export interface ClientOptions {
+  /** Where Sealtrail runs, e.g. https://audit.example.com */
+  baseUrl: string;
+  tenant: string;
+  /** A secret key (st_…) on servers, a publishable key (pk_…) in browsers. */
+  key: string;
+  /** At most 100 (the server's batch limit). */
+  maxBatchEvents?: number;
+  maxBatchDelayMs?: number;
+  maxAttempts?: number;
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  idempotencyKey?: () => string;
+}
+
+interface Queued {
+  event: AuditEvent & { idempotency_key: string };
+  resolve: (r: Receipt) => void;
+  reject: (e: unknown) => void;
+}
+
+const RETRYABLE = new Set([429, 500, 502, 503, 504]);
+const SERVER_BATCH_LIMIT = 100;
+
+export class SealtrailClient {
+  readonly #o: Required<Omit<ClientOptions, "fetch">> & { fetch: typeof fetch };
+  #queue: Queued[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #inFlight = new Set<Promise<void>>();
+
+  constructor(options: ClientOptions) {
+    this.#o = {
+      maxBatchEvents: Math.min(options.maxBatchEvents ?? SERVER_BATCH_LIMIT, SERVER_BATCH_LIMIT),
+      maxBatchDelayMs: options.maxBatchDelayMs ?? 200,
+      maxAttempts: options.maxAttempts ?? 6,
+      retryBaseDelayMs: options.retryBaseDelayMs ?? 250,
+      retryMaxDelayMs: options.retryMaxDelayMs ?? 10_000,
+      sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      random: options.random ?? Math.random,
+      idempotencyKey: options.idempotencyKey ?? (() => crypto.randomUUID()),
+      fetch: options.fetch ?? ((...a) => fetch(...a)),
+      baseUrl: options.baseUrl.replace(/\/+$/, ""),
+      tenant: options.tenant,
+      key: options.key,
+    };
+  }
+
+  /** Queues one event; resolves with its receipt once the server has durably stored it. */
+  log(event: AuditEvent): Promise<Receipt> {
+    return new Promise<Receipt>((resolve, reject) => {
+      this.#queue.push({ event: { ...event, idempotency_key: this.#o.idempotencyKey() }, resolve, reject });
+      if (this.#queue.length >= this.#o.maxBatchEvents) this.#send();
+      else this.#timer ??= setTimeout(() => this.#send(), this.#o.maxBatchDelayMs);
+    });
+  }
+
+  /** Sends everything queued and waits until every batch in flight has an answer. */
+  async flush(): Promise<void> {
+    while (this.#queue.length > 0) this.#send();
+    await Promise.all([...this.#inFlight]);
+  }
+
+  #send(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#queue.splice(0, this.#o.maxBatchEvents);
+    if (batch.length === 0) return;
+    const done = this.#deliver(batch).finally(() => this.#inFlight.delete(done));
+    this.#inFlight.add(done);
+    if (this.#queue.length > 0) this.#timer = setTimeout(() => this.#send(), this.#o.maxBatchDelayMs);
+  }
+
+  async #deliver(batch: Queued[]): Promise<void> {
+    const url = `${this.#o.baseUrl}/v1/tenants/${encodeURIComponent(this.#o.tenant)}/events`;
+    const body = JSON.stringify({ events: batch.map((q) => q.event) });
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.#o.maxAttempts; attempt++) {
+      let retryAfterMs = 0;
+      try {
+        const res = await this.#o.fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-api-key": this.#o.key },
+          body,
+        });
+        if (res.status === 201) {
+          const { receipts } = (await res.json()) as { receipts: Receipt[] };
+          batch.forEach((q, i) => q.resolve(receipts[i]!));
+          return;
+        }
+        const err = ((await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } }).error;
+        lastError = new SealtrailError(res.status, err?.code ?? "http_error", err?.message ?? `HTTP ${res.status}`);
+        if (!RETRYABLE.has(res.status)) break;
+        retryAfterMs = Number(res.headers.get("retry-after") ?? "0") * 1000 || 0;
+      } catch (e) {
+        lastError = e; // the network failed: the server may or may not have the batch; the keys make a retry safe
+      }
+      if (attempt + 1 < this.#o.maxAttempts) {
+        const backoff = Math.min(this.#o.retryMaxDelayMs, this.#o.retryBaseDelayMs * 2 ** attempt) * this.#o.random();
+        await this.#o.sleep(Math.max(retryAfterMs, backoff));
+      }
+    }
+    for (const q of batch) q.reject(lastError);
+  }
+}
+
+export type ReceiptCheck =
+  | { ok: true; seq: number; treeSize: number }
+  | { ok: false; error: TlogProofError | { reason: "bad_key"; detail: string } | { reason: "receipt_mismatch"; detail: string } };
+
+/**
+ * Verifies offline that a receipt's entry is in the log: `entry` (the stored bytes, from
+ * GET …/events/:seq) must hash to the receipt's leaf, and `proof` (GET …/events/:seq/proof,
+ * c2sp.org/tlog-proof) must show that leaf in a checkpoint signed by a pinned key.
+ */
+export function verifyReceipt(receipt: Receipt, entry: string, proof: string, verifierKeys: readonly string[]): ReceiptCheck {
+  const verifiers: NoteVerifier[] = [];
+  for (const k of verifierKeys) {
+    const v = parseVerifierKey(k);
+    if (!v.ok) return { ok: false, error: { reason: "bad_key", detail: v.error.reason } };
+    verifiers.push(v.value);
+  }
+  const leaf = entryLeafHash(entry);
+  if (btoa(String.fromCharCode(...leaf)) !== receipt.leaf_hash) {
+    return { ok: false, error: { reason: "receipt_mismatch", detail: "the entry does not hash to the receipt's leaf" } };
+  }
+  const r = verifyTlogProof(proof, leaf, verifiers[0]?.name ?? "", verifiers);
+  if (!r.ok) return { ok: false, error: r.error };
+  if (r.value.index !== receipt.seq) return { ok: false, error: { reason: "receipt_mismatch", detail: "the proof is for another entry" } };
+  return { ok: true, seq: receipt.seq, treeSize: r.value.checkpoint.size };
+}
