@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
 import { createAuth } from "./auth";
 import { ingestCors } from "./cors";
+import { apiReferencePage, openApiDocument } from "./openapi";
 import { Failure, toHttp, type AppError } from "./errors";
 import { events } from "./routes/events";
 import { exporter } from "./routes/export";
@@ -24,6 +25,8 @@ app.use(async (c, next) => {
 });
 
 app.get("/healthz", (c) => c.json({ ok: true }));
+app.get("/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
+app.get("/docs/api", (c) => c.html(apiReferencePage(openApiDocument(new URL(c.req.url).origin))));
 
 app.on(["GET", "POST"], "/api/auth/*", (c) => c.var.auth.handler(c.req.raw));
 

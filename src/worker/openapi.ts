@@ -1,0 +1,158 @@
+/**
+ * The OpenAPI 3.1 description of the HTTP API, generated from the same zod schemas the routes
+ * validate with (z.toJSONSchema), served at /openapi.json and rendered at /docs/api.
+ * test/worker/openapi.test.ts fails if a route exists that this document does not list.
+ */
+import { z } from "zod";
+import { EventFilter } from "./event-query";
+import { Batch, Event, LIMITS } from "./event-schema";
+import { PERMISSIONS } from "./permissions";
+
+/** Shared definitions (recursive schemas such as JSON values) moved to components.schemas. */
+const definitions: Record<string, unknown> = {};
+
+function schema(s: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<string, unknown> & { $defs?: Record<string, unknown> };
+  const { $defs, $schema: _dialect, ...rest } = json;
+  let text = JSON.stringify(rest);
+  for (const [name, def] of Object.entries($defs ?? {})) {
+    const shared = name === "__schema0" ? "JsonValue" : name;
+    definitions[shared] = JSON.parse(JSON.stringify(def).replaceAll(`"#/$defs/${name}"`, `"#/components/schemas/${shared}"`));
+    text = text.replaceAll(`"#/$defs/${name}"`, `"#/components/schemas/${shared}"`);
+  }
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+const Receipt = z.object({ seq: z.number().int(), leaf_hash: z.string(), received_at: z.string(), tree_size: z.number().int() });
+const Entry = z.object({
+  seq: z.number().int(),
+  leaf_hash: z.string(),
+  received_at: z.string(),
+  event: z.record(z.string(), z.unknown()),
+  provenance: z.record(z.string(), z.string()),
+  entry: z.string().describe("the stored entry bytes (RFC 8785 JSON), verbatim"),
+});
+const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+const Hashes = z.array(z.string().describe("base64 SHA-256"));
+const CreateKey = z.object({
+  name: z.string().max(64),
+  permissions: z.array(z.enum(PERMISSIONS)).min(1),
+  allowed_origins: z.array(z.string()).optional().describe("makes a publishable (browser) ingest key: append only"),
+});
+const Settings = z.object({ seal_interval_seconds: z.number().int(), retention_years: z.number().int(), legal_hold: z.boolean() });
+
+type Op = {
+  summary: string;
+  permission?: string;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  response?: z.ZodType;
+  responseType?: string;
+  status?: string;
+};
+
+const tenantParam = { name: "t", in: "path", required: true, schema: { type: "string" }, description: "tenant (organization) id" };
+
+function operation(path: string, method: string, op: Op) {
+  const params: Record<string, unknown>[] = [];
+  for (const name of path.match(/\{(\w+)\}/g)?.map((p) => p.slice(1, -1)) ?? []) {
+    params.push(name === "t" ? tenantParam : { name, in: "path", required: true, schema: { type: "string" } });
+  }
+  if (op.query) {
+    for (const [name, field] of Object.entries(op.query.shape)) {
+      params.push({ name, in: "query", required: !(field as z.ZodType).safeParse(undefined).success, schema: schema(field as z.ZodType) });
+    }
+  }
+  const status = op.status ?? "200";
+  const content = op.responseType
+    ? { [op.responseType]: { schema: { type: "string" } } }
+    : { "application/json": { schema: op.response ? schema(op.response) : { type: "object" } } };
+  return {
+    summary: op.summary,
+    ...(op.permission ? { description: `Needs the \`${op.permission}\` permission.` } : {}),
+    ...(params.length ? { parameters: params } : {}),
+    ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: schema(op.body) } } } } : {}),
+    responses: {
+      [status]: { description: "success", content },
+      default: { description: "error", content: { "application/json": { schema: schema(ErrorBody) } } },
+    },
+    ...(op.permission ? { security: [{ apiKey: [] }, { bearer: [] }, { cookie: [] }] } : {}),
+  };
+}
+
+const Page = z.object({ cursor: z.string().optional(), limit: z.number().int().min(1).max(100).optional() });
+
+/** Every route: [OpenAPI path, method, operation]. */
+const ROUTES: [string, string, Op][] = [
+  ["/healthz", "get", { summary: "Liveness" }],
+  ["/openapi.json", "get", { summary: "This document" }],
+  ["/docs/api", "get", { summary: "The API reference page", responseType: "text/html" }],
+  ["/v1/keys", "get", { summary: "Public verifier keys of tenants' logs (c2sp.org/signed-note)", query: z.object({ tenant: z.string().optional(), cursor: z.string().optional() }) }],
+  ["/v1/tenants/{t}/events", "post", { summary: `Append one event, or {"events":[…]} (at most ${LIMITS.maxBatchEvents})`, permission: "append", body: z.union([Event, Batch]), response: z.union([Receipt, z.object({ receipts: z.array(Receipt) })]), status: "201" }],
+  ["/v1/tenants/{t}/events", "get", { summary: "List events (filters, cursor pagination in sequence order)", permission: "read", query: EventFilter.extend(Page.shape), response: z.object({ events: z.array(Entry), next_cursor: z.string().nullable(), prev_cursor: z.string().nullable() }) }],
+  ["/v1/tenants/{t}/events/{seq}", "get", { summary: "One entry, with its stored bytes", permission: "read", response: Entry }],
+  ["/v1/tenants/{t}/events/{seq}/proof", "get", { summary: "c2sp.org/tlog-proof@v1 for one entry", permission: "read or verify", responseType: "text/plain" }],
+  ["/v1/tenants/{t}/export", "get", { summary: "Stream matching entries as JSONL (stored bytes) or CSV", permission: "read", query: EventFilter.extend({ format: z.enum(["jsonl", "csv"]).optional() }), responseType: "application/x-ndjson" }],
+  ["/v1/tenants/{t}/checkpoint", "get", { summary: "The current signed checkpoint (c2sp.org/tlog-checkpoint)", permission: "read or verify", responseType: "text/plain" }],
+  ["/v1/tenants/{t}/proof/inclusion", "get", { summary: "RFC 6962 inclusion proof", permission: "read or verify", query: z.object({ index: z.number().int(), size: z.number().int() }), response: z.object({ index: z.number().int(), size: z.number().int(), hashes: Hashes }) }],
+  ["/v1/tenants/{t}/proof/consistency", "get", { summary: "RFC 6962 consistency proof", permission: "read or verify", query: z.object({ from: z.number().int(), to: z.number().int() }), response: z.object({ from: z.number().int(), to: z.number().int(), hashes: Hashes }) }],
+  ["/v1/tenants/{t}/seal", "post", { summary: "Seal waiting entries now", permission: "admin" }],
+  ["/v1/tenants/{t}/snapshots", "get", { summary: "Sealed snapshots", permission: "verify", query: Page }],
+  ["/v1/tenants/{t}/snapshots/{id}", "get", { summary: "A snapshot's signed manifest", permission: "verify", responseType: "text/plain" }],
+  ["/v1/tenants/{t}/snapshots/{id}/checkpoint", "get", { summary: "A snapshot's signed checkpoint", permission: "verify", responseType: "text/plain" }],
+  ["/v1/tenants/{t}/snapshots/{id}/bundle", "get", { summary: "A snapshot's entry bundle (JSON lines)", permission: "verify", responseType: "application/x-ndjson" }],
+  ["/v1/tenants/{t}/settings", "get", { summary: "Seal interval, retention, legal hold", permission: "any", response: Settings }],
+  ["/v1/tenants/{t}/settings", "put", { summary: "Change settings (logged)", permission: "admin", body: Settings.partial(), response: z.object({ settings: Settings, receipt: Receipt }) }],
+  ["/v1/tenants/{t}/verify", "post", { summary: "Start a verification run", permission: "verify", body: z.object({ mode: z.enum(["full", "incremental"]).optional(), from: z.number().int().optional(), to: z.number().int().optional() }) }],
+  ["/v1/tenants/{t}/verify", "get", { summary: "Past verification reports", permission: "verify" }],
+  ["/v1/tenants/{t}/verify/{job}", "get", { summary: "A verification run's progress and report", permission: "verify" }],
+  ["/v1/tenants/{t}/keys", "post", { summary: "Create an API key (shown once)", permission: "admin, signed in", body: CreateKey, status: "201" }],
+  ["/v1/tenants/{t}/keys", "get", { summary: "List API keys (without secrets)", permission: "admin, signed in" }],
+  ["/v1/tenants/{t}/keys/{id}", "delete", { summary: "Revoke an API key", permission: "admin, signed in" }],
+  ["/api/auth/{path}", "post", { summary: "better-auth: sign-up/in/out, organizations (tenants), members" }],
+  ["/api/auth/{path}", "get", { summary: "better-auth: session and organization reads" }],
+];
+
+export function openApiDocument(serverUrl: string) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [path, method, op] of ROUTES) (paths[path] ??= {})[method] = operation(path, method, op);
+  // Operations are built first: they fill `definitions`.
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Sealtrail",
+      version: "1",
+      description: "A tamper-evident, append-only audit log. Every error is {\"error\":{\"code\",\"message\"}}.",
+    },
+    servers: [{ url: serverUrl }],
+    components: {
+      schemas: definitions,
+      securitySchemes: {
+        apiKey: { type: "apiKey", in: "header", name: "x-api-key" },
+        bearer: { type: "http", scheme: "bearer", description: "an API key, or a session token from sign-in" },
+        cookie: { type: "apiKey", in: "cookie", name: "better-auth.session_token" },
+      },
+    },
+    paths,
+  };
+}
+
+/** The routes as Hono writes them (":t" for "{t}"), for the coverage test. */
+export const documentedRoutes = (): [string, string][] =>
+  ROUTES.map(([path, method]) => [method.toUpperCase(), path.replace(/\{(\w+)\}/g, ":$1")]);
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A plain HTML reference page, no scripts. */
+export function apiReferencePage(doc: ReturnType<typeof openApiDocument>): string {
+  const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => {
+      const o = op as { summary: string; description?: string };
+      return `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(o.summary)}</td><td>${escape(o.description ?? "")}</td></tr>`;
+    }),
+  );
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sealtrail API</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}code{font-size:13px}</style>
+</head><body><h1>Sealtrail API</h1><p>${escape(doc.info.description)} The machine-readable description is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
+<table><thead><tr><th>method</th><th>path</th><th>what</th><th>access</th></tr></thead><tbody>${rows.join("")}</tbody></table></body></html>`;
+}
