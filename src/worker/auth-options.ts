@@ -40,6 +40,15 @@ export const PUBLISHABLE_KEY_PREFIX = "pk_";
 export const API_KEY_RATE_LIMIT = { enabled: true, timeWindow: 60_000, maxRequests: 600_000 };
 export const PUBLISHABLE_KEY_RATE_LIMIT = { enabled: true, timeWindow: 60_000, maxRequests: 600 };
 
+/**
+ * Rate limits of the better-auth routes (sign-up, sign-in, …), per client IP. The IP comes from
+ * cf-connecting-ip; IPv6 addresses count per /64, so rotating addresses within one allocation
+ * does not escape the limit. Counters live in D1 so every isolate shares them. Sign-in and
+ * sign-up keep better-auth's stricter built-in rule (3 per 10 s).
+ */
+export const AUTH_RATE_LIMIT = { enabled: true, storage: "database", window: 60, max: 100 } as const;
+export const AUTH_IP_OPTIONS = { ipAddressHeaders: ["cf-connecting-ip"], ipv6Subnet: 64 } as const;
+
 export function authPlugins() {
   return [
     bearer(),

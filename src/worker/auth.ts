@@ -2,7 +2,7 @@ import { betterAuth } from "better-auth";
 import { drizzleAdapter } from "better-auth/adapters/drizzle";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../db/schema";
-import { authPlugins } from "./auth-options";
+import { AUTH_IP_OPTIONS, AUTH_RATE_LIMIT, authPlugins } from "./auth-options";
 
 /**
  * better-auth on D1, built per request (bindings are per request on Workers). People sign in
@@ -18,7 +18,8 @@ export function createAuth(env: Env) {
     trustedOrigins: [env.BETTER_AUTH_URL, ...trusted],
     database: drizzleAdapter(drizzle(env.DB, { schema }), { provider: "sqlite", schema }),
     emailAndPassword: { enabled: true, minPasswordLength: 10 },
-    advanced: { ipAddress: { ipAddressHeaders: ["cf-connecting-ip"] } },
+    advanced: { ipAddress: { ...AUTH_IP_OPTIONS, ipAddressHeaders: [...AUTH_IP_OPTIONS.ipAddressHeaders] } },
+    rateLimit: AUTH_RATE_LIMIT,
     plugins: authPlugins(),
   });
 }

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createAuth } from "../../src/worker/auth";
-import { api, bearer, BASE, createKey, createTenant, event, postEvent, signUp, tenantWithKeys } from "./helpers";
+import { api, bearer, BASE, clientIp, createKey, createTenant, event, postEvent, signUp, tenantWithKeys } from "./helpers";
 
 const get = (path: string, headers: Record<string, string>) => api(path, { headers });
 
@@ -10,7 +10,7 @@ describe("people: sign-up, sign-in and sessions", () => {
     const s = await signUp("Grace");
     const res = await api("/api/auth/sign-in/email", {
       method: "POST",
-      headers: { "content-type": "application/json", origin: BASE },
+      headers: { "content-type": "application/json", origin: BASE, "cf-connecting-ip": clientIp() },
       body: JSON.stringify({ email: s.email, password: "correct horse battery" }),
     });
     expect(res.status).toBe(200);
@@ -24,7 +24,7 @@ describe("people: sign-up, sign-in and sessions", () => {
     const s = await signUp("Alan");
     const res = await api("/api/auth/sign-in/email", {
       method: "POST",
-      headers: { "content-type": "application/json", origin: BASE },
+      headers: { "content-type": "application/json", origin: BASE, "cf-connecting-ip": clientIp() },
       body: JSON.stringify({ email: s.email, password: "not the password" }),
     });
     expect(res.status).toBe(401);

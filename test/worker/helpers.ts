@@ -16,6 +16,9 @@ export interface Session {
 let counter = 0;
 const unique = () => `${Date.now().toString(36)}${(counter++).toString(36)}`;
 
+/** A distinct client address (an IPv6 /64 of the documentation range) per simulated person. */
+export const clientIp = () => `2001:db8:${(counter++ % 65536).toString(16)}:${Math.floor(Math.random() * 65536).toString(16)}::1`;
+
 export const bearer = (s: Session | string): Record<string, string> => ({
   authorization: `Bearer ${typeof s === "string" ? s : s.token}`,
 });
@@ -24,7 +27,7 @@ export async function signUp(name = "Ada"): Promise<Session> {
   const email = `${name.toLowerCase()}-${unique()}@example.com`;
   const res = await api("/api/auth/sign-up/email", {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE },
+    headers: { "content-type": "application/json", origin: BASE, "cf-connecting-ip": clientIp() },
     body: JSON.stringify({ email, password: "correct horse battery", name }),
   });
   if (res.status !== 200) throw new Error(`sign-up failed: ${res.status} ${await res.text()}`);
@@ -36,7 +39,7 @@ export async function signUp(name = "Ada"): Promise<Session> {
 export async function createTenant(owner: Session, name = "Acme"): Promise<string> {
   const res = await api("/api/auth/organization/create", {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE, ...bearer(owner) },
+    headers: { "content-type": "application/json", origin: BASE, "cf-connecting-ip": clientIp(), ...bearer(owner) },
     body: JSON.stringify({ name, slug: `${name.toLowerCase()}-${unique()}` }),
   });
   if (res.status !== 200) throw new Error(`organization create failed: ${res.status} ${await res.text()}`);
