@@ -280,6 +280,18 @@ export class TenantLog extends DurableObject<Env> {
     };
   }
 
+  /**
+   * Compares with R2 again (as at start): after R2 was unreachable, or after an operator has
+   * repaired it. True when R2 could be read; a refusal is set, or cleared, by the outcome.
+   */
+  async reconcile(tenant: string): Promise<boolean> {
+    this.#assertTenant(tenant);
+    this.#tenant = tenant;
+    this.#refusal = null;
+    this.#reconciled = undefined;
+    return this.#ready(tenant);
+  }
+
   /** Copies any backlog to D1 now; true when D1 holds every entry. */
   async drainMirror(): Promise<boolean> {
     return this.#mirror();

@@ -22,11 +22,21 @@ export function failingD1(real: D1Database, mode: "before" | "after"): D1Databas
 /**
  * An R2 binding whose put() fails for keys matching `match`: "before" fails without writing,
  * "after" writes the object and then fails. `times` failures, then the real put again.
+ * With `also`, list() and get() fail too (sharing the same count).
  */
-export function failingR2(real: R2Bucket, mode: "before" | "after", match: RegExp, times = Infinity): R2Bucket {
+export function failingR2(real: R2Bucket, mode: "before" | "after", match: RegExp, times = Infinity, also: { list?: boolean; get?: boolean } = {}): R2Bucket {
   let left = times;
   return new Proxy(real, {
     get(target, prop) {
+      if ((prop === "list" && also.list) || (prop === "get" && also.get)) {
+        return async (...args: unknown[]) => {
+          if (left > 0) {
+            left -= 1;
+            throw new Error(`injected R2 failure (${String(prop)})`);
+          }
+          return (Reflect.get(target, prop) as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
       if (prop === "put") {
         return async (key: string, value: string, options?: R2PutOptions) => {
           if (left > 0 && match.test(key)) {
