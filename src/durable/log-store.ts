@@ -168,6 +168,12 @@ export class LogStore {
       .map((r) => bytes(r.hash));
   }
 
+  /** The idempotency keys of entries in [from, to), by seq. */
+  idempotencyKeysIn(from: number, to: number): Map<number, string> {
+    const rows = this.#sql.exec("SELECT key, seq FROM idempotency WHERE seq >= ? AND seq < ?", from, to).toArray();
+    return new Map(rows.map((r) => [Number(r.seq), String(r.key)]));
+  }
+
   insertIdempotency(key: string, digest: string, r: StoredReceipt): void {
     this.#sql.exec(
       "INSERT INTO idempotency (key, digest, seq, leaf_hash, received_at, tree_size) VALUES (?, ?, ?, ?, ?, ?)",

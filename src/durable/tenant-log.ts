@@ -16,6 +16,7 @@ import { currentSigner, tenantOrigin } from "./checkpoint-keys";
 import { LogStore, type Head, type SealRecord, type TenantSettings } from "./log-store";
 import { writeToD1 } from "./mirror";
 import { planSeal } from "../core/seal";
+import { restoreSeal, restoreUnsealed, type RebuildError, type RebuildProgress } from "./rebuild";
 import { bundleFromStore } from "./seal-plan";
 import {
   indexSeal,
@@ -290,6 +291,33 @@ export class TenantLog extends DurableObject<Env> {
     this.#refusal = null;
     this.#reconciled = undefined;
     return this.#ready(tenant);
+  }
+
+  /**
+   * Rebuilds the tenant's D1 rows from R2 bundles and DO storage, checking every entry against
+   * the log's tree (rebuild.ts). Works for about `budgetMs`, then returns where it stopped;
+   * call again with `progress.nextSeal` until `done`.
+   */
+  async rebuildD1(tenant: string, nextSeal: number, budgetMs: number): Promise<{ ok: true; value: RebuildProgress } | { ok: false; error: RebuildError }> {
+    this.#assertTenant(tenant);
+    const started = Date.now();
+    let restored = 0;
+    let id = nextSeal;
+    for (;;) {
+      const seal = this.#store.seals(id, 1)[0];
+      if (!seal || !seal.published) break;
+      const failed = await restoreSeal(this.mirrorDb, this.bucket, this.#store, tenant, seal);
+      if (failed) return { ok: false, error: failed };
+      restored += seal.to - seal.from;
+      id += 1;
+      if (Date.now() - started > budgetMs) return { ok: true, value: { nextSeal: id, restored, done: false } };
+    }
+    // The rest is still in DO storage: it leaves only once sealed and in D1.
+    const sealedTo = this.#store.latestPublishedSeal()?.to ?? 0;
+    const failed = await restoreUnsealed(this.mirrorDb, this.#store, sealedTo, this.#head.size);
+    if (failed) return { ok: false, error: failed };
+    restored += this.#head.size - sealedTo;
+    return { ok: true, value: { nextSeal: id, restored, done: true } };
   }
 
   /** Copies any backlog to D1 now; true when D1 holds every entry. */

@@ -9,6 +9,7 @@ import { events } from "./routes/events";
 import { exporter } from "./routes/export";
 import { keys } from "./routes/keys";
 import { proofs } from "./routes/proofs";
+import { rebuild } from "./routes/rebuild";
 import { settings } from "./routes/settings";
 import { snapshots } from "./routes/snapshots";
 import { verification } from "./routes/verify";
@@ -41,6 +42,7 @@ app.route("/v1/tenants/:t", snapshots);
 app.route("/v1/tenants/:t", settings);
 app.route("/v1/tenants/:t", verification);
 app.route("/v1/tenants/:t", exporter);
+app.route("/v1/tenants/:t", rebuild);
 
 app.notFound((c) => {
   const { status, body } = toHttp({ reason: "not_found", what: "Route" });

@@ -97,6 +97,7 @@ const ROUTES: [string, string, Op][] = [
   ["/v1/tenants/{t}/proof/inclusion", "get", { summary: "RFC 6962 inclusion proof", permission: "read or verify", query: z.object({ index: z.number().int(), size: z.number().int() }), response: z.object({ index: z.number().int(), size: z.number().int(), hashes: Hashes }) }],
   ["/v1/tenants/{t}/proof/consistency", "get", { summary: "RFC 6962 consistency proof", permission: "read or verify", query: z.object({ from: z.number().int(), to: z.number().int() }), response: z.object({ from: z.number().int(), to: z.number().int(), hashes: Hashes }) }],
   ["/v1/tenants/{t}/seal", "post", { summary: "Seal waiting entries now", permission: "admin" }],
+  ["/v1/tenants/{t}/rebuild", "post", { summary: "Rebuild D1 rows from R2 bundles and the log's unsealed entries", permission: "admin", body: z.object({ next_seal: z.number().int().optional() }), response: z.object({ done: z.boolean(), restored: z.number().int(), next_seal: z.number().int() }) }],
   ["/v1/tenants/{t}/snapshots", "get", { summary: "Sealed snapshots", permission: "verify", query: Page }],
   ["/v1/tenants/{t}/snapshots/{id}", "get", { summary: "A snapshot's signed manifest", permission: "verify", responseType: "text/plain" }],
   ["/v1/tenants/{t}/snapshots/{id}/checkpoint", "get", { summary: "A snapshot's signed checkpoint", permission: "verify", responseType: "text/plain" }],

@@ -1,0 +1,65 @@
+/**
+ * Reconstruction of a tenant's D1 rows (after a bad restore or a dropped table) from the two
+ * other stores: the sealed R2 bundles, then the entries DO storage still holds. Every entry is
+ * checked before it is written: a bundle must hash to its seal's recorded SHA-256, and each
+ * entry must hash to the leaf the log's own tree holds for its sequence number. Writes are
+ * INSERT ... ON CONFLICT DO NOTHING, so rows that survived are left as they are (and checked by
+ * the next verification), and a rebuild can be run again at any point.
+ */
+import { toBase64 } from "../core/bytes";
+import { entryLeafHash } from "../core/entry";
+import { bundleRows } from "../core/audit";
+import { sha256Base64 } from "../core/manifest";
+import { sealKeys, type SealRecord } from "../core/seal";
+import type { LogStore, StoredEntry } from "./log-store";
+import { writeToD1 } from "./mirror";
+
+/** Rows written to D1 per batch while rebuilding. */
+export const REBUILD_BATCH = 1_000;
+
+export type RebuildError =
+  | { reason: "bundle_missing"; key: string }
+  | { reason: "bundle_mismatch"; key: string; expected: string; found: string }
+  | { reason: "entry_mismatch"; seq: number; expected: string; found: string };
+
+export interface RebuildProgress {
+  /** The next seal to restore; past the last, the unsealed entries are restored. */
+  nextSeal: number;
+  restored: number;
+  done: boolean;
+}
+
+/** Checks rows against the log's tree and writes them to D1. */
+async function restore(db: D1Database, store: LogStore, rows: { seq: number; entry: string; idempotencyKey: string | null }[]): Promise<RebuildError | undefined> {
+  if (rows.length === 0) return undefined;
+  const leaves = store.leaves(rows[0]!.seq, rows.length);
+  const checked: StoredEntry[] = [];
+  for (const [i, r] of rows.entries()) {
+    const leaf = entryLeafHash(r.entry);
+    const expected = leaves[i];
+    if (!expected || toBase64(expected) !== toBase64(leaf)) {
+      return { reason: "entry_mismatch", seq: r.seq, expected: expected ? toBase64(expected) : "(none)", found: toBase64(leaf) };
+    }
+    checked.push({ seq: r.seq, entry: r.entry, leafHash: leaf, idempotencyKey: r.idempotencyKey });
+  }
+  for (let i = 0; i < checked.length; i += REBUILD_BATCH) await writeToD1(db, checked.slice(i, i + REBUILD_BATCH));
+  return undefined;
+}
+
+/** Restores one seal's entries from its R2 bundle. */
+export async function restoreSeal(db: D1Database, bucket: R2Bucket, store: LogStore, tenant: string, seal: SealRecord): Promise<RebuildError | undefined> {
+  const key = sealKeys(tenant, seal.id).bundle;
+  const bundle = await (await bucket.get(key))?.text();
+  if (bundle === undefined) return { reason: "bundle_missing", key };
+  const digest = sha256Base64(bundle);
+  if (digest !== seal.bundleSha256) return { reason: "bundle_mismatch", key, expected: seal.bundleSha256, found: digest };
+  // Idempotency keys are not in the entry bytes; the log kept them beside each key's receipt.
+  const keys = store.idempotencyKeysIn(seal.from, seal.to);
+  return restore(db, store, bundleRows(bundle, seal.from).map((r) => ({ ...r, idempotencyKey: keys.get(r.seq) ?? null })));
+}
+
+/** Restores the entries not sealed yet, from DO storage. */
+export async function restoreUnsealed(db: D1Database, store: LogStore, from: number, to: number): Promise<RebuildError | undefined> {
+  const entries = store.entries(from, to - from);
+  return restore(db, store, entries.map((e) => ({ seq: e.seq, entry: e.entry, idempotencyKey: e.idempotencyKey })));
+}
