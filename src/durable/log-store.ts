@@ -31,9 +31,11 @@ export interface TenantSettings {
   sealIntervalMs: number;
   retentionYears: number;
   legalHold: boolean;
+  /** An event whose occurred_at differs from received_at by more than this is flagged. */
+  maxClockSkewMs: number;
 }
 
-export const DEFAULT_SETTINGS: TenantSettings = { sealIntervalMs: 60_000, retentionYears: 7, legalHold: false };
+export const DEFAULT_SETTINGS: TenantSettings = { sealIntervalMs: 60_000, retentionYears: 7, legalHold: false, maxClockSkewMs: 300_000 };
 
 export interface StoredEntry {
   seq: number;
@@ -81,6 +83,10 @@ CREATE TABLE IF NOT EXISTS settings (
   retention_years INTEGER NOT NULL,
   legal_hold INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS conditions (
   at INTEGER NOT NULL,
   reason TEXT NOT NULL,
@@ -104,6 +110,20 @@ export class LogStore {
   constructor(sql: SqlStorage) {
     this.#sql = sql;
     this.#sql.exec(SCHEMA);
+    // Columns added after the first release: existing objects gain them here.
+    const columns = new Set(this.#sql.exec("PRAGMA table_info(settings)").toArray().map((c) => String(c.name)));
+    if (!columns.has("max_clock_skew_ms")) {
+      this.#sql.exec(`ALTER TABLE settings ADD COLUMN max_clock_skew_ms INTEGER NOT NULL DEFAULT ${DEFAULT_SETTINGS.maxClockSkewMs}`);
+    }
+  }
+
+  counter(name: string): number {
+    const row = this.#sql.exec("SELECT value FROM counters WHERE name = ?", name).toArray()[0];
+    return row ? Number(row.value) : 0;
+  }
+
+  setCounter(name: string, value: number): void {
+    this.#sql.exec("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value);
   }
 
   /** The tenant this object serves, fixed by its first append; undefined before that. */
@@ -255,17 +275,23 @@ export class LogStore {
   }
 
   settings(): TenantSettings {
-    const row = this.#sql.exec("SELECT seal_interval_ms, retention_years, legal_hold FROM settings WHERE id = 0").toArray()[0];
+    const row = this.#sql.exec("SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms FROM settings WHERE id = 0").toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
-    return { sealIntervalMs: Number(row.seal_interval_ms), retentionYears: Number(row.retention_years), legalHold: Number(row.legal_hold) === 1 };
+    return {
+      sealIntervalMs: Number(row.seal_interval_ms),
+      retentionYears: Number(row.retention_years),
+      legalHold: Number(row.legal_hold) === 1,
+      maxClockSkewMs: Number(row.max_clock_skew_ms),
+    };
   }
 
   writeSettings(s: TenantSettings): void {
     this.#sql.exec(
-      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold) VALUES (0, ?, ?, ?)
+      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms) VALUES (0, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
-         retention_years = excluded.retention_years, legal_hold = excluded.legal_hold`,
-      s.sealIntervalMs, s.retentionYears, s.legalHold ? 1 : 0,
+         retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
+         max_clock_skew_ms = excluded.max_clock_skew_ms`,
+      s.sealIntervalMs, s.retentionYears, s.legalHold ? 1 : 0, s.maxClockSkewMs,
     );
   }
 

@@ -36,6 +36,20 @@ export interface SequencedGroup {
   outcomes: SequenceOutcome[];
   /** Entries created by this group, in sequence order. */
   created: StoredEntry[];
+  /** How many of them had a client clock more than maxClockSkewMs off the server's. */
+  skewed: number;
+}
+
+/**
+ * The client's clock versus the server's, for events that carry occurred_at: the difference
+ * (received_at − occurred_at, in ms) when it exceeds the tenant's limit, else undefined.
+ * The event is stored as sent either way; the difference goes into its provenance.
+ */
+export function clockSkew(event: JsonObject, receivedAtMs: number, maxSkewMs: number): number | undefined {
+  const occurred = typeof event.occurred_at === "string" ? Date.parse(event.occurred_at) : NaN;
+  if (Number.isNaN(occurred)) return undefined;
+  const skew = receivedAtMs - occurred;
+  return Math.abs(skew) > maxSkewMs ? skew : undefined;
 }
 
 const toReceipt = (r: StoredReceipt): Receipt => ({
@@ -62,11 +76,13 @@ export function sequenceGroup(
   tree: CompactRange,
   requests: readonly AppendRequest[],
   nowMs: number,
+  maxClockSkewMs = Infinity,
 ): SequencedGroup {
   if (tree.size !== head.size) throw new Error(`tree size ${tree.size} differs from head size ${head.size}`);
   let { size, lastLeaf } = head;
   const receivedAtMs = Math.max(nowMs, head.lastReceivedAtMs);
   const created: StoredEntry[] = [];
+  let skewed = 0;
   // Keys first used in this group. Their receipts get the tree size at the end of the group,
   // so their idempotency rows are written once that size is known.
   const groupKeys = new Map<string, { digest: string; receipt: Receipt; leafHash: StoredEntry["leafHash"] }>();
@@ -96,7 +112,10 @@ export function sequenceGroup(
       const replay = key === undefined ? undefined : prior(key);
       if (replay) return { ...replay.receipt };
       const seq = size;
-      const entry = encodeEntry({ tenant, seq, receivedAtMs, prev: lastLeaf, event: item.event, provenance: req.provenance });
+      const skew = clockSkew(item.event, receivedAtMs, maxClockSkewMs);
+      if (skew !== undefined) skewed += 1;
+      const provenance = skew === undefined ? req.provenance : { ...req.provenance, clock_skew_ms: skew };
+      const entry = encodeEntry({ tenant, seq, receivedAtMs, prev: lastLeaf, event: item.event, provenance });
       const leaf = entryLeafHash(entry);
       const stored: StoredEntry = { seq, entry, leafHash: leaf, idempotencyKey: key ?? null };
       store.insertEntry(stored);
@@ -123,5 +142,5 @@ export function sequenceGroup(
     lastLeaf,
     lastReceivedAtMs: created.length > 0 ? receivedAtMs : head.lastReceivedAtMs,
   };
-  return { head: newHead, outcomes, created };
+  return { head: newHead, outcomes, created, skewed };
 }

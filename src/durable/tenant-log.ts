@@ -39,6 +39,11 @@ export const MIRROR_PASS_LIMIT = 2_000;
 /** After each commit an alarm is armed this far ahead, so a crash before the D1 write is re-driven. */
 export const MIRROR_WATCHDOG_MS = 10_000;
 const RETRY_MAX_MS = 60_000;
+/** Weight of the newest gap in the usual-gap mean. */
+const INGEST_GAP_WEIGHT = 0.1;
+/** Ingest is flagged as stalled after this many usual gaps without an entry (and at least a minute). */
+export const STALL_FACTOR = 10;
+export const STALL_MIN_MS = 60_000;
 const backoffMs = (failures: number) => Math.min(1000 * 2 ** Math.min(failures, 6), RETRY_MAX_MS);
 
 /** Why the log refuses to write (DESIGN.md invariant 10): R2 holds what this object did not sign. */
@@ -92,6 +97,13 @@ export interface LogStats {
   seal_failures: number;
   last_seal_error: string | null;
   refusal: Refusal | null;
+  /** Events whose occurred_at was further from received_at than the tenant allows. */
+  skewed_events: number;
+  last_received_at: string | null;
+  /** The usual gap between commits, in ms (0 until there are two). */
+  usual_gap_ms: number;
+  /** No entry for STALL_FACTOR usual gaps (and at least STALL_MIN_MS). */
+  ingest_stalled: boolean;
 }
 
 interface Pending {
@@ -278,7 +290,17 @@ export class TenantLog extends DurableObject<Env> {
       seal_failures: this.#sealFailures,
       last_seal_error: this.#lastSealError,
       refusal: this.#refusal,
+      skewed_events: this.#store.counter("skewed_events"),
+      last_received_at: this.#head.size > 0 ? new Date(this.#head.lastReceivedAtMs).toISOString() : null,
+      usual_gap_ms: this.#store.counter("gap_ewma_ms"),
+      ingest_stalled: this.#stalled(Date.now()),
     };
+  }
+
+  #stalled(nowMs: number): boolean {
+    const gap = this.#store.counter("gap_ewma_ms");
+    if (this.#head.size < 2 || gap === 0) return false;
+    return nowMs - this.#head.lastReceivedAtMs > Math.max(STALL_MIN_MS, STALL_FACTOR * gap);
   }
 
   /**
@@ -373,10 +395,12 @@ export class TenantLog extends DurableObject<Env> {
         let outcomes: SequenceOutcome[];
         try {
           const tree = this.#tree.clone();
+          const previous = this.#head;
           const sequenced = this.ctx.storage.transactionSync(() => {
-            const s = sequenceGroup(this.#store, tenant, this.#head, tree, group.map((p) => p.req), Date.now());
+            const s = sequenceGroup(this.#store, tenant, previous, tree, group.map((p) => p.req), Date.now(), this.#store.settings().maxClockSkewMs);
             group.forEach((p, i) => s.outcomes[i]!.ok && p.onCommit?.(this.#store));
             this.#store.writeHead(tenant, s.head);
+            if (s.created.length > 0) this.#countIngest(previous, s);
             return s;
           });
           // Durable now: entries, tree nodes, idempotency rows, settings and head are in DO
@@ -405,6 +429,19 @@ export class TenantLog extends DurableObject<Env> {
       }
     } finally {
       this.#flushing = false;
+    }
+  }
+
+  /**
+   * Ingest counters, in the commit's transaction: events flagged for clock skew, and the usual
+   * gap between commits (an exponentially weighted mean) that tells when ingest has stalled.
+   */
+  #countIngest(previous: Head, s: { created: unknown[]; skewed: number; head: Head }): void {
+    if (s.skewed > 0) this.#store.setCounter("skewed_events", this.#store.counter("skewed_events") + s.skewed);
+    if (previous.size > 0) {
+      const gap = s.head.lastReceivedAtMs - previous.lastReceivedAtMs;
+      const mean = this.#store.counter("gap_ewma_ms");
+      this.#store.setCounter("gap_ewma_ms", Math.round(mean === 0 ? gap : mean + INGEST_GAP_WEIGHT * (gap - mean)));
     }
   }
 

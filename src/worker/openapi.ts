@@ -39,7 +39,7 @@ const CreateKey = z.object({
   permissions: z.array(z.enum(PERMISSIONS)).min(1),
   allowed_origins: z.array(z.string()).optional().describe("makes a publishable (browser) ingest key: append only"),
 });
-const Settings = z.object({ seal_interval_seconds: z.number().int(), retention_years: z.number().int(), legal_hold: z.boolean() });
+const Settings = z.object({ seal_interval_seconds: z.number().int(), retention_years: z.number().int(), legal_hold: z.boolean(), max_clock_skew_seconds: z.number().int() });
 
 type Op = {
   summary: string;
@@ -102,6 +102,7 @@ const ROUTES: [string, string, Op][] = [
   ["/v1/tenants/{t}/snapshots/{id}", "get", { summary: "A snapshot's signed manifest", permission: "verify", responseType: "text/plain" }],
   ["/v1/tenants/{t}/snapshots/{id}/checkpoint", "get", { summary: "A snapshot's signed checkpoint", permission: "verify", responseType: "text/plain" }],
   ["/v1/tenants/{t}/snapshots/{id}/bundle", "get", { summary: "A snapshot's entry bundle (JSON lines)", permission: "verify", responseType: "application/x-ndjson" }],
+  ["/v1/tenants/{t}/stats", "get", { summary: "The log's state: size, D1 mirror lag, seals, refusal, clock-skew and stalled-ingest flags", permission: "read, verify or admin" }],
   ["/v1/tenants/{t}/settings", "get", { summary: "Seal interval, retention, legal hold", permission: "any", response: Settings }],
   ["/v1/tenants/{t}/settings", "put", { summary: "Change settings (logged)", permission: "admin", body: Settings.partial(), response: z.object({ settings: Settings, receipt: Receipt }) }],
   ["/v1/tenants/{t}/verify", "post", { summary: "Start a verification run", permission: "verify", body: z.object({ mode: z.enum(["full", "incremental"]).optional(), from: z.number().int().optional(), to: z.number().int().optional() }) }],

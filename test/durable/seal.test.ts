@@ -289,6 +289,7 @@ describe("settings", () => {
       seal_interval_seconds: 60,
       retention_years: 7,
       legal_hold: false,
+      max_clock_skew_seconds: 300,
     });
     const res = await put({ seal_interval_seconds: 300, legal_hold: true });
     expect(res.status).toBe(200);

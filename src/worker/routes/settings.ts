@@ -23,6 +23,7 @@ const SettingsPatch = z
     seal_interval_seconds: z.number().int().min(SEAL_INTERVAL_MIN_MS / 1000).max(SEAL_INTERVAL_MAX_MS / 1000).optional(),
     retention_years: z.number().int().min(RETENTION_YEARS_MIN).max(RETENTION_YEARS_MAX).optional(),
     legal_hold: z.boolean().optional(),
+    max_clock_skew_seconds: z.number().int().min(1).max(86_400).optional(),
   })
   .refine((p) => Object.keys(p).length > 0, "change at least one setting");
 
@@ -30,9 +31,28 @@ const view = (s: TenantSettings) => ({
   seal_interval_seconds: s.sealIntervalMs / 1000,
   retention_years: s.retentionYears,
   legal_hold: s.legalHold,
+  max_clock_skew_seconds: s.maxClockSkewMs / 1000,
 });
 
 export const settings = new Hono<AppEnv>()
+  .get("/stats", requirePermission("read", "verify", "admin"), async (c) => {
+    const s = await tenantLog(c).stats();
+    return c.json({
+      size: s.size,
+      mirrored_to: s.mirrored_to,
+      mirror_lag: s.size - s.mirrored_to,
+      mirror_failures: s.mirror_failures,
+      sealed_to: s.sealed_to,
+      latest_seal: s.latest_seal,
+      seal_failures: s.seal_failures,
+      last_seal_error: s.last_seal_error,
+      refusing_writes: s.refusal !== null,
+      skewed_events: s.skewed_events,
+      last_received_at: s.last_received_at,
+      usual_gap_ms: s.usual_gap_ms,
+      ingest_stalled: s.ingest_stalled,
+    });
+  })
   .get("/settings", requirePermission("read", "verify", "admin", "append"), async (c) => {
     return c.json(view(await tenantLog(c).settings(c.var.access.tenantId)));
   })
@@ -45,6 +65,7 @@ export const settings = new Hono<AppEnv>()
       sealIntervalMs: patch.seal_interval_seconds !== undefined ? patch.seal_interval_seconds * 1000 : before.sealIntervalMs,
       retentionYears: patch.retention_years ?? before.retentionYears,
       legalHold: patch.legal_hold ?? before.legalHold,
+      maxClockSkewMs: patch.max_clock_skew_seconds !== undefined ? patch.max_clock_skew_seconds * 1000 : before.maxClockSkewMs,
     };
     const event = principalEvent(c, "sealtrail.settings.updated", { id: tenant, type: "tenant" }, { before: view(before), after: view(after) });
     const result = await log.updateSettings(tenant, after, event, provenance(c));
