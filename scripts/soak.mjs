@@ -24,6 +24,12 @@ const BATCH = 100;
 const DEADLINE_MS = 60 * 60 * 1000;
 const B = `http://127.0.0.1:${values.port}`;
 
+try {
+  await fetch(`${B}/healthz`);
+  throw new Error(`port ${values.port} is already in use: stop what runs there, or pass --port`);
+} catch (e) {
+  if (e instanceof Error && e.message.startsWith("port")) throw e;
+}
 const state = mkdtempSync(join(tmpdir(), "sealtrail-soak-"));
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", X_LOCAL_OBSERVABILITY: "false" };
 const secret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
@@ -34,13 +40,23 @@ const dev = spawn(
   ["dev", "--ip", "127.0.0.1", "--port", values.port, "--persist-to", state, "--var", `BETTER_AUTH_SECRET:${secret()}`, "--var", `SEALTRAIL_SIGNING_SECRET:${secret()}`, "--var", `BETTER_AUTH_URL:${B}`],
   { env, stdio: "ignore", detached: true },
 );
+let stopped = false;
 const stop = () => {
+  if (stopped) return;
+  stopped = true;
+  // wrangler's processes name the state folder; workerd's name the port.
+  spawnSync("pkill", ["-f", state]);
+  spawnSync("pkill", ["-f", `entry=127.0.0.1:${values.port}`]);
   try {
-    process.kill(-dev.pid, "SIGTERM");
+    process.kill(-dev.pid, "SIGKILL");
   } catch {}
   rmSync(state, { recursive: true, force: true });
 };
-process.on("exit", stop);
+process.on("uncaughtException", (e) => {
+  console.error(e);
+  stop();
+  process.exit(2);
+});
 
 /** Peak resident memory of the workerd processes (VmHWM), in MiB. */
 function peakMemoryMiB() {
@@ -154,4 +170,5 @@ line("duplicated", duplicated);
 line("tenants verified ok", `${verified} of ${TENANTS}`);
 line("seal + verification time", `${(verifyMs / 1000).toFixed(1)} s`);
 line("peak memory (workerd, VmHWM sum)", `${memPeak} MiB`);
+stop();
 process.exitCode = lost === 0 && duplicated === 0 && verified === TENANTS && sent === EVENTS ? 0 : 1;
