@@ -1,22 +1,14 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { JobView } from "../../src/durable/log-audit";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingR2 } from "./faults";
+import { runVerification } from "./log-helpers";
 
 const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 
-async function verifyOk(tenant: string, key: string) {
-  const res = await api(`/v1/tenants/${tenant}/verify`, { method: "POST", headers: { "x-api-key": key } });
-  let job = (await res.json()) as JobView;
-  for (let i = 0; job.status !== "done" && i < 100; i++) {
-    await runDurableObjectAlarm(env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant)));
-    job = (await (await api(`/v1/tenants/${tenant}/verify/${job.job_id}`, { headers: { "x-api-key": key } })).json()) as JobView;
-  }
-  return job.report!;
-}
+const verifyOk = async (tenant: string, key: string) => (await runVerification(tenant, key)).report!;
 
 async function d1Seqs(tenant: string) {
   const { results } = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all<{ seq: number }>();

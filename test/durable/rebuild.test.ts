@@ -1,9 +1,8 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { JobView } from "../../src/durable/log-audit";
 import { sealKeys } from "../../src/durable/sealer";
 import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
+import { runVerification } from "./log-helpers";
 
 async function rows(tenant: string) {
   const { results } = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all();
@@ -46,13 +45,7 @@ describe("reconstruction of D1 rows", () => {
     expect(after.results.slice(0, before.results.length)).toEqual(before.results);
     expect(after.targets.slice(0, before.targets.length)).toEqual(before.targets);
 
-    const started = await api(`/v1/tenants/${tenant}/verify`, { method: "POST", headers: { "x-api-key": verifyKey } });
-    let job = (await started.json()) as JobView;
-    for (let i = 0; job.status !== "done" && i < 50; i++) {
-      await runDurableObjectAlarm(env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant)));
-      job = (await (await api(`/v1/tenants/${tenant}/verify/${job.job_id}`, { headers: { "x-api-key": verifyKey } })).json()) as JobView;
-    }
-    expect(job.report).toMatchObject({ ok: true });
+    expect((await runVerification(tenant, verifyKey)).report).toMatchObject({ ok: true });
   });
 
   it("refuses to restore from a bundle that is not the sealed one", async () => {

@@ -10,21 +10,15 @@ import { parseVerifierKey, type NoteVerifier } from "../../src/core/note";
 import { publishedKeys } from "../../src/durable/checkpoint-keys";
 import { kvLatestKey, putCreateOnly, SEAL_AFTER_ENTRIES, sealKeys, sealPrefix } from "../../src/durable/sealer";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, event, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingR2 } from "./faults";
+import { appendN } from "./log-helpers";
 
 const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 
 function keysOf(tenant: string): { origin: string; verifiers: NoteVerifier[] } {
   const keys = publishedKeys(env, tenant);
   return { origin: keys[0]!.origin, verifiers: keys.map((k) => (parseVerifierKey(k.verifier_key) as { value: NoteVerifier }).value) };
-}
-
-async function appendN(tenant: string, key: string, n: number) {
-  for (let at = 0; at < n; at += 100) {
-    const res = await postEvent(tenant, key, { events: Array.from({ length: Math.min(100, n - at) }, (_, i) => event({ metadata: { i: at + i } })) });
-    expect(res.status).toBe(201);
-  }
 }
 
 const sealNow = (tenant: string, owner: Parameters<typeof bearer>[0]) => api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) });
@@ -235,7 +229,7 @@ describe("reconcile with R2 on start (invariant 10)", () => {
 describe("snapshot downloads", () => {
   it("lists from KV, falls back to R2 when KV lags, downloads manifest and bundle, and logs each download", async () => {
     const { owner, tenant, appendKey, readKey } = await tenantWithKeys();
-    const verifyKey = await (await import("../worker/helpers")).createKey(owner, tenant, ["verify"]);
+    const verifyKey = await createKey(owner, tenant, ["verify"]);
     await appendN(tenant, appendKey, 4);
     await sealNow(tenant, owner);
     await appendN(tenant, appendKey, 3);

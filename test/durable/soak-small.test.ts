@@ -1,8 +1,7 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { JobView } from "../../src/durable/log-audit";
 import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
+import { runVerification } from "./log-helpers";
 
 // The 10,000-event version of `npm run soak` (scripts/soak.mjs): 10 tenants, HTTP path,
 // seals running, then a full verification of every tenant.
@@ -40,12 +39,7 @@ describe("soak (10,000 events)", () => {
         "SELECT count(*) AS n, count(DISTINCT idempotency_key) AS keys, max(seq) AS top FROM audit_events WHERE tenant_id = ?",
       ).bind(t.tenant).first<{ n: number; keys: number; top: number }>();
       expect(counts).toEqual({ n: EVENTS_PER_TENANT, keys: EVENTS_PER_TENANT, top: EVENTS_PER_TENANT - 1 });
-      const started = await api(`/v1/tenants/${t.tenant}/verify`, { method: "POST", headers: { "x-api-key": t.verifyKey } });
-      let job = (await started.json()) as JobView;
-      for (let i = 0; job.status !== "done" && i < 50; i++) {
-        await runDurableObjectAlarm(env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(t.tenant)));
-        job = (await (await api(`/v1/tenants/${t.tenant}/verify/${job.job_id}`, { headers: { "x-api-key": t.verifyKey } })).json()) as JobView;
-      }
+      const job = await runVerification(t.tenant, t.verifyKey);
       expect(job.report).toMatchObject({ ok: true, checked: { entries: EVENTS_PER_TENANT } });
     }
   });

@@ -1,23 +1,14 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { JobView } from "../../src/durable/log-audit";
 import { kvLatestKey, sealKeys } from "../../src/durable/sealer";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingD1 } from "./faults";
+import { appendN, runVerification } from "./log-helpers";
 
 const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 const auditOf = (tenant: string) => env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant));
-
-async function appendN(tenant: string, key: string, n: number, tag = "a") {
-  for (let at = 0; at < n; at += 100) {
-    const res = await postEvent(tenant, key, {
-      events: Array.from({ length: Math.min(100, n - at) }, (_, i) => event({ metadata: { i: at + i, tag } })),
-    });
-    expect(res.status).toBe(201);
-  }
-}
 
 /** A log of 55 entries: seal 0 = [0, 30), seal 1 = [30, 50), and 5 unsealed entries. */
 async function sealedLog() {
@@ -32,22 +23,7 @@ async function sealedLog() {
   return { ...t, verifyKey };
 }
 
-/** Runs a verification to the end through the API (driving the alarm if it goes on). */
-async function verify(tenant: string, key: string, body?: unknown): Promise<JobView> {
-  const res = await api(`/v1/tenants/${tenant}/verify`, {
-    method: "POST",
-    headers: { "x-api-key": key, ...(body ? { "content-type": "application/json" } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  expect([200, 202]).toContain(res.status);
-  let job = (await res.json()) as JobView;
-  for (let i = 0; job.status !== "done" && i < 200; i++) {
-    await runDurableObjectAlarm(auditOf(tenant));
-    job = (await (await api(`/v1/tenants/${tenant}/verify/${job.job_id}`, { headers: { "x-api-key": key } })).json()) as JobView;
-  }
-  expect(job.status).toBe("done");
-  return job;
-}
+const verify = runVerification;
 
 /** Runs `sql` against D1 with the append-only triggers dropped, as an attacker with console access. */
 async function tamperD1(sql: string, ...params: unknown[]) {
