@@ -66,16 +66,36 @@ export async function putCreateOnly(bucket: R2Bucket, key: string, body: string,
 /**
  * Publishes one planned seal, in order: bundle, checkpoint, manifest. The manifest is last
  * so that a manifest in R2 always means its bundle and checkpoint are there too.
+ *
+ * The bundle is only read (`bundle()`) when R2 lacks it: a bundle already there under the
+ * recorded SHA-256 is taken as published, so restarting an object does not re-read megabytes
+ * of entries. Its bytes are checked by every verification run; the checkpoint and manifest,
+ * the signed statements a split view would show in, are compared byte for byte every time.
  */
-export async function publishSeal(bucket: R2Bucket, tenant: string, seal: SealRecord, bundle: string): Promise<PublishError | undefined> {
+export async function publishSeal(
+  bucket: R2Bucket,
+  tenant: string,
+  seal: SealRecord,
+  bundle: () => Promise<string | undefined>,
+): Promise<PublishError | undefined> {
   const keys = sealKeys(tenant, seal.id);
-  const steps: [string, string, string][] = [
-    [keys.bundle, bundle, "application/x-ndjson; charset=utf-8"],
-    [keys.checkpoint, seal.checkpoint, "text/plain; charset=utf-8"],
-    [keys.manifest, seal.manifest, "text/plain; charset=utf-8"],
+  try {
+    const existing = await bucket.head(keys.bundle);
+    if (existing?.customMetadata?.sha256 !== seal.bundleSha256) {
+      const body = await bundle();
+      if (body === undefined) return { reason: "r2_unavailable", key: keys.bundle, detail: "bundle entries unavailable" };
+      const put = await putCreateOnly(bucket, keys.bundle, body, "application/x-ndjson; charset=utf-8");
+      if (!put.ok) return put.error;
+    }
+  } catch (e) {
+    return { reason: "r2_unavailable", key: keys.bundle, detail: describe(e) };
+  }
+  const steps: [string, string][] = [
+    [keys.checkpoint, seal.checkpoint],
+    [keys.manifest, seal.manifest],
   ];
-  for (const [key, body, type] of steps) {
-    const put = await putCreateOnly(bucket, key, body, type);
+  for (const [key, body] of steps) {
+    const put = await putCreateOnly(bucket, key, body, "text/plain; charset=utf-8");
     // At this point `key` is durable in R2 (or the seal stops here). A crash or failure before
     // the next step is recovered by the next run, which re-puts the same bytes: the existing
     // objects compare equal and the missing ones are created.

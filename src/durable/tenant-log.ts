@@ -23,7 +23,6 @@ import {
   publishSeal,
   SEAL_AFTER_ENTRIES,
   SEAL_MAX_ENTRIES,
-  sealKeys,
   sealPrefix,
   sealId,
   sealSummary,
@@ -599,9 +598,7 @@ export class TenantLog extends DurableObject<Env> {
 
   /** Writes a planned or published seal's objects to R2 (create-only) and marks it published. */
   async #publish(tenant: string, seal: SealRecord): Promise<PublishError | undefined> {
-    const bundle = await this.#bundleOf(seal);
-    if (bundle === undefined) return { reason: "r2_unavailable", key: sealKeys(tenant, seal.id).bundle, detail: "bundle entries unavailable" };
-    const failure = await publishSeal(this.bucket, tenant, seal, bundle);
+    const failure = await publishSeal(this.bucket, tenant, seal, () => this.#bundleOf(seal));
     if (failure?.reason === "r2_conflict") {
       this.#refuse({ reason: "r2_conflict", key: failure.key, detail: `R2 holds other bytes (sha256 ${failure.got}, ours ${failure.expected})` });
     }
