@@ -113,6 +113,18 @@ describe("verification while D1 lags", () => {
   });
 });
 
+describe("verification of a log that refuses writes", () => {
+  it("still finishes and names the R2 object the log never made", async () => {
+    const { tenant, appendKey, verifyKey } = await sealedLog();
+    await env.BUCKET.put(sealKeys(tenant, 2).manifest, "not this log's manifest\n");
+    await evictDurableObject(logOf(tenant));
+    expect((await postEvent(tenant, appendKey, event())).status).toBe(503);
+    const job = await verify(tenant, verifyKey);
+    expect(job.report?.ok).toBe(false);
+    expect(job.report?.failures).toContainEqual(expect.objectContaining({ kind: "seal_invalid", key: sealKeys(tenant, 2).manifest }));
+  });
+});
+
 describe("tampering is detected and named", () => {
   const first = async (tenant: string, key: string) => {
     const job = await verify(tenant, key);
