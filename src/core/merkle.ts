@@ -170,7 +170,12 @@ export type ProofError =
   | { reason: "wrong_proof_length"; expected: number; got: number }
   | { reason: "root_mismatch"; expected: Hash; got: Hash };
 
-const bitLength = (n: number) => (n === 0 ? 0 : Math.floor(Math.log2(n)) + 1);
+/** Number of bits of n (0 for 0); exact up to 2^53, where Math.log2 rounds. */
+const bitLength = (n: number) => {
+  let bits = 0;
+  for (let v = n; v > 0; v = Math.floor(v / 2)) bits++;
+  return bits;
+};
 const popCount = (n: number) => {
   let c = 0;
   for (let v = n; v > 0; v = Math.floor(v / 2)) c += v % 2;

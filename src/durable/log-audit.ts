@@ -52,7 +52,11 @@ export class LogAudit extends DurableObject<Env> {
     requestedBy: { event: JsonObject; provenance: JsonObject },
   ): Promise<JobView> {
     const running = this.#runningJob();
-    if (running) return this.#view(running.id);
+    if (running) {
+      // A running job always has an alarm to move it on; re-arm one if it was lost.
+      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+      return this.#view(running.id);
+    }
     const lastGood = this.ctx.storage.sql.exec("SELECT state FROM last_good WHERE id = 0").toArray()[0];
     let seed = args.seed >>> 0;
     const random = () => {
@@ -132,16 +136,22 @@ export class LogAudit extends DurableObject<Env> {
     const { run, requestedBy, budgetMs } = this.#load(jobId);
     const src = this.#sources(run.tenant);
     const started = Date.now();
-    do {
-      await step(src, run);
-      // Durable now: the run's position. A crash or eviction resumes from this step.
-      this.ctx.storage.sql.exec("UPDATE jobs SET run = ? WHERE id = ?", JSON.stringify(run), jobId);
-    } while (run.phase !== "done" && Date.now() - started < budgetMs);
-    if (run.phase !== "done") {
-      await this.ctx.storage.setAlarm(Date.now());
-      return;
+    try {
+      do {
+        await step(src, run);
+        // Durable now: the run's position. A crash or eviction resumes from this step.
+        this.ctx.storage.sql.exec("UPDATE jobs SET run = ? WHERE id = ?", JSON.stringify(run), jobId);
+      } while (run.phase !== "done" && Date.now() - started < budgetMs);
+      if (run.phase !== "done") {
+        await this.ctx.storage.setAlarm(Date.now());
+        return;
+      }
+      await this.#finish(run, requestedBy);
+    } catch (e) {
+      // A store failed mid-step: the step is repeated from the stored position a little later.
+      console.error(`verification ${jobId} step failed; retrying`, e);
+      await this.ctx.storage.setAlarm(Date.now() + 5_000);
     }
-    await this.#finish(run, requestedBy);
   }
 
   /**

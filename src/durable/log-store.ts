@@ -301,7 +301,8 @@ export class LogStore {
   }
 
   entry(seq: number): StoredEntry | undefined {
-    return this.entries(seq, 1)[0];
+    const e = this.entries(seq, 1)[0];
+    return e?.seq === seq ? e : undefined;
   }
 
   /** Entries with seq >= from, in order, at most `limit` of them. */

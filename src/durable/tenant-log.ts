@@ -38,6 +38,8 @@ export const MIRROR_PASS_LIMIT = 2_000;
 /** After each commit an alarm is armed this far ahead, so a crash before the D1 write is re-driven. */
 export const MIRROR_WATCHDOG_MS = 10_000;
 const RETRY_MAX_MS = 60_000;
+/** After a reconcile could not read R2, appends skip waiting on it for this long. */
+const RECONCILE_RETRY_MS = 30_000;
 /** Weight of the newest gap in the usual-gap mean. */
 const INGEST_GAP_WEIGHT = 0.1;
 /** Ingest is flagged as stalled after this many usual gaps without an entry (and at least a minute). */
@@ -64,7 +66,8 @@ export type ProofRangeError =
   | { reason: "index_out_of_range"; index: number; size: number }
   | { reason: "size_out_of_range"; size: number; treeSize: number }
   | { reason: "entry_not_found"; seq: number }
-  | { reason: "split_view"; refusal: Refusal };
+  | { reason: "split_view"; refusal: Refusal }
+  | { reason: "not_reconciled" };
 
 export type ProofResult<T> = { ok: true; value: T } | { ok: false; error: ProofRangeError };
 
@@ -132,6 +135,10 @@ export class TenantLog extends DurableObject<Env> {
   /** Set by reconcile when R2 holds a newer or conflicting seal; appends and signing stop. */
   #refusal: Refusal | null = null;
   #reconciled: Promise<boolean> | undefined;
+  /** When the last reconcile could not read R2; appends do not wait on R2 again for a while. */
+  #reconcileFailedAt = 0;
+  /** Sealing backs off after a failure: nothing schedules a seal before this time. */
+  #sealRetryAt = 0;
   #alarmAt: number | null = null;
   /** Bindings the log writes to. Tests wrap them in fault-injecting doubles. */
   mirrorDb: D1Database;
@@ -191,9 +198,11 @@ export class TenantLog extends DurableObject<Env> {
    * Ed25519 is deterministic, so the same size always yields the same note.
    */
   async checkpoint(tenant: string): Promise<ProofResult<SignedCheckpoint>> {
-    await this.#ready(tenant);
-    // Never sign while R2 holds a newer or conflicting checkpoint (invariant 10).
+    const reconciled = await this.#ready(tenant);
+    // Never sign while R2 holds a newer or conflicting checkpoint (invariant 10), nor while
+    // R2 could not be read to rule that out.
     if (this.#refusal) return { ok: false, error: { reason: "split_view", refusal: this.#refusal } };
+    if (!reconciled) return { ok: false, error: { reason: "not_reconciled" } };
     const size = this.#head.size;
     if (this.#checkpoint?.size !== size) {
       const body = formatCheckpoint({ origin: tenantOrigin(this.env, tenant), size, root: this.#tree.root(), extensions: [] });
@@ -309,9 +318,13 @@ export class TenantLog extends DurableObject<Env> {
   async reconcile(tenant: string): Promise<boolean> {
     this.#assertTenant(tenant);
     this.#tenant = tenant;
+    const prior = this.#refusal;
     this.#refusal = null;
     this.#reconciled = undefined;
-    return this.#ready(tenant);
+    const done = await this.#ready(tenant);
+    // R2 unreadable proves nothing: a refusal stands until a reconcile can read R2.
+    if (!done) this.#refusal = prior;
+    return done;
   }
 
   /**
@@ -356,8 +369,8 @@ export class TenantLog extends DurableObject<Env> {
     this.#alarmAt = null;
     await this.#mirror();
     if (this.#tenant !== undefined) {
-      await this.#seal(false);
-      this.#scheduleSeal(Date.now());
+      // After a failed pass #sealFailed has armed the backoff; scheduling now would undo it.
+      if ((await this.#seal(false)).ok) this.#scheduleSeal(Date.now());
     }
   }
 
@@ -373,7 +386,10 @@ export class TenantLog extends DurableObject<Env> {
   }
 
   async #enqueue(tenant: string, pending: Omit<Pending, "resolve">): Promise<AppendResult> {
-    await this.#ready(tenant);
+    // Appends go on while R2 is down (invariant 10 is kept by never signing unreconciled):
+    // after a failed reconcile they do not wait on R2 again for RECONCILE_RETRY_MS.
+    if (this.#reconciled !== undefined || Date.now() - this.#reconcileFailedAt > RECONCILE_RETRY_MS) await this.#ready(tenant);
+    else this.#assertTenant(tenant);
     if (this.#refusal) return { ok: false, error: { reason: "split_view", refusal: this.#refusal } };
     if (this.#queuedEvents + pending.req.items.length > MAX_QUEUED_EVENTS) {
       return { ok: false, error: { reason: "overloaded", retryAfterSeconds: 1 } };
@@ -392,6 +408,7 @@ export class TenantLog extends DurableObject<Env> {
         for (const p of group) this.#queuedEvents -= p.req.items.length;
         const tenant = this.#tenant!;
         let outcomes: SequenceOutcome[];
+        let created = 0;
         try {
           const tree = this.#tree.clone();
           const previous = this.#head;
@@ -409,10 +426,7 @@ export class TenantLog extends DurableObject<Env> {
           this.#head = sequenced.head;
           this.#tree = tree;
           outcomes = sequenced.outcomes;
-          if (sequenced.created.length > 0) {
-            this.#armAlarm(Date.now() + MIRROR_WATCHDOG_MS);
-            this.#scheduleSeal(Date.now());
-          }
+          created = sequenced.created.length;
         } catch (e) {
           // Nothing of this group was committed (transactionSync rolled back).
           console.error("TenantLog commit failed", e);
@@ -420,10 +434,15 @@ export class TenantLog extends DurableObject<Env> {
           for (const p of group) p.resolve({ ok: false, error: { reason: "log_unavailable" } });
           continue;
         }
+        if (created > 0) {
+          this.#armAlarm(Date.now() + MIRROR_WATCHDOG_MS);
+          this.#scheduleSeal(Date.now());
+        }
         // Acknowledge after the D1 copy is attempted, so an acknowledged entry is normally in
         // two stores. If D1 is down the entry is still durable in DO storage and the outbox
         // retries it: the append succeeds (DESIGN.md: appends keep working while D1 is down).
-        await this.#mirror();
+        // The group is committed: whatever the mirror does, every caller gets its answer.
+        await this.#mirror().catch((e: unknown) => console.error("D1 mirror pass failed", e));
         group.forEach((p, i) => p.resolve(outcomes[i]!));
       }
     } finally {
@@ -494,7 +513,10 @@ export class TenantLog extends DurableObject<Env> {
     this.#assertTenant(tenant);
     this.#tenant = tenant;
     this.#reconciled ??= this.#reconcile(tenant).then((done) => {
-      if (!done) this.#reconciled = undefined;
+      if (!done) {
+        this.#reconciled = undefined;
+        this.#reconcileFailedAt = Date.now();
+      }
       return done;
     });
     return this.#reconciled;
@@ -584,6 +606,7 @@ export class TenantLog extends DurableObject<Env> {
       await this.#index(tenant);
     }
     this.#sealFailures = 0;
+    this.#sealRetryAt = 0;
     this.#lastSealError = null;
     return { ok: true, value: { sealed } };
   }
@@ -592,7 +615,8 @@ export class TenantLog extends DurableObject<Env> {
     this.#sealFailures += 1;
     this.#lastSealError = detail;
     console.error(`TenantLog ${this.#tenant} seal failed (${this.#sealFailures} in a row): ${detail}`);
-    this.#armAlarm(Date.now() + backoffMs(this.#sealFailures));
+    this.#sealRetryAt = Date.now() + backoffMs(this.#sealFailures);
+    this.#armAlarm(this.#sealRetryAt);
     return { ok: false, error: { reason: "seal_failed", detail } };
   }
 
@@ -658,7 +682,8 @@ export class TenantLog extends DurableObject<Env> {
     const waiting = this.#head.size - (latest?.to ?? 0);
     if (waiting <= 0 && (latest?.published ?? true)) return;
     if (this.#refusal) return;
-    this.#armAlarm(waiting >= SEAL_AFTER_ENTRIES || (latest && !latest.published) ? nowMs : this.#sealDueAt(latest));
+    const due = waiting >= SEAL_AFTER_ENTRIES || (latest && !latest.published) ? nowMs : this.#sealDueAt(latest);
+    this.#armAlarm(Math.max(due, this.#sealRetryAt));
   }
 
   #armAlarm(at: number): void {

@@ -260,9 +260,12 @@ export async function step(src: Sources, run: Run): Promise<void> {
         }
       }
       // R2 must not hold seals beyond the log's, and the KV index must point at the newest.
-      const known = (await src.log.seals(tenant, 0, 1_000_000)).filter((s) => s.published);
+      const all = await src.log.seals(tenant, 0, 1_000_000);
+      const known = all.filter((s) => s.published);
       const newest = known[known.length - 1];
-      const beyond = await src.bucket.list({ prefix: `${sealPrefix(tenant)}${sealId(newest ? newest.id + 1 : 0)}/`, limit: 1 });
+      // A planned seal may be half written; only objects past every seal the log planned are foreign.
+      const planned = all[all.length - 1];
+      const beyond = await src.bucket.list({ prefix: `${sealPrefix(tenant)}${sealId(planned ? planned.id + 1 : 0)}/`, limit: 1 });
       if (beyond.objects.length > 0) fail(state, { kind: "seal_invalid", key: beyond.objects[0]!.key, detail: "R2 holds a seal the log never made" });
       if (newest) {
         const latest = await src.kv.get(kvLatestKey(tenant));

@@ -44,5 +44,7 @@ export function proofFailure(e: ProofRangeError): Failure {
       return new Failure({ reason: "not_found", what: "Entry" });
     case "split_view":
       return new Failure(e);
+    case "not_reconciled":
+      return new Failure({ reason: "log_unavailable" });
   }
 }

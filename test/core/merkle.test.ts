@@ -6,6 +6,7 @@ import {
   CompactRange,
   consistencyProof,
   inclusionProof,
+  inclusionProofLength,
   treeHash,
   verifyConsistency,
   verifyInclusion,
@@ -95,6 +96,16 @@ const flip = (h: Hash, bit: number): Hash => {
   c[(bit >> 3) % c.length]! ^= 1 << (bit & 7);
   return c;
 };
+
+describe("sizes up to 2^53", () => {
+  it("proof lengths are exact where Math.log2 would round (2^49 - 1 and above)", () => {
+    for (let k = 49; k <= 53; k++) {
+      expect(inclusionProofLength(0, 2 ** k)).toBe(k);
+      expect(inclusionProofLength(2 ** k - 2, 2 ** k - 1)).toBe(k - 1);
+      expect(inclusionProofLength(2 ** k - 3, 2 ** k - 1)).toBe(k);
+    }
+  });
+});
 
 describe("properties over random trees (fast-check)", () => {
   it("every generated inclusion proof verifies, and any tampering makes it fail", () => {

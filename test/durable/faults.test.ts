@@ -81,7 +81,7 @@ describe("R2 failing during reconcile", () => {
     await postEvent(tenant, appendKey, event());
     const stub = logOf(tenant);
     await runInDurableObject(stub, (log: TenantLog) => {
-      log.bucket = failingR2(env.BUCKET, "before", /./, 2, { list: true, get: true });
+      log.bucket = failingR2(env.BUCKET, "before", /./, 3, { list: true, get: true });
     });
     for (let i = 0; i < 2; i++) {
       const r = await stub.reconcile(tenant);
@@ -90,9 +90,13 @@ describe("R2 failing during reconcile", () => {
     const stats = await stub.stats();
     expect(stats.last_seal_error).toMatch(/reconcile: R2 unavailable/);
     expect(stats.refusal).toBeNull();
+    // Nothing is signed while R2 could not be read to rule out a newer or conflicting seal
+    // (the checkpoint call tries R2 once more: the third injected failure).
+    const signed = await stub.checkpoint(tenant);
+    expect(signed).toMatchObject({ ok: false, error: { reason: "not_reconciled" } });
     // Appends go on while R2 is down.
     expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
-    // R2 is back (the wrapper's two failures are spent).
+    // R2 is back (the wrapper's three failures are spent).
     expect(await stub.reconcile(tenant)).toBe(true);
     expect((await api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) })).status).toBe(200);
     expect(await verifyOk(tenant, verifyKey)).toMatchObject({ ok: true, checked: { seals: 2 } });
