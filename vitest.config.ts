@@ -1,8 +1,9 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// Two projects: everything inside workerd (the Worker, the Durable Object, and the pure core),
-// and the pure core again on plain Node, which proves it imports no runtime.
+// Three projects: everything inside workerd (the Worker, the Durable Object, and the pure core);
+// the pure core again on plain Node, which proves it imports no runtime (with the CLI and the
+// console's pure helpers); and the web console end to end in a real browser.
 // Test-only secrets; real ones come from .dev.vars or `wrangler secret put`. Set in
 // process.env, where the plugin looks for the secrets wrangler.toml declares as required.
 const TEST_SECRETS = {
@@ -41,11 +42,25 @@ export default defineConfig(async () => {
         {
           test: {
             name: "node",
-            include: bench ? ["bench/core.bench.ts", "bench/cli.bench.ts"] : ["test/core/**/*.test.ts", "test/cli/**/*.test.ts"],
+            include: bench ? ["bench/core.bench.ts", "bench/cli.bench.ts"] : ["test/core/**/*.test.ts", "test/cli/**/*.test.ts", "test/console/**/*.test.ts"],
             environment: "node",
             testTimeout: 600_000,
           },
         },
+        // The web console in Debian's Chromium against `wrangler dev` (test/e2e/server.ts).
+        ...(bench
+          ? []
+          : [
+              {
+                test: {
+                  name: "e2e",
+                  include: ["test/e2e/**/*.test.ts"],
+                  environment: "node",
+                  testTimeout: 120_000,
+                  hookTimeout: 180_000,
+                },
+              },
+            ]),
       ],
     },
   };

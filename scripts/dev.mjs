@@ -1,7 +1,8 @@
 // `npm run dev`: run Sealtrail locally on workerd with local D1, R2, KV and Durable Objects.
 // 1. creates .dev.vars with fresh random secrets on first run (never committed),
 // 2. applies D1 migrations to the local database,
-// 3. starts `wrangler dev` on 127.0.0.1:8787.
+// 3. builds the web console into dist/console,
+// 4. starts `wrangler dev` on 127.0.0.1:8787 (the console at http://localhost:8787).
 import { spawnSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
@@ -27,6 +28,9 @@ if (!existsSync(".dev.vars")) {
 
 const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], { stdio: "inherit", env });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+
+const consoleBuild = spawnSync("node", ["scripts/build-console.mjs"], { stdio: "inherit", env });
+if (consoleBuild.status !== 0) process.exit(consoleBuild.status ?? 1);
 
 const port = process.env.PORT ?? "8787";
 const dev = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", port, ...process.argv.slice(2)], {

@@ -9,13 +9,18 @@ import { AUTH_IP_OPTIONS, AUTH_RATE_LIMIT, authPlugins } from "./auth-options";
  * with email and password (cookie session, or bearer token via the bearer plugin);
  * organizations are tenants; organization-owned API keys are machines.
  */
+/** The origins whose pages may use a signed-in person's cookie session: the Worker's own, and TRUSTED_ORIGINS. */
+export function trustedOrigins(env: Pick<Env, "BETTER_AUTH_URL" | "TRUSTED_ORIGINS">): string[] {
+  const listed = env.TRUSTED_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean);
+  return [new URL(env.BETTER_AUTH_URL).origin, ...listed];
+}
+
 export function createAuth(env: Env) {
-  const trusted = env.TRUSTED_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean);
   return betterAuth({
     appName: "Sealtrail",
     baseURL: env.BETTER_AUTH_URL,
     secret: env.BETTER_AUTH_SECRET,
-    trustedOrigins: [env.BETTER_AUTH_URL, ...trusted],
+    trustedOrigins: trustedOrigins(env),
     database: drizzleAdapter(drizzle(env.DB, { schema }), { provider: "sqlite", schema }),
     emailAndPassword: { enabled: true, minPasswordLength: 10 },
     advanced: { ipAddress: { ...AUTH_IP_OPTIONS, ipAddressHeaders: [...AUTH_IP_OPTIONS.ipAddressHeaders] } },

@@ -10,6 +10,7 @@ export type AppError =
   | { reason: "unauthenticated" }
   | { reason: "forbidden"; missing: string }
   | { reason: "origin_not_allowed"; origin: string | null }
+  | { reason: "cross_site_request"; origin: string | null }
   | { reason: "not_found"; what: string }
   | { reason: "rate_limited"; retryAfterSeconds: number }
   | { reason: "unsupported_media_type"; got: string | null }
@@ -47,6 +48,8 @@ export function toHttp(e: AppError): HttpError {
       return { status: 401, body: wire("unauthenticated", "Sign in, or send an API key.") };
     case "forbidden":
       return { status: 403, body: wire("forbidden", `This credential lacks the "${e.missing}" permission.`) };
+    case "cross_site_request":
+      return { status: 403, body: wire("cross_site_request", "A change made with a signed-in session must come from a page of this site.") };
     case "origin_not_allowed":
       return { status: 403, body: wire("origin_not_allowed", "This publishable key may not be used from this origin.") };
     case "not_found":

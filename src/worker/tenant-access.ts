@@ -11,8 +11,11 @@ import { member } from "../db/auth-schema";
 import type { AppEnv, TenantAccess } from "./app-env";
 import { parseKeyMetadata } from "./cors";
 import { API_KEY_PREFIX, PUBLISHABLE_KEY_CONFIG, PUBLISHABLE_KEY_PREFIX, TENANT_KEY_CONFIG } from "./auth-options";
+import { trustedOrigins } from "./auth";
 import { Failure } from "./errors";
 import { LOG_STATEMENT, PERMISSIONS, permissionsOfRoles, type Permission } from "./permissions";
+
+const SAFE_METHODS = new Set(["GET", "HEAD"]);
 
 /** better-auth ids are 32 alphanumeric characters; anything else names no tenant. */
 const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -68,6 +71,12 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
   } else {
     const session = await auth.api.getSession({ headers: c.req.raw.headers });
     if (!session) throw new Failure({ reason: "unauthenticated" });
+    // A cookie is sent by the browser whatever page made the request: changes made with one
+    // must come from a page of this site (CSRF). A bearer token is never sent by itself.
+    if (!SAFE_METHODS.has(c.req.method) && !c.req.header("authorization")) {
+      const origin = c.req.header("origin") ?? null;
+      if (origin === null || !trustedOrigins(c.env).includes(origin)) throw new Failure({ reason: "cross_site_request", origin });
+    }
     if (!TENANT_ID.test(tenantId)) throw new Failure({ reason: "not_found", what: "Tenant" });
     const row = await drizzle(c.env.DB)
       .select({ role: member.role })

@@ -13,6 +13,7 @@ import { PUBLISHABLE_KEY_CONFIG, TENANT_KEY_CONFIG } from "../auth-options";
 import { Failure } from "../errors";
 import { LOG_STATEMENT, PERMISSIONS } from "../permissions";
 import { parseWith, readJsonBody } from "../request";
+import { recordAccess } from "../access-log";
 import { allowedOriginsOf, requirePermission } from "../tenant-access";
 
 /** An origin as browsers send it: scheme, host and optional port; no path, no wildcard. */
@@ -46,6 +47,8 @@ function memberOnly(c: Context<AppEnv>): string {
   return principal.userId;
 }
 
+const UpdateKey = z.strictObject({ allowed_origins: z.array(Origin).min(1).max(MAX_ALLOWED_ORIGINS) });
+
 const keyPermissions = (stored: string | null): string[] => {
   const parsed = stored ? (JSON.parse(stored) as Record<string, string[]>) : {};
   return parsed[LOG_STATEMENT] ?? [];
@@ -68,6 +71,19 @@ export const keys = new Hono<AppEnv>()
         ...(publishable ? { metadata: { allowed_origins: body.allowed_origins } } : {}),
       },
     });
+    // Key changes are logged in the tenant's own log. The key exists only if its creation is
+    // logged: if the append fails, the key is deleted again and the request fails.
+    try {
+      await recordAccess(c, "sealtrail.key.created", { id: created.id, type: "api_key" }, {
+        name: body.name,
+        type: publishable ? "publishable" : "secret",
+        permissions: body.permissions,
+        ...(publishable ? { allowed_origins: body.allowed_origins! } : {}),
+      });
+    } catch (e) {
+      await drizzle(c.env.DB).delete(apikey).where(eq(apikey.id, created.id));
+      throw e;
+    }
     return c.json(
       {
         id: created.id,
@@ -102,6 +118,22 @@ export const keys = new Hono<AppEnv>()
       })),
     });
   })
+  .patch("/:id", async (c) => {
+    memberOnly(c);
+    const body = parseWith(UpdateKey, await readJsonBody(c), "invalid_key_request");
+    const db = drizzle(c.env.DB);
+    const where = and(eq(apikey.id, c.req.param("id")), eq(apikey.referenceId, c.var.access.tenantId), eq(apikey.configId, PUBLISHABLE_KEY_CONFIG));
+    const found = await db.select({ id: apikey.id, metadata: apikey.metadata }).from(apikey).where(where).get();
+    if (!found) throw new Failure({ reason: "not_found", what: "Publishable key" });
+    // Logged first: a change that is applied is always in the log (a logged change whose
+    // write then fails shows up as a logged change the key list does not reflect).
+    await recordAccess(c, "sealtrail.key.updated", { id: found.id, type: "api_key" }, {
+      before: { allowed_origins: allowedOriginsOf(found.metadata) },
+      after: { allowed_origins: body.allowed_origins },
+    });
+    await db.update(apikey).set({ metadata: JSON.stringify({ allowed_origins: body.allowed_origins }) }).where(where);
+    return c.json({ id: found.id, allowed_origins: body.allowed_origins });
+  })
   .delete("/:id", async (c) => {
     memberOnly(c);
     const removed = await drizzle(c.env.DB)
@@ -109,5 +141,7 @@ export const keys = new Hono<AppEnv>()
       .where(and(eq(apikey.id, c.req.param("id")), eq(apikey.referenceId, c.var.access.tenantId)))
       .returning({ id: apikey.id });
     if (removed.length === 0) throw new Failure({ reason: "not_found", what: "Key" });
+    // Revoked first, then logged: a failed append leaves the key revoked (the safe side).
+    await recordAccess(c, "sealtrail.key.revoked", { id: removed[0]!.id, type: "api_key" });
     return c.json({ id: removed[0]!.id, revoked: true });
   });

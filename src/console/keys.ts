@@ -1,0 +1,135 @@
+/** API keys: secret keys for machines and publishable ingest keys for browsers. */
+import { json, tenantPath } from "./api";
+import { h, show } from "./dom";
+import type { TenantContext } from "./main";
+import { ago, banner, copyable, errorBanner, field, go, onSubmit, str } from "./ui";
+
+interface KeyRow {
+  id: string;
+  name: string;
+  type: "secret" | "publishable";
+  start: string | null;
+  allowed_origins?: string[];
+  permissions: string[];
+  created_at: string;
+  last_used_at: string | null;
+}
+
+const PERMISSIONS = [
+  ["append", "append events"],
+  ["read", "read and export events"],
+  ["verify", "run verification, download snapshots"],
+  ["admin", "manage keys, members and settings"],
+] as const;
+
+const originsOf = (text: string) => text.split(/[\s,]+/).map((o) => o.trim()).filter(Boolean);
+
+function originsEditor(t: string, k: KeyRow, status: HTMLElement): HTMLElement {
+  const area = h("textarea", { rows: 2, "aria-label": `Allowed origins of ${k.name}` }, (k.allowed_origins ?? []).join("\n"));
+  const save = h("button", { type: "button", class: "secondary small" }, "Save origins");
+  save.addEventListener("click", async () => {
+    try {
+      await json(tenantPath(t, `/keys/${k.id}`), { method: "PATCH", body: { allowed_origins: originsOf(area.value) } });
+      go(`#/t/${encodeURIComponent(t)}/keys`);
+    } catch (e) {
+      status.replaceChildren(errorBanner(e));
+    }
+  });
+  return h("div", { class: "origins" }, area, save);
+}
+
+export async function keysPage(ctx: TenantContext): Promise<Node> {
+  const t = ctx.tenant.id;
+  const status = h("div");
+  let rows: KeyRow[];
+  try {
+    rows = (await json<{ keys: KeyRow[] }>(tenantPath(t, "/keys"))).keys;
+  } catch (e) {
+    return h("section", null, h("h1", null, "Keys"), errorBanner(e));
+  }
+  const created = h("div", { "data-testid": "created-key" });
+  const publishable = h("input", { type: "checkbox", name: "publishable" });
+  const origins = field("Allowed origins (publishable keys)", h("textarea", { name: "origins", rows: 2, placeholder: "https://app.example.com" }), "One per line. Browsers on these origins may append with the key; nothing else.");
+  const form = h(
+    "form",
+    { class: "panel", "data-testid": "create-key" },
+    h("h2", null, "New key"),
+    field("Name", h("input", { name: "name", required: true, maxlength: 64, placeholder: "billing-service" })),
+    h("fieldset", null, h("legend", null, "Permissions"), PERMISSIONS.map(([p, what]) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "perm", value: p }), ` ${p} `, h("small", null, what)))),
+    h("label", { class: "check" }, publishable, " Publishable ingest key for browsers (append only, bound to origins)"),
+    origins,
+    h("button", { type: "submit" }, "Create key"),
+  );
+  onSubmit(form, status, async (d) => {
+    const isPublishable = d.get("publishable") !== null;
+    const body = {
+      name: str(d, "name"),
+      permissions: isPublishable ? ["append"] : d.getAll("perm").map(String),
+      ...(isPublishable ? { allowed_origins: originsOf(str(d, "origins")) } : {}),
+    };
+    const k = await json<{ key: string; name: string; type: string }>(tenantPath(t, "/keys"), { body });
+    form.reset();
+    created.replaceChildren(
+      h(
+        "div",
+        { class: "panel highlight" },
+        h("strong", null, `Your new ${k.type} key “`, show(k.name), "”. Copy it now: it is shown only once."),
+        copyable(k.key, "raw-key"),
+        h("button", { type: "button", class: "secondary small", onclick: () => go(`#/t/${encodeURIComponent(t)}/keys`) }, "Done, I stored it"),
+      ),
+    );
+  });
+  return h(
+    "section",
+    null,
+    h("h1", null, "Keys"),
+    h("p", { class: "muted" }, "Keys belong to the tenant. Give each service its own key with the least permission it needs. Creating, changing and revoking keys is recorded in the log."),
+    created,
+    status,
+    rows.length === 0
+      ? banner("info", "No keys yet.")
+      : h(
+          "table",
+          { "data-testid": "keys-table" },
+          h("thead", null, h("tr", null, ["Name", "Type", "Starts with", "Permissions", "Created", "Last used", ""].map((c) => h("th", null, c)))),
+          h(
+            "tbody",
+            null,
+            rows.map((k) =>
+              h(
+                "tr",
+                { "data-key": k.id },
+                h("td", null, show(k.name)),
+                h("td", null, k.type, k.type === "publishable" ? originsEditor(t, k, status) : null),
+                h("td", null, h("code", null, show(k.start ?? ""))),
+                h("td", null, k.permissions.join(", ")),
+                h("td", { class: "nowrap" }, ago(k.created_at, ctx.now)),
+                h("td", { class: "nowrap" }, ago(k.last_used_at, ctx.now)),
+                h(
+                  "td",
+                  null,
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      class: "danger small",
+                      onclick: async () => {
+                        if (!confirm(`Revoke “${k.name}”? Anything using it stops working at once.`)) return;
+                        try {
+                          await json(tenantPath(t, `/keys/${k.id}`), { method: "DELETE" });
+                          go(`#/t/${encodeURIComponent(t)}/keys`);
+                        } catch (e) {
+                          status.replaceChildren(errorBanner(e));
+                        }
+                      },
+                    },
+                    "Revoke",
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+    form,
+  );
+}

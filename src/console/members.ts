@@ -1,0 +1,131 @@
+/**
+ * Members and roles, through better-auth's organization routes (which check the caller's own
+ * role and refuse role names we did not define). Invitations are links: Sealtrail sends no
+ * email, so the inviter passes the link on; only the invited address can accept it.
+ */
+import { json, query } from "./api";
+import { h, show } from "./dom";
+import type { TenantContext } from "./main";
+import { ago, banner, copyable, errorBanner, field, go, onSubmit, str } from "./ui";
+
+const ROLES = [
+  ["member", "reads events"],
+  ["auditor", "reads events, runs verification, downloads snapshots"],
+  ["admin", "everything but deleting the owner"],
+  ["owner", "everything"],
+] as const;
+
+interface MemberRow {
+  id: string;
+  role: string;
+  createdAt: string;
+  userId: string;
+  user: { email: string; name: string };
+}
+interface InvitationRow {
+  id: string;
+  email: string;
+  role: string;
+  status: string;
+  expiresAt: string;
+}
+
+export const inviteLink = (id: string) => `${location.origin}/#/invite/${encodeURIComponent(id)}`;
+
+export async function membersPage(ctx: TenantContext): Promise<Node> {
+  const t = ctx.tenant.id;
+  const status = h("div");
+  const reload = () => go(`#/t/${encodeURIComponent(t)}/members`);
+  const [members, invitations] = await Promise.all([
+    json<{ members: MemberRow[] }>(`/api/auth/organization/list-members${query({ organizationId: t })}`),
+    json<InvitationRow[]>(`/api/auth/organization/list-invitations${query({ organizationId: t })}`).catch(() => [] as InvitationRow[]),
+  ]);
+  const me = members.members.find((m) => m.userId === ctx.session.user.id);
+  const canManage = me ? me.role.split(",").some((r) => r === "owner" || r === "admin") : false;
+  const act = async (path: string, body: unknown) => {
+    try {
+      await json(path, { body });
+      reload();
+    } catch (e) {
+      status.replaceChildren(errorBanner(e));
+    }
+  };
+  const roleSelect = (m: MemberRow) => {
+    const s = h("select", { "aria-label": `Role of ${m.user.email}`, disabled: !canManage || m.userId === ctx.session.user.id }, ROLES.map(([r]) => h("option", { value: r, selected: m.role === r }, r)));
+    s.addEventListener("change", () => void act("/api/auth/organization/update-member-role", { memberId: m.id, role: s.value, organizationId: t }));
+    return s;
+  };
+  const invited = h("div", { "data-testid": "invite-link" });
+  const form = h(
+    "form",
+    { class: "panel inline" },
+    field("Email", h("input", { name: "email", type: "email", required: true })),
+    field("Role", h("select", { name: "role" }, ROLES.map(([r, what]) => h("option", { value: r, title: what }, r)))),
+    h("button", { type: "submit" }, "Invite"),
+  );
+  onSubmit(form, status, async (d) => {
+    const inv = await json<{ id: string; email: string; role: string }>("/api/auth/organization/invite-member", {
+      body: { email: str(d, "email"), role: str(d, "role"), organizationId: t },
+    });
+    invited.replaceChildren(h("div", { class: "panel highlight" }, h("p", null, "Send this link to ", show(inv.email), ". They sign in (or sign up) with that address and accept:"), copyable(inviteLink(inv.id))));
+    form.reset();
+  });
+  const pending = invitations.filter((i) => i.status === "pending");
+  return h(
+    "section",
+    null,
+    h("h1", null, "Members"),
+    h("p", { class: "muted" }, ROLES.map(([r, what]) => h("span", { class: "role" }, h("strong", null, r), `: ${what}. `))),
+    status,
+    h(
+      "table",
+      { "data-testid": "members-table" },
+      h("thead", null, h("tr", null, ["Person", "Role", "Member since", ""].map((c) => h("th", null, c)))),
+      h(
+        "tbody",
+        null,
+        members.members.map((m) =>
+          h(
+            "tr",
+            null,
+            h("td", null, show(m.user.name), " ", h("small", null, show(m.user.email))),
+            h("td", null, roleSelect(m)),
+            h("td", null, ago(m.createdAt, ctx.now)),
+            h(
+              "td",
+              null,
+              canManage && m.userId !== ctx.session.user.id
+                ? h("button", { type: "button", class: "danger small", onclick: () => confirm(`Remove ${m.user.email}?`) && void act("/api/auth/organization/remove-member", { memberIdOrEmail: m.id, organizationId: t }) }, "Remove")
+                : null,
+            ),
+          ),
+        ),
+      ),
+    ),
+    canManage ? [h("h2", null, "Invite someone"), form, invited] : banner("info", "Only owners and admins manage members."),
+    pending.length > 0
+      ? [
+          h("h2", null, "Pending invitations"),
+          h(
+            "table",
+            null,
+            h(
+              "tbody",
+              null,
+              pending.map((i) =>
+                h(
+                  "tr",
+                  null,
+                  h("td", null, show(i.email)),
+                  h("td", null, i.role),
+                  h("td", null, `expires ${i.expiresAt}`),
+                  h("td", null, copyable(inviteLink(i.id))),
+                  h("td", null, canManage ? h("button", { type: "button", class: "secondary small", onclick: () => void act("/api/auth/organization/cancel-invitation", { invitationId: i.id }) }, "Cancel") : null),
+                ),
+              ),
+            ),
+          ),
+        ]
+      : null,
+  );
+}

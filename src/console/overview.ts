@@ -1,0 +1,75 @@
+/** A tenant at a glance: size, seals, verification, the D1 mirror, alerts, and activity. */
+import { json, tenantPath, type Stats } from "./api";
+import { barChart } from "./chart";
+import { h, show } from "./dom";
+import type { TenantContext } from "./main";
+import { ago, banner, card } from "./ui";
+
+interface ReportRow {
+  job_id: string;
+  ok: boolean;
+  failures: number;
+  created_at: string;
+}
+
+/** The alerts of a tenant's state; an empty list means all is well (pure, for tests). */
+export function alertsOf(s: Stats, lastReport: ReportRow | null): { tone: "bad" | "warn"; text: string }[] {
+  const out: { tone: "bad" | "warn"; text: string }[] = [];
+  if (s.refusing_writes) out.push({ tone: "bad", text: "The log refuses writes: its reconcile check found stored seals that disagree with its state (a possible split view). Appends and seals are stopped until an operator resolves it." });
+  if (lastReport && !lastReport.ok) out.push({ tone: "bad", text: `The last verification failed with ${lastReport.failures} failure(s). See Verification.` });
+  if (s.seal_failures > 0) out.push({ tone: "bad", text: `Sealing is failing (${s.seal_failures} attempt(s)): ${s.last_seal_error ?? "unknown error"}. Entries are safe in the log; snapshots are behind.` });
+  if (s.mirror_lag > 0 && s.mirror_failures > 0) out.push({ tone: "warn", text: `The D1 mirror is ${s.mirror_lag} entries behind after ${s.mirror_failures} failed write(s). Entries are safe in the log and are copied when D1 recovers.` });
+  if (s.ingest_stalled) out.push({ tone: "warn", text: `No events for much longer than usual (last one ${s.last_received_at ?? "never"}). Check your senders.` });
+  if (s.skewed_events > 0) out.push({ tone: "warn", text: `${s.skewed_events} event(s) carried an occurred_at far from the time they were received.` });
+  return out;
+}
+
+export async function overviewPage(ctx: TenantContext): Promise<Node> {
+  const t = ctx.tenant.id;
+  const range = (["24h", "7d", "30d"] as const).find((r) => r === ctx.route.params.get("range")) ?? "24h";
+  const [stats, reports, activity] = await Promise.all([
+    json<Stats>(tenantPath(t, "/stats")),
+    json<{ reports: ReportRow[] }>(tenantPath(t, "/verify")).catch(() => null),
+    json<{ buckets: { start: string; count: number }[]; bucket_seconds: number }>(tenantPath(t, `/stats/activity?range=${range}`)),
+  ]);
+  const last = reports?.reports[0] ?? null;
+  const alerts = alertsOf(stats, last);
+  const hourly = activity.bucket_seconds < 86400;
+  const label = (iso: string) => {
+    const d = new Date(iso);
+    return hourly ? `${String(d.getHours()).padStart(2, "0")}:00` : `${d.getMonth() + 1}/${d.getDate()}`;
+  };
+  const total = activity.buckets.reduce((a, b) => a + b.count, 0);
+  return h(
+    "section",
+    null,
+    h("h1", null, show(ctx.tenant.name)),
+    h("div", { class: "alerts", "data-testid": "alerts" }, alerts.length === 0 ? banner("ok", "All is well: the log accepts writes, seals are current and nothing is flagged.") : alerts.map((a) => banner(a.tone, a.text))),
+    h(
+      "div",
+      { class: "cards" },
+      card("Entries", String(stats.size), stats.last_received_at ? `last ${ago(stats.last_received_at, ctx.now)}` : "none yet"),
+      card(
+        "Last seal",
+        stats.latest_seal ? `#${Number(stats.latest_seal.id)}` : "none",
+        stats.latest_seal ? `${ago(stats.latest_seal.sealed_at, ctx.now)} · sealed to entry ${stats.sealed_to}` : "entries are sealed on the seal interval",
+      ),
+      card(
+        "Last verification",
+        last ? h("span", { class: last.ok ? "good" : "badtext" }, last.ok ? "passed" : "FAILED") : reports ? "never run" : "needs verify permission",
+        last ? ago(last.created_at, ctx.now) : undefined,
+      ),
+      card("D1 mirror lag", `${stats.mirror_lag} entries`, stats.mirror_failures > 0 ? `${stats.mirror_failures} failed write(s)` : "in step"),
+    ),
+    h(
+      "div",
+      { class: "row" },
+      h("h2", null, "Entries over time"),
+      h("span", { class: "spacer" }),
+      (["24h", "7d", "30d"] as const).map((r) => h("a", { href: `#/t/${encodeURIComponent(t)}/overview?range=${r}`, class: r === range ? "pill active" : "pill" }, r)),
+    ),
+    barChart(activity.buckets, label),
+    h("p", { class: "muted" }, `${total} entries in the last ${range} (counted in the D1 mirror).`),
+  );
+}
+

@@ -1,0 +1,54 @@
+/** Tenant settings: seal interval, retention and legal hold, clock-skew bound. Each change is logged. */
+import { json, tenantPath } from "./api";
+import { h } from "./dom";
+import type { TenantContext } from "./main";
+import { banner, field, onSubmit } from "./ui";
+
+interface Settings {
+  seal_interval_seconds: number;
+  retention_years: number;
+  legal_hold: boolean;
+  max_clock_skew_seconds: number;
+}
+
+export async function settingsPage(ctx: TenantContext): Promise<Node> {
+  const t = ctx.tenant.id;
+  const s = await json<Settings>(tenantPath(t, "/settings"));
+  const status = h("div", { "data-testid": "settings-status" });
+  const num = (name: keyof Settings, min: number, max: number) => h("input", { name, type: "number", min, max, required: true, value: String(s[name]) });
+  const form = h(
+    "form",
+    { class: "panel" },
+    field("Seal interval (seconds)", num("seal_interval_seconds", 10, 86400), "How often new entries are sealed into a signed snapshot."),
+    field("Retention (years)", num("retention_years", 1, 100), "How long entries must be kept."),
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "legal_hold", checked: s.legal_hold }), " Legal hold (nothing may be removed, whatever the retention)"),
+    field("Maximum clock skew (seconds)", num("max_clock_skew_seconds", 1, 86400), "Events whose occurred_at is further than this from their receipt are flagged."),
+    h("button", { type: "submit" }, "Save settings"),
+    status,
+  );
+  onSubmit(form, status, async (d) => {
+    const next: Settings = {
+      seal_interval_seconds: Number(d.get("seal_interval_seconds")),
+      retention_years: Number(d.get("retention_years")),
+      legal_hold: d.get("legal_hold") !== null,
+      max_clock_skew_seconds: Number(d.get("max_clock_skew_seconds")),
+    };
+    const patch = Object.fromEntries(Object.entries(next).filter(([k, v]) => s[k as keyof Settings] !== v));
+    if (Object.keys(patch).length === 0) {
+      status.replaceChildren(banner("info", "Nothing changed."));
+      return;
+    }
+    const r = await json<{ receipt: { seq: number } }>(tenantPath(t, "/settings"), { method: "PUT", body: patch });
+    Object.assign(s, next);
+    status.replaceChildren(
+      banner("ok", "Saved. The change is recorded in the log as ", h("a", { href: `#/t/${encodeURIComponent(t)}/events/${r.receipt.seq}` }, `entry ${r.receipt.seq}`), "."),
+    );
+  });
+  return h(
+    "section",
+    null,
+    h("h1", null, "Settings"),
+    form,
+    h("p", { class: "muted" }, "Allowed browser origins belong to each publishable key: change them on the ", h("a", { href: `#/t/${encodeURIComponent(t)}/keys` }, "Keys"), " page (changes are logged too)."),
+  );
+}

@@ -1,0 +1,134 @@
+/**
+ * In-browser verification with src/core: the console checks what the server shows against
+ * the tenant's *pinned* verifier keys, so it does not take the server's word for it.
+ *
+ * Pinning is trust on first use (as with SSH host keys): the first time this browser opens a
+ * tenant, the keys GET /v1/keys serves are stored in localStorage. Later, a key the server
+ * offers that is not pinned is reported and not used until the person pins it. A key got out
+ * of band (from the CLI, a colleague, a contract) can be pinned instead.
+ *
+ * The last checkpoint this browser verified is kept too; each new one must be consistent with
+ * it (RFC 9162 §2.1.4.2), which catches a log rewritten or forked between visits.
+ */
+import { fromBase64, toBase64 } from "../core/bytes";
+import { openCheckpoint, type Checkpoint } from "../core/checkpoint";
+import { entryLeafHash } from "../core/entry";
+import { verifyConsistency } from "../core/merkle";
+import { parseVerifierKey, type NoteVerifier } from "../core/note";
+import { verifyTlogProof } from "../core/tlog-proof";
+import { json, tenantPath, text, type EntryView, type PublishedKey } from "./api";
+
+export interface Pin {
+  origin: string;
+  keys: string[];
+  pinned_at: string;
+}
+
+const pinKey = (tenant: string) => `sealtrail.pin.${tenant}`;
+const seenKey = (tenant: string) => `sealtrail.seen.${tenant}`;
+
+export function readPin(tenant: string): Pin | null {
+  const raw = localStorage.getItem(pinKey(tenant));
+  if (!raw) return null;
+  try {
+    return JSON.parse(raw) as Pin;
+  } catch {
+    return null;
+  }
+}
+
+export function writePin(tenant: string, keys: string[], now: Date): Pin | string {
+  const parsed = keys.map((k) => parseVerifierKey(k.trim()));
+  const bad = parsed.findIndex((p) => !p.ok);
+  if (bad >= 0) return `Key ${bad + 1} is not a signed-note verifier key.`;
+  const names = new Set(parsed.map((p) => (p.ok ? p.value.name : "")));
+  if (names.size !== 1) return "All pinned keys must be for the same log origin.";
+  if (![...names][0]!.endsWith(`/${tenant}`)) return `That key is for the log ${[...names][0]}, not this tenant's.`;
+  const pin: Pin = { origin: [...names][0]!, keys: keys.map((k) => k.trim()), pinned_at: now.toISOString() };
+  localStorage.setItem(pinKey(tenant), JSON.stringify(pin));
+  localStorage.removeItem(seenKey(tenant));
+  return pin;
+}
+
+export interface PinState {
+  pin: Pin;
+  /** True when this visit pinned the keys (first use). */
+  firstUse: boolean;
+  /** Keys the server offers now that are not pinned. */
+  unpinned: string[];
+}
+
+/** The tenant's pinned keys, pinning the served ones on first use. */
+export async function pinState(tenant: string, now: Date): Promise<PinState | string> {
+  const served = (await json<{ keys: PublishedKey[] }>(`/v1/keys?tenant=${encodeURIComponent(tenant)}`)).keys.map((k) => k.verifier_key);
+  const existing = readPin(tenant);
+  if (existing) return { pin: existing, firstUse: false, unpinned: served.filter((k) => !existing.keys.includes(k)) };
+  const pin = writePin(tenant, served, now);
+  return typeof pin === "string" ? pin : { pin, firstUse: true, unpinned: [] };
+}
+
+function verifiers(pin: Pin): NoteVerifier[] {
+  return pin.keys.flatMap((k) => {
+    const v = parseVerifierKey(k);
+    return v.ok ? [v.value] : [];
+  });
+}
+
+export type CheckFailure =
+  | { reason: "checkpoint_invalid"; detail: string }
+  | { reason: "checkpoint_inconsistent"; expected: string; got: string; detail: string }
+  | { reason: "entry_not_included"; seq: number; detail: string }
+  | { reason: "entry_seq_mismatch"; seq: number; expected: number; got: number };
+
+export interface CheckpointCheck {
+  checkpoint?: Checkpoint;
+  /** The size of the checkpoint this browser had verified before, if any. */
+  previous?: number;
+  failure?: CheckFailure;
+}
+
+const detailOf = (e: { reason: string }) => e.reason;
+
+/**
+ * Fetches the tenant's checkpoint, checks its signature against the pinned keys, and checks
+ * it is consistent with the last one this browser verified; remembers it if all holds.
+ */
+export async function checkCheckpoint(tenant: string, pin: Pin): Promise<CheckpointCheck> {
+  const note = await text(tenantPath(tenant, "/checkpoint"));
+  const opened = openCheckpoint(note, pin.origin, verifiers(pin));
+  if (!opened.ok) return { failure: { reason: "checkpoint_invalid", detail: detailOf(opened.error) } };
+  const cp = opened.value;
+  const seenRaw = localStorage.getItem(seenKey(tenant));
+  const seen = seenRaw ? (JSON.parse(seenRaw) as { size: number; root: string }) : null;
+  if (seen && seen.size > 0) {
+    const expected = `size ≥ ${seen.size}, consistent with root ${seen.root}`;
+    if (cp.size < seen.size) {
+      return { checkpoint: cp, previous: seen.size, failure: { reason: "checkpoint_inconsistent", expected, got: `size ${cp.size}`, detail: "the log shrank" } };
+    }
+    const proof = await json<{ hashes: string[] }>(tenantPath(tenant, `/proof/consistency?from=${seen.size}&to=${cp.size}`));
+    const hashes = proof.hashes.map((h) => fromBase64(h) ?? new Uint8Array(0));
+    const fromRoot = fromBase64(seen.root) ?? new Uint8Array(0);
+    const consistent = verifyConsistency(seen.size, cp.size, hashes, fromRoot, cp.root);
+    if (!consistent.ok) {
+      return {
+        checkpoint: cp,
+        previous: seen.size,
+        failure: { reason: "checkpoint_inconsistent", expected, got: `size ${cp.size}, root ${toBase64(cp.root)}`, detail: consistent.error.reason },
+      };
+    }
+  }
+  localStorage.setItem(seenKey(tenant), JSON.stringify({ size: cp.size, root: toBase64(cp.root) }));
+  return { checkpoint: cp, ...(seen ? { previous: seen.size } : {}) };
+}
+
+/**
+ * Checks that the bytes the server shows for an entry are the leaf at its sequence number in
+ * a checkpoint signed by a pinned key (c2sp.org/tlog-proof). The entry is hashed here.
+ */
+export async function checkEntry(tenant: string, pin: Pin, entry: Pick<EntryView, "seq" | "entry">): Promise<CheckFailure | null> {
+  const proof = await text(tenantPath(tenant, `/events/${entry.seq}/proof`));
+  const result = verifyTlogProof(proof, entryLeafHash(entry.entry), pin.origin, verifiers(pin));
+  if (!result.ok) return { reason: "entry_not_included", seq: entry.seq, detail: detailOf(result.error) };
+  if (result.value.index !== entry.seq) return { reason: "entry_seq_mismatch", seq: entry.seq, expected: entry.seq, got: result.value.index };
+  return null;
+}

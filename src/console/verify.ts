@@ -1,0 +1,165 @@
+/**
+ * Verification: the server's full run (DESIGN.md verification engine) with its progress and
+ * report, and this browser's own checks with src/core against the pinned key: the checkpoint's
+ * signature, its consistency with the last one seen here, and the newest entries' proofs.
+ */
+import { json, query, tenantPath, type EntryView, type Job, type Report, type VerificationFailure } from "./api";
+import { h, show } from "./dom";
+import type { TenantContext } from "./main";
+import { checkCheckpoint, checkEntry, pinState, writePin, type CheckFailure, type Pin } from "./trust";
+import { ago, banner, copyable, errorBanner } from "./ui";
+
+/** Entries whose proofs the browser checks, from the newest back. */
+export const BROWSER_CHECKED_ENTRIES = 20;
+const POLL_MS = 1000;
+
+function failureRow(f: VerificationFailure): HTMLElement {
+  const where = f.seq !== undefined && f.seq !== null ? `entry ${f.seq}` : f.key ?? "";
+  const detail = [f.detail, f.expected !== undefined ? `expected ${JSON.stringify(f.expected)}` : "", f.found !== undefined ? `found ${JSON.stringify(f.found)}` : ""].filter(Boolean).join("; ");
+  return h("tr", { "data-kind": f.kind }, h("td", null, h("code", null, f.kind)), h("td", null, show(where)), h("td", { class: "wrap" }, show(detail)));
+}
+
+export function reportView(r: Report): HTMLElement {
+  const summary = `${r.checked.entries} entries, ${r.checked.seals} seals (${r.checked.bundle_entries} bundle entries) in range [${r.range.from}, ${r.range.to}), ${r.duration_ms} ms`;
+  if (r.ok) return h("div", { "data-testid": "report", "data-ok": "true" }, banner("ok", h("strong", null, "Verified. "), `Every entry and seal checked out: ${summary}.`));
+  return h(
+    "div",
+    { "data-testid": "report", "data-ok": "false" },
+    banner("bad", h("strong", null, "Verification FAILED. "), `${r.failures.length} failure(s) found; checked ${summary}.`),
+    h("table", { class: "failures" }, h("thead", null, h("tr", null, h("th", null, "Failure"), h("th", null, "Where"), h("th", null, "Detail"))), h("tbody", null, r.failures.map(failureRow))),
+  );
+}
+
+function browserFailure(f: CheckFailure): string {
+  switch (f.reason) {
+    case "checkpoint_invalid":
+      return `The checkpoint is not signed by the pinned key (${f.detail}).`;
+    case "checkpoint_inconsistent":
+      return `The log is not an extension of the one this browser saw before: expected ${f.expected}, got ${f.got} (${f.detail}).`;
+    case "entry_not_included":
+      return `Entry ${f.seq}: the bytes served are not in the signed log (${f.detail}).`;
+    case "entry_seq_mismatch":
+      return `Entry ${f.seq}: the proof puts it at position ${f.got}.`;
+  }
+}
+
+async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Promise<void> {
+  const t = ctx.tenant.id;
+  out.replaceChildren(banner("info", "Checking in your browser…"));
+  const cp = await checkCheckpoint(t, pin);
+  const lines: HTMLElement[] = [];
+  if (cp.failure) {
+    out.replaceChildren(banner("bad", browserFailure(cp.failure)));
+    return;
+  }
+  const size = cp.checkpoint!.size;
+  lines.push(banner("ok", `Checkpoint: ${size} entries, signed by the pinned key${cp.previous !== undefined ? `, consistent with the checkpoint of ${cp.previous} entries this browser verified before` : ""}.`));
+  const from = Math.max(0, size - BROWSER_CHECKED_ENTRIES);
+  const page = await json<{ events: EntryView[] }>(tenantPath(t, `/events${query({ from_seq: from, to_seq: size, limit: BROWSER_CHECKED_ENTRIES })}`));
+  const failures: CheckFailure[] = [];
+  for (const e of page.events) {
+    const f = await checkEntry(t, pin, e);
+    if (f) failures.push(f);
+  }
+  lines.push(
+    failures.length === 0
+      ? banner("ok", `Entries ${from}–${size - 1}: all ${page.events.length} proofs check out against the bytes the server shows.`)
+      : banner("bad", h("strong", null, `${failures.length} of ${page.events.length} entries failed: `), h("ul", null, failures.map((f) => h("li", { "data-seq": "seq" in f ? f.seq : "" }, browserFailure(f))))),
+  );
+  out.replaceChildren(...lines);
+}
+
+function pinPanel(ctx: TenantContext, state: Awaited<ReturnType<typeof pinState>>): HTMLElement {
+  const t = ctx.tenant.id;
+  if (typeof state === "string") return banner("bad", state);
+  const area = h("textarea", { rows: 2, placeholder: "sealtrail.localhost/<tenant>+1234abcd+AbC…" });
+  const status = h("div");
+  const pinButton = h("button", { type: "button", class: "secondary" }, "Pin this key instead");
+  pinButton.addEventListener("click", () => {
+    const r = writePin(t, area.value.split("\n").filter((l) => l.trim()), new Date());
+    if (typeof r === "string") status.replaceChildren(banner("bad", r));
+    else location.reload();
+  });
+  return h(
+    "div",
+    { class: "panel" },
+    h("h2", null, "Pinned verifier key"),
+    state.firstUse
+      ? banner("warn", "First visit from this browser: the key the server serves was pinned now. Compare it with one you got out of band (the CLI's verifier-keys.txt, your contract) to be sure.")
+      : h("p", { class: "muted" }, `Pinned ${ago(state.pin.pinned_at, ctx.now)} in this browser. Checks below use only this key, not the server's word.`),
+    state.unpinned.length > 0 ? banner("warn", `The server now also offers ${state.unpinned.length} key(s) that are not pinned. They are not trusted here until you pin them.`) : null,
+    state.pin.keys.map((k) => copyable(k, "pinned-key")),
+    h("details", null, h("summary", null, "Pin a different key"), area, pinButton, status),
+  );
+}
+
+export async function verifyPage(ctx: TenantContext): Promise<Node> {
+  const t = ctx.tenant.id;
+  const result = h("div", { "data-testid": "verify-result" });
+  const progress = h("progress", { max: 1, value: 0, hidden: true });
+  const progressText = h("span", { class: "muted" });
+  const browser = h("div", { "data-testid": "browser-checks" });
+  const run = h("button", { type: "button", "data-testid": "run-verification" }, "Run full verification");
+  let pin: Pin | null = null;
+
+  run.addEventListener("click", async () => {
+    run.disabled = true;
+    result.replaceChildren();
+    progress.hidden = false;
+    try {
+      let job = await json<Job>(tenantPath(t, "/verify"), { method: "POST", body: { mode: "full" } });
+      while (job.status !== "done") {
+        progress.max = Math.max(1, job.progress.to);
+        progress.value = job.progress.next;
+        progressText.textContent = ` ${job.progress.phase}: ${job.progress.next} of ${job.progress.to} entries`;
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        job = await json<Job>(tenantPath(t, `/verify/${job.job_id}`));
+      }
+      progress.value = progress.max;
+      progressText.textContent = "";
+      result.replaceChildren(reportView(job.report!));
+      if (pin) await browserChecks(ctx, pin, browser);
+    } catch (e) {
+      result.replaceChildren(errorBanner(e));
+    } finally {
+      run.disabled = false;
+      progress.hidden = true;
+    }
+  });
+
+  const state = await pinState(t, ctx.now);
+  if (typeof state !== "string") pin = state.pin;
+  const history = await json<{ reports: { job_id: string; ok: boolean; failures: number; created_at: string; mode: string }[] }>(tenantPath(t, "/verify"));
+  const browserButton = h("button", { type: "button", class: "secondary" }, "Check in this browser");
+  browserButton.addEventListener("click", () => {
+    if (pin) void browserChecks(ctx, pin, browser).catch((e) => browser.replaceChildren(errorBanner(e)));
+  });
+  return h(
+    "section",
+    null,
+    h("h1", null, "Verification"),
+    h("p", null, "A full run re-derives every entry hash, the hash chain, the Merkle tree and every sealed snapshot from D1, R2 and KV, and compares them with the signed checkpoints. The run is itself logged."),
+    h("div", { class: "row" }, run, progress, progressText),
+    result,
+    h("h2", null, "In your browser"),
+    h("p", { class: "muted" }, `Your browser checks the signed checkpoint, its consistency with the last one it saw, and the proofs of the newest ${BROWSER_CHECKED_ENTRIES} entries, with Sealtrail's own verification code running here.`),
+    browserButton,
+    browser,
+    pinPanel(ctx, state),
+    h("h2", null, "Past runs"),
+    history.reports.length === 0
+      ? h("p", { class: "muted" }, "None yet.")
+      : h(
+          "table",
+          { class: "history" },
+          h("thead", null, h("tr", null, h("th", null, "When"), h("th", null, "Mode"), h("th", null, "Result"))),
+          h(
+            "tbody",
+            null,
+            history.reports.map((r) =>
+              h("tr", null, h("td", null, `${r.created_at} (${ago(r.created_at, ctx.now)})`), h("td", null, r.mode), h("td", null, h("span", { class: r.ok ? "good" : "badtext" }, r.ok ? "passed" : `failed (${r.failures})`))),
+            ),
+          ),
+        ),
+  );
+}

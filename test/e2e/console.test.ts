@@ -1,0 +1,252 @@
+/**
+ * The web console in a real browser (Debian's Chromium driven by playwright-core) against a
+ * locally running Worker (wrangler dev on workerd): a person signs up, creates a tenant and a
+ * key, events arrive through the API, the person finds them with a filter, verifies the log
+ * (on the server and in the browser), sees hostile content shown inert, downloads a snapshot,
+ * invites an auditor, changes a setting, and sees a tampered D1 row named by the console.
+ * E2E_SCREENSHOTS=1 (npm run screenshots) also writes the screenshots in docs/screenshots.
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startServer, tamperD1, type LocalServer } from "./server";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SHOTS = process.env.E2E_SCREENSHOTS === "1" ? "docs/screenshots" : null;
+const PASSWORD = "correct horse battery";
+
+let server: LocalServer;
+let browser: Browser;
+let owner: BrowserContext;
+let page: Page;
+let B: string;
+let tenant = "";
+let appendKey = "";
+/** The sequence number of a user.login event, tampered with in the last test. */
+let loginSeq = -1;
+const dialogs: string[] = [];
+
+async function shot(p: Page, name: string) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await p.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+async function newPage(ctx: BrowserContext): Promise<Page> {
+  const p = await ctx.newPage();
+  p.on("dialog", async (d) => {
+    // Only the console's own confirm() prompts are expected; anything else is injected script.
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    if (d.type() === "confirm") await d.accept();
+    else await d.dismiss();
+  });
+  return p;
+}
+
+async function signUp(p: Page, name: string, email: string, next = "") {
+  await p.goto(`${B}/#/signup${next ? `?next=${encodeURIComponent(next)}` : ""}`);
+  await p.getByLabel("Name").fill(name);
+  await p.getByLabel("Email").fill(email);
+  await p.getByLabel("Password").fill(PASSWORD);
+  await p.getByRole("button", { name: "Create account" }).click();
+}
+
+async function append(events: unknown[]) {
+  const res = await fetch(`${B}/v1/tenants/${tenant}/events`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": appendKey },
+    body: JSON.stringify({ events }),
+  });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { receipts: { seq: number }[] }).receipts;
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set CHROMIUM_PATH.`);
+  server = await startServer();
+  B = server.base;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  owner = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  page = await newPage(owner);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+describe("the console", () => {
+  test("sign up, create a tenant, see its overview", async () => {
+    await page.goto(`${B}/`);
+    await expect.poll(() => page.url()).toContain("#/signin");
+    await shot(page, "sign-in");
+    await signUp(page, "Olivia Owner", `olivia-${Date.now()}@example.com`);
+    await page.getByRole("heading", { name: "Tenants" }).waitFor();
+    await page.getByLabel("Name").fill("Acme production");
+    await page.getByRole("button", { name: "Create tenant" }).click();
+    await page.getByRole("heading", { name: "Acme production" }).waitFor();
+    tenant = /#\/t\/([^/]+)\/overview/.exec(page.url())![1]!;
+    await expect.poll(() => page.getByTestId("alerts").textContent()).toContain("All is well");
+  });
+
+  test("create an append key; the raw key is shown once and works", async () => {
+    await page.getByRole("link", { name: "Keys" }).click();
+    await page.getByLabel("Name").fill("billing-service");
+    await page.getByRole("checkbox", { name: /append/ }).first().check();
+    await page.getByRole("button", { name: "Create key" }).click();
+    appendKey = (await page.getByTestId("raw-key").textContent())!.trim();
+    expect(appendKey).toMatch(/^st_/);
+    await shot(page, "keys");
+    await page.getByRole("button", { name: "Done, I stored it" }).click();
+    const table = page.getByTestId("keys-table");
+    await expect.poll(() => table.textContent()).toContain("billing-service");
+    // The list never shows the raw key again.
+    expect(await page.content()).not.toContain(appendKey);
+  });
+
+  test("events appended through the API are found with a filter", async () => {
+    const batch = [];
+    for (let i = 0; i < 30; i++) {
+      batch.push({
+        action: i % 3 === 0 ? "invoice.paid" : "user.login",
+        actor: { id: `user-${i % 5}`, type: "user", name: `User ${i % 5}` },
+        targets: [{ id: `inv-${i}`, type: "invoice" }],
+        outcome: i % 7 === 0 ? "failure" : "success",
+      });
+    }
+    const receipts = await append(batch);
+    loginSeq = receipts[1]!.seq;
+    await page.getByRole("link", { name: "Events" }).click();
+    await page.getByLabel("Action").fill("invoice.*");
+    await page.getByRole("button", { name: "Search" }).click();
+    await expect.poll(() => page.url()).toContain("action=invoice.*");
+    const rows = page.locator("[data-testid=events-table] tbody tr");
+    await expect.poll(() => rows.count()).toBe(10);
+    for (const text of await rows.locator("td:nth-child(3)").allTextContents()) expect(text).toBe("invoice.paid");
+    await shot(page, "events");
+    await page.getByLabel("Outcome").selectOption("failure");
+    await page.getByRole("button", { name: "Search" }).click();
+    // invoice.paid at i = 0, 21 (multiples of 3 and 7).
+    await expect.poll(() => rows.count()).toBe(2);
+  });
+
+  test("hostile content is shown inert and visibly escaped", async () => {
+    const hostile = '<img src=x onerror=alert(1)><script>alert(2)</script>\u001b[31mred\u001b[0m\u202Egnp.exe\r\nX-Injected: yes';
+    const [receipt] = await append([{ action: "document.shared", actor: { id: "mallory", type: "user", name: hostile }, targets: [{ id: "doc-1", type: "document", name: hostile }], outcome: "success" }]);
+    // In the list, the actor's name (a plain string) shows every control character escaped.
+    await page.goto(`${B}/#/t/${tenant}/events?action=document.shared`);
+    const row = page.locator(`[data-testid=events-table] tr[data-seq="${receipt!.seq}"]`);
+    await row.waitFor();
+    const listed = await row.locator(".esc").allTextContents();
+    expect(listed).toEqual(["\\u{001B}", "\\u{001B}", "\\u{202E}", "\\r", "\\n"]);
+    expect(await row.locator("td:nth-child(4)").textContent()).toContain("<img src=x onerror=alert(1)>");
+    // The stored bytes are RFC 8785 JSON, which escapes controls itself (\u001b); the
+    // direction override it keeps as is is shown escaped.
+    await page.goto(`${B}/#/t/${tenant}/events/${receipt!.seq}`);
+    const bytes = page.getByTestId("entry-bytes");
+    await bytes.waitFor();
+    expect(await bytes.locator(".esc").allTextContents()).toEqual(["\\u{202E}", "\\u{202E}"]);
+    expect(await bytes.textContent()).toContain("\\u001b[31mred");
+    // The markup is text: no element was made from it, and no script ran.
+    expect(await page.locator("main img").count()).toBe(0);
+    expect(await page.locator("main script").count()).toBe(0);
+    expect(await bytes.textContent()).toContain("<img src=x onerror=alert(1)>");
+    expect(dialogs.filter((d) => d.startsWith("alert"))).toEqual([]);
+    await expect.poll(() => page.getByTestId("entry-check").textContent()).toContain("Verified in your browser");
+    await shot(page, "entry");
+  });
+
+  test("a verification passes, and the browser checks the proofs itself", async () => {
+    await page.getByRole("link", { name: "Verification" }).click();
+    await page.getByTestId("run-verification").click();
+    const report = page.getByTestId("report");
+    await report.waitFor({ timeout: 60_000 });
+    expect(await report.getAttribute("data-ok")).toBe("true");
+    expect(await report.textContent()).toContain("Verified.");
+    await expect.poll(() => page.getByTestId("browser-checks").textContent(), { timeout: 30_000 }).toMatch(/all \d+ proofs check out/);
+    expect(await page.getByTestId("pinned-key").first().textContent()).toContain(`sealtrail.localhost/${tenant}+`);
+    await shot(page, "verification");
+  });
+
+  test("seal now, then download the snapshot's bundle and manifest", async () => {
+    await page.getByRole("link", { name: "Snapshots" }).click();
+    await page.getByRole("button", { name: "Seal now" }).click();
+    const rows = page.locator("[data-testid=snapshots-table] tbody tr");
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    const range = (await rows.first().locator("td:nth-child(2)").textContent())!;
+    const [from, last] = range.split("–").map(Number);
+    const [bundle] = await Promise.all([page.waitForEvent("download"), rows.first().getByRole("link", { name: "bundle" }).click()]);
+    const lines = readFileSync((await bundle.path())!, "utf8").trimEnd().split("\n");
+    expect(lines.length).toBe(last! - from! + 1);
+    expect(JSON.parse(lines[0]!).seq).toBe(from);
+    const [manifest] = await Promise.all([page.waitForEvent("download"), rows.first().getByRole("link", { name: "manifest" }).click()]);
+    const note = readFileSync((await manifest.path())!, "utf8");
+    expect(note).toContain(`"tenant":"${tenant}"`);
+    expect(note).toContain(`\n\u2014 sealtrail.localhost/${tenant} `);
+    expect(await page.getByTestId("cli-command").textContent()).toContain(`npx sealtrail verify audit-${tenant}`);
+    await shot(page, "snapshots");
+  });
+
+  test("settings changes are saved and logged", async () => {
+    await page.getByRole("link", { name: "Settings" }).click();
+    await page.getByLabel("Seal interval (seconds)").fill("300");
+    await page.getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(() => page.getByTestId("settings-status").textContent()).toContain("recorded in the log as entry");
+    await page.getByTestId("settings-status").getByRole("link").click();
+    await expect.poll(() => page.getByTestId("entry-bytes").textContent()).toContain('"action":"sealtrail.settings.updated"');
+    expect(await page.getByTestId("entry-bytes").textContent()).toContain('"seal_interval_seconds":300');
+  });
+
+  test("an invited auditor joins, can verify, and cannot manage keys", async () => {
+    const email = `ada-${Date.now()}@example.com`;
+    await page.goto(`${B}/#/t/${tenant}/members`);
+    await page.getByLabel("Email").fill(email);
+    await page.locator("select[name=role]").selectOption("auditor");
+    await page.getByRole("button", { name: "Invite" }).click();
+    const link = (await page.getByTestId("invite-link").locator("pre").textContent())!.trim();
+    expect(link).toMatch(/#\/invite\//);
+    await shot(page, "members");
+    const auditorCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const auditor = await newPage(auditorCtx);
+      await signUp(auditor, "Ada Auditor", email, new URL(link).hash);
+      await auditor.getByRole("button", { name: "Accept invitation" }).click();
+      await auditor.getByRole("heading", { name: "Acme production" }).waitFor();
+      await auditor.getByRole("link", { name: "Keys" }).click();
+      await expect.poll(() => auditor.locator("main").textContent()).toContain("admin");
+      expect(await auditor.locator("[data-testid=keys-table]").count()).toBe(0);
+    } finally {
+      await auditorCtx.close();
+    }
+    await page.reload();
+    await expect.poll(() => page.getByTestId("members-table").textContent()).toContain(email);
+  });
+
+  test("a row tampered with in D1 is named by the console", async () => {
+    tamperD1(server.d1File(), "UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = ?", tenant, loginSeq);
+    await page.goto(`${B}/#/t/${tenant}/verify`);
+    await page.getByTestId("run-verification").click();
+    const report = page.getByTestId("report");
+    await report.waitFor({ timeout: 60_000 });
+    expect(await report.getAttribute("data-ok")).toBe("false");
+    // The changed entry is named first; what follows from it (the chain link after it, the
+    // seal's root, the log's head) is reported after it.
+    const failures = report.locator("tbody tr");
+    const first = failures.first();
+    expect(await first.locator("td:nth-child(2)").textContent()).toBe(`entry ${loginSeq}`);
+    const kinds = await failures.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-kind")));
+    expect(kinds).toContain("entry_changed");
+    expect(kinds).toContain("bundle_mismatch");
+    await shot(page, "verification-failed");
+    // The entry's own page says its bytes are not the ones the signed log holds.
+    await page.goto(`${B}/#/t/${tenant}/events/${loginSeq}`);
+    await expect.poll(() => page.getByTestId("entry-check").textContent()).toContain(`Entry ${loginSeq} FAILED the in-browser check`);
+    // And the overview raises the alarm.
+    await page.goto(`${B}/#/t/${tenant}/overview`);
+    await expect.poll(() => page.getByTestId("alerts").textContent()).toContain("The last verification failed");
+    await shot(page, "overview");
+  });
+});
