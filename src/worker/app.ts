@@ -5,6 +5,7 @@ import { createAuth } from "./auth";
 import { ingestCors } from "./cors";
 import { apiReferencePage, openApiDocument } from "./openapi";
 import { Failure, toHttp, type AppError } from "./errors";
+import { authHandler } from "./membership-log";
 import { events } from "./routes/events";
 import { exporter } from "./routes/export";
 import { keys } from "./routes/keys";
@@ -29,7 +30,7 @@ app.get("/healthz", (c) => c.json({ ok: true }));
 app.get("/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
 app.get("/docs/api", (c) => c.html(apiReferencePage(openApiDocument(new URL(c.req.url).origin))));
 
-app.on(["GET", "POST"], "/api/auth/*", (c) => c.var.auth.handler(c.req.raw));
+app.on(["GET", "POST"], "/api/auth/*", authHandler);
 
 app.route("/v1/keys", verifierKeys);
 

@@ -52,7 +52,9 @@ export const AUTH_IP_OPTIONS = { ipAddressHeaders: ["cf-connecting-ip"], ipv6Sub
 export function authPlugins() {
   return [
     bearer(),
-    organization({ ac, roles, allowUserToCreateOrganization: true }),
+    // A tenant's log outlives its people: an organization (and with it the tenant's members and
+    // keys) cannot be deleted through the API.
+    organization({ ac, roles, allowUserToCreateOrganization: true, disableOrganizationDeletion: true }),
     apiKey([
       {
         configId: TENANT_KEY_CONFIG,

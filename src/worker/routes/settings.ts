@@ -69,12 +69,13 @@ export const settings = new Hono<AppEnv>()
     const end = (Math.floor(Date.now() / bucketMs) + 1) * bucketMs;
     const start = end - buckets * bucketMs;
     const { results } = await c.env.DB.prepare(
-      "SELECT (received_at - ?1) / ?2 AS bucket, count(*) AS n FROM audit_events WHERE tenant_id = ?3 AND received_at >= ?1 AND received_at < ?4 GROUP BY bucket",
+      "SELECT CAST((received_at - ?1) / ?2 AS INTEGER) AS bucket, count(*) AS n FROM audit_events WHERE tenant_id = ?3 AND received_at >= ?1 AND received_at < ?4 GROUP BY bucket",
     )
       .bind(start, bucketMs, c.var.access.tenantId, end)
       .all<{ bucket: number; n: number }>();
     const counts = new Array<number>(buckets).fill(0);
-    for (const r of results) counts[r.bucket] = r.n;
+    // D1 binds JS numbers as REAL: the CAST keeps bucket an integer index.
+    for (const r of results) if (r.bucket >= 0 && r.bucket < buckets) counts[r.bucket] = r.n;
     return c.json({
       range,
       bucket_seconds: bucketMs / 1000,

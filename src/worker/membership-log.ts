@@ -1,0 +1,83 @@
+/**
+ * Changes to who may act on a tenant are recorded in the tenant's own log. They are made
+ * through better-auth's organization routes (which check the caller's role and refuse role
+ * names we did not define); this handler passes each request to better-auth and, when it
+ * succeeded, appends what changed, with the signed-in person as the actor.
+ *
+ * Order: the change first, then its record. If the append fails, the change stands (it is in
+ * better-auth's D1 tables) and the caller gets 503 log_unavailable, so an unrecorded change is
+ * never reported as a success; the error is logged for the operator.
+ */
+import type { Context } from "hono";
+import type { JsonObject } from "../core/entry";
+import { recordAccess } from "./access-log";
+import type { AppEnv } from "./app-env";
+import { Failure } from "./errors";
+
+interface Changed {
+  tenant: string;
+  target: { id: string; type: string };
+  metadata: JsonObject;
+}
+
+type Body = Record<string, unknown>;
+const s = (v: unknown) => (typeof v === "string" ? v : "");
+
+/** The membership routes and how each response names what changed. */
+export const MEMBERSHIP_ROUTES: Record<string, { action: string; changed: (res: Body) => Changed | null }> = {
+  "/api/auth/organization/invite-member": {
+    action: "sealtrail.member.invited",
+    changed: (r) => ({ tenant: s(r.organizationId), target: { id: s(r.id), type: "invitation" }, metadata: { email: s(r.email), role: s(r.role) } }),
+  },
+  "/api/auth/organization/cancel-invitation": {
+    action: "sealtrail.member.invitation_cancelled",
+    changed: (r) => ({ tenant: s(r.organizationId), target: { id: s(r.id), type: "invitation" }, metadata: { email: s(r.email), role: s(r.role) } }),
+  },
+  "/api/auth/organization/accept-invitation": {
+    action: "sealtrail.member.joined",
+    changed: (r) => {
+      const m = (r.member ?? {}) as Body;
+      return { tenant: s(m.organizationId), target: { id: s(m.id), type: "member" }, metadata: { role: s(m.role), invitation_id: s((r.invitation as Body | undefined)?.id) } };
+    },
+  },
+  "/api/auth/organization/update-member-role": {
+    action: "sealtrail.member.role_updated",
+    changed: (r) => ({ tenant: s(r.organizationId), target: { id: s(r.id), type: "member" }, metadata: { user_id: s(r.userId), role: s(r.role) } }),
+  },
+  "/api/auth/organization/remove-member": {
+    action: "sealtrail.member.removed",
+    changed: (r) => {
+      const m = (r.member ?? {}) as Body;
+      return { tenant: s(m.organizationId), target: { id: s(m.id), type: "member" }, metadata: { user_id: s(m.userId), role: s(m.role) } };
+    },
+  },
+  "/api/auth/organization/leave": {
+    action: "sealtrail.member.left",
+    changed: (r) => ({ tenant: s(r.organizationId), target: { id: s(r.id), type: "member" }, metadata: { user_id: s(r.userId), role: s(r.role) } }),
+  },
+};
+
+/** Handles /api/auth/*: better-auth answers; membership changes are then logged. */
+export async function authHandler(c: Context<AppEnv>): Promise<Response> {
+  const route = c.req.method === "POST" ? MEMBERSHIP_ROUTES[new URL(c.req.url).pathname] : undefined;
+  if (!route) return c.var.auth.handler(c.req.raw);
+  // Who is acting is read before the change: leaving or being removed may end the membership.
+  const session = await c.var.auth.api.getSession({ headers: c.req.raw.headers });
+  const res = await c.var.auth.handler(c.req.raw);
+  if (res.status !== 200 || !session) return res;
+  const body = (await res.clone().json()) as Body;
+  const changed = route.changed(body);
+  if (!changed || !changed.tenant) return res;
+  c.set("access", {
+    tenantId: changed.tenant,
+    principal: { type: "user", userId: session.user.id, sessionId: session.session.id },
+    permissions: new Set(),
+  });
+  try {
+    await recordAccess(c, route.action, changed.target, changed.metadata);
+  } catch (e) {
+    console.error(`request ${c.var.requestId}: ${route.action} for ${changed.tenant} took effect but was not logged`, e);
+    throw e instanceof Failure ? e : new Failure({ reason: "log_unavailable" });
+  }
+  return res;
+}

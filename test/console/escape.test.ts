@@ -1,0 +1,69 @@
+/** The console's pure helpers, on Node: how untrusted text is escaped, and which alerts show. */
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import type { Stats } from "../../src/console/api";
+import { escapeParts } from "../../src/console/dom";
+import { alertsOf } from "../../src/console/overview";
+
+const SUSPECT = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+
+describe("escapeParts", () => {
+  test.each([
+    { desc: "plain text is one plain run", input: "user.login", want: [{ text: "user.login", escaped: false }] },
+    { desc: "HTML is left as text (text nodes make it inert)", input: "<b>x</b>", want: [{ text: "<b>x</b>", escaped: false }] },
+    {
+      desc: "CR LF (header injection) is shown as \\r\\n",
+      input: "a\r\nb",
+      want: [{ text: "a", escaped: false }, { text: "\\r", escaped: true }, { text: "\\n", escaped: true }, { text: "b", escaped: false }],
+    },
+    { desc: "an ANSI escape shows its ESC", input: "\u001b[31m", want: [{ text: "\\u{001B}", escaped: true }, { text: "[31m", escaped: false }] },
+    { desc: "a right-to-left override is shown, not obeyed", input: "gnp\u202Eexe", want: [{ text: "gnp", escaped: false }, { text: "\\u{202E}", escaped: true }, { text: "exe", escaped: false }] },
+    { desc: "bidi isolates, zero-width and BOM are shown", input: "\u2066\u200b\ufeff", want: ["\\u{2066}", "\\u{200B}", "\\u{FEFF}"].map((text) => ({ text, escaped: true })) },
+    { desc: "C1 controls and DEL are shown", input: "\u0085\u007f", want: ["\\u{0085}", "\\u{007F}"].map((text) => ({ text, escaped: true })) },
+  ])("$desc", ({ input, want }) => {
+    expect(escapeParts(input)).toEqual(want);
+  });
+
+  test("no suspect character survives, and the plain runs are the input's own text in order", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (s) => {
+        const parts = escapeParts(s);
+        for (const p of parts) expect(SUSPECT.test(p.text)).toBe(false);
+        const plain = parts.filter((p) => !p.escaped).map((p) => p.text).join("");
+        expect(plain).toBe(s.replace(new RegExp(SUSPECT, "g"), ""));
+        expect(parts.filter((p) => p.escaped)).toHaveLength((s.match(new RegExp(SUSPECT, "g")) ?? []).length);
+      }),
+    );
+  });
+});
+
+describe("alertsOf", () => {
+  const calm: Stats = {
+    size: 10, mirrored_to: 10, mirror_lag: 0, mirror_failures: 0, sealed_to: 10, latest_seal: null, seal_failures: 0,
+    last_seal_error: null, refusing_writes: false, skewed_events: 0, last_received_at: null, usual_gap_ms: null, ingest_stalled: false,
+  };
+  const passed = { job_id: "j", ok: true, failures: 0, created_at: "2026-11-26T00:00:00Z" };
+
+  test("a calm tenant has no alerts", () => {
+    expect(alertsOf(calm, passed)).toEqual([]);
+    expect(alertsOf(calm, null)).toEqual([]);
+  });
+
+  test.each([
+    { desc: "refusal from the reconcile check", stats: { refusing_writes: true }, report: passed, tone: "bad", text: "refuses writes" },
+    { desc: "a failed verification", stats: {}, report: { ...passed, ok: false, failures: 3 }, tone: "bad", text: "3 failure(s)" },
+    { desc: "sealing failing", stats: { seal_failures: 2, last_seal_error: "R2 down" }, report: passed, tone: "bad", text: "R2 down" },
+    { desc: "mirror behind after failures", stats: { mirror_lag: 40, mirror_failures: 1 }, report: passed, tone: "warn", text: "40 entries behind" },
+    { desc: "ingest stalled", stats: { ingest_stalled: true }, report: passed, tone: "warn", text: "No events" },
+    { desc: "clock skew", stats: { skewed_events: 2 }, report: passed, tone: "warn", text: "2 event(s)" },
+  ] as const)("$desc", ({ stats, report, tone, text }) => {
+    const alerts = alertsOf({ ...calm, ...stats }, report);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.tone).toBe(tone);
+    expect(alerts[0]!.text).toContain(text);
+  });
+
+  test("a mirror that is merely catching up (no failures) raises nothing", () => {
+    expect(alertsOf({ ...calm, mirror_lag: 5 }, passed)).toEqual([]);
+  });
+});

@@ -1,0 +1,211 @@
+/**
+ * The API additions the web console relies on: the activity chart, CSRF protection of cookie
+ * sessions, logged key changes (including a publishable key's origins), and logged membership
+ * changes made through better-auth's organization routes.
+ */
+import { describe, expect, test } from "vitest";
+import { api, BASE, bearer, clientIp, createKey, createTenant, event, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
+
+const json = { "content-type": "application/json" };
+
+async function logged(owner: Session, tenant: string, action: string) {
+  const res = await api(`/v1/tenants/${tenant}/events?action=${encodeURIComponent(action)}`, { headers: bearer(owner) });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { events: { event: Record<string, unknown>; provenance: Record<string, unknown>; entry: string }[] }).events;
+}
+
+/** An organization route of better-auth, as the console calls it. */
+function org(owner: Session, path: string, body: unknown) {
+  return api(`/api/auth/organization/${path}`, {
+    method: "POST",
+    headers: { ...json, origin: BASE, "cf-connecting-ip": clientIp(), ...bearer(owner) },
+    body: JSON.stringify(body),
+  });
+}
+
+describe("GET /stats/activity", () => {
+  test("counts entries per hour over the last day", async () => {
+    const { owner, tenant, appendKey } = await tenantWithKeys();
+    for (let i = 0; i < 3; i++) expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
+    const res = await api(`/v1/tenants/${tenant}/stats/activity`, { headers: bearer(owner) });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { range: string; bucket_seconds: number; buckets: { start: string; count: number }[] };
+    expect(body.range).toBe("24h");
+    expect(body.bucket_seconds).toBe(3600);
+    expect(body.buckets).toHaveLength(24);
+    // The key creations are logged too: 2 keys + 3 events, all in the newest bucket.
+    expect(body.buckets[23]!.count).toBe(5);
+    expect(body.buckets.slice(0, 23).every((b) => b.count === 0)).toBe(true);
+    expect(Date.parse(body.buckets[23]!.start)).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(body.buckets[23]!.start) + 3600_000).toBeGreaterThan(Date.now());
+  });
+
+  test("daily buckets for 30 days; another tenant's entries are not counted", async () => {
+    const a = await tenantWithKeys();
+    const b = await tenantWithKeys();
+    expect((await postEvent(b.tenant, b.appendKey, event())).status).toBe(201);
+    const res = await api(`/v1/tenants/${a.tenant}/stats/activity?range=30d`, { headers: bearer(a.owner) });
+    const body = (await res.json()) as { buckets: { count: number }[]; bucket_seconds: number };
+    expect(body.bucket_seconds).toBe(86400);
+    expect(body.buckets).toHaveLength(30);
+    expect(body.buckets.reduce((n, x) => n + x.count, 0)).toBe(2);
+  });
+
+  test("a range it does not know is a 400; an append-only key may not look", async () => {
+    const { owner, tenant, appendKey } = await tenantWithKeys();
+    expect((await api(`/v1/tenants/${tenant}/stats/activity?range=1y`, { headers: bearer(owner) })).status).toBe(400);
+    expect((await api(`/v1/tenants/${tenant}/stats/activity`, { headers: { "x-api-key": appendKey } })).status).toBe(403);
+  });
+});
+
+describe("cookie sessions and cross-site requests", () => {
+  async function cookieOf(s: Session): Promise<string> {
+    const res = await api("/api/auth/sign-in/email", {
+      method: "POST",
+      headers: { ...json, origin: BASE, "cf-connecting-ip": clientIp() },
+      body: JSON.stringify({ email: s.email, password: "correct horse battery" }),
+    });
+    expect(res.status).toBe(200);
+    return res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  }
+  const settingsNow = async (owner: Session, tenant: string) =>
+    ((await (await api(`/v1/tenants/${tenant}/settings`, { headers: bearer(owner) })).json()) as { seal_interval_seconds: number }).seal_interval_seconds;
+
+  test("a change made with a cookie must come from a page of this site", async () => {
+    const owner = await signUp();
+    const tenant = await createTenant(owner);
+    const cookie = await cookieOf(owner);
+    const before = await settingsNow(owner, tenant);
+    const put = (headers: Record<string, string>) =>
+      api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { ...json, cookie, ...headers }, body: JSON.stringify({ seal_interval_seconds: before + 7 }) });
+
+    for (const headers of [{}, { origin: "https://evil.example" }, { origin: "null" }]) {
+      const res = await put(headers);
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("cross_site_request");
+    }
+    expect(await settingsNow(owner, tenant)).toBe(before);
+    // Reads with the cookie need no Origin; a change from the site itself goes through.
+    expect((await api(`/v1/tenants/${tenant}/settings`, { headers: { cookie } })).status).toBe(200);
+    expect((await put({ origin: BASE })).status).toBe(200);
+    expect(await settingsNow(owner, tenant)).toBe(before + 7);
+  });
+
+  test("a bearer token needs no Origin (a browser never sends it by itself)", async () => {
+    const owner = await signUp();
+    const tenant = await createTenant(owner);
+    const res = await api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) });
+    expect(res.status).not.toBe(403);
+  });
+});
+
+describe("key changes are logged", () => {
+  test("creation and revocation are entries in the tenant's log, without the raw key", async () => {
+    const owner = await signUp();
+    const tenant = await createTenant(owner);
+    const raw = await createKey(owner, tenant, ["read", "verify"], "auditor-key");
+    const list = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as { keys: { id: string }[] };
+    const id = list.keys[0]!.id;
+    const created = await logged(owner, tenant, "sealtrail.key.created");
+    expect(created).toHaveLength(1);
+    expect(created[0]!.event).toMatchObject({
+      actor: { id: owner.userId, type: "user" },
+      targets: [{ id, type: "api_key" }],
+      metadata: { name: "auditor-key", type: "secret", permissions: ["read", "verify"] },
+    });
+    expect(created[0]!.entry).not.toContain(raw);
+    expect((await api(`/v1/tenants/${tenant}/keys/${id}`, { method: "DELETE", headers: bearer(owner) })).status).toBe(200);
+    const revoked = await logged(owner, tenant, "sealtrail.key.revoked");
+    expect(revoked.map((e) => e.event.targets)).toEqual([[{ id, type: "api_key" }]]);
+  });
+
+  test("a publishable key's allowed origins can be changed; the change is logged with before and after", async () => {
+    const owner = await signUp();
+    const tenant = await createTenant(owner);
+    const created = await api(`/v1/tenants/${tenant}/keys`, {
+      method: "POST",
+      headers: { ...json, ...bearer(owner) },
+      body: JSON.stringify({ name: "web", permissions: ["append"], allowed_origins: ["https://a.example"] }),
+    });
+    const { id, key } = (await created.json()) as { id: string; key: string };
+    const patch = (body: unknown, keyId = id) =>
+      api(`/v1/tenants/${tenant}/keys/${keyId}`, { method: "PATCH", headers: { ...json, ...bearer(owner) }, body: JSON.stringify(body) });
+
+    expect((await patch({ allowed_origins: ["https://a.example/path"] })).status).toBe(400);
+    expect((await patch({ allowed_origins: [] })).status).toBe(400);
+    expect((await patch({ allowed_origins: ["https://b.example"], extra: 1 })).status).toBe(400);
+    expect(await logged(owner, tenant, "sealtrail.key.updated")).toHaveLength(0);
+
+    expect((await patch({ allowed_origins: ["https://b.example"] })).status).toBe(200);
+    const updated = await logged(owner, tenant, "sealtrail.key.updated");
+    expect(updated).toHaveLength(1);
+    expect(updated[0]!.event.metadata).toEqual({ before: { allowed_origins: ["https://a.example"] }, after: { allowed_origins: ["https://b.example"] } });
+    // The new origin works for ingest at once; the old one no longer does.
+    const send = (origin: string) => postEvent(tenant, key, event(), { origin });
+    expect((await send("https://b.example")).status).toBe(201);
+    expect((await send("https://a.example")).status).toBe(403);
+
+    // A secret key has no origins to change.
+    const secretKey = await createKey(owner, tenant, ["append"], "secret");
+    const keys = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as { keys: { id: string; type: string; start: string }[] };
+    const secretId = keys.keys.find((k) => k.type === "secret")!.id;
+    expect(secretKey).toMatch(/^st_/);
+    expect((await patch({ allowed_origins: ["https://b.example"] }, secretId)).status).toBe(404);
+  });
+});
+
+describe("membership changes are logged", () => {
+  test("invite, join, role change and removal each become an entry naming who did it", async () => {
+    const owner = await signUp("Olivia");
+    const tenant = await createTenant(owner);
+    const ada = await signUp("Ada");
+
+    const bad = await org(owner, "invite-member", { email: ada.email, role: "superuser", organizationId: tenant });
+    expect(bad.status).toBe(400);
+    expect(await logged(owner, tenant, "sealtrail.member.*")).toHaveLength(0);
+
+    const invited = await org(owner, "invite-member", { email: ada.email, role: "auditor", organizationId: tenant });
+    expect(invited.status).toBe(200);
+    const invitation = (await invited.json()) as { id: string };
+    const accepted = await org(ada, "accept-invitation", { invitationId: invitation.id });
+    expect(accepted.status).toBe(200);
+    const memberId = ((await accepted.json()) as { member: { id: string } }).member.id;
+    // Ada is now an auditor of the tenant: she can verify, and cannot manage keys.
+    expect((await api(`/v1/tenants/${tenant}/verify`, { headers: bearer(ada) })).status).toBe(200);
+    expect((await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(ada) })).status).toBe(403);
+
+    expect((await org(owner, "update-member-role", { memberId, role: "superuser", organizationId: tenant })).status).toBe(400);
+    expect((await org(owner, "update-member-role", { memberId, role: "member", organizationId: tenant })).status).toBe(200);
+    expect((await api(`/v1/tenants/${tenant}/verify`, { headers: bearer(ada) })).status).toBe(403);
+    expect((await org(owner, "remove-member", { memberIdOrEmail: memberId, organizationId: tenant })).status).toBe(200);
+    expect((await api(`/v1/tenants/${tenant}/events`, { headers: bearer(ada) })).status).toBe(404);
+
+    const entries = await logged(owner, tenant, "sealtrail.member.*");
+    expect(entries.map((e) => [e.event.action, (e.event.actor as { id: string }).id, e.event.metadata])).toEqual([
+      ["sealtrail.member.invited", owner.userId, { email: ada.email, role: "auditor" }],
+      ["sealtrail.member.joined", ada.userId, { role: "auditor", invitation_id: invitation.id }],
+      ["sealtrail.member.role_updated", owner.userId, { user_id: ada.userId, role: "member" }],
+      ["sealtrail.member.removed", owner.userId, { user_id: ada.userId, role: "member" }],
+    ]);
+  });
+
+  test("a member cannot invite, and a refused change logs nothing", async () => {
+    const owner = await signUp();
+    const tenant = await createTenant(owner);
+    const ada = await signUp("Ada");
+    const inv = (await (await org(owner, "invite-member", { email: ada.email, role: "member", organizationId: tenant })).json()) as { id: string };
+    expect((await org(ada, "accept-invitation", { invitationId: inv.id })).status).toBe(200);
+    const before = (await logged(owner, tenant, "sealtrail.member.*")).length;
+    expect((await org(ada, "invite-member", { email: "x@example.com", role: "owner", organizationId: tenant })).status).toBe(403);
+    expect(await logged(owner, tenant, "sealtrail.member.*")).toHaveLength(before);
+  });
+
+  test("a tenant cannot be deleted through the API", async () => {
+    const owner = await signUp();
+    const tenant = await createTenant(owner);
+    const res = await org(owner, "delete", { organizationId: tenant });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect((await api(`/v1/tenants/${tenant}/settings`, { headers: bearer(owner) })).status).toBe(200);
+  });
+});
