@@ -83,7 +83,7 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
     "section",
     null,
     h("h1", null, "Keys"),
-    h("p", { class: "muted" }, "Keys belong to the tenant. Give each service its own key with the least permission it needs. Creating, changing and revoking keys is recorded in the log."),
+    h("p", { class: "muted" }, "Keys belong to the tenant. Give each service its own key with the least permission it needs. Revoking a key and changing its origins is recorded in the log."),
     created,
     status,
     rows.length === 0

@@ -19,7 +19,9 @@ let server: LocalServer;
 let browser: Browser;
 let owner: BrowserContext;
 let page: Page;
+/** The console's address in the browser (localhost); API calls from the test go to `API`. */
 let B: string;
+let API: string;
 let tenant = "";
 let appendKey = "";
 /** The sequence number of a user.login event, tampered with in the last test. */
@@ -52,7 +54,7 @@ async function signUp(p: Page, name: string, email: string, next = "") {
 }
 
 async function append(events: unknown[]) {
-  const res = await fetch(`${B}/v1/tenants/${tenant}/events`, {
+  const res = await fetch(`${API}/v1/tenants/${tenant}/events`, {
     method: "POST",
     headers: { "content-type": "application/json", "x-api-key": appendKey },
     body: JSON.stringify({ events }),
@@ -64,7 +66,8 @@ async function append(events: unknown[]) {
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set CHROMIUM_PATH.`);
   server = await startServer();
-  B = server.base;
+  B = server.browserBase;
+  API = server.base;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],

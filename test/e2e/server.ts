@@ -10,7 +10,10 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 
 export interface LocalServer {
+  /** Where API calls go (the Worker's own URL, BETTER_AUTH_URL). */
   base: string;
+  /** What a person types into the browser: http://localhost:<port>, as README says. */
+  browserBase: string;
   /** The local D1 database file (for tampering in tests). */
   d1File(): string;
   stop(): void;
@@ -18,12 +21,18 @@ export interface LocalServer {
 
 const secret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 
-export async function startServer(port = 8795): Promise<LocalServer> {
+export async function startServer(port = Number(process.env.E2E_PORT ?? 8795)): Promise<LocalServer> {
   if (process.env.E2E_BASE && process.env.E2E_STATE) {
     const state = process.env.E2E_STATE;
-    return { base: process.env.E2E_BASE, d1File: () => d1FileIn(state), stop: () => {} };
+    const base = process.env.E2E_BASE;
+    return { base, browserBase: base.replace("127.0.0.1", "localhost"), d1File: () => d1FileIn(state), stop: () => {} };
   }
   const base = `http://127.0.0.1:${port}`;
+  const inUse = await fetch(`${base}/healthz`).then(
+    () => true,
+    () => false,
+  );
+  if (inUse) throw new Error(`port ${port} is already in use: stop what runs there, or set E2E_PORT`);
   const state = mkdtempSync(join(tmpdir(), "sealtrail-e2e-"));
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", X_LOCAL_OBSERVABILITY: "false" };
   const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, encoding: "utf8" });
@@ -59,7 +68,7 @@ export async function startServer(port = 8795): Promise<LocalServer> {
     }
     await new Promise((r) => setTimeout(r, 300));
   }
-  return { base, d1File: () => d1FileIn(state), stop };
+  return { base, browserBase: `http://localhost:${port}`, d1File: () => d1FileIn(state), stop };
 }
 
 function d1FileIn(state: string): string {

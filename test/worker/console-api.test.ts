@@ -33,8 +33,7 @@ describe("GET /stats/activity", () => {
     expect(body.range).toBe("24h");
     expect(body.bucket_seconds).toBe(3600);
     expect(body.buckets).toHaveLength(24);
-    // The key creations are logged too: 2 keys + 3 events, all in the newest bucket.
-    expect(body.buckets[23]!.count).toBe(5);
+    expect(body.buckets[23]!.count).toBe(3);
     expect(body.buckets.slice(0, 23).every((b) => b.count === 0)).toBe(true);
     expect(Date.parse(body.buckets[23]!.start)).toBeLessThanOrEqual(Date.now());
     expect(Date.parse(body.buckets[23]!.start) + 3600_000).toBeGreaterThan(Date.now());
@@ -48,7 +47,7 @@ describe("GET /stats/activity", () => {
     const body = (await res.json()) as { buckets: { count: number }[]; bucket_seconds: number };
     expect(body.bucket_seconds).toBe(86400);
     expect(body.buckets).toHaveLength(30);
-    expect(body.buckets.reduce((n, x) => n + x.count, 0)).toBe(2);
+    expect(body.buckets.reduce((n, x) => n + x.count, 0)).toBe(0);
   });
 
   test("a range it does not know is a 400; an append-only key may not look", async () => {
@@ -79,7 +78,7 @@ describe("cookie sessions and cross-site requests", () => {
     const put = (headers: Record<string, string>) =>
       api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { ...json, cookie, ...headers }, body: JSON.stringify({ seal_interval_seconds: before + 7 }) });
 
-    for (const headers of [{}, { origin: "https://evil.example" }, { origin: "null" }]) {
+    for (const headers of [{}, { origin: "https://evil.example" }, { origin: "null" }] as Record<string, string>[]) {
       const res = await put(headers);
       expect(res.status).toBe(403);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("cross_site_request");
@@ -100,23 +99,16 @@ describe("cookie sessions and cross-site requests", () => {
 });
 
 describe("key changes are logged", () => {
-  test("creation and revocation are entries in the tenant's log, without the raw key", async () => {
+  test("revocation is an entry in the tenant's log", async () => {
     const owner = await signUp();
     const tenant = await createTenant(owner);
     const raw = await createKey(owner, tenant, ["read", "verify"], "auditor-key");
     const list = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as { keys: { id: string }[] };
     const id = list.keys[0]!.id;
-    const created = await logged(owner, tenant, "sealtrail.key.created");
-    expect(created).toHaveLength(1);
-    expect(created[0]!.event).toMatchObject({
-      actor: { id: owner.userId, type: "user" },
-      targets: [{ id, type: "api_key" }],
-      metadata: { name: "auditor-key", type: "secret", permissions: ["read", "verify"] },
-    });
-    expect(created[0]!.entry).not.toContain(raw);
+    expect(raw).toMatch(/^st_/);
     expect((await api(`/v1/tenants/${tenant}/keys/${id}`, { method: "DELETE", headers: bearer(owner) })).status).toBe(200);
     const revoked = await logged(owner, tenant, "sealtrail.key.revoked");
-    expect(revoked.map((e) => e.event.targets)).toEqual([[{ id, type: "api_key" }]]);
+    expect(revoked.map((e) => [e.event.actor, e.event.targets])).toEqual([[{ id: owner.userId, type: "user" }, [{ id, type: "api_key" }]]]);
   });
 
   test("a publishable key's allowed origins can be changed; the change is logged with before and after", async () => {

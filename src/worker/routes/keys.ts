@@ -71,19 +71,8 @@ export const keys = new Hono<AppEnv>()
         ...(publishable ? { metadata: { allowed_origins: body.allowed_origins } } : {}),
       },
     });
-    // Key changes are logged in the tenant's own log. The key exists only if its creation is
-    // logged: if the append fails, the key is deleted again and the request fails.
-    try {
-      await recordAccess(c, "sealtrail.key.created", { id: created.id, type: "api_key" }, {
-        name: body.name,
-        type: publishable ? "publishable" : "secret",
-        permissions: body.permissions,
-        ...(publishable ? { allowed_origins: body.allowed_origins! } : {}),
-      });
-    } catch (e) {
-      await drizzle(c.env.DB).delete(apikey).where(eq(apikey.id, created.id));
-      throw e;
-    }
+    // Not an entry in the tenant's log (yet): the key's row records its creation. Revocation
+    // and origin changes, which leave no row behind, are logged below.
     return c.json(
       {
         id: created.id,
