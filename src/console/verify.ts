@@ -20,7 +20,7 @@ function failureRow(f: VerificationFailure): HTMLElement {
 }
 
 export function reportView(r: Report): HTMLElement {
-  const summary = `${r.checked.entries} entries, ${r.checked.seals} seals (${r.checked.bundle_entries} bundle entries) in range [${r.range.from}, ${r.range.to}), ${r.duration_ms} ms`;
+  const summary = `${r.checked.entries} entries and ${r.checked.seals} seal(s) in range [${r.range.from}, ${r.range.to}), ${r.duration_ms} ms`;
   if (r.ok) return h("div", { "data-testid": "report", "data-ok": "true" }, banner("ok", h("strong", null, "Verified. "), `Every entry and seal checked out: ${summary}.`));
   return h(
     "div",
@@ -118,7 +118,8 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
       progress.value = progress.max;
       progressText.textContent = "";
       result.replaceChildren(reportView(job.report!));
-      if (pin) await browserChecks(ctx, pin, browser);
+      void showHistory();
+      if (pin) void browserChecks(ctx, pin, browser).catch((e) => browser.replaceChildren(errorBanner(e)));
     } catch (e) {
       result.replaceChildren(errorBanner(e));
     } finally {
@@ -129,7 +130,28 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
 
   const state = await pinState(t, ctx.now);
   if (typeof state !== "string") pin = state.pin;
-  const history = await json<{ reports: { job_id: string; ok: boolean; failures: number; created_at: string; mode: string }[] }>(tenantPath(t, "/verify"));
+  const history = h("div", { "data-testid": "history" });
+  const showHistory = async () => {
+    const { reports } = await json<{ reports: { job_id: string; ok: boolean; failures: number; created_at: string; mode: string }[] }>(tenantPath(t, "/verify"));
+    const now = new Date();
+    history.replaceChildren(
+      reports.length === 0
+        ? h("p", { class: "muted" }, "None yet.")
+        : h(
+            "table",
+            { class: "history" },
+            h("thead", null, h("tr", null, h("th", null, "When"), h("th", null, "Mode"), h("th", null, "Result"))),
+            h(
+              "tbody",
+              null,
+              reports.map((r) =>
+                h("tr", null, h("td", null, `${r.created_at} (${ago(r.created_at, now)})`), h("td", null, r.mode), h("td", null, h("span", { class: r.ok ? "good" : "badtext" }, r.ok ? "passed" : `failed (${r.failures})`))),
+              ),
+            ),
+          ),
+    );
+  };
+  await showHistory();
   const browserButton = h("button", { type: "button", class: "secondary" }, "Check in this browser");
   browserButton.addEventListener("click", () => {
     if (pin) void browserChecks(ctx, pin, browser).catch((e) => browser.replaceChildren(errorBanner(e)));
@@ -147,19 +169,6 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
     browser,
     pinPanel(ctx, state),
     h("h2", null, "Past runs"),
-    history.reports.length === 0
-      ? h("p", { class: "muted" }, "None yet.")
-      : h(
-          "table",
-          { class: "history" },
-          h("thead", null, h("tr", null, h("th", null, "When"), h("th", null, "Mode"), h("th", null, "Result"))),
-          h(
-            "tbody",
-            null,
-            history.reports.map((r) =>
-              h("tr", null, h("td", null, `${r.created_at} (${ago(r.created_at, ctx.now)})`), h("td", null, r.mode), h("td", null, h("span", { class: r.ok ? "good" : "badtext" }, r.ok ? "passed" : `failed (${r.failures})`))),
-            ),
-          ),
-        ),
+    history,
   );
 }

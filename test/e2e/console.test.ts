@@ -215,7 +215,14 @@ describe("the console", () => {
     const auditorCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     try {
       const auditor = await newPage(auditorCtx);
-      await signUp(auditor, "Ada Auditor", email, new URL(link).hash);
+      // The link, opened by someone not signed in, leads through sign-up back to the invitation.
+      await auditor.goto(link);
+      await expect.poll(() => auditor.url()).toContain("#/signin?next=");
+      await auditor.getByRole("link", { name: "Create an account" }).click();
+      await auditor.getByLabel("Name").fill("Ada Auditor");
+      await auditor.getByLabel("Email").fill(email);
+      await auditor.getByLabel("Password").fill(PASSWORD);
+      await auditor.getByRole("button", { name: "Create account" }).click();
       await auditor.getByRole("button", { name: "Accept invitation" }).click();
       await auditor.getByRole("heading", { name: "Acme production" }).waitFor();
       await auditor.getByRole("link", { name: "Keys" }).click();
@@ -243,6 +250,8 @@ describe("the console", () => {
     const kinds = await failures.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-kind")));
     expect(kinds).toContain("entry_changed");
     expect(kinds).toContain("bundle_mismatch");
+    await expect.poll(() => page.getByTestId("history").locator("tbody tr").first().textContent()).toContain("failed");
+    await expect.poll(() => page.getByTestId("browser-checks").textContent(), { timeout: 30_000 }).toMatch(/proofs check out|failed/);
     await shot(page, "verification-failed");
     // The entry's own page says its bytes are not the ones the signed log holds.
     await page.goto(`${B}/#/t/${tenant}/events/${loginSeq}`);
@@ -251,5 +260,14 @@ describe("the console", () => {
     await page.goto(`${B}/#/t/${tenant}/overview`);
     await expect.poll(() => page.getByTestId("alerts").textContent()).toContain("The last verification failed");
     await shot(page, "overview");
+  });
+
+  test("sign out ends the session: tenant pages lead back to sign-in", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect.poll(() => page.url()).toContain("#/signin");
+    await page.goto(`${B}/#/t/${tenant}/events`);
+    await expect.poll(() => page.url()).toContain("#/signin");
+    const res = await page.evaluate(async (t) => (await fetch(`/v1/tenants/${t}/events`)).status, tenant);
+    expect(res).toBe(401);
   });
 });
