@@ -35,12 +35,12 @@ export function mount(el: Element, ...children: Child[]): void {
 }
 
 /**
- * Characters that would make text lie about itself when shown: C0/C1 controls (CR, LF, ANSI
- * ESC, …), DEL, bidirectional overrides and isolates (Unicode TR9: U+202A–U+202E,
- * U+2066–U+2069, U+200E/U+200F, U+061C), zero-width characters, line/paragraph separators
- * and the BOM.
+ * Characters that would make text lie about itself when shown, by Unicode general category:
+ * Cc (C0/C1 controls: CR, LF, ANSI ESC, DEL, …), Cf (format characters: bidirectional
+ * overrides and isolates of Unicode TR9, zero-width characters, soft hyphen, BOM, tag
+ * characters, …), Zl and Zp (line and paragraph separators).
  */
-const SUSPECT = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+export const SUSPECT = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** The visible escape of one suspect character: `\n`, `\r`, `\t`, or `\u{…}`. */
 export function escapeChar(ch: string): string {

@@ -6,7 +6,7 @@
 import { json, query, tenantPath, type EntryView } from "./api";
 import { h, inert, show } from "./dom";
 import type { TenantContext } from "./main";
-import { checkEntry, pinState } from "./trust";
+import { checkEntry, describeFailure, pinState } from "./trust";
 import { banner, errorBanner, field, go } from "./ui";
 
 const FILTERS = ["action", "actor", "actor_type", "target", "target_type", "outcome", "since", "until", "from_seq", "to_seq"] as const;
@@ -39,9 +39,9 @@ function filterForm(ctx: TenantContext): HTMLFormElement {
     field("Target type", input("target_type", "document")),
     field("Outcome", outcome),
     field("Since", h("input", { name: "since", type: "datetime-local", value: toLocal(p.get("since")) })),
-    field("Until", h("input", { name: "until", type: "datetime-local", value: toLocal(p.get("until")) })),
+    field("Until (exclusive)", h("input", { name: "until", type: "datetime-local", value: toLocal(p.get("until")) })),
     field("From seq", h("input", { name: "from_seq", type: "number", min: 0, value: p.get("from_seq") ?? "" })),
-    field("To seq", h("input", { name: "to_seq", type: "number", min: 0, value: p.get("to_seq") ?? "" })),
+    field("To seq (exclusive)", h("input", { name: "to_seq", type: "number", min: 0, value: p.get("to_seq") ?? "" })),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Search"), h("a", { href: `#/t/${encodeURIComponent(ctx.tenant.id)}/events`, class: "button secondary" }, "Clear")),
   );
   form.addEventListener("submit", (ev) => {
@@ -126,20 +126,29 @@ export async function entryPage(ctx: TenantContext, seqText: string): Promise<No
       const failure = await checkEntry(t, pin.pin, e);
       check.replaceChildren(
         failure
-          ? banner("bad", `Entry ${e.seq} FAILED the in-browser check: ${failure.reason} (${"detail" in failure ? failure.detail : `expected ${failure.expected}, got ${failure.got}`}). The bytes shown are not the ones the signed log holds at this position.`)
+          ? banner("bad", `Entry ${e.seq} FAILED the in-browser check. ${describeFailure(failure)}`)
           : banner("ok", `Verified in your browser: these exact bytes are entry ${e.seq} of a checkpoint signed by the pinned key (${pin.pin.origin}).`),
       );
     } catch (err) {
       check.replaceChildren(errorBanner(err));
     }
   })();
+  // The fields shown are read from the stored bytes themselves (the ones the check hashes),
+  // not from the server's parsed copy of them.
+  let stored: { received_at?: unknown; event?: Record<string, unknown> } = {};
+  try {
+    stored = JSON.parse(e.entry) as typeof stored;
+  } catch {
+    // Not JSON: the check below fails, and the bytes are shown as they are.
+  }
+  const ev = stored.event ?? {};
   const rows: [string, Node][] = [
     ["Sequence", h("span", null, String(e.seq))],
-    ["Received at", show(e.received_at)],
-    ["Action", show(e.event.action ?? "")],
-    ["Actor", show(e.event.actor ?? null)],
-    ["Outcome", show(e.event.outcome ?? "")],
-    ["Targets", show(e.event.targets ?? [])],
+    ["Received at", show(stored.received_at ?? "")],
+    ["Action", show(ev.action ?? "")],
+    ["Actor", show(ev.actor ?? null)],
+    ["Outcome", show(ev.outcome ?? "")],
+    ["Targets", show(ev.targets ?? [])],
     ["Leaf hash (RFC 6962)", h("code", null, e.leaf_hash)],
   ];
   return h(

@@ -106,9 +106,9 @@ let rendering = 0;
 export async function render(): Promise<void> {
   const ticket = ++rendering;
   const root = document.getElementById("app")!;
-  const route = parseRoute(location.hash);
-  const [first, ...rest] = route.parts;
   try {
+    const route = parseRoute(location.hash);
+    const [first, ...rest] = route.parts;
     const s = await session();
     if (first === "signin" || first === "signup") {
       mount(root, header(s, []), h("main", null, authPage(first, route.params.get("next"))));

@@ -51,7 +51,14 @@ export async function membersPage(ctx: TenantContext): Promise<Node> {
     }
   };
   const roleSelect = (m: MemberRow) => {
-    const s = h("select", { "aria-label": `Role of ${m.user.email}`, disabled: !canManage || m.userId === ctx.session.user.id }, ROLES.map(([r]) => h("option", { value: r, selected: m.role === r }, r)));
+    const known = ROLES.some(([r]) => r === m.role);
+    const s = h(
+      "select",
+      { "aria-label": `Role of ${m.user.email}`, disabled: !canManage || m.userId === ctx.session.user.id },
+      // A role set outside the console (several roles, say) is shown as it is stored.
+      known ? null : h("option", { value: m.role, selected: true }, m.role),
+      ROLES.map(([r]) => h("option", { value: r, selected: m.role === r }, r)),
+    );
     s.addEventListener("change", () => void act("/api/auth/organization/update-member-role", { memberId: m.id, role: s.value, organizationId: t }));
     return s;
   };

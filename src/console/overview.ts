@@ -35,9 +35,10 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
   const last = reports?.reports[0] ?? null;
   const alerts = alertsOf(stats, last);
   const hourly = activity.bucket_seconds < 86400;
+  // Buckets are aligned to UTC hours and days, so they are labelled in UTC.
   const label = (iso: string) => {
     const d = new Date(iso);
-    return hourly ? `${String(d.getHours()).padStart(2, "0")}:00` : `${d.getMonth() + 1}/${d.getDate()}`;
+    return hourly ? `${String(d.getUTCHours()).padStart(2, "0")}:00` : `${d.getUTCMonth() + 1}/${d.getUTCDate()}`;
   };
   const total = activity.buckets.reduce((a, b) => a + b.count, 0);
   return h(
@@ -64,7 +65,7 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
     h(
       "div",
       { class: "row" },
-      h("h2", null, "Entries over time"),
+      h("h2", null, "Entries over time (UTC)"),
       h("span", { class: "spacer" }),
       (["24h", "7d", "30d"] as const).map((r) => h("a", { href: `#/t/${encodeURIComponent(t)}/overview?range=${r}`, class: r === range ? "pill active" : "pill" }, r)),
     ),

@@ -10,7 +10,7 @@
  * The last checkpoint this browser verified is kept too; each new one must be consistent with
  * it (RFC 9162 §2.1.4.2), which catches a log rewritten or forked between visits.
  */
-import { fromBase64, toBase64 } from "../core/bytes";
+import { equalBytes, fromBase64, toBase64 } from "../core/bytes";
 import { openCheckpoint, type Checkpoint } from "../core/checkpoint";
 import { entryLeafHash } from "../core/entry";
 import { verifyConsistency } from "../core/merkle";
@@ -28,10 +28,21 @@ const pinKey = (tenant: string) => `sealtrail.pin.${tenant}`;
 const seenKey = (tenant: string) => `sealtrail.seen.${tenant}`;
 
 export function readPin(tenant: string): Pin | null {
-  const raw = localStorage.getItem(pinKey(tenant));
-  if (!raw) return null;
   try {
-    return JSON.parse(raw) as Pin;
+    const pin = JSON.parse(localStorage.getItem(pinKey(tenant)) ?? "null") as Pin | null;
+    const valid = pin !== null && typeof pin.origin === "string" && Array.isArray(pin.keys) && pin.keys.every((k) => typeof k === "string");
+    return valid ? pin : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The last checkpoint this browser verified for the tenant, or null. */
+function readSeen(tenant: string): { size: number; root: Uint8Array } | null {
+  try {
+    const seen = JSON.parse(localStorage.getItem(seenKey(tenant)) ?? "null") as { size?: unknown; root?: unknown } | null;
+    const root = typeof seen?.root === "string" ? fromBase64(seen.root) : undefined;
+    return seen && Number.isSafeInteger(seen.size) && root ? { size: seen.size as number, root } : null;
   } catch {
     return null;
   }
@@ -78,7 +89,8 @@ export type CheckFailure =
   | { reason: "checkpoint_invalid"; detail: string }
   | { reason: "checkpoint_inconsistent"; expected: string; got: string; detail: string }
   | { reason: "entry_not_included"; seq: number; detail: string }
-  | { reason: "entry_seq_mismatch"; seq: number; expected: number; got: number };
+  | { reason: "entry_seq_mismatch"; seq: number; expected: number; got: number }
+  | { reason: "entry_missing"; seq: number };
 
 export interface CheckpointCheck {
   checkpoint?: Checkpoint;
@@ -90,31 +102,30 @@ export interface CheckpointCheck {
 const detailOf = (e: { reason: string }) => e.reason;
 
 /**
- * Fetches the tenant's checkpoint, checks its signature against the pinned keys, and checks
- * it is consistent with the last one this browser verified; remembers it if all holds.
+ * Accepts a checkpoint (already signature-checked) only if it extends the last one this
+ * browser verified (RFC 9162 §2.1.4.2 consistency proof, fetched from the server and checked
+ * here), then remembers it. A log that was rewritten, shrank or forked since fails.
  */
-export async function checkCheckpoint(tenant: string, pin: Pin): Promise<CheckpointCheck> {
-  const note = await text(tenantPath(tenant, "/checkpoint"));
-  const opened = openCheckpoint(note, pin.origin, verifiers(pin));
-  if (!opened.ok) return { failure: { reason: "checkpoint_invalid", detail: detailOf(opened.error) } };
-  const cp = opened.value;
-  const seenRaw = localStorage.getItem(seenKey(tenant));
-  const seen = seenRaw ? (JSON.parse(seenRaw) as { size: number; root: string }) : null;
+async function extendSeen(tenant: string, cp: Checkpoint): Promise<CheckpointCheck> {
+  const seen = readSeen(tenant);
   if (seen && seen.size > 0) {
-    const expected = `size ≥ ${seen.size}, consistent with root ${seen.root}`;
+    const expected = `size ≥ ${seen.size}, consistent with root ${toBase64(seen.root)}`;
     if (cp.size < seen.size) {
       return { checkpoint: cp, previous: seen.size, failure: { reason: "checkpoint_inconsistent", expected, got: `size ${cp.size}`, detail: "the log shrank" } };
     }
-    const proof = await json<{ hashes: string[] }>(tenantPath(tenant, `/proof/consistency?from=${seen.size}&to=${cp.size}`));
-    const hashes = proof.hashes.map((h) => fromBase64(h) ?? new Uint8Array(0));
-    const fromRoot = fromBase64(seen.root) ?? new Uint8Array(0);
-    const consistent = verifyConsistency(seen.size, cp.size, hashes, fromRoot, cp.root);
-    if (!consistent.ok) {
-      return {
-        checkpoint: cp,
-        previous: seen.size,
-        failure: { reason: "checkpoint_inconsistent", expected, got: `size ${cp.size}, root ${toBase64(cp.root)}`, detail: consistent.error.reason },
-      };
+    if (cp.size > seen.size) {
+      const proof = await json<{ hashes: string[] }>(tenantPath(tenant, `/proof/consistency?from=${seen.size}&to=${cp.size}`));
+      const hashes = proof.hashes.map((h) => fromBase64(h) ?? new Uint8Array(0));
+      const consistent = verifyConsistency(seen.size, cp.size, hashes, seen.root, cp.root);
+      if (!consistent.ok) {
+        return {
+          checkpoint: cp,
+          previous: seen.size,
+          failure: { reason: "checkpoint_inconsistent", expected, got: `size ${cp.size}, root ${toBase64(cp.root)}`, detail: consistent.error.reason },
+        };
+      }
+    } else if (!equalBytes(cp.root, seen.root)) {
+      return { checkpoint: cp, previous: seen.size, failure: { reason: "checkpoint_inconsistent", expected, got: `root ${toBase64(cp.root)}`, detail: "same size, another root" } };
     }
   }
   localStorage.setItem(seenKey(tenant), JSON.stringify({ size: cp.size, root: toBase64(cp.root) }));
@@ -122,13 +133,43 @@ export async function checkCheckpoint(tenant: string, pin: Pin): Promise<Checkpo
 }
 
 /**
+ * Fetches the tenant's checkpoint, checks its signature against the pinned keys, and checks
+ * it is consistent with the last one this browser verified; remembers it if all holds.
+ */
+export async function checkCheckpoint(tenant: string, pin: Pin): Promise<CheckpointCheck> {
+  const note = await text(tenantPath(tenant, "/checkpoint"));
+  const opened = openCheckpoint(note, pin.origin, verifiers(pin));
+  if (!opened.ok) return { failure: { reason: "checkpoint_invalid", detail: detailOf(opened.error) } };
+  return extendSeen(tenant, opened.value);
+}
+
+/**
  * Checks that the bytes the server shows for an entry are the leaf at its sequence number in
- * a checkpoint signed by a pinned key (c2sp.org/tlog-proof). The entry is hashed here.
+ * a checkpoint signed by a pinned key (c2sp.org/tlog-proof), and that this checkpoint extends
+ * the last one this browser verified (so a forked tree signed with the same key fails too).
+ * The entry is hashed here.
  */
 export async function checkEntry(tenant: string, pin: Pin, entry: Pick<EntryView, "seq" | "entry">): Promise<CheckFailure | null> {
   const proof = await text(tenantPath(tenant, `/events/${entry.seq}/proof`));
   const result = verifyTlogProof(proof, entryLeafHash(entry.entry), pin.origin, verifiers(pin));
   if (!result.ok) return { reason: "entry_not_included", seq: entry.seq, detail: detailOf(result.error) };
   if (result.value.index !== entry.seq) return { reason: "entry_seq_mismatch", seq: entry.seq, expected: entry.seq, got: result.value.index };
-  return null;
+  const extended = await extendSeen(tenant, result.value.checkpoint);
+  return extended.failure ?? null;
+}
+
+/** One sentence for a person, naming the entry or checkpoint that failed. */
+export function describeFailure(f: CheckFailure): string {
+  switch (f.reason) {
+    case "checkpoint_invalid":
+      return `The checkpoint is not signed by the pinned key (${f.detail}).`;
+    case "checkpoint_inconsistent":
+      return `The log is not an extension of the one this browser verified before: expected ${f.expected}, got ${f.got} (${f.detail}).`;
+    case "entry_not_included":
+      return `Entry ${f.seq}: the bytes served are not the ones the signed log holds at this position (${f.detail}).`;
+    case "entry_seq_mismatch":
+      return `Entry ${f.seq}: the proof puts it at position ${f.got}.`;
+    case "entry_missing":
+      return `Entry ${f.seq}: the server did not return it, though the signed log holds it.`;
+  }
 }

@@ -14,6 +14,15 @@ import { recordAccess } from "./access-log";
 import type { AppEnv } from "./app-env";
 import { Failure } from "./errors";
 
+/** What the request named, read before the change (the response may not say it all). */
+interface Before {
+  body: Body;
+  /** The member's role before an update-member-role. */
+  previousRole?: string;
+  /** The invitation a cancel or reject names, as stored before the change. */
+  invitation?: { organizationId: string; email: string; role: string };
+}
+
 interface Changed {
   tenant: string;
   target: { id: string; type: string };
@@ -24,14 +33,19 @@ type Body = Record<string, unknown>;
 const s = (v: unknown) => (typeof v === "string" ? v : "");
 
 /** The membership routes and how each response names what changed. */
-export const MEMBERSHIP_ROUTES: Record<string, { action: string; changed: (res: Body) => Changed | null }> = {
+export const MEMBERSHIP_ROUTES: Record<string, { action: string; changed: (res: Body, before: Before) => Changed | null }> = {
   "/api/auth/organization/invite-member": {
     action: "sealtrail.member.invited",
     changed: (r) => ({ tenant: s(r.organizationId), target: { id: s(r.id), type: "invitation" }, metadata: { email: s(r.email), role: s(r.role) } }),
   },
   "/api/auth/organization/cancel-invitation": {
     action: "sealtrail.member.invitation_cancelled",
-    changed: (r) => ({ tenant: s(r.organizationId), target: { id: s(r.id), type: "invitation" }, metadata: { email: s(r.email), role: s(r.role) } }),
+    // better-auth may answer null here: the request still names the invitation.
+    changed: (r, before) => ({
+      tenant: s(r.organizationId) || (before.invitation?.organizationId ?? ""),
+      target: { id: s(r.id) || s(before.body.invitationId), type: "invitation" },
+      metadata: { email: s(r.email) || (before.invitation?.email ?? ""), role: s(r.role) || (before.invitation?.role ?? "") },
+    }),
   },
   "/api/auth/organization/accept-invitation": {
     action: "sealtrail.member.joined",
@@ -40,9 +54,20 @@ export const MEMBERSHIP_ROUTES: Record<string, { action: string; changed: (res: 
       return { tenant: s(m.organizationId), target: { id: s(m.id), type: "member" }, metadata: { role: s(m.role), invitation_id: s((r.invitation as Body | undefined)?.id) } };
     },
   },
+  "/api/auth/organization/reject-invitation": {
+    action: "sealtrail.member.invitation_rejected",
+    changed: (_r, before) =>
+      before.invitation
+        ? { tenant: before.invitation.organizationId, target: { id: s(before.body.invitationId), type: "invitation" }, metadata: { email: before.invitation.email, role: before.invitation.role } }
+        : null,
+  },
   "/api/auth/organization/update-member-role": {
     action: "sealtrail.member.role_updated",
-    changed: (r) => ({ tenant: s(r.organizationId), target: { id: s(r.id), type: "member" }, metadata: { user_id: s(r.userId), role: s(r.role) } }),
+    changed: (r, before) => ({
+      tenant: s(r.organizationId),
+      target: { id: s(r.id), type: "member" },
+      metadata: { user_id: s(r.userId), role: s(r.role), previous_role: before.previousRole ?? null },
+    }),
   },
   "/api/auth/organization/remove-member": {
     action: "sealtrail.member.removed",
@@ -50,6 +75,10 @@ export const MEMBERSHIP_ROUTES: Record<string, { action: string; changed: (res: 
       const m = (r.member ?? {}) as Body;
       return { tenant: s(m.organizationId), target: { id: s(m.id), type: "member" }, metadata: { user_id: s(m.userId), role: s(m.role) } };
     },
+  },
+  "/api/auth/organization/update": {
+    action: "sealtrail.tenant.updated",
+    changed: (r) => ({ tenant: s(r.id), target: { id: s(r.id), type: "tenant" }, metadata: { name: s(r.name), slug: s(r.slug) } }),
   },
   "/api/auth/organization/leave": {
     action: "sealtrail.member.left",
@@ -61,12 +90,23 @@ export const MEMBERSHIP_ROUTES: Record<string, { action: string; changed: (res: 
 export async function authHandler(c: Context<AppEnv>): Promise<Response> {
   const route = c.req.method === "POST" ? MEMBERSHIP_ROUTES[new URL(c.req.url).pathname] : undefined;
   if (!route) return c.var.auth.handler(c.req.raw);
-  // Who is acting is read before the change: leaving or being removed may end the membership.
+  // Who is acting, and what they name, are read before the change: leaving or being removed
+  // may end the membership, and an update's response does not say what the role was.
   const session = await c.var.auth.api.getSession({ headers: c.req.raw.headers });
+  const before: Before = { body: await asObject(c.req.raw.clone()) };
+  if (typeof before.body.memberId === "string") {
+    const row = await c.env.DB.prepare("SELECT role FROM member WHERE id = ?").bind(before.body.memberId).first<{ role: string }>();
+    if (row) before.previousRole = row.role;
+  }
+  if (typeof before.body.invitationId === "string") {
+    const row = await c.env.DB.prepare("SELECT organization_id AS organizationId, email, role FROM invitation WHERE id = ?")
+      .bind(before.body.invitationId)
+      .first<{ organizationId: string; email: string; role: string }>();
+    if (row) before.invitation = row;
+  }
   const res = await c.var.auth.handler(c.req.raw);
   if (res.status !== 200 || !session) return res;
-  const body = (await res.clone().json()) as Body;
-  const changed = route.changed(body);
+  const changed = route.changed(await asObject(res.clone()), before);
   if (!changed || !changed.tenant) return res;
   c.set("access", {
     tenantId: changed.tenant,
@@ -80,4 +120,14 @@ export async function authHandler(c: Context<AppEnv>): Promise<Response> {
     throw e instanceof Failure ? e : new Failure({ reason: "log_unavailable" });
   }
   return res;
+}
+
+/** A JSON object body, or {} for anything else (null, an array, not JSON). */
+async function asObject(r: Request | Response): Promise<Body> {
+  try {
+    const v = (await r.json()) as unknown;
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Body) : {};
+  } catch {
+    return {};
+  }
 }

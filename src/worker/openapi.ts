@@ -109,7 +109,7 @@ const ROUTES: [string, string, Op][] = [
   ["/v1/tenants/{t}/verify", "post", { summary: "Start a verification run", permission: "verify", body: z.object({ mode: z.enum(["full", "incremental"]).optional(), from: z.number().int().optional(), to: z.number().int().optional() }) }],
   ["/v1/tenants/{t}/verify", "get", { summary: "Past verification reports", permission: "verify" }],
   ["/v1/tenants/{t}/verify/{job}", "get", { summary: "A verification run's progress and report", permission: "verify" }],
-  ["/v1/tenants/{t}/keys", "post", { summary: "Create an API key (shown once; logged)", permission: "admin, signed in", body: CreateKey, status: "201" }],
+  ["/v1/tenants/{t}/keys", "post", { summary: "Create an API key (shown once)", permission: "admin, signed in", body: CreateKey, status: "201" }],
   ["/v1/tenants/{t}/keys", "get", { summary: "List API keys (without secrets)", permission: "admin, signed in" }],
   ["/v1/tenants/{t}/keys/{id}", "patch", { summary: "Change a publishable key's allowed origins (logged)", permission: "admin, signed in", body: z.object({ allowed_origins: z.array(z.string()).min(1) }) }],
   ["/v1/tenants/{t}/keys/{id}", "delete", { summary: "Revoke an API key (logged)", permission: "admin, signed in" }],

@@ -71,9 +71,11 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
   } else {
     const session = await auth.api.getSession({ headers: c.req.raw.headers });
     if (!session) throw new Failure({ reason: "unauthenticated" });
-    // A cookie is sent by the browser whatever page made the request: changes made with one
-    // must come from a page of this site (CSRF). A bearer token is never sent by itself.
-    if (!SAFE_METHODS.has(c.req.method) && !c.req.header("authorization")) {
+    // A cookie is sent by the browser whatever page made the request: a change made while one
+    // is present must come from a page of this site (CSRF), as better-auth's own routes require.
+    // (better-auth falls back to the cookie when a bearer token is bad, so the check keys on the
+    // cookie, not on the absence of a bearer token.) Clients without cookies are unaffected.
+    if (!SAFE_METHODS.has(c.req.method) && c.req.header("cookie")) {
       const origin = c.req.header("origin") ?? null;
       if (origin === null || !trustedOrigins(c.env).includes(origin)) throw new Failure({ reason: "cross_site_request", origin });
     }

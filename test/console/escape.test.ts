@@ -5,7 +5,14 @@ import type { Stats } from "../../src/console/api";
 import { escapeParts } from "../../src/console/dom";
 import { alertsOf } from "../../src/console/overview";
 
-const SUSPECT = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+/** Independent of dom.ts: every character that must never be shown raw, listed by hand. */
+const MUST_ESCAPE = [
+  ...Array.from({ length: 0x20 }, (_, i) => i), 0x7f, ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i),
+  0x00ad, 0x061c, 0x180e, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028, 0x2029,
+  0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2060, 0x2066, 0x2067, 0x2068, 0x2069, 0xfeff,
+  0xfff9, 0xfffa, 0xfffb, 0xe0001, 0xe0041, 0xe007f,
+].map((c) => String.fromCodePoint(c));
+const SUSPECT = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
 describe("escapeParts", () => {
   test.each([
@@ -20,18 +27,32 @@ describe("escapeParts", () => {
     { desc: "a right-to-left override is shown, not obeyed", input: "gnp\u202Eexe", want: [{ text: "gnp", escaped: false }, { text: "\\u{202E}", escaped: true }, { text: "exe", escaped: false }] },
     { desc: "bidi isolates, zero-width and BOM are shown", input: "\u2066\u200b\ufeff", want: ["\\u{2066}", "\\u{200B}", "\\u{FEFF}"].map((text) => ({ text, escaped: true })) },
     { desc: "C1 controls and DEL are shown", input: "\u0085\u007f", want: ["\\u{0085}", "\\u{007F}"].map((text) => ({ text, escaped: true })) },
+    { desc: "a tag character (outside the BMP) is shown as one escape", input: "\u{E0041}", want: [{ text: "\\u{E0041}", escaped: true }] },
   ])("$desc", ({ input, want }) => {
     expect(escapeParts(input)).toEqual(want);
   });
 
+  test.each(MUST_ESCAPE.map((ch) => ({ ch, hex: ch.codePointAt(0)!.toString(16) })))("U+$hex is escaped", ({ ch }) => {
+    expect(escapeParts(`a${ch}b`)).toEqual([
+      { text: "a", escaped: false },
+      { text: ({ "\t": "\\t", "\n": "\\n", "\r": "\\r" } as Record<string, string>)[ch] ?? `\\u{${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}}`, escaped: true },
+      { text: "b", escaped: false },
+    ]);
+  });
+
+  test("letters, digits, punctuation, emoji and right-to-left script are shown as they are", () => {
+    const fine = "Zoë 42 €!? — 漢字 שלום مرحبا 😀";
+    expect(escapeParts(fine)).toEqual([{ text: fine, escaped: false }]);
+  });
+
   test("no suspect character survives, and the plain runs are the input's own text in order", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary" }), (s) => {
+      fc.property(fc.string({ unit: fc.oneof(fc.constantFrom(...MUST_ESCAPE), fc.string({ unit: "binary", minLength: 1, maxLength: 1 })) }), (s) => {
         const parts = escapeParts(s);
         for (const p of parts) expect(SUSPECT.test(p.text)).toBe(false);
         const plain = parts.filter((p) => !p.escaped).map((p) => p.text).join("");
-        expect(plain).toBe(s.replace(new RegExp(SUSPECT, "g"), ""));
-        expect(parts.filter((p) => p.escaped)).toHaveLength((s.match(new RegExp(SUSPECT, "g")) ?? []).length);
+        expect(plain).toBe(s.replace(new RegExp(SUSPECT, "gu"), ""));
+        expect(parts.filter((p) => p.escaped)).toHaveLength((s.match(new RegExp(SUSPECT, "gu")) ?? []).length);
       }),
     );
   });

@@ -169,7 +169,7 @@ describe("the console", () => {
     await report.waitFor({ timeout: 60_000 });
     expect(await report.getAttribute("data-ok")).toBe("true");
     expect(await report.textContent()).toContain("Verified.");
-    await expect.poll(() => page.getByTestId("browser-checks").textContent(), { timeout: 30_000 }).toMatch(/all \d+ proofs check out/);
+    await expect.poll(() => page.getByTestId("browser-checks").textContent(), { timeout: 30_000 }).toContain("all 20 proofs check out");
     expect(await page.getByTestId("pinned-key").first().textContent()).toContain(`sealtrail.localhost/${tenant}+`);
     await shot(page, "verification");
   });
@@ -251,7 +251,8 @@ describe("the console", () => {
     expect(kinds).toContain("entry_changed");
     expect(kinds).toContain("bundle_mismatch");
     await expect.poll(() => page.getByTestId("history").locator("tbody tr").first().textContent()).toContain("failed");
-    await expect.poll(() => page.getByTestId("browser-checks").textContent(), { timeout: 30_000 }).toMatch(/proofs check out|failed/);
+    // The newest entries were not touched: the browser finds them (and the checkpoint) sound.
+    await expect.poll(() => page.getByTestId("browser-checks").textContent(), { timeout: 30_000 }).toContain("all 20 proofs check out");
     await shot(page, "verification-failed");
     // The entry's own page says its bytes are not the ones the signed log holds.
     await page.goto(`${B}/#/t/${tenant}/events/${loginSeq}`);
