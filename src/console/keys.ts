@@ -67,14 +67,20 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
       permissions: isPublishable ? ["append"] : d.getAll("perm").map(String),
       ...(isPublishable ? { allowed_origins: originsOf(str(d, "origins")) } : {}),
     };
-    const k = await json<{ key: string; name: string; type: string }>(tenantPath(t, "/keys"), { body });
+    const k = await json<{ key: string; name: string; type: string; permissions: string[] }>(tenantPath(t, "/keys"), { body });
     form.reset();
+    const example = JSON.stringify({ action: "user.login", actor: { id: "user-42", type: "user" }, targets: [{ id: "app", type: "application" }], outcome: "success" });
+    const tryIt =
+      k.type === "secret" && k.permissions.includes("append")
+        ? [h("p", null, "Try it: append an event, then find it on the Events page."), copyable(`curl -X POST ${location.origin}${tenantPath(t, "/events")} \\\n  -H "x-api-key: ${k.key}" -H "content-type: application/json" \\\n  -d '${example}'`, "try-it")]
+        : null;
     created.replaceChildren(
       h(
         "div",
         { class: "panel highlight" },
         h("strong", null, `Your new ${k.type} key “`, show(k.name), "”. Copy it now: it is shown only once."),
         copyable(k.key, "raw-key"),
+        tryIt,
         h("button", { type: "button", class: "secondary small", onclick: () => go(`#/t/${encodeURIComponent(t)}/keys`) }, "Done, I stored it"),
       ),
     );

@@ -102,6 +102,8 @@ describe("the console", () => {
     await page.getByRole("button", { name: "Create key" }).click();
     appendKey = (await page.getByTestId("raw-key").textContent())!.trim();
     expect(appendKey).toMatch(/^st_/);
+    // A new user is shown how to send a first event with it.
+    expect(await page.getByTestId("try-it").textContent()).toContain(`-H "x-api-key: ${appendKey}"`);
     await shot(page, "keys");
     await page.getByRole("button", { name: "Done, I stored it" }).click();
     const table = page.getByTestId("keys-table");
