@@ -22,6 +22,9 @@ const PERMISSIONS = [
   ["admin", "manage keys, members and settings"],
 ] as const;
 
+/** The key just created, shown by the next render of this page only (then forgotten). */
+let justCreated: { key: string; name: string; type: string; permissions: string[]; tenant: string } | null = null;
+
 const originsOf = (text: string) => text.split(/[\s,]+/).map((o) => o.trim()).filter(Boolean);
 
 function originsEditor(t: string, k: KeyRow, status: HTMLElement): HTMLElement {
@@ -48,6 +51,9 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
     return h("section", null, h("h1", null, "Keys"), errorBanner(e));
   }
   const created = h("div", { "data-testid": "created-key" });
+  const fresh = justCreated?.tenant === t ? justCreated : null;
+  justCreated = null;
+  if (fresh) created.replaceChildren(createdPanel(t, fresh));
   const publishable = h("input", { type: "checkbox", name: "publishable" });
   const origins = field("Allowed origins (publishable keys)", h("textarea", { name: "origins", rows: 2, placeholder: "https://app.example.com" }), "One per line. Browsers on these origins may append with the key; nothing else.");
   const form = h(
@@ -68,22 +74,9 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
       ...(isPublishable ? { allowed_origins: originsOf(str(d, "origins")) } : {}),
     };
     const k = await json<{ key: string; name: string; type: string; permissions: string[] }>(tenantPath(t, "/keys"), { body });
-    form.reset();
-    const example = JSON.stringify({ action: "user.login", actor: { id: "user-42", type: "user" }, targets: [{ id: "app", type: "application" }], outcome: "success" });
-    const tryIt =
-      k.type === "secret" && k.permissions.includes("append")
-        ? [h("p", null, "Try it: append an event, then find it on the Events page."), copyable(`curl -X POST ${location.origin}${tenantPath(t, "/events")} \\\n  -H "x-api-key: ${k.key}" -H "content-type: application/json" \\\n  -d '${example}'`, "try-it")]
-        : null;
-    created.replaceChildren(
-      h(
-        "div",
-        { class: "panel highlight" },
-        h("strong", null, `Your new ${k.type} key “`, show(k.name), "”. Copy it now: it is shown only once."),
-        copyable(k.key, "raw-key"),
-        tryIt,
-        h("button", { type: "button", class: "secondary small", onclick: () => go(`#/t/${encodeURIComponent(t)}/keys`) }, "Done, I stored it"),
-      ),
-    );
+    // Rendered again so the list shows the new key; the raw key is shown by that render only.
+    justCreated = { ...k, tenant: t };
+    go(`#/t/${encodeURIComponent(t)}/keys`);
   });
   return h(
     "section",
@@ -137,5 +130,24 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
           ),
         ),
     form,
+  );
+}
+
+function createdPanel(t: string, k: { key: string; name: string; type: string; permissions: string[] }): HTMLElement {
+  const example = JSON.stringify({ action: "user.login", actor: { id: "user-42", type: "user" }, targets: [{ id: "app", type: "application" }], outcome: "success" });
+  const tryIt =
+    k.type === "secret" && k.permissions.includes("append")
+      ? [
+          h("p", null, "Try it: append an event, then find it on the Events page."),
+          copyable(`curl -X POST ${location.origin}${tenantPath(t, "/events")} \\\n  -H "x-api-key: ${k.key}" -H "content-type: application/json" \\\n  -d '${example}'`, "try-it"),
+        ]
+      : null;
+  return h(
+    "div",
+    { class: "panel highlight" },
+    h("strong", null, `Your new ${k.type} key “`, show(k.name), "”. Copy it now: it is shown only once."),
+    copyable(k.key, "raw-key"),
+    tryIt,
+    h("button", { type: "button", class: "secondary small", onclick: () => go(`#/t/${encodeURIComponent(t)}/keys`) }, "Done, I stored it"),
   );
 }
