@@ -106,6 +106,7 @@ describe("the console", () => {
     expect(await page.getByTestId("try-it").textContent()).toContain(`-H "x-api-key: ${appendKey}"`);
     await shot(page, "keys");
     await page.getByRole("button", { name: "Done, I stored it" }).click();
+    await expect.poll(() => page.getByTestId("raw-key").count()).toBe(0);
     const table = page.getByTestId("keys-table");
     await expect.poll(() => table.textContent()).toContain("billing-service");
     // The list never shows the raw key again.
