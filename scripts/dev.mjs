@@ -33,6 +33,7 @@ const consoleBuild = spawnSync("node", ["scripts/build-console.mjs"], { stdio: "
 if (consoleBuild.status !== 0) process.exit(consoleBuild.status ?? 1);
 
 const port = process.env.PORT ?? "8787";
+console.log(`\nSealtrail: the web console will be at http://localhost:${port} (the API under /v1, docs at /docs/api).\n`);
 const dev = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", port, ...process.argv.slice(2)], {
   stdio: "inherit",
   env,

@@ -113,6 +113,31 @@ describe("the console", () => {
     expect(await page.content()).not.toContain(appendKey);
   });
 
+  test("a publishable key is bound to origins, which can be changed later", async () => {
+    await page.getByLabel("Name").fill("marketing-site");
+    await page.getByRole("checkbox", { name: /Publishable ingest key/ }).check();
+    await page.getByLabel("Allowed origins (publishable keys)").fill("https://www.example.com");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const publishable = (await page.getByTestId("raw-key").textContent())!.trim();
+    expect(publishable).toMatch(/^pk_/);
+    await page.getByRole("button", { name: "Done, I stored it" }).click();
+    const origins = page.getByLabel("Allowed origins of marketing-site");
+    await expect.poll(() => origins.textContent()).toBe("https://www.example.com");
+    await origins.fill("https://shop.example.com");
+    await page.getByRole("button", { name: "Save origins" }).click();
+    // The list is drawn again from the server: the textarea's text is what the server holds.
+    await expect.poll(() => page.getByLabel("Allowed origins of marketing-site").textContent()).toBe("https://shop.example.com");
+    // The new origin may send events with it; the old one may not.
+    const send = (origin: string) =>
+      fetch(`${API}/v1/tenants/${tenant}/events`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": publishable, origin },
+        body: JSON.stringify({ action: "page.viewed", actor: { id: "visitor", type: "anonymous" }, targets: [{ id: "home", type: "page" }], outcome: "success" }),
+      });
+    expect((await send("https://shop.example.com")).status).toBe(201);
+    expect((await send("https://www.example.com")).status).toBe(403);
+  });
+
   test("events appended through the API are found with a filter", async () => {
     const batch = [];
     for (let i = 0; i < 30; i++) {
