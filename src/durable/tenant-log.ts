@@ -140,6 +140,12 @@ export class TenantLog extends DurableObject<Env> {
   /** Sealing backs off after a failure: nothing schedules a seal before this time. */
   #sealRetryAt = 0;
   #alarmAt: number | null = null;
+  /**
+   * Requests per group commit (a request's items always commit together). Unlimited in
+   * production; `npm run bench` sets 1 through SEALTRAIL_BENCH_MAX_BATCH to measure what group
+   * commit buys (one transaction and one D1 write per request). Tests may set it directly.
+   */
+  maxBatch: number;
   /** Bindings the log writes to. Tests wrap them in fault-injecting doubles. */
   mirrorDb: D1Database;
   bucket: R2Bucket;
@@ -155,6 +161,8 @@ export class TenantLog extends DurableObject<Env> {
     this.mirrorDb = env.DB;
     this.bucket = env.BUCKET;
     this.kv = env.KV;
+    const maxBatch = Number(env.SEALTRAIL_BENCH_MAX_BATCH);
+    this.maxBatch = Number.isSafeInteger(maxBatch) && maxBatch >= 1 ? maxBatch : Infinity;
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarmAt = await ctx.storage.getAlarm();
       // Entries committed before a crash but not yet in D1: re-drive them soon.
@@ -173,6 +181,11 @@ export class TenantLog extends DurableObject<Env> {
    */
   async append(tenant: string, items: AppendItem[], provenance: JsonObject): Promise<AppendResult> {
     return this.#enqueue(tenant, { req: { items, provenance } });
+  }
+
+  /** Does nothing: the bench's Worker → Durable Object ceiling (src/worker/bench-baseline.ts). */
+  async ping(): Promise<number> {
+    return this.#head.size;
   }
 
   async settings(tenant: string): Promise<TenantSettings> {
@@ -404,7 +417,7 @@ export class TenantLog extends DurableObject<Env> {
     this.#flushing = true;
     try {
       while (this.#queue.length > 0) {
-        const group = this.#queue.splice(0, this.#queue.length);
+        const group = this.#queue.splice(0, Math.min(this.#queue.length, this.maxBatch));
         for (const p of group) this.#queuedEvents -= p.req.items.length;
         const tenant = this.#tenant!;
         let outcomes: SequenceOutcome[];
