@@ -13,7 +13,7 @@ import { PUBLISHABLE_KEY_CONFIG, TENANT_KEY_CONFIG } from "../auth-options";
 import { Failure } from "../errors";
 import { LOG_STATEMENT, PERMISSIONS } from "../permissions";
 import { parseWith, readJsonBody } from "../request";
-import { allowedOriginsOf, requirePermission } from "../tenant-access";
+import { allowedOriginsOf, requirePermission, verifiedKeys } from "../tenant-access";
 
 /** An origin as browsers send it: scheme, host and optional port; no path, no wildcard. */
 const Origin = z
@@ -109,5 +109,7 @@ export const keys = new Hono<AppEnv>()
       .where(and(eq(apikey.id, c.req.param("id")), eq(apikey.referenceId, c.var.access.tenantId)))
       .returning({ id: apikey.id });
     if (removed.length === 0) throw new Failure({ reason: "not_found", what: "Key" });
+    // This isolate stops trusting the key now; others within KEY_CACHE_TTL_MS (key-cache.ts).
+    verifiedKeys.evictKey(removed[0]!.id);
     return c.json({ id: removed[0]!.id, revoked: true });
   });

@@ -1,0 +1,43 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { JsonObject } from "../../src/core/entry";
+import type { TenantLog } from "../../src/durable/tenant-log";
+import { event } from "../worker/helpers";
+
+const appendFive = (log: TenantLog, tenant: string) =>
+  Promise.all(Array.from({ length: 5 }, (_, i) => log.append(tenant, [{ event: event({ metadata: { i } }) as JsonObject }], { principal_type: "test" })));
+
+const treeSizes = (results: Awaited<ReturnType<typeof appendFive>>) =>
+  results.map((r) => {
+    if (!r.ok) throw new Error(JSON.stringify(r.error));
+    return { seq: r.receipts[0]!.seq, treeSize: r.receipts[0]!.tree_size };
+  });
+
+describe("group commit and the maxBatch setting", () => {
+  it("concurrent appends commit together: several receipts share one tree size", async () => {
+    const tenant = `group-${crypto.randomUUID()}`;
+    const results = await runInDurableObject(env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)), (log: TenantLog) => appendFive(log, tenant));
+    const sizes = treeSizes(results);
+    expect(new Set(sizes.map((s) => s.seq)).size).toBe(5);
+    expect(new Set(sizes.map((s) => s.treeSize)).size).toBeLessThan(5);
+  });
+
+  it("maxBatch = 1 commits every request on its own (one transaction, one D1 write each)", async () => {
+    const tenant = `single-${crypto.randomUUID()}`;
+    const results = await runInDurableObject(env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)), (log: TenantLog) => {
+      log.maxBatch = 1;
+      return appendFive(log, tenant);
+    });
+    const sizes = treeSizes(results).sort((a, b) => a.seq - b.seq);
+    expect(sizes).toEqual([0, 1, 2, 3, 4].map((seq) => ({ seq, treeSize: seq + 1 })));
+    const { results: rows } = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all<{ seq: number }>();
+    expect(rows.map((r) => r.seq)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("maxBatch defaults to unlimited when SEALTRAIL_BENCH_MAX_BATCH is not set", async () => {
+    const tenant = `default-${crypto.randomUUID()}`;
+    const max = await runInDurableObject(env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)), (log: TenantLog) => log.maxBatch);
+    expect(max).toBe(Infinity);
+  });
+});
