@@ -131,7 +131,9 @@ async function serverPhase() {
       log(`open loop 500/s: p50 ${o.p50_ms.toFixed(1)} p99 ${o.p99_ms.toFixed(1)} max ${o.max_ms.toFixed(1)} ms ${JSON.stringify(o.statuses)} durable=${durable}`);
     }
     if (wanted("batched")) {
+      const profile = opts.profile && run === 0 ? await startProfile(server) : undefined;
       const r = await closed(8, batch100(bat));
+      if (profile) await profile.stop("bench/profile-batched.cpuprofile");
       record("batched", r.events_per_s, r);
       log(`batched ${r.events_per_s.toFixed(0)} events/s ${JSON.stringify(r.statuses)} p99 ${r.p99_ms.toFixed(1)} ms`);
     }

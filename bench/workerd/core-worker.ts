@@ -12,6 +12,11 @@ import { encodeEntry, entryLeafHash, GENESIS_PREV } from "../../src/core/entry";
 import { leafHash } from "../../src/core/hash";
 import { CompactRange, inclusionProof, type NodeReader } from "../../src/core/merkle";
 import { LogStore } from "../../src/durable/log-store";
+import { nobleSha256Parts } from "../../src/core/hash";
+import { nodeSha256, useNativeSha256 } from "../../src/worker/native-sha256";
+
+// As the Worker does (src/worker/index.ts): the runtime's SHA-256 for every hash.
+useNativeSha256();
 
 /** The same ~800-byte event as bench/core.bench.ts and bench/harness.mjs. */
 const sampleEvent = (i: number) => ({
@@ -34,6 +39,39 @@ const provenance = {
   user_agent: "sealtrail-sdk/0.1 (+node)",
   request_id: "8875a393-25e6-49bc-a436-0d07c7dcf7f1",
 };
+
+/** Other ways to hash, measured beside the one the log uses (entryLeafHash). */
+const nodeCrypto = { createHash: () => ({ update: (a: Uint8Array | string) => ({ update: (b: Uint8Array | string) => ({ digest: () => nodeSha256([a, b]) }) }) }) };
+
+async function variant(n: number, mode: string): Promise<{ bytes: number; mode: string; available: boolean }> {
+  if (mode === "small-native" || mode === "small-noble") {
+    const input = new Uint8Array(65);
+    for (let i = 0; i < n; i++) {
+      input[1] = i & 255;
+      if (mode === "small-native") nodeSha256([input]);
+      else nobleSha256Parts([input]);
+    }
+    return { bytes: 65, mode, available: true };
+  }
+  const events = Array.from({ length: 1000 }, (_, i) => sampleEvent(i));
+  const zero = new Uint8Array(1);
+  const enc = new TextEncoder();
+  let prev = GENESIS_PREV;
+  for (let i = 0; i < n; i++) {
+    const text = encodeEntry({ tenant: "tenant_0123456789abcdef0123456789", seq: i, receivedAtMs: 1795674988356 + i, prev, event: events[i % 1000]!, provenance });
+    if (mode === "subtle") {
+      const bytes = enc.encode(text);
+      const input = new Uint8Array(bytes.length + 1);
+      input.set(bytes, 1);
+      prev = new Uint8Array(await crypto.subtle.digest("SHA-256", input));
+    } else if (mode === "native") {
+      prev = nodeCrypto.createHash().update(zero).update(text).digest();
+    } else if (mode === "noble") {
+      prev = nobleSha256Parts([zero, text]);
+    }
+  }
+  return { bytes: 0, mode, available: true };
+}
 
 function encodeAndHash(n: number): { bytes: number } {
   const events = Array.from({ length: 1000 }, (_, i) => sampleEvent(i));
@@ -81,8 +119,10 @@ export default {
     const n = Number(url.searchParams.get("n") ?? "0");
     const tree = () => env.TREE.get(env.TREE.idFromName("tree"));
     switch (url.pathname) {
-      case "/encode":
-        return Response.json(encodeAndHash(n));
+      case "/encode": {
+        const mode = url.searchParams.get("mode");
+        return Response.json(mode ? await variant(n, mode) : encodeAndHash(n));
+      }
       case "/tree":
         return Response.json({ size: await tree().grow(Number(url.searchParams.get("to"))) });
       case "/proof":

@@ -8,6 +8,10 @@ import { parseArgs } from "node:util";
 import { fetchSnapshots } from "./fetch";
 import { verifyDir } from "./verify-dir";
 import { verifiersFrom, verifyProofFiles } from "./verify-proof";
+import { useNativeSha256 } from "../worker/native-sha256";
+
+// Node's OpenSSL SHA-256 for every hash (checked against test vectors; noble otherwise).
+useNativeSha256();
 
 const USAGE = `usage:
   sealtrail verify <dir> --key <verifier key> [--key …] [--json]

@@ -5,7 +5,7 @@
  * well as the leaves of an RFC 6962 Merkle tree (leaf hash = SHA-256(0x00 ‖ entry bytes)).
  */
 import { toBase64, utf8 } from "./bytes";
-import { HASH_SIZE, leafHash, sha256Text, type Hash } from "./hash";
+import { HASH_SIZE, leafHashText, sha256Text, type Hash } from "./hash";
 import { canonicalize, canonicalString, type JsonValue } from "./jcs";
 
 export const ENTRY_VERSION = 1;
@@ -59,7 +59,7 @@ export const entryObject = (f: EntryFields): JsonObject => ({
 });
 
 /** RFC 6962 §2.1 leaf hash of an entry's stored bytes. */
-export const entryLeafHash = (entryText: string): Hash => leafHash(utf8(entryText));
+export const entryLeafHash = (entryText: string): Hash => leafHashText(entryText);
 
 /**
  * The digest that identifies an event body for idempotency: SHA-256 of its canonical JSON,

@@ -1,5 +1,9 @@
 import { app } from "./app";
 import { BENCH_BASELINE_PATH, benchBaseline, benchBaselineEnabled } from "./bench-baseline";
+import { useNativeSha256 } from "./native-sha256";
+
+// Every hash in this isolate (the Worker, TenantLog, LogAudit) uses the runtime's SHA-256.
+useNativeSha256();
 
 export { LogAudit } from "../durable/log-audit";
 export { TenantLog } from "../durable/tenant-log";
