@@ -21,7 +21,7 @@ export function build() {
   if (worker.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${worker.stdout}\n${worker.stderr}`);
   const core = spawnSync(
     "esbuild",
-    ["bench/workerd/core-worker.ts", "--bundle", "--format=esm", "--platform=neutral", "--target=es2022", "--external:cloudflare:*", `--outfile=${CORE_BUILD_DIR}/index.js`, "--log-level=warning"],
+    ["bench/workerd/core-worker.ts", "--bundle", "--format=esm", "--platform=neutral", "--target=es2022", "--external:cloudflare:*", "--external:node:*", `--outfile=${CORE_BUILD_DIR}/index.js`, "--log-level=warning"],
     { env, encoding: "utf8" },
   );
   if (core.status !== 0) throw new Error(`esbuild of the core bench failed:\n${core.stderr}`);

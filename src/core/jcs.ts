@@ -62,6 +62,60 @@ function write(value: JsonValue | undefined): string {
   }
 }
 
+/** True for keys that JavaScript objects enumerate before all others (array indices). */
+const INDEX_KEY = /^(?:0|[1-9][0-9]*)$/;
+
+/**
+ * A copy of `value` whose objects have their keys inserted in RFC 8785 order, checking every
+ * string and number on the way; undefined if some object has an array-index key ("0", "12"),
+ * which JavaScript would enumerate first whatever the insertion order.
+ */
+function sortedCopy(value: JsonValue | undefined): JsonValue | undefined | typeof UNORDERABLE {
+  switch (typeof value) {
+    case "string":
+      if (!value.isWellFormed()) throw new Error("Lone surrogate is not allowed");
+      return value;
+    case "number":
+      if (!Number.isFinite(value)) throw new Error(Number.isNaN(value) ? "NaN is not allowed" : "Infinity is not allowed");
+      return value;
+    case "boolean":
+      return value;
+    case "object": {
+      if (value === null) return null;
+      if (Array.isArray(value)) {
+        const out: JsonValue[] = new Array(value.length);
+        for (let i = 0; i < value.length; i++) {
+          const item = value[i];
+          const copy = item === undefined ? null : sortedCopy(item);
+          if (copy === UNORDERABLE) return UNORDERABLE;
+          out[i] = copy as JsonValue;
+        }
+        return out;
+      }
+      const out: { [key: string]: JsonValue } = {};
+      for (const key of sorted(Object.keys(value))) {
+        if (!key.isWellFormed()) throw new Error("Lone surrogate is not allowed");
+        if (INDEX_KEY.test(key)) return UNORDERABLE;
+        const item = value[key];
+        if (item === undefined) continue;
+        const copy = sortedCopy(item);
+        if (copy === UNORDERABLE) return UNORDERABLE;
+        out[key] = copy as JsonValue;
+      }
+      return out;
+    }
+    default:
+      throw new TypeError("value has no JSON representation");
+  }
+}
+const UNORDERABLE = Symbol("unorderable");
+
+/**
+ * RFC 8785 canonical JSON text of `value`. Fast path: a key-sorted copy serialized by the
+ * native JSON.stringify (whose string and number forms are the RFC's, see above); objects
+ * with array-index keys take the hand-written serializer instead.
+ */
 export function canonicalize(value: JsonValue): string {
-  return write(value);
+  const copy = sortedCopy(value);
+  return copy === UNORDERABLE ? write(value) : JSON.stringify(copy);
 }

@@ -104,6 +104,26 @@ CREATE TABLE IF NOT EXISTS idempotency (
 
 const bytes = (v: SqlStorageValue | undefined): Uint8Array => new Uint8Array(v as ArrayBuffer);
 
+/** Durable Object SQLite takes at most 100 bound parameters per statement. */
+const MAX_BOUND_PARAMETERS = 100;
+const ENTRY_ROWS_PER_INSERT = Math.floor(MAX_BOUND_PARAMETERS / 4);
+const NODE_ROWS_PER_INSERT = Math.floor(MAX_BOUND_PARAMETERS / 3);
+
+/** `INSERT INTO <target> VALUES (?, …), …` for `rows` rows of `columns` values; texts are reused. */
+const multiRowInsert = (() => {
+  const texts = new Map<string, string>();
+  return (target: string, columns: number, rows: number): string => {
+    const key = `${target}/${rows}`;
+    let sql = texts.get(key);
+    if (!sql) {
+      const row = `(${Array.from({ length: columns }, () => "?").join(", ")})`;
+      sql = `INSERT INTO ${target} VALUES ${Array.from({ length: rows }, () => row).join(", ")}`;
+      texts.set(key, sql);
+    }
+    return sql;
+  };
+})();
+
 export class LogStore {
   readonly #sql: SqlStorage;
 
@@ -162,15 +182,23 @@ export class LogStore {
   }
 
   insertEntry(e: StoredEntry): void {
-    this.#sql.exec(
-      "INSERT INTO entries (seq, entry, leaf_hash, idempotency_key) VALUES (?, ?, ?, ?)",
-      e.seq, e.entry, e.leafHash, e.idempotencyKey,
-    );
+    this.insertEntries([e]);
   }
 
-  /** Complete subtrees of the RFC 6962 tree, as CompactRange.append returns them. */
+  /** Entries in multi-row INSERTs (issue #8: one statement per 25 entries, not one each). */
+  insertEntries(entries: readonly StoredEntry[]): void {
+    for (let i = 0; i < entries.length; i += ENTRY_ROWS_PER_INSERT) {
+      const chunk = entries.slice(i, i + ENTRY_ROWS_PER_INSERT);
+      this.#sql.exec(multiRowInsert("entries (seq, entry, leaf_hash, idempotency_key)", 4, chunk.length), ...chunk.flatMap((e) => [e.seq, e.entry, e.leafHash, e.idempotencyKey]));
+    }
+  }
+
+  /** Complete subtrees of the RFC 6962 tree, as CompactRange.append returns them (multi-row INSERTs). */
   insertNodes(nodes: readonly StoredNode[]): void {
-    for (const n of nodes) this.#sql.exec("INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?)", n.level, n.index, n.hash);
+    for (let i = 0; i < nodes.length; i += NODE_ROWS_PER_INSERT) {
+      const chunk = nodes.slice(i, i + NODE_ROWS_PER_INSERT);
+      this.#sql.exec(multiRowInsert("tree_nodes (level, idx, hash)", 3, chunk.length), ...chunk.flatMap((n) => [n.level, n.index, n.hash]));
+    }
   }
 
   /** The stored complete subtree (level, index); throws if it was never stored. */
