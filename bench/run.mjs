@@ -139,7 +139,9 @@ async function serverPhase() {
     }
     if (wanted("tenants16")) {
       const shapes = many.map(single);
+      const profile = opts.profile && run === 0 ? await startProfile(server) : undefined;
       const r = await closed(64, (i) => shapes[i % shapes.length](i));
+      if (profile) await profile.stop("bench/profile-tenants16.cpuprofile");
       record("tenants16", r.events_per_s, r);
       log(`16 tenants ${r.events_per_s.toFixed(0)} events/s ${JSON.stringify(r.statuses)}`);
     }

@@ -126,6 +126,16 @@ const multiRowInsert = (() => {
 
 export class LogStore {
   readonly #sql: SqlStorage;
+  /**
+   * Rows read on every commit (issue #8: a dozen small SELECTs per group cost ~15% of a
+   * small group's CPU), remembered until this store writes them. A write only forgets the
+   * value, so a rolled-back transaction can never leave a wrong one behind, as long as callers
+   * call forgetCached() when a transaction fails (TenantLog does).
+   */
+  #settings: TenantSettings | undefined;
+  #latestSeal: SealRecord | null | undefined;
+  #latestPublishedSeal: SealRecord | null | undefined;
+  readonly #counters = new Map<string, number>();
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -137,12 +147,25 @@ export class LogStore {
     }
   }
 
+  /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
+  forgetCached(): void {
+    this.#settings = undefined;
+    this.#latestSeal = undefined;
+    this.#latestPublishedSeal = undefined;
+    this.#counters.clear();
+  }
+
   counter(name: string): number {
+    const known = this.#counters.get(name);
+    if (known !== undefined) return known;
     const row = this.#sql.exec("SELECT value FROM counters WHERE name = ?", name).toArray()[0];
-    return row ? Number(row.value) : 0;
+    const value = row ? Number(row.value) : 0;
+    this.#counters.set(name, value);
+    return value;
   }
 
   setCounter(name: string, value: number): void {
+    this.#counters.delete(name);
     this.#sql.exec("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value);
   }
 
@@ -251,6 +274,8 @@ export class LogStore {
   }
 
   insertSeal(s: SealRecord): void {
+    this.#latestSeal = undefined;
+    this.#latestPublishedSeal = undefined;
     this.#sql.exec(
       `INSERT INTO seals (id, from_seq, to_seq, root, checkpoint, manifest, bundle_sha256, sealed_at, published, indexed)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -259,20 +284,26 @@ export class LogStore {
   }
 
   markSealPublished(id: number): void {
+    this.#latestSeal = undefined;
+    this.#latestPublishedSeal = undefined;
     this.#sql.exec("UPDATE seals SET published = 1 WHERE id = ?", id);
   }
 
   markSealIndexed(id: number): void {
+    this.#latestSeal = undefined;
+    this.#latestPublishedSeal = undefined;
     this.#sql.exec("UPDATE seals SET indexed = 1 WHERE id = ?", id);
   }
 
   /** The seal with the highest id (published or not). */
   latestSeal(): SealRecord | undefined {
-    return this.#seals("ORDER BY id DESC LIMIT 1")[0];
+    if (this.#latestSeal === undefined) this.#latestSeal = this.#seals("ORDER BY id DESC LIMIT 1")[0] ?? null;
+    return this.#latestSeal ?? undefined;
   }
 
   latestPublishedSeal(): SealRecord | undefined {
-    return this.#seals("WHERE published = 1 ORDER BY id DESC LIMIT 1")[0];
+    if (this.#latestPublishedSeal === undefined) this.#latestPublishedSeal = this.#seals("WHERE published = 1 ORDER BY id DESC LIMIT 1")[0] ?? null;
+    return this.#latestPublishedSeal ?? undefined;
   }
 
   /** Seals with id >= from, in order, at most `limit`. */
@@ -303,6 +334,11 @@ export class LogStore {
   }
 
   settings(): TenantSettings {
+    this.#settings ??= this.#readSettings();
+    return this.#settings;
+  }
+
+  #readSettings(): TenantSettings {
     const row = this.#sql.exec("SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms FROM settings WHERE id = 0").toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
     return {
@@ -314,6 +350,7 @@ export class LogStore {
   }
 
   writeSettings(s: TenantSettings): void {
+    this.#settings = undefined;
     this.#sql.exec(
       `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms) VALUES (0, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
