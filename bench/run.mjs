@@ -226,38 +226,60 @@ function cliPhase() {
 
 // ---- profiling (optional) -----------------------------------------------------------------
 
-/** A CPU profile of the sealtrail Worker's isolate over the inspector (Chrome DevTools protocol). */
+/** Isolates profiled with --profile: the Worker (and its Durable Objects), D1, R2 and Miniflare's entry. */
+const PROFILED = ["core:user:sealtrail", "d1:db", "d1:db:entry", "r2:bucket", "core:entry"];
+
+/**
+ * CPU profiles of workerd's isolates over the inspector (Chrome DevTools protocol). Writes
+ * bench/profile-<phase>.cpuprofile (the Worker's) and prints each isolate's busy share (samples
+ * that are not "(idle)") and the Worker's top self time.
+ */
 async function startProfile(server) {
   const inspector = await server.mf.getInspectorURL().catch(() => undefined);
   if (!inspector) {
     log("no inspector: start Miniflare with an inspectorPort to profile");
     return undefined;
   }
-  const ws = new WebSocket(new URL("/core:user:sealtrail", inspector).href.replace(/^http/, "ws"));
-  await new Promise((r, j) => {
-    ws.onopen = r;
-    ws.onerror = j;
-  });
-  let id = 0;
-  const waiting = new Map();
-  ws.onmessage = (m) => {
-    const msg = JSON.parse(m.data);
-    if (msg.id !== undefined) waiting.get(msg.id)?.(msg.result);
-  };
-  const send = (method, params = {}) =>
-    new Promise((r) => {
-      waiting.set(++id, r);
-      ws.send(JSON.stringify({ id, method, params }));
+  const sessions = [];
+  for (const target of PROFILED) {
+    const ws = new WebSocket(new URL(`/${target}`, inspector).href.replace(/^http/, "ws"));
+    const ok = await new Promise((r) => {
+      ws.onopen = () => r(true);
+      ws.onerror = () => r(false);
     });
-  await send("Profiler.enable");
-  await send("Profiler.setSamplingInterval", { interval: 200 });
-  await send("Profiler.start");
+    if (!ok) continue;
+    let id = 0;
+    const waiting = new Map();
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      if (msg.id !== undefined) waiting.get(msg.id)?.(msg.result);
+    };
+    const send = (method, params = {}) =>
+      new Promise((r) => {
+        waiting.set(++id, r);
+        ws.send(JSON.stringify({ id, method, params }));
+      });
+    await send("Profiler.enable");
+    await send("Profiler.setSamplingInterval", { interval: 200 });
+    sessions.push({ target, ws, send });
+  }
+  for (const s of sessions) await s.send("Profiler.start");
   return {
     async stop(file) {
-      const { profile } = await send("Profiler.stop");
-      writeFileSync(file, JSON.stringify(profile));
-      ws.close();
-      log(`profile written to ${file}; top self time:\n${summarizeProfile(profile)}`);
+      const shares = [];
+      for (const s of sessions) {
+        const { profile } = await s.send("Profiler.stop");
+        s.ws.close();
+        const idle = profile.nodes.find((n) => n.callFrame.functionName === "(idle)")?.id;
+        const busy = profile.samples.filter((x) => x !== idle).length / Math.max(1, profile.samples.length);
+        shares.push(`${s.target} ${(100 * busy).toFixed(0)}%`);
+        if (s.target !== "core:user:sealtrail") writeFileSync(file.replace(".cpuprofile", `.${s.target.replaceAll(":", "-")}.cpuprofile`), JSON.stringify(profile));
+        else {
+          writeFileSync(file, JSON.stringify(profile));
+          log(`profile written to ${file}; top self time:\n${summarizeProfile(profile)}`);
+        }
+      }
+      log(`busy share of each isolate's samples: ${shares.join(", ")}`);
     },
   };
 }
