@@ -114,6 +114,7 @@ async function serverPhase() {
     if (wanted("latency")) {
       const seqs = new Set();
       const before = await treeSize(base, lat);
+      const profile = opts.profile && run === 0 ? await startProfile(server) : undefined;
       const o = await openLoop({
         base,
         ratePerS: 500,
@@ -123,6 +124,7 @@ async function serverPhase() {
           if (res.status === 201) seqs.add(JSON.parse(res.body).seq);
         },
       });
+      if (profile) await profile.stop("bench/profile-latency.cpuprofile");
       const after = await treeSize(base, lat);
       // Every 201 named a distinct seq that the log's signed checkpoint now covers.
       const durable = seqs.size === o.acked && [...seqs].every((s) => s >= before && s < after);
