@@ -2,7 +2,7 @@
 // (min / median / max), measured end to end through the Worker bundle in Miniflare from Node;
 // prints a table and writes bench/results.json. Bounded: every load phase stops by itself
 // after its time or request budget. Never assert times in tests: this is the only place.
-// Options: --runs N (default 3), --seconds S per load run (default 4), --only a,b (row ids),
+// Options: --runs N (default 3), --seconds S per load run (default 5), --only a,b (row ids),
 // --profile (CPU profile of workerd during the single-event row, via the inspector).
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,7 +22,7 @@ import {
 const { values: opts } = parseArgs({
   options: {
     runs: { type: "string", default: "3" },
-    seconds: { type: "string", default: "4" },
+    seconds: { type: "string", default: "5" },
     only: { type: "string" },
     profile: { type: "boolean", default: false },
     "cli-entries": { type: "string", default: "1000000" },
