@@ -4,14 +4,21 @@
  * Exit codes: 0 verified, 1 verification failed (tampering or a wrong key), 2 usage or I/O error.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { isMainThread, workerData } from "node:worker_threads";
 import { parseArgs } from "node:util";
 import { fetchSnapshots } from "./fetch";
-import { verifyDir } from "./verify-dir";
+import { PRECHECK_ROLE, runPrecheckWorker, verifyDir, verifyDirParallel } from "./verify-dir";
 import { verifiersFrom, verifyProofFiles } from "./verify-proof";
+import { useNativeSha256 } from "../worker/native-sha256";
+
+// Node's OpenSSL SHA-256 for every hash (checked against test vectors; noble otherwise).
+useNativeSha256();
 
 const USAGE = `usage:
-  sealtrail verify <dir> --key <verifier key> [--key …] [--json]
+  sealtrail verify <dir> --key <verifier key> [--key …] [--json] [--jobs N]
       verify a folder of downloaded snapshots: manifests, checkpoints, bundles, the chain
+      (--jobs: threads that read and hash bundles; default: every core, 1 = this thread only)
   sealtrail verify-proof <file.tlog-proof> --entry <entry file> --key <verifier key> [--json]
       verify that one entry is in the log (a receipt)
   sealtrail fetch --url <base url> --tenant <tenant id> --token <verify key> [--out <dir>]
@@ -58,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
       tenant: { type: "string" },
       token: { type: "string" },
       out: { type: "string" },
+      jobs: { type: "string" },
     },
   });
   switch (command) {
@@ -66,7 +74,10 @@ async function main(argv: string[]): Promise<number> {
       if (!dir) throw new Usage("verify needs a folder");
       const verifiers = verifiersFrom(keysFrom(values.key));
       if (!verifiers.ok) throw new Usage(`bad --key: ${verifiers.error.detail}`);
-      const report = verifyDir(dir, verifiers.value, progress("verifying"));
+      const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
+      if (!Number.isSafeInteger(jobs) || jobs < 1) throw new Usage("--jobs must be a whole number >= 1");
+      // With more than one core, worker threads read and precheck bundles (same report).
+      const report = jobs > 1 ? await verifyDirParallel(dir, verifiers.value, jobs, new URL(import.meta.url), progress("verifying")) : verifyDir(dir, verifiers.value, progress("verifying"));
       if (values.json) console.log(json(report));
       else if (report.ok) console.log(`OK: ${plural(report.entries, "entry", "entries")} in ${plural(report.seals, "seal", "seals")} of ${report.origin} verified (tree size ${report.tree_size})`);
       else {
@@ -98,7 +109,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+// The CLI bundle is also the worker of `verify` (verifyDirParallel).
+if (!isMainThread && (workerData as { role?: string } | null)?.role === PRECHECK_ROLE) runPrecheckWorker();
+else main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e: unknown) => {
     if (e instanceof Usage || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(`${(e as Error).message}\n\n${USAGE}`);

@@ -9,7 +9,19 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkBundleAgainst, checkEntries, checkSealManifest, closeSeal, bundleRows, fail, initialAudit, type AuditState } from "../core/audit";
+import { Worker, parentPort } from "node:worker_threads";
+import {
+  bundleRows,
+  checkBundleAgainst,
+  checkEntries,
+  checkSealManifest,
+  closeSeal,
+  fail,
+  initialAudit,
+  precheckBundle,
+  type AuditState,
+  type PrecheckedRows,
+} from "../core/audit";
 import type { NoteVerifier } from "../core/note";
 
 export interface DirReport {
@@ -43,6 +55,16 @@ const readIf = (path: string): string | undefined => {
   }
 };
 
+/** The `from` a manifest names, unverified (a hint for prechecking only). */
+function fromOf(note: string | undefined): number | undefined {
+  try {
+    const from = (JSON.parse(note?.slice(0, note.indexOf("\n")) ?? "") as { from?: unknown }).from;
+    return typeof from === "number" && Number.isSafeInteger(from) && from >= 0 ? from : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The tenant a manifest names (read before verification only to label the run). */
 function tenantOf(note: string | undefined): string {
   try {
@@ -52,41 +74,50 @@ function tenantOf(note: string | undefined): string {
   }
 }
 
-export function verifyDir(dir: string, verifiers: readonly NoteVerifier[], onProgress?: (done: number, total: number, entries: number) => void): DirReport {
-  const started = Date.now();
-  const origin = verifiers[0]?.name ?? "";
-  const ids = sealIdsIn(dir);
-  const state = initialAudit(tenantOf(readIf(join(dir, `${ids[0] ?? ""}.manifest`))));
-  for (const [i, id] of ids.entries()) {
-    const expected = String(i).padStart(12, "0");
-    if (id !== expected) {
-      fail(state, { kind: "seal_missing", key: `${expected}.manifest` });
-      break;
-    }
-    const manifestKey = `${id}.manifest`;
-    const note = readIf(join(dir, manifestKey));
-    if (note === undefined) {
-      fail(state, { kind: "seal_missing", key: manifestKey });
-      break;
-    }
-    const seal = checkSealManifest(state, manifestKey, note, origin, verifiers);
-    if (!seal) break; // an unverifiable manifest: nothing after it can be trusted
-    const bundleKey = `${id}.jsonl`;
-    const bundle = readIf(join(dir, bundleKey));
-    if (bundle === undefined) {
-      fail(state, { kind: "seal_missing", key: bundleKey });
-      break;
-    }
-    const m = seal.manifest;
-    checkBundleAgainst(state, bundleKey, bundle, m, new Map());
-    checkEntries(state, bundleRows(bundle, m.from), m.to - m.from);
-    closeSeal(state, Number(id), manifestKey, note, seal);
-    const checkpoint = readIf(join(dir, `${id}.checkpoint`));
-    if (checkpoint !== undefined && checkpoint !== m.checkpoint) {
-      fail(state, { kind: "seal_invalid", key: `${id}.checkpoint`, detail: "checkpoint file differs from the manifest's" });
-    }
-    onProgress?.(i + 1, ids.length, state.checked.entries);
+/** A bundle read and prechecked off the main thread (see src/core/audit.ts PrecheckedRows). */
+export interface PrecheckedBundle {
+  text: string;
+  sha256: string;
+  rows: PrecheckedRows;
+}
+
+type Step = "next" | "stop";
+
+/** Verifies seal `id` (the i-th) into `state`, exactly as the sequential verifier always has. */
+function verifySeal(state: AuditState, dir: string, id: string, i: number, origin: string, verifiers: readonly NoteVerifier[], bundleOf: () => PrecheckedBundle | string | undefined): Step {
+  const expected = String(i).padStart(12, "0");
+  if (id !== expected) {
+    fail(state, { kind: "seal_missing", key: `${expected}.manifest` });
+    return "stop";
   }
+  const manifestKey = `${id}.manifest`;
+  const note = readIf(join(dir, manifestKey));
+  if (note === undefined) {
+    fail(state, { kind: "seal_missing", key: manifestKey });
+    return "stop";
+  }
+  const seal = checkSealManifest(state, manifestKey, note, origin, verifiers);
+  if (!seal) return "stop"; // an unverifiable manifest: nothing after it can be trusted
+  const bundleKey = `${id}.jsonl`;
+  const read = bundleOf();
+  if (read === undefined) {
+    fail(state, { kind: "seal_missing", key: bundleKey });
+    return "stop";
+  }
+  const bundle = typeof read === "string" ? read : read.text;
+  const pre = typeof read === "string" ? undefined : read;
+  const m = seal.manifest;
+  checkBundleAgainst(state, bundleKey, bundle, m, new Map(), pre?.sha256);
+  checkEntries(state, bundleRows(bundle, m.from), m.to - m.from, undefined, pre?.rows);
+  closeSeal(state, Number(id), manifestKey, note, seal);
+  const checkpoint = readIf(join(dir, `${id}.checkpoint`));
+  if (checkpoint !== undefined && checkpoint !== m.checkpoint) {
+    fail(state, { kind: "seal_invalid", key: `${id}.checkpoint`, detail: "checkpoint file differs from the manifest's" });
+  }
+  return "next";
+}
+
+function report(state: AuditState, origin: string, ids: string[], started: number): DirReport {
   if (ids.length === 0) fail(state, { kind: "seal_missing", key: "000000000000.manifest" });
   return {
     ok: state.failures.length === 0,
@@ -98,4 +129,82 @@ export function verifyDir(dir: string, verifiers: readonly NoteVerifier[], onPro
     duration_ms: Date.now() - started,
     failures: state.failures,
   };
+}
+
+/** Verifies a folder on this thread, one seal after another. */
+export function verifyDir(dir: string, verifiers: readonly NoteVerifier[], onProgress?: (done: number, total: number, entries: number) => void): DirReport {
+  const started = Date.now();
+  const origin = verifiers[0]?.name ?? "";
+  const ids = sealIdsIn(dir);
+  const state = initialAudit(tenantOf(readIf(join(dir, `${ids[0] ?? ""}.manifest`))));
+  for (const [i, id] of ids.entries()) {
+    if (verifySeal(state, dir, id, i, origin, verifiers, () => readIf(join(dir, `${id}.jsonl`))) === "stop") break;
+    onProgress?.(i + 1, ids.length, state.checked.entries);
+  }
+  return report(state, origin, ids, started);
+}
+
+/**
+ * Verifies a folder with `jobs` worker threads reading and prechecking bundles (leaf hashes,
+ * SHA-256, entry fields) ahead of the main thread, which does everything else in order:
+ * signatures, links, the tree, every decision. The report is the one verifyDir gives
+ * (test/cli/verify-dir.test.ts compares them). `workerUrl` is a module that calls
+ * runPrecheckWorker() when started as a worker (the CLI bundle itself).
+ */
+export async function verifyDirParallel(
+  dir: string,
+  verifiers: readonly NoteVerifier[],
+  jobs: number,
+  workerUrl: URL,
+  onProgress?: (done: number, total: number, entries: number) => void,
+): Promise<DirReport> {
+  const started = Date.now();
+  const origin = verifiers[0]?.name ?? "";
+  const ids = sealIdsIn(dir);
+  const state = initialAudit(tenantOf(readIf(join(dir, `${ids[0] ?? ""}.manifest`))));
+  const workers = Array.from({ length: Math.max(1, Math.min(jobs, ids.length)) }, () => new Worker(workerUrl, { workerData: { role: PRECHECK_ROLE } }));
+  const results = new Map<string, Promise<PrecheckedBundle | undefined>>();
+  const waiting = new Map<string, (r: PrecheckedBundle | undefined) => void>();
+  for (const w of workers) {
+    w.on("message", (m: { id: string; result: PrecheckedBundle | undefined }) => waiting.get(m.id)?.(m.result));
+  }
+  let next = 0;
+  // At most two bundles per worker in flight or waiting: memory stays bounded.
+  const dispatch = () => {
+    while (next < ids.length && next < state.checked.seals + 2 * workers.length) {
+      const id = ids[next]!;
+      const worker = workers[next % workers.length]!;
+      results.set(id, new Promise((resolve) => waiting.set(id, resolve)));
+      worker.postMessage({ id, dir, tenant: state.tenant });
+      next++;
+    }
+  };
+  try {
+    for (const [i, id] of ids.entries()) {
+      dispatch();
+      const pre = await results.get(id);
+      results.delete(id);
+      if (verifySeal(state, dir, id, i, origin, verifiers, () => pre) === "stop") break;
+      onProgress?.(i + 1, ids.length, state.checked.entries);
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return report(state, origin, ids, started);
+}
+
+export const PRECHECK_ROLE = "sealtrail-precheck";
+
+/** The worker side of verifyDirParallel: reads a bundle and prechecks it, transferring the results. */
+export function runPrecheckWorker(): void {
+  parentPort!.on("message", ({ id, dir, tenant }: { id: string; dir: string; tenant: string }) => {
+    const text = readIf(join(dir, `${id}.jsonl`));
+    if (text === undefined) return parentPort!.postMessage({ id, result: undefined });
+    // Where the bundle should start, from its manifest, unverified: the tree uses the
+    // subtrees only if the verified chain is at exactly that seq (checkEntries checks).
+    const { sha256, rows } = precheckBundle(text, tenant, fromOf(readIf(join(dir, `${id}.manifest`))));
+    const result: PrecheckedBundle = { text, sha256, rows };
+    // The leaves' buffer is transferred; subtree hashes are small copies (structured clone).
+    parentPort!.postMessage({ id, result }, [rows.leaves.buffer as ArrayBuffer, rows.seqs.buffer as ArrayBuffer, rows.linked.buffer as ArrayBuffer]);
+  });
 }

@@ -5,8 +5,8 @@
  * well as the leaves of an RFC 6962 Merkle tree (leaf hash = SHA-256(0x00 ‖ entry bytes)).
  */
 import { toBase64, utf8 } from "./bytes";
-import { HASH_SIZE, leafHash, sha256Text, type Hash } from "./hash";
-import { canonicalize, type JsonValue } from "./jcs";
+import { HASH_SIZE, leafHashText, sha256Text, type Hash } from "./hash";
+import { canonicalize, canonicalString, type JsonValue } from "./jcs";
 
 export const ENTRY_VERSION = 1;
 
@@ -29,23 +29,37 @@ export interface EntryFields {
 export const formatTimestamp = (ms: number): string => new Date(ms).toISOString();
 
 /**
- * Encodes an entry as its canonical text. Preconditions: `seq` is a non-negative safe
- * integer, `prev` is 32 bytes, and event/provenance are I-JSON (RFC 7493) values.
+ * Encodes an entry as its canonical text (RFC 8785 of the object in the header comment).
+ * Preconditions: `seq` is a non-negative safe integer, `prev` is 32 bytes, and
+ * event/provenance are I-JSON (RFC 7493) values.
+ *
+ * The fixed part is written by hand in RFC 8785 §3.2.3 property order (event, prev,
+ * provenance, received_at, seq, tenant, v): `prev` is base64 and `received_at` an ISO
+ * timestamp, neither of which JSON escapes; `seq` is an integer, whose ES serialization
+ * (§3.2.2.3) is its decimal digits. test/core/jcs-equivalence.test.ts proves the result
+ * byte-equal to the `canonicalize` package applied to the whole object.
  */
 export function encodeEntry(f: EntryFields): string {
-  return canonicalize({
-    v: ENTRY_VERSION,
-    tenant: f.tenant,
-    seq: f.seq,
-    received_at: formatTimestamp(f.receivedAtMs),
-    prev: toBase64(f.prev),
-    event: f.event,
-    provenance: f.provenance,
-  });
+  if (!Number.isSafeInteger(f.seq) || f.seq < 0) return canonicalize(entryObject(f)); // outside the precondition: the generic path
+  return (
+    `{"event":${canonicalize(f.event)},"prev":"${toBase64(f.prev)}","provenance":${canonicalize(f.provenance)}` +
+    `,"received_at":"${formatTimestamp(f.receivedAtMs)}","seq":${f.seq},"tenant":${canonicalString(f.tenant)},"v":${ENTRY_VERSION}}`
+  );
 }
 
+/** The entry as a JSON object, before canonicalization. */
+export const entryObject = (f: EntryFields): JsonObject => ({
+  v: ENTRY_VERSION,
+  tenant: f.tenant,
+  seq: f.seq,
+  received_at: formatTimestamp(f.receivedAtMs),
+  prev: toBase64(f.prev),
+  event: f.event,
+  provenance: f.provenance,
+});
+
 /** RFC 6962 §2.1 leaf hash of an entry's stored bytes. */
-export const entryLeafHash = (entryText: string): Hash => leafHash(utf8(entryText));
+export const entryLeafHash = (entryText: string): Hash => leafHashText(entryText);
 
 /**
  * The digest that identifies an event body for idempotency: SHA-256 of its canonical JSON,

@@ -143,6 +143,27 @@ export class CompactRange {
     return created;
   }
 
+  /**
+   * Appends 2^level leaves at once, given the hash of the complete subtree they form (RFC 6962
+   * §2.1 MTH of those leaves). Requires size to be a multiple of 2^level (the subtree is
+   * aligned); the result is the same as appending its leaves one by one.
+   */
+  appendSubtree(level: number, subtree: Hash): void {
+    const width = 2 ** level;
+    if (this.#size % width !== 0) throw new RangeError(`a subtree of 2^${level} leaves cannot start at ${this.#size}`);
+    let hash = subtree;
+    let index = this.#size / width;
+    let at = level;
+    while (index % 2 === 1) {
+      hash = nodeHash(this.#frontier[at]!, hash);
+      this.#frontier[at] = undefined;
+      at += 1;
+      index = Math.floor(index / 2);
+    }
+    this.#frontier[at] = hash;
+    this.#size += width;
+  }
+
   /** RFC 6962 §2.1 root of the whole range: the frontier folded right to left. */
   root(): Hash {
     let root: Hash | undefined;
@@ -161,6 +182,32 @@ export class CompactRange {
   clone(): CompactRange {
     return new CompactRange(this.#size, this.#frontier);
   }
+}
+
+/**
+ * The leaves [from, from + leaves.length) as the largest aligned complete subtrees that cover
+ * them, left to right (RFC 6962 §2.1 MTH of each): what CompactRange.appendSubtree takes.
+ * `leaves` holds 32 bytes per leaf.
+ */
+export function alignedSubtrees(from: number, leaves: Uint8Array): { level: number; hash: Hash }[] {
+  const n = leaves.length / 32;
+  const out: { level: number; hash: Hash }[] = [];
+  let at = 0;
+  while (at < n) {
+    let level = 0;
+    while ((from + at) % 2 ** (level + 1) === 0 && at + 2 ** (level + 1) <= n) level += 1;
+    // MTH of a complete subtree: hash pairs level by level.
+    let row: Hash[] = [];
+    for (let i = 0; i < 2 ** level; i++) row.push(leaves.subarray((at + i) * 32, (at + i + 1) * 32));
+    while (row.length > 1) {
+      const up: Hash[] = [];
+      for (let i = 0; i < row.length; i += 2) up.push(nodeHash(row[i]!, row[i + 1]!));
+      row = up;
+    }
+    out.push({ level, hash: row[0]! });
+    at += 2 ** level;
+  }
+  return out;
 }
 
 export type ProofError =

@@ -104,8 +104,38 @@ CREATE TABLE IF NOT EXISTS idempotency (
 
 const bytes = (v: SqlStorageValue | undefined): Uint8Array => new Uint8Array(v as ArrayBuffer);
 
+/** Durable Object SQLite takes at most 100 bound parameters per statement. */
+const MAX_BOUND_PARAMETERS = 100;
+const ENTRY_ROWS_PER_INSERT = Math.floor(MAX_BOUND_PARAMETERS / 4);
+const NODE_ROWS_PER_INSERT = Math.floor(MAX_BOUND_PARAMETERS / 3);
+
+/** `INSERT INTO <target> VALUES (?, …), …` for `rows` rows of `columns` values; texts are reused. */
+const multiRowInsert = (() => {
+  const texts = new Map<string, string>();
+  return (target: string, columns: number, rows: number): string => {
+    const key = `${target}/${rows}`;
+    let sql = texts.get(key);
+    if (!sql) {
+      const row = `(${Array.from({ length: columns }, () => "?").join(", ")})`;
+      sql = `INSERT INTO ${target} VALUES ${Array.from({ length: rows }, () => row).join(", ")}`;
+      texts.set(key, sql);
+    }
+    return sql;
+  };
+})();
+
 export class LogStore {
   readonly #sql: SqlStorage;
+  /**
+   * Rows read on every commit (issue #8: a dozen small SELECTs per group cost ~15% of a
+   * small group's CPU), remembered until this store writes them. A write only forgets the
+   * value, so a rolled-back transaction can never leave a wrong one behind, as long as callers
+   * call forgetCached() when a transaction fails (TenantLog does).
+   */
+  #settings: TenantSettings | undefined;
+  #latestSeal: SealRecord | null | undefined;
+  #latestPublishedSeal: SealRecord | null | undefined;
+  readonly #counters = new Map<string, number>();
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -117,12 +147,25 @@ export class LogStore {
     }
   }
 
+  /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
+  forgetCached(): void {
+    this.#settings = undefined;
+    this.#latestSeal = undefined;
+    this.#latestPublishedSeal = undefined;
+    this.#counters.clear();
+  }
+
   counter(name: string): number {
+    const known = this.#counters.get(name);
+    if (known !== undefined) return known;
     const row = this.#sql.exec("SELECT value FROM counters WHERE name = ?", name).toArray()[0];
-    return row ? Number(row.value) : 0;
+    const value = row ? Number(row.value) : 0;
+    this.#counters.set(name, value);
+    return value;
   }
 
   setCounter(name: string, value: number): void {
+    this.#counters.delete(name);
     this.#sql.exec("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value);
   }
 
@@ -162,15 +205,23 @@ export class LogStore {
   }
 
   insertEntry(e: StoredEntry): void {
-    this.#sql.exec(
-      "INSERT INTO entries (seq, entry, leaf_hash, idempotency_key) VALUES (?, ?, ?, ?)",
-      e.seq, e.entry, e.leafHash, e.idempotencyKey,
-    );
+    this.insertEntries([e]);
   }
 
-  /** Complete subtrees of the RFC 6962 tree, as CompactRange.append returns them. */
+  /** Entries in multi-row INSERTs (issue #8: one statement per 25 entries, not one each). */
+  insertEntries(entries: readonly StoredEntry[]): void {
+    for (let i = 0; i < entries.length; i += ENTRY_ROWS_PER_INSERT) {
+      const chunk = entries.slice(i, i + ENTRY_ROWS_PER_INSERT);
+      this.#sql.exec(multiRowInsert("entries (seq, entry, leaf_hash, idempotency_key)", 4, chunk.length), ...chunk.flatMap((e) => [e.seq, e.entry, e.leafHash, e.idempotencyKey]));
+    }
+  }
+
+  /** Complete subtrees of the RFC 6962 tree, as CompactRange.append returns them (multi-row INSERTs). */
   insertNodes(nodes: readonly StoredNode[]): void {
-    for (const n of nodes) this.#sql.exec("INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?)", n.level, n.index, n.hash);
+    for (let i = 0; i < nodes.length; i += NODE_ROWS_PER_INSERT) {
+      const chunk = nodes.slice(i, i + NODE_ROWS_PER_INSERT);
+      this.#sql.exec(multiRowInsert("tree_nodes (level, idx, hash)", 3, chunk.length), ...chunk.flatMap((n) => [n.level, n.index, n.hash]));
+    }
   }
 
   /** The stored complete subtree (level, index); throws if it was never stored. */
@@ -223,6 +274,8 @@ export class LogStore {
   }
 
   insertSeal(s: SealRecord): void {
+    this.#latestSeal = undefined;
+    this.#latestPublishedSeal = undefined;
     this.#sql.exec(
       `INSERT INTO seals (id, from_seq, to_seq, root, checkpoint, manifest, bundle_sha256, sealed_at, published, indexed)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -231,20 +284,26 @@ export class LogStore {
   }
 
   markSealPublished(id: number): void {
+    this.#latestSeal = undefined;
+    this.#latestPublishedSeal = undefined;
     this.#sql.exec("UPDATE seals SET published = 1 WHERE id = ?", id);
   }
 
   markSealIndexed(id: number): void {
+    this.#latestSeal = undefined;
+    this.#latestPublishedSeal = undefined;
     this.#sql.exec("UPDATE seals SET indexed = 1 WHERE id = ?", id);
   }
 
   /** The seal with the highest id (published or not). */
   latestSeal(): SealRecord | undefined {
-    return this.#seals("ORDER BY id DESC LIMIT 1")[0];
+    if (this.#latestSeal === undefined) this.#latestSeal = this.#seals("ORDER BY id DESC LIMIT 1")[0] ?? null;
+    return this.#latestSeal ?? undefined;
   }
 
   latestPublishedSeal(): SealRecord | undefined {
-    return this.#seals("WHERE published = 1 ORDER BY id DESC LIMIT 1")[0];
+    if (this.#latestPublishedSeal === undefined) this.#latestPublishedSeal = this.#seals("WHERE published = 1 ORDER BY id DESC LIMIT 1")[0] ?? null;
+    return this.#latestPublishedSeal ?? undefined;
   }
 
   /** Seals with id >= from, in order, at most `limit`. */
@@ -275,6 +334,11 @@ export class LogStore {
   }
 
   settings(): TenantSettings {
+    this.#settings ??= this.#readSettings();
+    return this.#settings;
+  }
+
+  #readSettings(): TenantSettings {
     const row = this.#sql.exec("SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms FROM settings WHERE id = 0").toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
     return {
@@ -286,6 +350,7 @@ export class LogStore {
   }
 
   writeSettings(s: TenantSettings): void {
+    this.#settings = undefined;
     this.#sql.exec(
       `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms) VALUES (0, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,

@@ -6,7 +6,7 @@
  */
 import { toBase64 } from "../core/bytes";
 import { encodeEntry, entryLeafHash, eventDigest, formatTimestamp, type JsonObject } from "../core/entry";
-import type { CompactRange } from "../core/merkle";
+import type { CompactRange, StoredNode } from "../core/merkle";
 import type { Head, LogStore, StoredEntry, StoredReceipt } from "./log-store";
 
 export interface AppendItem {
@@ -82,6 +82,8 @@ export function sequenceGroup(
   let { size, lastLeaf } = head;
   const receivedAtMs = Math.max(nowMs, head.lastReceivedAtMs);
   const created: StoredEntry[] = [];
+  // Written together after the loop, in multi-row INSERTs (same transaction, same rows).
+  const nodes: StoredNode[] = [];
   let skewed = 0;
   // Keys first used in this group. Their receipts get the tree size at the end of the group,
   // so their idempotency rows are written once that size is known.
@@ -118,8 +120,7 @@ export function sequenceGroup(
       const entry = encodeEntry({ tenant, seq, receivedAtMs, prev: lastLeaf, event: item.event, provenance });
       const leaf = entryLeafHash(entry);
       const stored: StoredEntry = { seq, entry, leafHash: leaf, idempotencyKey: key ?? null };
-      store.insertEntry(stored);
-      store.insertNodes(tree.append(leaf));
+      for (const n of tree.append(leaf)) nodes.push(n);
       created.push(stored);
       size += 1;
       lastLeaf = leaf;
@@ -130,6 +131,8 @@ export function sequenceGroup(
     return { ok: true, receipts };
   });
 
+  store.insertEntries(created);
+  store.insertNodes(nodes);
   // The group's size is now known: fix it in every receipt it created, then persist the keys.
   for (const o of outcomes) {
     if (o.ok) for (const r of o.receipts) if (r.seq >= head.size) r.tree_size = size;

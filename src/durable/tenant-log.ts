@@ -13,7 +13,7 @@ import { CompactRange, consistencyProof, inclusionProof, treeHash, type NodeRead
 import { signNote } from "../core/note";
 import { formatTlogProof } from "../core/tlog-proof";
 import { currentSigner, tenantOrigin } from "./checkpoint-keys";
-import { LogStore, type Head, type SealRecord, type TenantSettings } from "./log-store";
+import { LogStore, type Head, type SealRecord, type StoredEntry, type TenantSettings } from "./log-store";
 import { writeToD1 } from "./mirror";
 import { planSeal } from "../core/seal";
 import { restoreSeal, restoreUnsealed, type RebuildError, type RebuildProgress } from "./rebuild";
@@ -127,6 +127,10 @@ export class TenantLog extends DurableObject<Env> {
   #queue: Pending[] = [];
   #queuedEvents = 0;
   #flushing = false;
+  /** received_at of entry 0 (it never changes), once read: the first seal's due time counts from it. */
+  #firstReceivedAtMs: number | undefined;
+  /** The latest committed group's acknowledgement (after its D1 copy is attempted). */
+  #lastAnswered: Promise<void> = Promise.resolve();
   #mirrorChain: Promise<unknown> = Promise.resolve();
   #mirrorFailures = 0;
   #sealChain: Promise<unknown> = Promise.resolve();
@@ -140,6 +144,12 @@ export class TenantLog extends DurableObject<Env> {
   /** Sealing backs off after a failure: nothing schedules a seal before this time. */
   #sealRetryAt = 0;
   #alarmAt: number | null = null;
+  /**
+   * Requests per group commit (a request's items always commit together). Unlimited in
+   * production; `npm run bench` sets 1 through SEALTRAIL_BENCH_MAX_BATCH to measure what group
+   * commit buys (one transaction and one D1 write per request). Tests may set it directly.
+   */
+  maxBatch: number;
   /** Bindings the log writes to. Tests wrap them in fault-injecting doubles. */
   mirrorDb: D1Database;
   bucket: R2Bucket;
@@ -155,6 +165,8 @@ export class TenantLog extends DurableObject<Env> {
     this.mirrorDb = env.DB;
     this.bucket = env.BUCKET;
     this.kv = env.KV;
+    const maxBatch = Number(env.SEALTRAIL_BENCH_MAX_BATCH);
+    this.maxBatch = Number.isSafeInteger(maxBatch) && maxBatch >= 1 ? maxBatch : Infinity;
     void ctx.blockConcurrencyWhile(async () => {
       this.#alarmAt = await ctx.storage.getAlarm();
       // Entries committed before a crash but not yet in D1: re-drive them soon.
@@ -173,6 +185,11 @@ export class TenantLog extends DurableObject<Env> {
    */
   async append(tenant: string, items: AppendItem[], provenance: JsonObject): Promise<AppendResult> {
     return this.#enqueue(tenant, { req: { items, provenance } });
+  }
+
+  /** Does nothing: the bench's Worker → Durable Object ceiling (src/worker/bench-baseline.ts). */
+  async ping(): Promise<number> {
+    return this.#head.size;
   }
 
   async settings(tenant: string): Promise<TenantSettings> {
@@ -404,7 +421,7 @@ export class TenantLog extends DurableObject<Env> {
     this.#flushing = true;
     try {
       while (this.#queue.length > 0) {
-        const group = this.#queue.splice(0, this.#queue.length);
+        const group = this.#queue.splice(0, Math.min(this.#queue.length, this.maxBatch));
         for (const p of group) this.#queuedEvents -= p.req.items.length;
         const tenant = this.#tenant!;
         let outcomes: SequenceOutcome[];
@@ -427,9 +444,11 @@ export class TenantLog extends DurableObject<Env> {
           this.#tree = tree;
           outcomes = sequenced.outcomes;
           created = sequenced.created.length;
+          this.#rememberUnmirrored(sequenced.created);
         } catch (e) {
           // Nothing of this group was committed (transactionSync rolled back).
           console.error("TenantLog commit failed", e);
+          this.#store.forgetCached();
           this.#head = this.#store.head();
           for (const p of group) p.resolve({ ok: false, error: { reason: "log_unavailable" } });
           continue;
@@ -442,8 +461,20 @@ export class TenantLog extends DurableObject<Env> {
         // two stores. If D1 is down the entry is still durable in DO storage and the outbox
         // retries it: the append succeeds (DESIGN.md: appends keep working while D1 is down).
         // The group is committed: whatever the mirror does, every caller gets its answer.
-        await this.#mirror().catch((e: unknown) => console.error("D1 mirror pass failed", e));
-        group.forEach((p, i) => p.resolve(outcomes[i]!));
+        const answered = this.#mirror()
+          .catch((e: unknown) => console.error("D1 mirror pass failed", e))
+          .then(() => group.forEach((p, i) => p.resolve(outcomes[i]!)));
+        // Pipelined, two deep (issue #8): the next group may commit while this group's D1 write
+        // is in flight, but not before the previous group's has finished, so groups still
+        // gather while D1 works, and a mirror pass is always ready to start when one ends (each
+        // pass copies everything committed before it started). maxBatch = 1, the bench's
+        // comparison, keeps one commit and one D1 write per request, one after the other.
+        if (this.maxBatch === 1) {
+          await answered;
+        } else {
+          await this.#lastAnswered;
+          this.#lastAnswered = answered;
+        }
       }
     } finally {
       this.#flushing = false;
@@ -465,6 +496,31 @@ export class TenantLog extends DurableObject<Env> {
 
   // ---- the D1 mirror ---------------------------------------------------------------------
 
+  /**
+   * Entries just committed and not yet in D1, as the commit wrote them, so a mirror pass need
+   * not read them back (issue #8: that SELECT was ~5% of an append's CPU). At most
+   * MIRROR_PASS_LIMIT entries; beyond that (D1 down, a backlog) it is dropped and passes read
+   * DO storage, the truth, until the mirror has caught up.
+   */
+  #unmirrored: StoredEntry[] | undefined = [];
+
+  #rememberUnmirrored(created: readonly StoredEntry[]): void {
+    if (created.length === 0) return;
+    if (!this.#unmirrored && this.#mirroredTo === created[0]!.seq) this.#unmirrored = [];
+    if (!this.#unmirrored) return;
+    const last = this.#unmirrored[this.#unmirrored.length - 1];
+    const contiguous = last ? last.seq + 1 === created[0]!.seq : this.#mirroredTo === created[0]!.seq;
+    if (!contiguous || this.#unmirrored.length + created.length > MIRROR_PASS_LIMIT) this.#unmirrored = undefined;
+    else this.#unmirrored.push(...created);
+  }
+
+  /** The outbox [mirroredTo, size) from memory, when memory holds all of it. */
+  #unmirroredFromMemory(): StoredEntry[] | undefined {
+    const mem = this.#unmirrored;
+    if (!mem || mem.length === 0 || mem[0]!.seq !== this.#mirroredTo || mem[mem.length - 1]!.seq !== this.#head.size - 1) return undefined;
+    return mem.slice();
+  }
+
   /** Serializes mirror passes so two never copy the same range at once. */
   #mirror(): Promise<boolean> {
     const pass = this.#mirrorChain.then(() => this.#mirrorPass());
@@ -474,7 +530,7 @@ export class TenantLog extends DurableObject<Env> {
 
   async #mirrorPass(): Promise<boolean> {
     if (this.#mirroredTo >= this.#head.size) return true;
-    const batch = this.#store.entries(this.#mirroredTo, MIRROR_PASS_LIMIT);
+    const batch = this.#unmirroredFromMemory() ?? this.#store.entries(this.#mirroredTo, MIRROR_PASS_LIMIT);
     try {
       await writeToD1(this.mirrorDb, batch);
     } catch (e) {
@@ -489,10 +545,14 @@ export class TenantLog extends DurableObject<Env> {
     const to = batch[batch.length - 1]!.seq + 1;
     this.#store.setMirroredTo(to);
     this.#mirroredTo = Math.max(this.#mirroredTo, to);
+    if (this.#unmirrored) this.#unmirrored = this.#unmirrored.filter((e) => e.seq >= this.#mirroredTo);
     this.#mirrorFailures = 0;
     this.#evict();
     if (this.#mirroredTo < this.#head.size) {
-      this.#armAlarm(Date.now());
+      // A backlog beyond this pass's limit continues from the alarm. Entries committed while
+      // this pass ran need no alarm: #flushLoop queued a pass for them behind this one (an
+      // alarm per pass cost a mirror and a seal check per group under load).
+      if (batch.length >= MIRROR_PASS_LIMIT) this.#armAlarm(Date.now());
       return false;
     }
     return true;
@@ -672,9 +732,11 @@ export class TenantLog extends DurableObject<Env> {
   #sealDueAt(latest: SealRecord | undefined): number {
     const interval = this.#store.settings().sealIntervalMs;
     if (latest) return latest.sealedAtMs + interval;
-    const first = this.#store.entry(0);
-    const since = first ? Date.parse((JSON.parse(first.entry) as { received_at: string }).received_at) : Date.now();
-    return since + interval;
+    if (this.#firstReceivedAtMs === undefined) {
+      const first = this.#store.entry(0);
+      if (first) this.#firstReceivedAtMs = Date.parse((JSON.parse(first.entry) as { received_at: string }).received_at);
+    }
+    return (this.#firstReceivedAtMs ?? Date.now()) + interval;
   }
 
   #scheduleSeal(nowMs: number): void {

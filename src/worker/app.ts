@@ -1,7 +1,7 @@
 /** The Hono app: each resource is a sub-app; one error handler maps failures to HTTP. */
 import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
-import { createAuth } from "./auth";
+import { authFor } from "./auth";
 import { ingestCors } from "./cors";
 import { apiReferencePage, openApiDocument } from "./openapi";
 import { Failure, toHttp, type AppError } from "./errors";
@@ -21,7 +21,7 @@ export const app = new Hono<AppEnv>();
 
 app.use(async (c, next) => {
   c.set("requestId", c.req.header("cf-ray") ?? crypto.randomUUID());
-  c.set("auth", createAuth(c.env));
+  c.set("auth", authFor(c.env));
   await next();
   c.header("X-Request-Id", c.var.requestId);
 });

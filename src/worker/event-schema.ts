@@ -3,7 +3,6 @@
  * Durable Object. Limits are documented in README.md ("Limits"); change both together.
  */
 import { z } from "zod";
-import { canonicalize, type JsonValue } from "../core/jcs";
 
 export const LIMITS = {
   /** Request body, in bytes. */
@@ -43,6 +42,14 @@ const Context = z
 
 const utf8Length = (s: string) => new TextEncoder().encode(s).length;
 
+/**
+ * Bytes of a parsed JSON value as RFC 8785 canonical JSON, without canonicalizing: JCS and
+ * JSON.stringify emit the same tokens with the same escaping and number forms and differ only
+ * in property order, so the lengths are equal (test/worker/event-size.test.ts checks it).
+ * Lone surrogates never get here: the strict parser refuses them.
+ */
+export const canonicalSize = (v: unknown): number => utf8Length(JSON.stringify(v));
+
 function depth(v: unknown): number {
   if (v === null || typeof v !== "object") return 0;
   let deepest = 0;
@@ -53,7 +60,7 @@ function depth(v: unknown): number {
 const Metadata = z
   .record(z.string().max(256), z.json())
   .refine(
-    (m) => utf8Length(canonicalize(m as JsonValue)) <= LIMITS.maxMetadataBytes,
+    (m) => canonicalSize(m) <= LIMITS.maxMetadataBytes,
     `at most ${LIMITS.maxMetadataBytes} bytes as canonical JSON`,
   );
 
@@ -76,7 +83,7 @@ const eventLimits = <T extends z.ZodType>(schema: T) =>
       message: `nesting deeper than ${LIMITS.maxEventDepth} levels`,
       params: { code: "too_deep" },
     })
-    .refine((e) => utf8Length(canonicalize(e as JsonValue)) <= LIMITS.maxEventBytes, {
+    .refine((e) => canonicalSize(e) <= LIMITS.maxEventBytes, {
       message: `event larger than ${LIMITS.maxEventBytes} bytes as canonical JSON`,
       params: { code: "event_too_large" },
     });

@@ -10,9 +10,11 @@ import { createMiddleware } from "hono/factory";
 import { member } from "../db/auth-schema";
 import type { AppEnv, TenantAccess } from "./app-env";
 import { parseKeyMetadata } from "./cors";
-import { API_KEY_PREFIX, PUBLISHABLE_KEY_CONFIG, PUBLISHABLE_KEY_PREFIX, TENANT_KEY_CONFIG } from "./auth-options";
+import type { Auth } from "./auth";
 import { trustedOrigins } from "./auth";
+import { API_KEY_PREFIX, API_KEY_RATE_LIMIT, PUBLISHABLE_KEY_CONFIG, PUBLISHABLE_KEY_PREFIX, TENANT_KEY_CONFIG } from "./auth-options";
 import { Failure } from "./errors";
+import { KEY_CACHE_TTL_MS, VerifiedKeyCache, type VerifiedKey } from "./key-cache";
 import { LOG_STATEMENT, PERMISSIONS, permissionsOfRoles, type Permission } from "./permissions";
 
 const SAFE_METHODS = new Set(["GET", "HEAD"]);
@@ -34,6 +36,38 @@ export function allowedOriginsOf(metadata: unknown): string[] {
   return Array.isArray(origins) ? origins.filter((o): o is string => typeof o === "string") : [];
 }
 
+/**
+ * Verified secret keys of this isolate (key-cache.ts). A cached entry serves at most the
+ * requests the key's rate limit allows per TTL before better-auth counts the key again.
+ */
+export const verifiedKeys = new VerifiedKeyCache(
+  KEY_CACHE_TTL_MS,
+  Math.ceil((API_KEY_RATE_LIMIT.maxRequests * KEY_CACHE_TTL_MS) / API_KEY_RATE_LIMIT.timeWindow),
+);
+
+/** SHA-256 of the key (hex): the cache never holds a key itself. */
+async function keyDigest(key: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** better-auth's verification (D1 reads, and writes of last_request and rate-limit counters). */
+async function verifyWithAuth(auth: Auth, key: string, configId: string): Promise<VerifiedKey & { metadata: unknown }> {
+  const result = await auth.api.verifyApiKey({ body: { key, configId } });
+  if (!result.valid || !result.key) {
+    if (result.error?.code === "RATE_LIMITED") {
+      // better-auth spreads the APIError body, which carries `details.tryAgainIn` (ms).
+      const { details } = result.error as { details?: { tryAgainIn?: number } };
+      const tryAgainIn = details?.tryAgainIn ?? 1000;
+      throw new Failure({ reason: "rate_limited", retryAfterSeconds: Math.max(1, Math.ceil(tryAgainIn / 1000)) });
+    }
+    throw new Failure({ reason: "unauthenticated" });
+  }
+  const granted = (result.key.permissions?.[LOG_STATEMENT] ?? []).filter((p): p is Permission => (PERMISSIONS as readonly string[]).includes(p));
+  const expiresAt = result.key.expiresAt ? new Date(result.key.expiresAt).getTime() : null;
+  return { keyId: result.key.id, tenantId: result.key.referenceId, permissions: granted, expiresAtMs: expiresAt, metadata: result.key.metadata };
+}
+
 export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
   // CORS preflights carry no credentials; the ingest route answers them itself (cors.ts).
   if (c.req.method === "OPTIONS") return next();
@@ -44,29 +78,25 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
 
   if (key !== undefined) {
     const publishable = key.startsWith(PUBLISHABLE_KEY_PREFIX);
-    const result = await auth.api.verifyApiKey({ body: { key, configId: publishable ? PUBLISHABLE_KEY_CONFIG : TENANT_KEY_CONFIG } });
-    if (!result.valid || !result.key) {
-      if (result.error?.code === "RATE_LIMITED") {
-        // better-auth spreads the APIError body, which carries `details.tryAgainIn` (ms).
-        const { details } = result.error as { details?: { tryAgainIn?: number } };
-        const tryAgainIn = details?.tryAgainIn ?? 1000;
-        throw new Failure({ reason: "rate_limited", retryAfterSeconds: Math.max(1, Math.ceil(tryAgainIn / 1000)) });
-      }
-      throw new Failure({ reason: "unauthenticated" });
-    }
-    if (result.key.referenceId !== tenantId) throw new Failure({ reason: "not_found", what: "Tenant" });
-    const granted = (result.key.permissions?.[LOG_STATEMENT] ?? []).filter((p): p is Permission =>
-      (PERMISSIONS as readonly string[]).includes(p),
-    );
     if (publishable) {
+      const verified = await verifyWithAuth(auth, key, PUBLISHABLE_KEY_CONFIG);
+      if (verified.tenantId !== tenantId) throw new Failure({ reason: "not_found", what: "Tenant" });
       // A publishable key works only from the browser origins it was issued for, and only appends.
       const origin = c.req.header("origin");
-      if (!origin || !allowedOriginsOf(result.key.metadata).includes(origin)) {
+      if (!origin || !allowedOriginsOf(verified.metadata).includes(origin)) {
         throw new Failure({ reason: "origin_not_allowed", origin: origin ?? null });
       }
-      access = { tenantId, principal: { type: "publishable_key", keyId: result.key.id, origin }, permissions: new Set(granted.filter((p) => p === "append")) };
+      access = { tenantId, principal: { type: "publishable_key", keyId: verified.keyId, origin }, permissions: new Set(verified.permissions.filter((p) => p === "append")) };
     } else {
-      access = { tenantId, principal: { type: "api_key", keyId: result.key.id }, permissions: new Set(granted) };
+      // Secret keys: better-auth (and its D1 writes) once per KEY_CACHE_TTL_MS per isolate (key-cache.ts).
+      const digest = await keyDigest(key);
+      let verified: VerifiedKey | undefined = verifiedKeys.get(digest, Date.now());
+      if (!verified) {
+        verified = await verifyWithAuth(auth, key, TENANT_KEY_CONFIG);
+        verifiedKeys.set(digest, verified, Date.now());
+      }
+      if (verified.tenantId !== tenantId) throw new Failure({ reason: "not_found", what: "Tenant" });
+      access = { tenantId, principal: { type: "api_key", keyId: verified.keyId }, permissions: new Set(verified.permissions) };
     }
   } else {
     const session = await auth.api.getSession({ headers: c.req.raw.headers });

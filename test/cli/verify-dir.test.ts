@@ -74,3 +74,51 @@ describe("sealtrail verify <dir> (offline)", () => {
     expect(cli("frobnicate").status).toBe(2);
   });
 });
+
+describe("sealtrail verify with worker threads", () => {
+  /** The report without its timing, for comparing runs. */
+  const reportOf = (dir: string, jobs: string, key = keyOf("acme")) => {
+    const r = cli("verify", dir, "--key", key, "--json", "--jobs", jobs);
+    const { duration_ms: _ignored, ...rest } = JSON.parse(r.stdout || "{}") as Record<string, unknown>;
+    return { status: r.status, report: rest };
+  };
+
+  it("reports exactly what one thread reports, on genuine and tampered chains", () => {
+    const cases: ((dir: string) => void)[] = [
+      () => {},
+      (dir) => {
+        const file = join(dir, "000000000001.jsonl");
+        const lines = readFileSync(file, "utf8").split("\n");
+        lines[2] = lines[2]!.replace('"doc.read"', '"doc.wipe"');
+        writeFileSync(file, lines.join("\n"));
+      },
+      (dir) => {
+        const file = join(dir, "000000000002.jsonl");
+        const lines = readFileSync(file, "utf8").split("\n");
+        [lines[0], lines[1]] = [lines[1]!, lines[0]!];
+        writeFileSync(file, lines.join("\n"));
+      },
+      (dir) => {
+        const other = writeChain("evil", [5, 7, 9, 3]);
+        copyFileSync(join(other.dir, "000000000001.jsonl"), join(dir, "000000000001.jsonl"));
+        rmSync(other.dir, { recursive: true, force: true });
+      },
+      (dir) => rmSync(join(dir, "000000000002.jsonl")),
+      (dir) => writeFileSync(join(dir, "000000000003.jsonl"), "not json\n"),
+    ];
+    for (const [i, tamper] of cases.entries()) {
+      const { dir } = writeChain("acme", [5, 7, 9, 3]);
+      tamper(dir);
+      const one = reportOf(dir, "1");
+      for (const jobs of ["2", "3"]) expect(reportOf(dir, jobs), `case ${i}, --jobs ${jobs}`).toEqual(one);
+      expect(one.status).toBe(i === 0 ? 0 : 1);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a --jobs that is not a whole number >= 1", () => {
+    const { dir } = writeChain("acme", [2]);
+    expect(cli("verify", dir, "--key", keyOf("acme"), "--jobs", "0").status).toBe(2);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -14,7 +14,7 @@ import { Failure } from "../errors";
 import { LOG_STATEMENT, PERMISSIONS } from "../permissions";
 import { parseWith, readJsonBody } from "../request";
 import { recordAccess } from "../access-log";
-import { allowedOriginsOf, requirePermission } from "../tenant-access";
+import { allowedOriginsOf, requirePermission, verifiedKeys } from "../tenant-access";
 
 /** An origin as browsers send it: scheme, host and optional port; no path, no wildcard. */
 const Origin = z
@@ -130,6 +130,8 @@ export const keys = new Hono<AppEnv>()
       .where(and(eq(apikey.id, c.req.param("id")), eq(apikey.referenceId, c.var.access.tenantId)))
       .returning({ id: apikey.id });
     if (removed.length === 0) throw new Failure({ reason: "not_found", what: "Key" });
+    // This isolate stops trusting the key now; others within KEY_CACHE_TTL_MS (key-cache.ts).
+    verifiedKeys.evictKey(removed[0]!.id);
     // Revoked first, then logged: a failed append leaves the key revoked (the safe side).
     await recordAccess(c, "sealtrail.key.revoked", { id: removed[0]!.id, type: "api_key" });
     return c.json({ id: removed[0]!.id, revoked: true });
