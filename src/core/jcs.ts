@@ -67,8 +67,9 @@ const INDEX_KEY = /^(?:0|[1-9][0-9]*)$/;
 
 /**
  * A copy of `value` whose objects have their keys inserted in RFC 8785 order, checking every
- * string and number on the way; undefined if some object has an array-index key ("0", "12"),
- * which JavaScript would enumerate first whatever the insertion order.
+ * string and number on the way; UNORDERABLE if some object has an array-index key ("0", "12"),
+ * which JavaScript would enumerate first whatever the insertion order, or a "__proto__" key,
+ * which an assignment would not copy.
  */
 function sortedCopy(value: JsonValue | undefined): JsonValue | undefined | typeof UNORDERABLE {
   switch (typeof value) {
@@ -95,7 +96,8 @@ function sortedCopy(value: JsonValue | undefined): JsonValue | undefined | typeo
       const out: { [key: string]: JsonValue } = {};
       for (const key of sorted(Object.keys(value))) {
         if (!key.isWellFormed()) throw new Error("Lone surrogate is not allowed");
-        if (INDEX_KEY.test(key)) return UNORDERABLE;
+        // An own "__proto__" key (JSON.parse makes one) would set the copy's prototype instead.
+        if (INDEX_KEY.test(key) || key === "__proto__") return UNORDERABLE;
         const item = value[key];
         if (item === undefined) continue;
         const copy = sortedCopy(item);

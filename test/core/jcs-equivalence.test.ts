@@ -56,6 +56,14 @@ describe("hand-written RFC 8785 = the canonicalize package", () => {
     fc.assert(fc.property(json(anyString), (v) => same(reference(v), ours(() => canonicalize(v)))), { numRuns: 2000 });
   });
 
+  it("keeps an own \"__proto__\" key, as JSON.parse makes one, at any depth", () => {
+    for (const text of ['{"__proto__":{"b":1},"a":2}', '{"x":[{"__proto__":null}]}', '{"__proto__":{"__proto__":"y","0":1}}']) {
+      const v = JSON.parse(text) as JsonValue;
+      expect(canonicalize(v)).toBe(reference(v));
+      expect(canonicalize(v)).toContain('"__proto__":');
+    }
+  });
+
   it("on non-finite numbers (both refuse them)", () => {
     for (const n of [NaN, Infinity, -Infinity]) same(reference({ a: [n] }), ours(() => canonicalize({ a: [n] })));
   });
