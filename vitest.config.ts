@@ -58,6 +58,9 @@ export default defineConfig(async () => {
                   environment: "node",
                   testTimeout: 120_000,
                   hookTimeout: 180_000,
+                  // The browser waits for pages that call the API; on a loaded 2-core machine
+                  // (the other projects run alongside) a page can take seconds.
+                  expect: { poll: { timeout: 20_000 } },
                 },
               },
             ]),
