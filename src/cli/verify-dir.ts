@@ -164,9 +164,22 @@ export async function verifyDirParallel(
   const state = initialAudit(tenantOf(readIf(join(dir, `${ids[0] ?? ""}.manifest`))));
   const workers = Array.from({ length: Math.max(1, Math.min(jobs, ids.length)) }, () => new Worker(workerUrl, { workerData: { role: PRECHECK_ROLE } }));
   const results = new Map<string, Promise<PrecheckedBundle | undefined>>();
-  const waiting = new Map<string, (r: PrecheckedBundle | undefined) => void>();
+  const waiting = new Map<string, { resolve: (r: PrecheckedBundle | undefined) => void; reject: (e: Error) => void }>();
+  // A worker that fails (an unreadable bundle, say) or exits early fails the run as an I/O
+  // error: every bundle still waiting is rejected, never left pending or taken as checked.
+  let failed: Error | undefined;
+  const fail = (e: Error) => {
+    failed ??= e;
+    for (const w of waiting.values()) w.reject(failed);
+    waiting.clear();
+  };
   for (const w of workers) {
-    w.on("message", (m: { id: string; result: PrecheckedBundle | undefined }) => waiting.get(m.id)?.(m.result));
+    w.on("message", (m: { id: string; result: PrecheckedBundle | undefined }) => {
+      waiting.get(m.id)?.resolve(m.result);
+      waiting.delete(m.id);
+    });
+    w.on("error", (e: Error) => fail(e));
+    w.on("exit", (code) => fail(new Error(`a verification worker exited (code ${code})`)));
   }
   let next = 0;
   // At most two bundles per worker in flight or waiting: memory stays bounded.
@@ -174,7 +187,12 @@ export async function verifyDirParallel(
     while (next < ids.length && next < state.checked.seals + 2 * workers.length) {
       const id = ids[next]!;
       const worker = workers[next % workers.length]!;
-      results.set(id, new Promise((resolve) => waiting.set(id, resolve)));
+      const result: Promise<PrecheckedBundle | undefined> = failed
+        ? Promise.reject(failed)
+        : new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
+      // Awaited in order below; one dispatched ahead of a stop is never awaited.
+      result.catch(() => {});
+      results.set(id, result);
       worker.postMessage({ id, dir, tenant: state.tenant });
       next++;
     }
@@ -188,6 +206,9 @@ export async function verifyDirParallel(
       onProgress?.(i + 1, ids.length, state.checked.entries);
     }
   } finally {
+    // Terminating is not a failure: nothing waits any more.
+    waiting.clear();
+    for (const w of workers) w.removeAllListeners("exit");
     await Promise.all(workers.map((w) => w.terminate()));
   }
   return report(state, origin, ids, started);

@@ -40,13 +40,29 @@ const KNOWN: readonly [string, string][] = [
 const hexOf = (h: Uint8Array) => Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
 
 /**
- * Uses `fast` for every hash from now on, if it computes SHA-256 (checked on known answers,
- * given as bytes and as split strings); otherwise keeps the current one and returns false.
+ * Inputs in every shape the log hashes: a leaf prefix byte then text (non-ASCII included, as
+ * entries may hold any Unicode), a node prefix and two 32-byte hashes, bytes alone, text alone.
+ * A candidate must give @noble/hashes' answer on each (so a runtime that encoded strings as
+ * Latin-1, say, is refused).
+ */
+const SHAPES: readonly (readonly (Uint8Array | string)[])[] = [
+  [Uint8Array.of(RFC6962_LEAF_HASH_PREFIX), '{"name":"Zoë ☃ 😀 \u0000"}'],
+  [Uint8Array.of(RFC6962_LEAF_HASH_PREFIX), ""],
+  [Uint8Array.of(RFC6962_NODE_HASH_PREFIX), new Uint8Array(32).fill(0xab), new Uint8Array(32).fill(0x01)],
+  [new Uint8Array(1000).map((_, i) => i & 0xff)],
+  ["é☃😀", "plain"],
+];
+
+/**
+ * Uses `fast` for every hash from now on, if it computes SHA-256 (checked on FIPS 180-4 known
+ * answers, given as bytes and as split strings, and against @noble/hashes on every input shape
+ * the log uses); otherwise keeps the current one and returns false.
  */
 export function installSha256(fast: Sha256): boolean {
   for (const [input, want] of KNOWN) {
     if (hexOf(fast([utf8(input)])) !== want || hexOf(fast([input.slice(0, 1), input.slice(1)])) !== want) return false;
   }
+  for (const parts of SHAPES) if (hexOf(fast(parts)) !== hexOf(nobleSha256Parts(parts))) return false;
   impl = fast;
   return true;
 }

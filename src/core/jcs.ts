@@ -27,6 +27,12 @@ function sorted(keys: string[]): string[] {
   return keys;
 }
 
+/** Only plain objects are JSON objects: a Date, Map or class instance is refused, not guessed at. */
+function assertPlain(value: object): void {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) throw new TypeError("value has no JSON representation");
+}
+
 function write(value: JsonValue | undefined): string {
   switch (typeof value) {
     case "string":
@@ -47,6 +53,7 @@ function write(value: JsonValue | undefined): string {
         }
         return out + "]";
       }
+      assertPlain(value);
       let out = "{";
       let first = true;
       for (const key of sorted(Object.keys(value))) {
@@ -93,6 +100,7 @@ function sortedCopy(value: JsonValue | undefined): JsonValue | undefined | typeo
         }
         return out;
       }
+      assertPlain(value);
       const out: { [key: string]: JsonValue } = {};
       for (const key of sorted(Object.keys(value))) {
         if (!key.isWellFormed()) throw new Error("Lone surrogate is not allowed");

@@ -425,7 +425,7 @@ export class TenantLog extends DurableObject<Env> {
         for (const p of group) this.#queuedEvents -= p.req.items.length;
         const tenant = this.#tenant!;
         let outcomes: SequenceOutcome[];
-        let created = 0;
+        let createdEntries: StoredEntry[];
         try {
           const tree = this.#tree.clone();
           const previous = this.#head;
@@ -443,8 +443,7 @@ export class TenantLog extends DurableObject<Env> {
           this.#head = sequenced.head;
           this.#tree = tree;
           outcomes = sequenced.outcomes;
-          created = sequenced.created.length;
-          this.#rememberUnmirrored(sequenced.created);
+          createdEntries = sequenced.created;
         } catch (e) {
           // Nothing of this group was committed (transactionSync rolled back).
           console.error("TenantLog commit failed", e);
@@ -453,6 +452,9 @@ export class TenantLog extends DurableObject<Env> {
           for (const p of group) p.resolve({ ok: false, error: { reason: "log_unavailable" } });
           continue;
         }
+        // Outside the try: the group is committed whatever this does.
+        this.#rememberUnmirrored(createdEntries);
+        const created = createdEntries.length;
         if (created > 0) {
           this.#armAlarm(Date.now() + MIRROR_WATCHDOG_MS);
           this.#scheduleSeal(Date.now());
@@ -538,6 +540,9 @@ export class TenantLog extends DurableObject<Env> {
       const backoff = backoffMs(this.#mirrorFailures);
       console.error(`D1 mirror failed (${this.#mirrorFailures} in a row), retry in ${backoff} ms`, e);
       this.#armAlarm(Date.now() + backoff);
+      // D1 is failing: hold no copy in memory while it recovers (passes read DO storage, the
+      // truth, until the mirror has caught up).
+      this.#unmirrored = undefined;
       return false;
     }
     // D1 now holds [0, to). Recording it is idempotent: a crash before this line only means the

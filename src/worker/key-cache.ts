@@ -6,15 +6,21 @@
  *
  * Security bounds (tested in test/worker/key-cache.test.ts):
  * - Entries are keyed by the SHA-256 of the key, never the key itself.
- * - Revocation through DELETE /v1/tenants/:t/keys/:id evicts the key in that isolate at once;
- *   in every other isolate a revoked key stops working within KEY_CACHE_TTL_MS.
+ * - Revocation through DELETE /v1/tenants/:t/keys/:id evicts the key in that isolate at once,
+ *   and for KEY_CACHE_TTL_MS refuses to cache it again (a verification that was in flight when
+ *   the key was deleted cannot put it back); in every other isolate a revoked key stops working
+ *   within KEY_CACHE_TTL_MS. Keys disabled or changed through better-auth's own /api/auth/api-key
+ *   routes are not evicted: the same TTL bounds them.
  * - A key's own expiry is honoured exactly (an entry never outlives `expiresAt`).
  * - Only secret keys are cached. Publishable keys (copied from web pages, with a low rate limit)
  *   are verified by better-auth on every request, so their limit holds exactly.
- * - Rate limits of secret keys: a cached entry serves at most `maxHits` requests before the key
- *   is verified (and counted) by better-auth again, so one isolate never exceeds the configured
- *   limit by more than it allows per TTL. better-auth's `last_request` is updated on verifications
- *   only (at least once per TTL while a key is in use).
+ * - Rate limits of secret keys become per isolate: a cached entry serves at most `maxHits`
+ *   requests (the limit's share of one TTL) before better-auth verifies and counts the key again,
+ *   so each isolate may pass up to about the configured rate, and N isolates about N times it.
+ *   Secret keys' limit (API_KEY_RATE_LIMIT) is a guard against runaway clients, not a quota.
+ *   better-auth's `last_request` is updated on verifications only (at least once per TTL while a
+ *   key is in use). Keys with a `remaining` allowance are not used by Sealtrail; caching would
+ *   not count them.
  */
 import type { Permission } from "./permissions";
 
@@ -39,6 +45,8 @@ interface Entry {
 
 export class VerifiedKeyCache {
   readonly #entries = new Map<string, Entry>();
+  /** Keys revoked in this isolate, by id: not cached again until the time given. */
+  readonly #revoked = new Map<string, number>();
   readonly #ttlMs: number;
   readonly #maxHits: number;
   readonly #maxKeys: number;
@@ -65,14 +73,19 @@ export class VerifiedKeyCache {
   set(digest: string, key: VerifiedKey, nowMs: number): void {
     const validUntilMs = Math.min(nowMs + this.#ttlMs, key.expiresAtMs ?? Infinity);
     if (validUntilMs <= nowMs) return;
+    for (const [id, until] of this.#revoked) if (until <= nowMs) this.#revoked.delete(id);
+    if (this.#revoked.has(key.keyId)) return;
     this.#entries.delete(digest);
     if (this.#entries.size >= this.#maxKeys) this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(digest, { key, validUntilMs, hitsLeft: this.#maxHits });
   }
 
-  /** Forgets a key (by its id) at once: called when it is revoked. */
-  evictKey(keyId: string): void {
+  /** Forgets a key (by its id) at once, and refuses to cache it for a TTL: called when it is revoked. */
+  evictKey(keyId: string, nowMs: number): void {
     for (const [digest, e] of this.#entries) if (e.key.keyId === keyId) this.#entries.delete(digest);
+    // Bounded like the entries: revocations older than a TTL are dropped on the next set().
+    if (this.#revoked.size >= this.#maxKeys) this.#revoked.delete(this.#revoked.keys().next().value!);
+    this.#revoked.set(keyId, nowMs + this.#ttlMs);
   }
 
   get size(): number {

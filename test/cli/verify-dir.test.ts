@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { keyOf, writeChain } from "./chain";
@@ -114,6 +114,18 @@ describe("sealtrail verify with worker threads", () => {
       expect(one.status).toBe(i === 0 ? 0 : 1);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("a bundle the worker cannot read is an I/O error (exit 2), with one thread or several", () => {
+    const { dir } = writeChain("acme", [5, 7, 9, 3]);
+    rmSync(join(dir, "000000000002.jsonl"));
+    mkdirSync(join(dir, "000000000002.jsonl"));
+    for (const jobs of ["1", "2"]) {
+      const r = cli("verify", dir, "--key", keyOf("acme"), "--json", "--jobs", jobs);
+      expect(r.status, `--jobs ${jobs}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/^sealtrail: /);
+    }
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("refuses a --jobs that is not a whole number >= 1", () => {

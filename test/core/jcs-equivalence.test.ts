@@ -13,7 +13,10 @@ import { canonicalize, type JsonValue } from "../../src/core/jcs";
 const anyString = fc.string({ unit: "binary", maxLength: 24 });
 const wellFormed = fc.string({ unit: "grapheme", maxLength: 24 });
 /** Keys JavaScript orders specially (array indices) mixed with ordinary ones. */
-const keyLike = (str: fc.Arbitrary<string>) => fc.oneof(str, fc.nat({ max: 2 ** 32 + 5 }).map(String), fc.constantFrom("0", "01", "-1", "1.5", "4294967295", "4294967294", "a", "B", "é", "\u{1F600}"));
+/** Strings that have tripped JSON encoders: prototype names, separators, controls, `</`, surrogate pairs vs U+E000+. */
+const TRICKY = ["__proto__", "toJSON", "constructor", "\u2028", "\u2029", "\u0000", "\u001f", "</", "</script>", "\uD800\uDC00", "\uE000", "\uFFFF", "\uD83D\uDE00", "\"\\"];
+const keyLike = (str: fc.Arbitrary<string>) =>
+  fc.oneof(str, fc.nat({ max: 2 ** 32 + 5 }).map(String), fc.constantFrom("0", "01", "-1", "1.5", "4294967295", "4294967294", "a", "B", "é", "\u{1F600}", ...TRICKY));
 const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.constantFrom(0, -0, 1e21, 1e-7, 5e-324, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2));
 const json = (str: fc.Arbitrary<string>) =>
   fc.letrec<{ value: JsonValue }>((tie) => ({
@@ -22,7 +25,7 @@ const json = (str: fc.Arbitrary<string>) =>
       fc.constant(null),
       fc.boolean(),
       number,
-      str,
+      fc.oneof(str, fc.constantFrom(...TRICKY)),
       fc.array(tie("value"), { maxLength: 5 }),
       fc.dictionary(keyLike(str), tie("value"), { maxKeys: 6 }),
     ),

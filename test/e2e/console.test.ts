@@ -121,6 +121,8 @@ describe("the console", () => {
     const publishable = (await page.getByTestId("raw-key").textContent())!.trim();
     expect(publishable).toMatch(/^pk_/);
     await page.getByRole("button", { name: "Done, I stored it" }).click();
+    // The page is drawn again without the one-time panel: edit only once that is done.
+    await expect.poll(() => page.getByTestId("raw-key").count()).toBe(0);
     const origins = page.getByLabel("Allowed origins of marketing-site");
     await expect.poll(() => origins.textContent()).toBe("https://www.example.com");
     await origins.fill("https://shop.example.com");

@@ -25,12 +25,22 @@ describe("verified-key cache (bounds)", () => {
   it("forgets a revoked key at once, and serves at most maxHits before asking again", () => {
     const cache = new VerifiedKeyCache(5_000, 2);
     cache.set("d", key("k"), 0);
-    cache.evictKey("k");
+    cache.evictKey("k", 0);
     expect(cache.get("d", 1)).toBeUndefined();
-    cache.set("d", key("k"), 0);
-    expect(cache.get("d", 1)).toBeDefined();
-    expect(cache.get("d", 2)).toBeDefined();
-    expect(cache.get("d", 3)).toBeUndefined();
+    cache.set("e", key("m"), 0);
+    expect(cache.get("e", 1)).toBeDefined();
+    expect(cache.get("e", 2)).toBeDefined();
+    expect(cache.get("e", 3)).toBeUndefined();
+  });
+
+  it("does not cache a revoked key again for a TTL (a verification in flight at revocation cannot put it back)", () => {
+    const cache = new VerifiedKeyCache(5_000);
+    cache.evictKey("k", 1_000);
+    cache.set("d", key("k"), 1_001);
+    expect(cache.get("d", 1_002)).toBeUndefined();
+    // After a TTL, a key with that id (verified by better-auth again) may be cached again.
+    cache.set("d", key("k"), 6_000);
+    expect(cache.get("d", 6_001)?.keyId).toBe("k");
   });
 
   it("holds a bounded number of keys", () => {

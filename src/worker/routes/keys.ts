@@ -131,7 +131,7 @@ export const keys = new Hono<AppEnv>()
       .returning({ id: apikey.id });
     if (removed.length === 0) throw new Failure({ reason: "not_found", what: "Key" });
     // This isolate stops trusting the key now; others within KEY_CACHE_TTL_MS (key-cache.ts).
-    verifiedKeys.evictKey(removed[0]!.id);
+    verifiedKeys.evictKey(removed[0]!.id, Date.now());
     // Revoked first, then logged: a failed append leaves the key revoked (the safe side).
     await recordAccess(c, "sealtrail.key.revoked", { id: removed[0]!.id, type: "api_key" });
     return c.json({ id: removed[0]!.id, revoked: true });
