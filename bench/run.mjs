@@ -51,7 +51,7 @@ row("latency_p99_250", "p99 latency at 250 appends/s offered (open loop)", "ms",
 row("batched", "batched POSTs (100 events each), 8 connections, one tenant", "events/s", 30_000, "higher");
 row("tenants16", "16 tenants at once, single-event POSTs, 64 connections", "events/s", ">= single", "higher");
 row("maxbatch1", "maxBatch = 1 (one transaction + one D1 write per event), 64 connections", "events/s", "single >= 3×", "higher");
-row("encode", "entry encoding + leaf hash inside workerd (~880-byte entries)", "entries/s", 150_000, "higher");
+row("encode", "entry encoding + leaf hash inside workerd (~920-byte entries)", "entries/s", 150_000, "higher");
 row("tree_grow", "tree append into DO SQLite up to 10^6 leaves (setup for the proof row)", "leaves/s", null, "higher");
 row("proof", "inclusion proof at 10^6 entries, in the Durable Object", "ms", 5, "lower");
 row("cli_verify", "offline verification (CLI, --jobs = all cores) of a 10^6-entry bundle chain", "entries/s", 300_000, "higher");

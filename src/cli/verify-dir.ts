@@ -174,8 +174,11 @@ export async function verifyDirParallel(
     waiting.clear();
   };
   for (const w of workers) {
-    w.on("message", (m: { id: string; result: PrecheckedBundle | undefined }) => {
-      waiting.get(m.id)?.resolve(m.result);
+    w.on("message", (m: { id: string; result?: PrecheckedBundle; error?: string }) => {
+      // A bundle the worker could not read rejects only its own promise, awaited in order:
+      // a failure found earlier in the chain is still reported first, as with one thread.
+      if (m.error !== undefined) waiting.get(m.id)?.reject(new Error(m.error));
+      else waiting.get(m.id)?.resolve(m.result);
       waiting.delete(m.id);
     });
     w.on("error", (e: Error) => fail(e));
@@ -219,13 +222,24 @@ export const PRECHECK_ROLE = "sealtrail-precheck";
 /** The worker side of verifyDirParallel: reads a bundle and prechecks it, transferring the results. */
 export function runPrecheckWorker(): void {
   parentPort!.on("message", ({ id, dir, tenant }: { id: string; dir: string; tenant: string }) => {
-    const text = readIf(join(dir, `${id}.jsonl`));
-    if (text === undefined) return parentPort!.postMessage({ id, result: undefined });
-    // Where the bundle should start, from its manifest, unverified: the tree uses the
-    // subtrees only if the verified chain is at exactly that seq (checkEntries checks).
-    const { sha256, rows } = precheckBundle(text, tenant, fromOf(readIf(join(dir, `${id}.manifest`))));
-    const result: PrecheckedBundle = { text, sha256, rows };
-    // The leaves' buffer is transferred; subtree hashes are small copies (structured clone).
-    parentPort!.postMessage({ id, result }, [rows.leaves.buffer as ArrayBuffer, rows.seqs.buffer as ArrayBuffer, rows.linked.buffer as ArrayBuffer]);
+    try {
+      precheckOne(id, dir, tenant);
+    } catch (e) {
+      parentPort!.postMessage({ id, error: (e as Error).message });
+    }
   });
+}
+
+function precheckOne(id: string, dir: string, tenant: string): void {
+  const text = readIf(join(dir, `${id}.jsonl`));
+  if (text === undefined) {
+    parentPort!.postMessage({ id, result: undefined });
+    return;
+  }
+  // Where the bundle should start, from its manifest, unverified: the tree uses the
+  // subtrees only if the verified chain is at exactly that seq (checkEntries checks).
+  const { sha256, rows } = precheckBundle(text, tenant, fromOf(readIf(join(dir, `${id}.manifest`))));
+  const result: PrecheckedBundle = { text, sha256, rows };
+  // The leaves' buffer is transferred; subtree hashes are small copies (structured clone).
+  parentPort!.postMessage({ id, result }, [rows.leaves.buffer as ArrayBuffer, rows.seqs.buffer as ArrayBuffer, rows.linked.buffer as ArrayBuffer]);
 }

@@ -137,11 +137,12 @@ export async function entryPage(ctx: TenantContext, seqText: string): Promise<No
   // not from the server's parsed copy of them.
   let stored: { received_at?: unknown; event?: Record<string, unknown> } = {};
   try {
-    stored = JSON.parse(e.entry) as typeof stored;
+    const parsed = JSON.parse(e.entry) as unknown;
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) stored = parsed as typeof stored;
   } catch {
     // Not JSON: the check below fails, and the bytes are shown as they are.
   }
-  const ev = stored.event ?? {};
+  const ev = stored.event !== null && typeof stored.event === "object" ? stored.event : {};
   const rows: [string, Node][] = [
     ["Sequence", h("span", null, String(e.seq))],
     ["Received at", show(stored.received_at ?? "")],

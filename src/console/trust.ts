@@ -106,29 +106,45 @@ const detailOf = (e: { reason: string }) => e.reason;
  * browser verified (RFC 9162 §2.1.4.2 consistency proof, fetched from the server and checked
  * here), then remembers it. A log that was rewritten, shrank or forked since fails.
  */
-async function extendSeen(tenant: string, cp: Checkpoint): Promise<CheckpointCheck> {
+function extendSeen(tenant: string, cp: Checkpoint): Promise<CheckpointCheck> {
+  // One at a time per tenant (two checks may run at once: a click during the automatic check,
+  // an entry page, another tab's writes are re-read below): each compares with what the last
+  // one stored.
+  const run = (chains.get(tenant) ?? Promise.resolve()).then(() => extendSeenNow(tenant, cp));
+  chains.set(tenant, run.catch(() => undefined));
+  return run;
+}
+const chains = new Map<string, Promise<unknown>>();
+
+async function consistent(tenant: string, from: { size: number; root: Uint8Array }, to: { size: number; root: Uint8Array }) {
+  // RFC 9162 §2.1.4.2; a tree of size 0 is a prefix of every tree (the API refuses from=0).
+  if (from.size === 0) return { ok: true as const };
+  if (from.size === to.size) return equalBytes(from.root, to.root) ? { ok: true as const } : { ok: false as const, reason: "same size, another root" };
+  const proof = await json<{ hashes: string[] }>(tenantPath(tenant, `/proof/consistency?from=${from.size}&to=${to.size}`));
+  const hashes = proof.hashes.map((h) => fromBase64(h) ?? new Uint8Array(0));
+  const r = verifyConsistency(from.size, to.size, hashes, from.root, to.root);
+  return r.ok ? { ok: true as const } : { ok: false as const, reason: r.error.reason };
+}
+
+async function extendSeenNow(tenant: string, cp: Checkpoint): Promise<CheckpointCheck> {
   const seen = readSeen(tenant);
-  if (seen && seen.size > 0) {
-    const expected = `size ≥ ${seen.size}, consistent with root ${toBase64(seen.root)}`;
-    if (cp.size < seen.size) {
-      return { checkpoint: cp, previous: seen.size, failure: { reason: "checkpoint_inconsistent", expected, got: `size ${cp.size}`, detail: "the log shrank" } };
+  if (seen) {
+    const expected = `a tree consistent with the one of size ${seen.size} and root ${toBase64(seen.root)}`;
+    // An older checkpoint (a proof fetched before a newer one was seen) must be a prefix of
+    // the seen tree; a newer one must extend it.
+    const check = cp.size < seen.size ? await consistent(tenant, cp, seen) : await consistent(tenant, seen, cp);
+    if (!check.ok) {
+      return {
+        checkpoint: cp,
+        previous: seen.size,
+        failure: { reason: "checkpoint_inconsistent", expected, got: `size ${cp.size}, root ${toBase64(cp.root)}`, detail: check.reason },
+      };
     }
-    if (cp.size > seen.size) {
-      const proof = await json<{ hashes: string[] }>(tenantPath(tenant, `/proof/consistency?from=${seen.size}&to=${cp.size}`));
-      const hashes = proof.hashes.map((h) => fromBase64(h) ?? new Uint8Array(0));
-      const consistent = verifyConsistency(seen.size, cp.size, hashes, seen.root, cp.root);
-      if (!consistent.ok) {
-        return {
-          checkpoint: cp,
-          previous: seen.size,
-          failure: { reason: "checkpoint_inconsistent", expected, got: `size ${cp.size}, root ${toBase64(cp.root)}`, detail: consistent.error.reason },
-        };
-      }
-    } else if (!equalBytes(cp.root, seen.root)) {
-      return { checkpoint: cp, previous: seen.size, failure: { reason: "checkpoint_inconsistent", expected, got: `root ${toBase64(cp.root)}`, detail: "same size, another root" } };
-    }
+    if (cp.size <= seen.size) return { checkpoint: cp, previous: seen.size };
   }
-  localStorage.setItem(seenKey(tenant), JSON.stringify({ size: cp.size, root: toBase64(cp.root) }));
+  // Only ever grows: another tab may have stored a larger one meanwhile.
+  const latest = readSeen(tenant);
+  if (!latest || latest.size < cp.size) localStorage.setItem(seenKey(tenant), JSON.stringify({ size: cp.size, root: toBase64(cp.root) }));
   return { checkpoint: cp, ...(seen ? { previous: seen.size } : {}) };
 }
 

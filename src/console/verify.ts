@@ -3,7 +3,7 @@
  * report, and this browser's own checks with src/core against the pinned key: the checkpoint's
  * signature, its consistency with the last one seen here, and the newest entries' proofs.
  */
-import { json, query, tenantPath, type EntryView, type Job, type Report, type VerificationFailure } from "./api";
+import { ApiError, json, query, tenantPath, type EntryView, type Job, type Report, type VerificationFailure } from "./api";
 import { h, show } from "./dom";
 import type { TenantContext } from "./main";
 import { checkCheckpoint, checkEntry, describeFailure, pinState, writePin, type CheckFailure, type Pin } from "./trust";
@@ -53,7 +53,13 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
   const bySeq = new Map(page.events.map((e) => [e.seq, e]));
   const failures: CheckFailure[] = [];
   for (let seq = from; seq < size; seq++) {
-    const e = bySeq.get(seq) ?? (await json<EntryView>(tenantPath(t, `/events/${seq}`)).catch(() => undefined));
+    // Only "not found" means missing; any other error (a 503, the network) stops the check.
+    const e =
+      bySeq.get(seq) ??
+      (await json<EntryView>(tenantPath(t, `/events/${seq}`)).catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 404) return undefined;
+        throw err;
+      }));
     const f = e ? await checkEntry(t, pin, e) : ({ reason: "entry_missing", seq } as const);
     if (f) failures.push(f);
   }
@@ -151,7 +157,11 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
   await showHistory();
   const browserButton = h("button", { type: "button", class: "secondary" }, "Check in this browser");
   browserButton.addEventListener("click", () => {
-    if (pin) void browserChecks(ctx, pin, browser).catch((e) => browser.replaceChildren(errorBanner(e)));
+    if (!pin) return;
+    browserButton.disabled = true;
+    void browserChecks(ctx, pin, browser)
+      .catch((e) => browser.replaceChildren(errorBanner(e)))
+      .finally(() => (browserButton.disabled = false));
   });
   return h(
     "section",

@@ -551,6 +551,8 @@ export class TenantLog extends DurableObject<Env> {
     this.#store.setMirroredTo(to);
     this.#mirroredTo = Math.max(this.#mirroredTo, to);
     if (this.#unmirrored) this.#unmirrored = this.#unmirrored.filter((e) => e.seq >= this.#mirroredTo);
+    // Caught up (after a D1 failure dropped the copy, say): keep the next commits in memory again.
+    else if (this.#mirroredTo >= this.#head.size) this.#unmirrored = [];
     this.#mirrorFailures = 0;
     this.#evict();
     if (this.#mirroredTo < this.#head.size) {

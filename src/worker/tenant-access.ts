@@ -92,8 +92,11 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
       const digest = await keyDigest(key);
       let verified: VerifiedKey | undefined = verifiedKeys.get(digest, Date.now());
       if (!verified) {
+        // The TTL counts from before the verification: nothing verified before a revocation
+        // is trusted later than the revocation plus KEY_CACHE_TTL_MS.
+        const startedMs = Date.now();
         verified = await verifyWithAuth(auth, key, TENANT_KEY_CONFIG);
-        verifiedKeys.set(digest, verified, Date.now());
+        verifiedKeys.set(digest, verified, startedMs);
       }
       if (verified.tenantId !== tenantId) throw new Failure({ reason: "not_found", what: "Tenant" });
       access = { tenantId, principal: { type: "api_key", keyId: verified.keyId }, permissions: new Set(verified.permissions) };

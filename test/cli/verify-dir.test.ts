@@ -128,6 +128,20 @@ describe("sealtrail verify with worker threads", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("a failure earlier in the chain is reported as with one thread, even when a later bundle cannot be read", () => {
+    const { dir } = writeChain("acme", [5, 7, 9, 3]);
+    // A manifest signed by another key: nothing after it is trusted, so one thread stops there.
+    const other = writeChain("evil", [5, 7, 9, 3]);
+    copyFileSync(join(other.dir, "000000000001.manifest"), join(dir, "000000000001.manifest"));
+    rmSync(other.dir, { recursive: true, force: true });
+    rmSync(join(dir, "000000000003.jsonl"));
+    mkdirSync(join(dir, "000000000003.jsonl"));
+    const one = reportOf(dir, "1");
+    expect(one.status).toBe(1);
+    expect(reportOf(dir, "2")).toEqual(one);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it("refuses a --jobs that is not a whole number >= 1", () => {
     const { dir } = writeChain("acme", [2]);
     expect(cli("verify", dir, "--key", keyOf("acme"), "--jobs", "0").status).toBe(2);
