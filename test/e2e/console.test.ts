@@ -6,12 +6,14 @@
  * invites an auditor, changes a setting, and sees a tampered D1 row named by the console.
  * E2E_SCREENSHOTS=1 (npm run screenshots) also writes the screenshots in docs/screenshots.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startServer, tamperD1, type LocalServer } from "./server";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** Debian's Chromium, found on PATH (or CHROMIUM_PATH). */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? spawnSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).stdout.trim();
 const SHOTS = process.env.E2E_SCREENSHOTS === "1" ? "docs/screenshots" : null;
 const PASSWORD = "correct horse battery";
 
@@ -64,7 +66,7 @@ async function append(events: unknown[]) {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium) or set CHROMIUM_PATH.`);
+  if (!CHROMIUM || !existsSync(CHROMIUM)) throw new Error("No Chromium found: install Debian's (apt-get install -y chromium), or set CHROMIUM_PATH.");
   server = await startServer();
   B = server.browserBase;
   API = server.base;
