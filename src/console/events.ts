@@ -6,7 +6,7 @@
 import { json, query, tenantPath, type EntryView } from "./api";
 import { h, inert, show } from "./dom";
 import type { TenantContext } from "./main";
-import { checkEntry, describeFailure, pinState } from "./trust";
+import { checkCheckpoint, checkEntry, describeFailure, pinState } from "./trust";
 import { banner, errorBanner, field, go } from "./ui";
 
 const FILTERS = ["action", "actor", "actor_type", "target", "target_type", "outcome", "since", "until", "from_seq", "to_seq"] as const;
@@ -123,11 +123,14 @@ export async function entryPage(ctx: TenantContext, seqText: string): Promise<No
     try {
       const pin = await pinState(t, ctx.now);
       if (typeof pin === "string") return check.replaceChildren(banner("bad", pin));
-      const failure = await checkEntry(t, pin.pin, e);
+      // The current checkpoint, checked here (signature, consistency with the last one seen),
+      // then this entry's inclusion in exactly that tree.
+      const cp = await checkCheckpoint(t, pin.pin);
+      const failure = cp.failure ?? (await checkEntry(t, cp.checkpoint!, e));
       check.replaceChildren(
         failure
           ? banner("bad", `Entry ${e.seq} FAILED the in-browser check. ${describeFailure(failure)}`)
-          : banner("ok", `Verified in your browser: these exact bytes are entry ${e.seq} of a checkpoint signed by the pinned key (${pin.pin.origin}).`),
+          : banner("ok", `Verified in your browser: these exact bytes are entry ${e.seq} of the tree of ${cp.checkpoint!.size} entries whose checkpoint is signed by the pinned key (${pin.pin.origin}).`),
       );
     } catch (err) {
       check.replaceChildren(errorBanner(err));

@@ -60,7 +60,7 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
         if (err instanceof ApiError && err.status === 404) return undefined;
         throw err;
       }));
-    const f = e ? await checkEntry(t, pin, e) : ({ reason: "entry_missing", seq } as const);
+    const f = e ? await checkEntry(t, cp.checkpoint!, e) : ({ reason: "entry_missing", seq } as const);
     if (f) failures.push(f);
   }
   const count = size - from;

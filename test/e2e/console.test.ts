@@ -7,6 +7,7 @@
  * E2E_SCREENSHOTS=1 (npm run screenshots) also writes the screenshots in docs/screenshots.
  */
 import { spawnSync } from "node:child_process";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -293,6 +294,30 @@ describe("the console", () => {
     await page.goto(`${B}/#/t/${tenant}/overview`);
     await expect.poll(() => page.getByTestId("alerts").textContent()).toContain("The last verification failed");
     await shot(page, "overview");
+  });
+
+  test("a log that does not extend the checkpoint this browser saw is called out", async () => {
+    // As if this browser had seen a different tree of 5 entries (a fork, or a rewritten log).
+    await page.evaluate((t) => localStorage.setItem(`sealtrail.seen.${t}`, JSON.stringify({ size: 5, root: btoa("x".repeat(32)) })), tenant);
+    await page.goto(`${B}/#/t/${tenant}/verify`);
+    await page.getByRole("button", { name: "Check in this browser" }).click();
+    await expect.poll(() => page.getByTestId("browser-checks").textContent()).toContain("The log is not an extension of the one this browser verified before");
+    // A signature by any key but the pinned one is refused too: pin a valid verifier key of this
+    // log's name (c2sp.org/signed-note: id = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]) that the
+    // server never used.
+    const pinned = (await page.getByTestId("pinned-key").first().textContent())!.trim();
+    const name = pinned.split("+")[0]!;
+    const raw = generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+    const typed = Buffer.concat([Buffer.of(0x01), raw]);
+    const id = createHash("sha256").update(Buffer.concat([Buffer.from(`${name}\n`), typed])).digest().subarray(0, 4).toString("hex");
+    const forged = `${name}+${id}+${typed.toString("base64")}`;
+    await page.evaluate((t) => localStorage.removeItem(`sealtrail.seen.${t}`), tenant);
+    await page.getByText("Pin a different key").click();
+    await page.locator("details textarea").fill(forged);
+    await page.getByRole("button", { name: "Pin this key instead" }).click();
+    await page.waitForLoadState("load");
+    await page.getByRole("button", { name: "Check in this browser" }).click();
+    await expect.poll(() => page.getByTestId("browser-checks").textContent()).toContain("The checkpoint is not signed by the pinned key");
   });
 
   test("sign out ends the session: tenant pages lead back to sign-in", async () => {
