@@ -11,28 +11,8 @@ import { checkpointSigner, checkpointVerifierKey } from "../src/core/keys";
 import { CompactRange, inclusionProof, verifyInclusion, type NodeReader } from "../src/core/merkle";
 import { parseVerifierKey, signNote } from "../src/core/note";
 import { report, throughput } from "./report";
+import { provenance, sampleEvent } from "./sample-event";
 
-/** An event of about 800 bytes as an entry, like a typical audit record. */
-const sampleEvent = (i: number) => ({
-  action: "document.permission.changed",
-  actor: { id: `user_${i}`, type: "user", name: "Ada Lovelace" },
-  targets: [
-    { id: `doc_${i}`, type: "document", name: "Quarterly report" },
-    { id: "grp_42", type: "group", name: "Finance" },
-  ],
-  outcome: "success",
-  occurred_at: "2026-11-26T06:00:00.000Z",
-  context: { request_id: `req_${i}`, session_id: "sess_0123456789abcdef", ip_hint: "203.0.113.7" },
-  metadata: { from: "viewer", to: "editor", reason: "Quarter close needs edit access for the finance team", ticket: "FIN-1234" },
-});
-const provenance = {
-  principal_type: "api_key",
-  principal_id: "GaSRSxpg7kwSmGQwd8pJGRAfwPaqLI7a",
-  key_id: "GaSRSxpg7kwSmGQwd8pJGRAfwPaqLI7a",
-  ip: "203.0.113.7",
-  user_agent: "sealtrail-sdk/0.1 (+node)",
-  request_id: "8875a393-25e6-49bc-a436-0d07c7dcf7f1",
-};
 
 it("entry encoding (RFC 8785) + RFC 6962 leaf hash", () => {
   const events = Array.from({ length: 1000 }, (_, i) => sampleEvent(i));

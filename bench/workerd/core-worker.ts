@@ -14,31 +14,10 @@ import { CompactRange, inclusionProof, type NodeReader } from "../../src/core/me
 import { LogStore } from "../../src/durable/log-store";
 import { nobleSha256Parts } from "../../src/core/hash";
 import { nodeSha256, useNativeSha256 } from "../../src/worker/native-sha256";
+import { provenance, sampleEvent } from "../sample-event";
 
 // As the Worker does (src/worker/index.ts): the runtime's SHA-256 for every hash.
 useNativeSha256();
-
-/** The same ~800-byte event as bench/core.bench.ts and bench/harness.mjs. */
-const sampleEvent = (i: number) => ({
-  action: "document.permission.changed",
-  actor: { id: `user_${i}`, type: "user", name: "Ada Lovelace" },
-  targets: [
-    { id: `doc_${i}`, type: "document", name: "Quarterly report" },
-    { id: "grp_42", type: "group", name: "Finance" },
-  ],
-  outcome: "success",
-  occurred_at: "2026-11-26T06:00:00.000Z",
-  context: { request_id: `req_${i}`, session_id: "sess_0123456789abcdef", ip_hint: "203.0.113.7" },
-  metadata: { from: "viewer", to: "editor", reason: "Quarter close needs edit access for the finance team", ticket: "FIN-1234" },
-});
-const provenance = {
-  principal_type: "api_key",
-  principal_id: "GaSRSxpg7kwSmGQwd8pJGRAfwPaqLI7a",
-  key_id: "GaSRSxpg7kwSmGQwd8pJGRAfwPaqLI7a",
-  ip: "203.0.113.7",
-  user_agent: "sealtrail-sdk/0.1 (+node)",
-  request_id: "8875a393-25e6-49bc-a436-0d07c7dcf7f1",
-};
 
 /** Other ways to hash, measured beside the one the log uses (entryLeafHash). */
 const nodeCrypto = { createHash: () => ({ update: (a: Uint8Array | string) => ({ update: (b: Uint8Array | string) => ({ digest: () => nodeSha256([a, b]) }) }) }) };

@@ -6,6 +6,7 @@
  * test/core/hash-impl.test.ts proves it equal to @noble/hashes on arbitrary inputs.
  */
 import * as nodeCrypto from "node:crypto";
+import { concatBytes } from "../core/bytes";
 import { installSha256, type Sha256 } from "../core/hash";
 
 /** crypto.hash (Node >= 21.7): one call, no Hash object; about twice as fast for small inputs. */
@@ -19,15 +20,7 @@ export const nodeSha256: Sha256 = (parts) => {
     // A one-byte ASCII prefix (RFC 6962's 0x00 / 0x01) is the same byte as a one-character string.
     digest = oneShot("sha256", String.fromCharCode(parts[0][0]!) + parts[1], "buffer");
   } else if (oneShot && parts.every((p): p is Uint8Array => typeof p !== "string")) {
-    let length = 0;
-    for (const p of parts) length += p.length;
-    const all = new Uint8Array(length);
-    let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
-    }
-    digest = oneShot("sha256", all, "buffer");
+    digest = oneShot("sha256", concatBytes(...parts), "buffer");
   } else {
     const h = nodeCrypto.createHash("sha256");
     for (const p of parts) h.update(p);
