@@ -1,20 +1,18 @@
 /**
- * The web console in a real browser (Debian's Chromium driven by playwright-core) against a
+ * The web console in a real browser (Chromium, found by ./browser.ts, driven by playwright-core) against a
  * locally running Worker (wrangler dev on workerd): a person signs up, creates a tenant and a
  * key, events arrive through the API, the person finds them with a filter, verifies the log
  * (on the server and in the browser), sees hostile content shown inert, downloads a snapshot,
  * invites an auditor, changes a setting, and sees a tampered D1 row named by the console.
  * E2E_SCREENSHOTS=1 (npm run screenshots) also writes the screenshots in docs/screenshots.
  */
-import { spawnSync } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { mkdirSync, readFileSync } from "node:fs";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "./browser";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startServer, tamperD1, type LocalServer } from "./server";
 
-/** Debian's Chromium, found on PATH (or CHROMIUM_PATH). */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? spawnSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).stdout.trim();
 const SHOTS = process.env.E2E_SCREENSHOTS === "1" ? "docs/screenshots" : null;
 const PASSWORD = "correct horse battery";
 
@@ -67,14 +65,10 @@ async function append(events: unknown[]) {
 }
 
 beforeAll(async () => {
-  if (!CHROMIUM || !existsSync(CHROMIUM)) throw new Error("No Chromium found: install Debian's (apt-get install -y chromium), or set CHROMIUM_PATH.");
   server = await startServer();
   B = server.browserBase;
   API = server.base;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launchChromium();
   owner = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   page = await newPage(owner);
 }, 120_000);
