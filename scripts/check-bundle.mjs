@@ -29,11 +29,18 @@ if (consoleBuild.status !== 0) process.exit(consoleBuild.status ?? 1);
 
 const outdir = mkdtempSync(join(tmpdir(), "sealtrail-bundle-"));
 try {
+  process.exitCode = check(outdir);
+} finally {
+  rmSync(outdir, { recursive: true, force: true });
+}
+
+/** Builds into `outdir`, measures, and returns the exit code. */
+function check(outdir) {
   const build = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", outdir], { env, encoding: "utf8" });
   if (build.status !== 0) {
     process.stderr.write(build.stdout + build.stderr);
     console.error("check:bundle: wrangler deploy --dry-run failed");
-    process.exit(1);
+    return 1;
   }
   // The modules wrangler uploads: everything it wrote but source maps and its README.
   const modules = readdirSync(outdir, { recursive: true, withFileTypes: true })
@@ -41,7 +48,7 @@ try {
     .map((f) => readFileSync(join(f.parentPath, f.name)));
   if (modules.length === 0) {
     console.error(`check:bundle: wrangler wrote no modules into ${outdir}`);
-    process.exit(1);
+    return 1;
   }
   const all = Buffer.concat(modules);
   const rawKib = all.length / 1024;
@@ -51,14 +58,11 @@ try {
   const over = [];
   if (gzipKib > maxGzipKib) over.push(`gzipped ${gzipKib.toFixed(2)} KiB > ${maxGzipKib} KiB`);
   if (rawKib > maxRawKib) over.push(`raw ${rawKib.toFixed(2)} KiB > ${maxRawKib} KiB`);
-  if (over.length > 0) {
-    console.error(
-      `check:bundle: the Worker bundle is over its budget (${over.join("; ")}). Find what grew ` +
-        "(wrangler deploy --dry-run --outdir <dir> --metafile), or raise the budget on purpose in " +
-        "scripts/check-bundle.mjs, README.md and CLAUDE.md.",
-    );
-    process.exit(1);
-  }
-} finally {
-  rmSync(outdir, { recursive: true, force: true });
+  if (over.length === 0) return 0;
+  console.error(
+    `check:bundle: the Worker bundle is over its budget (${over.join("; ")}). Find what grew ` +
+      "(wrangler deploy --dry-run --outdir <dir> --metafile), or raise the budget on purpose in " +
+      "scripts/check-bundle.mjs, README.md and CLAUDE.md.",
+  );
+  return 1;
 }
