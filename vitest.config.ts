@@ -11,6 +11,13 @@ const TEST_SECRETS = {
   SEALTRAIL_SIGNING_SECRET: "test-signing-secret-0123456789abcdef0123456789",
 };
 Object.assign(process.env, TEST_SECRETS);
+// The local origins the tests use (test/worker/helpers.ts BASE), whatever wrangler.toml's [vars]
+// say: after `npm run deploy` they hold the deployer's production values.
+const LOCAL_VARS = {
+  BETTER_AUTH_URL: "http://127.0.0.1:8787",
+  TRUSTED_ORIGINS: "http://localhost:8787",
+  SEALTRAIL_ORIGIN: "sealtrail.localhost",
+};
 
 // `npm run bench` sets SEALTRAIL_BENCH: the same two runtimes then run bench/*.bench.ts, which
 // measure and print figures and assert nothing about time (machines here are shared and noisy).
@@ -26,7 +33,7 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
-                bindings: { TEST_MIGRATIONS: migrations, ...TEST_SECRETS },
+                bindings: { TEST_MIGRATIONS: migrations, ...TEST_SECRETS, ...LOCAL_VARS },
               },
             }),
           ],
@@ -42,7 +49,7 @@ export default defineConfig(async () => {
         {
           test: {
             name: "node",
-            include: bench ? ["bench/core.bench.ts", "bench/cli.bench.ts"] : ["test/core/**/*.test.ts", "test/cli/**/*.test.ts", "test/console/**/*.test.ts"],
+            include: bench ? ["bench/core.bench.ts", "bench/cli.bench.ts"] : ["test/core/**/*.test.ts", "test/cli/**/*.test.ts", "test/console/**/*.test.ts", "test/scripts/**/*.test.ts"],
             environment: "node",
             testTimeout: 600_000,
           },

@@ -2,15 +2,20 @@
 // src/console/main.ts bundled by esbuild (with the pure core it imports), plus the static
 // files. Run by `npm run build`, which `npm install`, `npm run dev`, `npm test` and
 // `npm run deploy` all run first.
+//
+// It builds into a fresh folder next to dist/console and leaves dist/console untouched when
+// the result is the same, so a rebuild never pulls files from under a server already serving
+// them (e.g. `npm run dev` started while the browser tests run); otherwise it swaps folders.
 import { build } from "esbuild";
-import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const out = `${root}dist/console`;
-rmSync(out, { recursive: true, force: true });
-mkdirSync(out, { recursive: true });
-cpSync(`${root}src/console/static`, out, { recursive: true });
+const next = `${out}.next-${process.pid}`;
+rmSync(next, { recursive: true, force: true });
+mkdirSync(next, { recursive: true });
+cpSync(`${root}src/console/static`, next, { recursive: true });
 await build({
   entryPoints: [`${root}src/console/main.ts`],
   bundle: true,
@@ -19,6 +24,30 @@ await build({
   platform: "browser",
   minify: true,
   sourcemap: true,
-  outfile: `${out}/console.js`,
+  outfile: `${next}/console.js`,
   logLevel: "warning",
 });
+
+/** Same files with the same bytes (the folders are flat, as src/console/static is). */
+function sameTree(a, b) {
+  if (!existsSync(b)) return false;
+  const names = readdirSync(a).sort();
+  const other = readdirSync(b).sort();
+  if (names.join("\0") !== other.join("\0")) return false;
+  return names.every((n) => {
+    try {
+      return readFileSync(`${a}/${n}`).equals(readFileSync(`${b}/${n}`));
+    } catch {
+      return false; // a folder: rebuild
+    }
+  });
+}
+
+if (sameTree(next, out)) {
+  rmSync(next, { recursive: true, force: true });
+} else {
+  const old = `${out}.old-${process.pid}`;
+  if (existsSync(out)) renameSync(out, old);
+  renameSync(next, out);
+  rmSync(old, { recursive: true, force: true });
+}

@@ -43,6 +43,8 @@ export async function startServer(port = Number(process.env.E2E_PORT ?? 8795)): 
       "wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state,
       "--var", `BETTER_AUTH_SECRET:${secret()}`, "--var", `SEALTRAIL_SIGNING_SECRET:${secret()}`,
       "--var", `BETTER_AUTH_URL:${base}`, "--var", `TRUSTED_ORIGINS:http://localhost:${port}`,
+      // Local origins whatever wrangler.toml says (after `npm run deploy` it holds production values).
+      "--var", "SEALTRAIL_ORIGIN:sealtrail.localhost",
     ],
     { env, stdio: "ignore", detached: true },
   );
