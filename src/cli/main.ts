@@ -3,8 +3,8 @@
  * sealtrail: offline verification of Sealtrail logs, using only src/core.
  * Exit codes: 0 verified, 1 verification failed (tampering or a wrong key), 2 usage or I/O error.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { join } from "node:path";
 import { availableParallelism } from "node:os";
 import { isMainThread, workerData } from "node:worker_threads";
 import { parseArgs } from "node:util";
@@ -47,19 +47,23 @@ function keysFrom(values: string[] | undefined): string[] {
   return values.flatMap((k) => (k.startsWith("@") ? readFileSync(k.slice(1), "utf8").split("\n").filter((l) => l.trim()) : [k]));
 }
 
-const isInside = (dir: string, file: string) => {
-  const rel = relative(resolve(dir), resolve(file));
-  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+/** Whether `file` is the verifier-keys.txt that fetch saved in `dir`. */
+const isFetchedKeys = (dir: string, file: string) => {
+  try {
+    return realpathSync(file) === realpathSync(join(dir, FETCHED_KEYS));
+  } catch {
+    return false;
+  }
 };
 
 /**
- * The keys `verify <dir>` checks with, and the file they came from if that file is in the
- * folder being verified (fetch saved it from the server under test): such keys are not pinned.
+ * The keys `verify <dir>` checks with, and the file they came from if that is the folder's
+ * verifier-keys.txt (fetch saved it from the server under test): such keys are not pinned.
  * Without --key, the folder's verifier-keys.txt is used, with that warning.
  */
 function verifyKeys(dir: string, given: string[] | undefined): { keys: string[]; fromServer?: string } {
   if (given?.length) {
-    const fromServer = given.find((k) => k.startsWith("@") && isInside(dir, k.slice(1)))?.slice(1);
+    const fromServer = given.find((k) => k.startsWith("@") && isFetchedKeys(dir, k.slice(1)))?.slice(1);
     return { keys: keysFrom(given), ...(fromServer ? { fromServer } : {}) };
   }
   const fetched = join(dir, FETCHED_KEYS);

@@ -155,7 +155,8 @@ describe("sealtrail verify: keys from the server under test", () => {
   it("warns on stderr when it checks with the keys fetch saved from the server (no --key, or --key @<dir>/verifier-keys.txt)", () => {
     const { dir } = writeChain("acme", [4, 3]);
     writeFileSync(join(dir, "verifier-keys.txt"), `${keyOf("acme")}\n`);
-    for (const args of [[dir], [dir, "--key", `@${join(dir, "verifier-keys.txt")}`], [dir, "--jobs", "1"]]) {
+    const viaDotDot = join(dir, "..", dir.split("/").at(-1)!, "verifier-keys.txt");
+    for (const args of [[dir], [dir, "--key", `@${join(dir, "verifier-keys.txt")}`], [dir, "--key", `@${viaDotDot}`], [dir, "--jobs", "1"]]) {
       const r = cli("verify", ...args);
       expect(r.status, textOf(r)).toBe(0);
       expect(r.stderr).toMatch(/^WARNING: the verifier keys come from .*verifier-keys\.txt, which `sealtrail fetch` downloaded from the server/);
@@ -168,12 +169,13 @@ describe("sealtrail verify: keys from the server under test", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("a key pinned out of band (given, or a file outside the folder) gives no warning", () => {
+  it("a key pinned out of band (given, or a file of the auditor's, here or elsewhere) gives no warning", () => {
     const { dir } = writeChain("acme", [4, 3]);
     writeFileSync(join(dir, "verifier-keys.txt"), `${keyOf("acme")}\n`);
     const pinnedFile = join(dir, "..", `${dir.split("/").at(-1)}-pinned.txt`);
     writeFileSync(pinnedFile, `${keyOf("acme")}\n`);
-    for (const key of [keyOf("acme"), `@${pinnedFile}`]) {
+    writeFileSync(join(dir, "pinned-key.txt"), `${keyOf("acme")}\n`);
+    for (const key of [keyOf("acme"), `@${pinnedFile}`, `@${join(dir, "pinned-key.txt")}`]) {
       const r = cli("verify", dir, "--key", key);
       expect(r.status, textOf(r)).toBe(0);
       expect(r.stderr).toBe("");
