@@ -3,31 +3,39 @@
  * sealtrail: offline verification of Sealtrail logs, using only src/core.
  * Exit codes: 0 verified, 1 verification failed (tampering or a wrong key), 2 usage or I/O error.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { join } from "node:path";
 import { availableParallelism } from "node:os";
 import { isMainThread, workerData } from "node:worker_threads";
 import { parseArgs } from "node:util";
-import { fetchSnapshots } from "./fetch";
-import { PRECHECK_ROLE, runPrecheckWorker, verifyDir, verifyDirParallel } from "./verify-dir";
-import { verifiersFrom, verifyProofFiles } from "./verify-proof";
+import { FETCHED_KEYS, fetchSnapshots } from "./fetch";
+import { HEAD_CHECKPOINT, PRECHECK_ROLE, runPrecheckWorker, verifyDir, verifyDirParallel, type DirReport } from "./verify-dir";
+import { describeProofFailure, verifiersFrom, verifyProofFiles, type EntryFile } from "./verify-proof";
 import { useNativeSha256 } from "../worker/native-sha256";
 
 // Node's OpenSSL SHA-256 for every hash (checked against test vectors; noble otherwise).
 useNativeSha256();
 
 const USAGE = `usage:
-  sealtrail verify <dir> --key <verifier key> [--key …] [--json] [--jobs N]
-      verify a folder of downloaded snapshots: manifests, checkpoints, bundles, the chain
+  sealtrail verify <dir> [--key <verifier key>]... [--json] [--jobs N]
+      verify a folder of downloaded snapshots: manifests, checkpoints, bundles, the chain;
+      and say how many entries lie past the last seal, which no snapshot covers yet
       (--jobs: threads that read and hash bundles; default: every core, 1 = this thread only)
-  sealtrail verify-proof <file.tlog-proof> --entry <entry file> --key <verifier key> [--json]
-      verify that one entry is in the log (a receipt)
+  sealtrail verify-proof <file.tlog-proof> (--entry <file> | --entry-raw <file>) --key <verifier key> [--json]
+      verify that one entry is in the log (a receipt); for a Sealtrail entry, also that the
+      fields beside its bytes (event, provenance, seq, received_at, leaf_hash) are what they say
   sealtrail fetch --url <base url> --tenant <tenant id> --token <verify key> [--out <dir>]
-      download a tenant's snapshots and verifier keys for offline verification
+      download a tenant's snapshots, its current signed checkpoint and the keys it publishes
+  sealtrail help
+      this text (also --help, -h, and <command> --help)
 
-  --key     a verifier key from GET /v1/keys ("<origin>+<key id>+<key>"), or @file with one
-            key per line (fetch writes verifier-keys.txt); repeat for rotated keys
-  --entry   the entry's exact bytes, or the JSON of GET /v1/tenants/:t/events/:seq
-  --json    print the report as JSON
+  --key        the tenant's verifier key ("<origin>+<key id>+<key>"), or @file with one key per
+               line; repeat for rotated keys. Pin it out of band: copy it from the console when
+               you first see it, or get it from the tenant's auditor. Without --key, verify uses
+               the keys fetch saved (from the server under test, not pinned) and warns
+  --entry      a Sealtrail entry: its exact bytes, or the JSON of GET /v1/tenants/:t/events/:seq
+  --entry-raw  any transparency log's entry (c2sp.org/tlog-proof): the file's exact bytes
+  --json       print the report as JSON
 exit codes: 0 verified, 1 verification failed, 2 usage or I/O error`;
 
 class Usage extends Error {}
@@ -37,6 +45,53 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 function keysFrom(values: string[] | undefined): string[] {
   if (!values?.length) throw new Usage("--key is required");
   return values.flatMap((k) => (k.startsWith("@") ? readFileSync(k.slice(1), "utf8").split("\n").filter((l) => l.trim()) : [k]));
+}
+
+/** Whether `file` is the verifier-keys.txt that fetch saved in `dir`. */
+const isFetchedKeys = (dir: string, file: string) => {
+  try {
+    return realpathSync(file) === realpathSync(join(dir, FETCHED_KEYS));
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The keys `verify <dir>` checks with, and the file they came from if that is the folder's
+ * verifier-keys.txt (fetch saved it from the server under test): such keys are not pinned.
+ * Without --key, the folder's verifier-keys.txt is used, with that warning.
+ */
+function verifyKeys(dir: string, given: string[] | undefined): { keys: string[]; fromServer?: string } {
+  if (given?.length) {
+    const fromServer = given.find((k) => k.startsWith("@") && isFetchedKeys(dir, k.slice(1)))?.slice(1);
+    return { keys: keysFrom(given), ...(fromServer ? { fromServer } : {}) };
+  }
+  const fetched = join(dir, FETCHED_KEYS);
+  if (!existsSync(fetched)) throw new Usage(`--key is required (there is no ${FETCHED_KEYS} in ${dir} either)`);
+  return { keys: keysFrom([`@${fetched}`]), fromServer: fetched };
+}
+
+function warnUnpinned(file: string) {
+  console.error(
+    [
+      `WARNING: the verifier keys come from ${file}, which \`sealtrail fetch\` downloaded from the server`,
+      "being verified. A server that rewrote its log could serve a key of its own as well: this run shows",
+      "that the files agree with that key, not that the tenant's key signed them. Pin the tenant's key out",
+      "of band (copy it from the console when you first see it, or get it from the tenant's auditor) and",
+      "pass it with --key.",
+    ].join("\n"),
+  );
+}
+
+/** What the run did not cover: the entries past the last seal, or that their number is unknown. */
+function tailLine(dir: string, r: DirReport): string {
+  if (r.head === null) {
+    return `Not covered: any entry after seq ${r.tree_size - 1}: the log's size when fetched is unknown (no ${HEAD_CHECKPOINT} in ${dir}; \`sealtrail fetch\` saves it).`;
+  }
+  const { size, unsealed, consistent } = r.head;
+  if (unsealed === 0) return `Covered: the whole log as fetched (${plural(size, "entry", "entries")}).`;
+  const proven = consistent ? ", proven to extend the last seal" : "; no proof it extends the last seal";
+  return `Not covered: ${plural(unsealed, "entry", "entries")} past the last seal (seq ${r.tree_size} to ${size - 1}; the log's signed checkpoint said ${size} when fetched${proven}). They are covered once sealed: fetch and verify again later.`;
 }
 
 const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? Buffer.from(x).toString("base64") : x), 2);
@@ -54,11 +109,17 @@ function progress(label: string) {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === "help" || command === "--help" || command === "-h") {
+    console.log(USAGE);
+    return 0;
+  }
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
     options: {
+      help: { type: "boolean", short: "h" },
       entry: { type: "string" },
+      "entry-raw": { type: "string" },
       key: { type: "string", multiple: true },
       json: { type: "boolean" },
       url: { type: "string" },
@@ -68,19 +129,28 @@ async function main(argv: string[]): Promise<number> {
       jobs: { type: "string" },
     },
   });
+  if (values.help && ["verify", "verify-proof", "fetch"].includes(command ?? "")) {
+    console.log(USAGE);
+    return 0;
+  }
   switch (command) {
     case "verify": {
       const [dir] = positionals;
       if (!dir) throw new Usage("verify needs a folder");
-      const verifiers = verifiersFrom(keysFrom(values.key));
+      const { keys, fromServer } = verifyKeys(dir, values.key);
+      const verifiers = verifiersFrom(keys);
       if (!verifiers.ok) throw new Usage(`bad --key: ${verifiers.error.detail}`);
+      if (fromServer) warnUnpinned(fromServer);
       const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
       if (!Number.isSafeInteger(jobs) || jobs < 1) throw new Usage("--jobs must be a whole number >= 1");
       // With more than one core, worker threads read and precheck bundles (same report).
       const report = jobs > 1 ? await verifyDirParallel(dir, verifiers.value, jobs, new URL(import.meta.url), progress("verifying")) : verifyDir(dir, verifiers.value, progress("verifying"));
-      if (values.json) console.log(json(report));
-      else if (report.ok) console.log(`OK: ${plural(report.entries, "entry", "entries")} in ${plural(report.seals, "seal", "seals")} of ${report.origin} verified (tree size ${report.tree_size})`);
-      else {
+      if (values.json) console.log(json({ ...report, keys_from_server: fromServer !== undefined }));
+      else if (report.ok) {
+        const unpinned = fromServer ? ", against keys from the server under test (not pinned)" : "";
+        console.log(`OK: ${plural(report.entries, "entry", "entries")} in ${plural(report.seals, "seal", "seals")} of ${report.origin} verified (tree size ${report.tree_size})${unpinned}`);
+        console.log(tailLine(dir, report));
+      } else {
         console.error(`FAILED: ${report.failures.length} problem(s) in ${report.origin}; the first:`);
         console.error(json(report.failures[0]));
       }
@@ -88,11 +158,16 @@ async function main(argv: string[]): Promise<number> {
     }
     case "verify-proof": {
       const [proofFile] = positionals;
-      if (!proofFile || !values.entry) throw new Usage("verify-proof needs a proof file and --entry");
-      const report = verifyProofFiles(readFileSync(proofFile, "utf8"), readFileSync(values.entry, "utf8"), keysFrom(values.key));
+      const raw = values["entry-raw"];
+      if (!proofFile || (values.entry === undefined && raw === undefined)) throw new Usage("verify-proof needs a proof file and --entry (or --entry-raw)");
+      if (values.entry !== undefined && raw !== undefined) throw new Usage("give --entry (a Sealtrail entry) or --entry-raw (exact bytes), not both");
+      const entry: EntryFile = raw !== undefined ? { format: "raw", bytes: readFileSync(raw) } : { format: "sealtrail", text: readFileSync(values.entry!, "utf8") };
+      const report = verifyProofFiles(readFileSync(proofFile, "utf8"), entry, keysFrom(values.key));
       if (values.json) console.log(json(report));
-      else if (report.ok) console.log(`OK: entry ${report.index} is in ${report.origin} at tree size ${report.tree_size} (checkpoint signature verified)`);
-      else console.error(`FAILED: ${report.error?.reason ?? "unknown"}${report.origin ? ` (${report.origin})` : ""}`);
+      else if (report.ok) {
+        console.log(`OK: entry ${report.index} is in ${report.origin} at tree size ${report.tree_size} (checkpoint signature verified)`);
+        if (report.unverified_fields) console.error(`note: not part of the entry's bytes, so not verified: ${report.unverified_fields.map((f) => `"${f}"`).join(", ")}`);
+      } else console.error(`FAILED: ${report.error ? describeProofFailure(report.error) : "unknown"}${report.origin ? ` (${report.origin})` : ""}`);
       if (report.error?.reason === "bad_key") return 2;
       return report.ok ? 0 : 1;
     }
@@ -101,7 +176,11 @@ async function main(argv: string[]): Promise<number> {
       const out = values.out ?? `sealtrail-${values.tenant}`;
       const r = await fetchSnapshots({ url: values.url, tenant: values.tenant, token: values.token, out, onProgress: progress("downloading") });
       if (values.json) console.log(json({ out, ...r }));
-      else console.log(`Downloaded ${plural(r.seals, "snapshot", "snapshots")} to ${out}; verify with:\n  sealtrail verify ${out} --key @${out}/verifier-keys.txt`);
+      else {
+        console.log(`Downloaded ${plural(r.seals, "snapshot", "snapshots")} (${plural(r.sealed, "entry", "entries")} sealed; the log holds ${r.head_size}) to ${out}.`);
+        console.log(`Verify with the tenant's verifier key, pinned out of band (not the ${FETCHED_KEYS} just downloaded from this server):`);
+        console.log(`  sealtrail verify ${out} --key <verifier key>`);
+      }
       return 0;
     }
     default:

@@ -6,10 +6,18 @@
  *
  * Files per seal (as `sealtrail fetch` writes them): <id>.manifest, <id>.jsonl (the bundle)
  * and optionally <id>.checkpoint, where <id> is the 12-digit seal number.
+ *
+ * What lies past the last seal is not in any bundle and is not verified. `sealtrail fetch`
+ * also saves the log's signed checkpoint as it downloads (head.checkpoint) and a consistency
+ * proof from the last seal to it (head.consistency.json): with them the report says how many
+ * entries were not covered, signed by the same key and proven to extend the verified tree.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Worker, parentPort } from "node:worker_threads";
+import { fromBase64 } from "../core/bytes";
+import { openCheckpoint } from "../core/checkpoint";
+import { verifyConsistency } from "../core/merkle";
 import {
   bundleRows,
   checkBundleAgainst,
@@ -32,8 +40,18 @@ export interface DirReport {
   entries: number;
   tree_size: number;
   duration_ms: number;
+  /**
+   * The log as `sealtrail fetch` saw it (head.checkpoint, signature verified): its size, the
+   * entries past the last seal that this run did not cover, and whether a consistency proof
+   * showed that tree extends the last verified seal (null: no proof in the folder). Null when
+   * the folder has no head.checkpoint: the tail is then unknown.
+   */
+  head: { size: number; unsealed: number; consistent: boolean | null } | null;
   failures: AuditState["failures"];
 }
+
+export const HEAD_CHECKPOINT = "head.checkpoint";
+export const HEAD_CONSISTENCY = "head.consistency.json";
 
 const SEAL_FILE = /^([0-9]{12})\.(manifest|jsonl|checkpoint)$/;
 
@@ -117,8 +135,58 @@ function verifySeal(state: AuditState, dir: string, id: string, i: number, origi
   return "next";
 }
 
-function report(state: AuditState, origin: string, ids: string[], started: number): DirReport {
+/**
+ * The log's head as fetched, after the seals were verified: a checkpoint signed by the same
+ * keys, no smaller than the last seal, and (given a proof) consistent with it (RFC 9162
+ * §2.1.4.2). A head that fails any of these is a failure of the run.
+ */
+function checkHead(state: AuditState, dir: string, origin: string, verifiers: readonly NoteVerifier[]): DirReport["head"] {
+  const note = readIf(join(dir, HEAD_CHECKPOINT));
+  if (note === undefined) return null;
+  const cp = openCheckpoint(note, origin, verifiers);
+  if (!cp.ok) {
+    fail(state, { kind: "seal_invalid", key: HEAD_CHECKPOINT, detail: cp.error.reason });
+    return null;
+  }
+  const size = cp.value.size;
+  const sealed = state.prevSeal?.to ?? 0;
+  if (size < sealed) {
+    fail(state, { kind: "seal_invalid", key: HEAD_CHECKPOINT, detail: "the log's head is smaller than its last seal", expected: sealed, found: size });
+    return { size, unsealed: 0, consistent: false };
+  }
+  const head = { size, unsealed: size - sealed, consistent: null as boolean | null };
+  // After a failure the verified chain may end early: no proof against it would mean much.
+  if (state.prevSeal === null || state.failures.length > 0) return head;
+  const prevRoot = fromBase64(state.prevSeal.root)!;
+  if (size === sealed) {
+    // The same tree: the roots must be the same bytes (no proof needed, none fetched).
+    head.consistent = verifyConsistency(sealed, size, [], prevRoot, cp.value.root).ok;
+    if (!head.consistent) fail(state, { kind: "seal_invalid", key: HEAD_CHECKPOINT, detail: "the log's head has the last seal's size but another root" });
+    return head;
+  }
+  const proofText = readIf(join(dir, HEAD_CONSISTENCY));
+  if (proofText === undefined) return head;
+  let proof: { from?: unknown; to?: unknown; hashes?: unknown } = {};
+  try {
+    proof = JSON.parse(proofText) as typeof proof;
+  } catch {
+    // Checked below as a malformed proof.
+  }
+  const hashes = Array.isArray(proof.hashes) ? proof.hashes.map((h) => (typeof h === "string" ? fromBase64(h) : undefined)) : [];
+  const checked =
+    proof.from !== sealed || proof.to !== size || hashes.some((h) => h === undefined)
+      ? ({ ok: false, error: { reason: "malformed_proof" } } as const)
+      : verifyConsistency(sealed, size, hashes as Uint8Array[], prevRoot, cp.value.root);
+  head.consistent = checked.ok;
+  if (!checked.ok) {
+    fail(state, { kind: "seal_invalid", key: HEAD_CONSISTENCY, detail: `no proof that the log's head extends the last seal: ${checked.error.reason}`, expected: sealed, found: size });
+  }
+  return head;
+}
+
+function report(state: AuditState, dir: string, origin: string, verifiers: readonly NoteVerifier[], ids: string[], started: number): DirReport {
   if (ids.length === 0) fail(state, { kind: "seal_missing", key: "000000000000.manifest" });
+  const head = checkHead(state, dir, origin, verifiers);
   return {
     ok: state.failures.length === 0,
     origin,
@@ -127,6 +195,7 @@ function report(state: AuditState, origin: string, ids: string[], started: numbe
     entries: state.checked.entries,
     tree_size: state.next,
     duration_ms: Date.now() - started,
+    head,
     failures: state.failures,
   };
 }
@@ -141,7 +210,7 @@ export function verifyDir(dir: string, verifiers: readonly NoteVerifier[], onPro
     if (verifySeal(state, dir, id, i, origin, verifiers, () => readIf(join(dir, `${id}.jsonl`))) === "stop") break;
     onProgress?.(i + 1, ids.length, state.checked.entries);
   }
-  return report(state, origin, ids, started);
+  return report(state, dir, origin, verifiers, ids, started);
 }
 
 /**
@@ -214,7 +283,7 @@ export async function verifyDirParallel(
     for (const w of workers) w.removeAllListeners("exit");
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  return report(state, origin, ids, started);
+  return report(state, dir, origin, verifiers, ids, started);
 }
 
 export const PRECHECK_ROLE = "sealtrail-precheck";

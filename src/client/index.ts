@@ -13,10 +13,36 @@
 import { entryLeafHash } from "../core/entry";
 import { parseVerifierKey, type NoteVerifier } from "../core/note";
 import { verifyTlogProof, type TlogProofError } from "../core/tlog-proof";
-import type { Event } from "../worker/event-schema";
 
-/** An event as the API takes it (the server's zod schema is the source of this type). */
-export type AuditEvent = Event;
+// The types below are written out, not imported: `npm run build` emits them as one
+// dist/client.d.ts that needs nothing else (scripts/client-types.mjs checks it imports
+// nothing). test/cli/client-types.test.ts holds AuditEvent to the server's zod schema.
+
+/** Who did it, or what it was done to. */
+export interface AuditRef {
+  id: string;
+  type: string;
+  name?: string;
+}
+
+/** A JSON value (metadata holds any JSON). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** An event as the API takes it (README "Events" and "Limits"; the server validates it). */
+export interface AuditEvent {
+  /** A dotted name such as user.login. */
+  action: string;
+  actor: AuditRef;
+  /** At most 32; none if left out. */
+  targets?: AuditRef[];
+  outcome: "success" | "failure" | "denied" | "unknown";
+  /** The client's clock (RFC 3339 with an offset), kept as given, never used for ordering. */
+  occurred_at?: string;
+  /** At most 32 keys with scalar values. */
+  context?: { request_id?: string; session_id?: string } & { [key: string]: string | number | boolean | null };
+  /** Free-form JSON, at most 16 KiB as canonical JSON. */
+  metadata?: Record<string, JsonValue>;
+}
 
 /** A receipt as the API returns it. */
 export interface Receipt {
@@ -145,9 +171,37 @@ export class SealtrailClient {
   }
 }
 
-export type ReceiptCheck =
-  | { ok: true; seq: number; treeSize: number }
-  | { ok: false; error: TlogProofError | { reason: "bad_key"; detail: string } | { reason: "receipt_mismatch"; detail: string } };
+/**
+ * Why a receipt did not verify: `reason` names the check that failed (the key, the receipt,
+ * the c2sp.org/tlog-proof, its signed checkpoint, the RFC 6962 inclusion proof); the other
+ * fields give details.
+ */
+export interface ReceiptError {
+  reason:
+    | "bad_key"
+    | "receipt_mismatch"
+    | "malformed_proof"
+    | "malformed_note"
+    | "malformed_key"
+    | "unknown_algorithm"
+    | "key_id_mismatch"
+    | "invalid_signature"
+    | "no_verified_signature"
+    | "malformed_checkpoint"
+    | "origin_mismatch"
+    | "index_out_of_range"
+    | "size_out_of_range"
+    | "bad_hash_length"
+    | "wrong_proof_length"
+    | "root_mismatch";
+  detail?: string;
+  [field: string]: unknown;
+}
+
+// Every failure the core reports is a ReceiptError (a new reason fails the type check here).
+const asReceiptError = (e: TlogProofError): ReceiptError => e;
+
+export type ReceiptCheck = { ok: true; seq: number; treeSize: number } | { ok: false; error: ReceiptError };
 
 /**
  * Verifies offline that a receipt's entry is in the log: `entry` (the stored bytes, from
@@ -166,7 +220,7 @@ export function verifyReceipt(receipt: Receipt, entry: string, proof: string, ve
     return { ok: false, error: { reason: "receipt_mismatch", detail: "the entry does not hash to the receipt's leaf" } };
   }
   const r = verifyTlogProof(proof, leaf, verifiers[0]?.name ?? "", verifiers);
-  if (!r.ok) return { ok: false, error: r.error };
+  if (!r.ok) return { ok: false, error: asReceiptError(r.error) };
   if (r.value.index !== receipt.seq) return { ok: false, error: { reason: "receipt_mismatch", detail: "the proof is for another entry" } };
   return { ok: true, seq: receipt.seq, treeSize: r.value.checkpoint.size };
 }

@@ -30,7 +30,10 @@ export async function snapshotsPage(ctx: TenantContext): Promise<Node> {
   const cli = [
     `export AUDIT_KEY=st_…   # a key with the verify permission (Keys page)`,
     `npx sealtrail fetch --url ${origin} --tenant ${t} --token $AUDIT_KEY --out ${dir}`,
-    `npx sealtrail verify ${dir} --key @${dir}/verifier-keys.txt`,
+    // The key pinned in this browser, not the verifier-keys.txt that fetch saves from this server.
+    pinned
+      ? `npx sealtrail verify ${dir} ${pinned.keys.map((k) => `--key "${k}"`).join(" ")}   # the key pinned in this browser`
+      : `npx sealtrail verify ${dir} --key "<the verifier key, pinned out of band>"`,
   ].join("\n");
   const part = (id: string, p: string, label: string, file: string) => h("a", { href: tenantPath(t, `/snapshots/${id}${p}`), download: file }, label);
   return h(

@@ -88,7 +88,7 @@ function pinPanel(ctx: TenantContext, state: Awaited<ReturnType<typeof pinState>
     { class: "panel" },
     h("h2", null, "Pinned verifier key"),
     state.firstUse
-      ? banner("warn", "First visit from this browser: the key the server serves was pinned now. Compare it with one you got out of band (the CLI's verifier-keys.txt, your contract) to be sure.")
+      ? banner("warn", "First visit from this browser: the key the server serves was pinned now. Compare it with one you got out of band (from the tenant's auditor, your contract) to be sure.")
       : h("p", { class: "muted" }, `Pinned ${ago(state.pin.pinned_at, ctx.now)} in this browser. Checks below use only this key, not the server's word.`),
     state.unpinned.length > 0 ? banner("warn", `The server now also offers ${state.unpinned.length} key(s) that are not pinned. They are not trusted here until you pin them.`) : null,
     state.pin.keys.map((k) => copyable(k, "pinned-key")),

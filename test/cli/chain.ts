@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { encodeEntry, entryLeafHash, GENESIS_PREV } from "../../src/core/entry";
 import { checkpointSigner, checkpointVerifierKey } from "../../src/core/keys";
 import { formatBundle } from "../../src/core/manifest";
-import { CompactRange, type NodeReader } from "../../src/core/merkle";
+import { formatCheckpoint } from "../../src/core/checkpoint";
+import { toBase64 } from "../../src/core/bytes";
+import { CompactRange, consistencyProof, type NodeReader } from "../../src/core/merkle";
+import { signNote } from "../../src/core/note";
 import { planSeal, sealId, type SealRecord } from "../../src/core/seal";
 
 export const secret = new TextEncoder().encode("cli-chain-secret-cli-chain-secret-0123456789");
@@ -15,6 +18,41 @@ export function originOf(tenant: string) {
 }
 
 export const keyOf = (tenant: string) => checkpointVerifierKey(secret, originOf(tenant), 1);
+
+const entryAt = (tenant: string, seq: number, prev: Uint8Array) =>
+  encodeEntry({ tenant, seq, receivedAtMs: 1_795_000_000_000 + seq, prev, event: { action: "doc.read", actor: { id: `u${seq}`, type: "user" } }, provenance: {} });
+
+export interface HeadOptions {
+  /** Entries appended after the last seal. */
+  unsealed: number;
+  /** Sign with another secret (another key for the same origin). */
+  secret?: Uint8Array;
+  /** Entry 0 of the head's tree differs from the sealed one: a forked history. */
+  fork?: boolean;
+  /** Write no consistency proof. */
+  noProof?: boolean;
+}
+
+/**
+ * Writes head.checkpoint and head.consistency.json as `sealtrail fetch` does: the log's signed
+ * checkpoint after `unsealed` more entries, and the proof from the last seal (`sealed`) to it.
+ */
+export function writeHead(dir: string, tenant: string, sealed: number, o: HeadOptions): void {
+  const nodes = new Map<string, Uint8Array>();
+  const range = new CompactRange();
+  let prev = GENESIS_PREV;
+  for (let seq = 0; seq < sealed + o.unsealed; seq++) {
+    const entry = seq === 0 && o.fork ? entryAt(tenant, 0, prev).replace("doc.read", "doc.wipe") : entryAt(tenant, seq, prev);
+    prev = entryLeafHash(entry);
+    for (const x of range.append(prev)) nodes.set(`${x.level}/${x.index}`, x.hash);
+  }
+  const size = sealed + o.unsealed;
+  const signer = checkpointSigner(o.secret ?? secret, originOf(tenant), 1);
+  writeFileSync(join(dir, "head.checkpoint"), signNote(formatCheckpoint({ origin: originOf(tenant), size, root: range.root(), extensions: [] }), [signer]));
+  if (o.noProof || sealed === 0) return;
+  const hashes = consistencyProof(sealed, size, (l, i) => nodes.get(`${l}/${i}`)!).map(toBase64);
+  writeFileSync(join(dir, "head.consistency.json"), JSON.stringify({ from: sealed, to: size, hashes }));
+}
 
 /** Writes seals of the given sizes for `tenant` into a new folder; returns it and the entries. */
 export function writeChain(tenant: string, sizes: number[]): { dir: string; entries: string[] } {
@@ -29,7 +67,7 @@ export function writeChain(tenant: string, sizes: number[]): { dir: string; entr
   for (const n of sizes) {
     for (let i = 0; i < n; i++) {
       const seq = entries.length;
-      const entry = encodeEntry({ tenant, seq, receivedAtMs: 1_795_000_000_000 + seq, prev: prevLeaf, event: { action: "doc.read", actor: { id: `u${seq}`, type: "user" } }, provenance: {} });
+      const entry = entryAt(tenant, seq, prevLeaf);
       entries.push(entry);
       prevLeaf = entryLeafHash(entry);
       for (const x of range.append(prevLeaf)) nodes.set(`${x.level}/${x.index}`, x.hash);

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { keyOf, writeChain } from "./chain";
+import { keyOf, writeChain, writeHead, type HeadOptions } from "./chain";
 
 const cli = (...args: string[]) => spawnSync(process.execPath, ["dist/sealtrail.mjs", ...args], { encoding: "utf8" });
 const verify = (dir: string, key = keyOf("acme")) => {
@@ -146,5 +146,108 @@ describe("sealtrail verify with worker threads", () => {
     const { dir } = writeChain("acme", [2]);
     expect(cli("verify", dir, "--key", keyOf("acme"), "--jobs", "0").status).toBe(2);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("sealtrail verify: keys from the server under test", () => {
+  const textOf = (r: { stdout: string; stderr: string }) => `${r.stdout}\n${r.stderr}`;
+
+  it("warns on stderr when it checks with the keys fetch saved from the server (no --key, or --key @<dir>/verifier-keys.txt)", () => {
+    const { dir } = writeChain("acme", [4, 3]);
+    writeFileSync(join(dir, "verifier-keys.txt"), `${keyOf("acme")}\n`);
+    const viaDotDot = join(dir, "..", dir.split("/").at(-1)!, "verifier-keys.txt");
+    for (const args of [[dir], [dir, "--key", `@${join(dir, "verifier-keys.txt")}`], [dir, "--key", `@${viaDotDot}`], [dir, "--jobs", "1"]]) {
+      const r = cli("verify", ...args);
+      expect(r.status, textOf(r)).toBe(0);
+      expect(r.stderr).toMatch(/^WARNING: the verifier keys come from .*verifier-keys\.txt, which `sealtrail fetch` downloaded from the server/);
+      expect(r.stderr).toContain("--key");
+      expect(r.stdout).toContain("not pinned");
+    }
+    const j = cli("verify", dir, "--json");
+    expect(j.stderr).toContain("WARNING");
+    expect(JSON.parse(j.stdout)).toMatchObject({ ok: true, keys_from_server: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a key pinned out of band (given, or a file of the auditor's, here or elsewhere) gives no warning", () => {
+    const { dir } = writeChain("acme", [4, 3]);
+    writeFileSync(join(dir, "verifier-keys.txt"), `${keyOf("acme")}\n`);
+    const pinnedFile = join(dir, "..", `${dir.split("/").at(-1)}-pinned.txt`);
+    writeFileSync(pinnedFile, `${keyOf("acme")}\n`);
+    writeFileSync(join(dir, "pinned-key.txt"), `${keyOf("acme")}\n`);
+    for (const key of [keyOf("acme"), `@${pinnedFile}`, `@${join(dir, "pinned-key.txt")}`]) {
+      const r = cli("verify", dir, "--key", key);
+      expect(r.status, textOf(r)).toBe(0);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).not.toContain("not pinned");
+    }
+    expect(JSON.parse(cli("verify", dir, "--key", keyOf("acme"), "--json").stdout)).toMatchObject({ ok: true, keys_from_server: false });
+    rmSync(pinnedFile);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("without --key and without saved keys it is a usage error", () => {
+    const { dir } = writeChain("acme", [2]);
+    const r = cli("verify", dir);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--key is required");
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe("sealtrail verify: entries past the last seal", () => {
+  const run = (dir: string, ...more: string[]) => cli("verify", dir, "--key", keyOf("acme"), ...more);
+  const jsonOf = (dir: string) => {
+    const r = run(dir, "--json");
+    return { status: r.status, report: JSON.parse(r.stdout || "{}") as { ok: boolean; head: unknown; failures: Record<string, unknown>[] } };
+  };
+
+  it("says how many entries the signed head holds beyond the last seal, not covered", () => {
+    const { dir } = writeChain("acme", [5, 7]);
+    writeHead(dir, "acme", 12, { unsealed: 5 });
+    for (const jobs of ["1", "2"]) {
+      const r = run(dir, "--jobs", jobs);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain("OK: 12 entries in 2 seals");
+      expect(r.stdout).toContain("Not covered: 5 entries past the last seal (seq 12 to 16; the log's signed checkpoint said 17 when fetched, proven to extend the last seal)");
+    }
+    expect(jsonOf(dir).report).toMatchObject({ ok: true, head: { size: 17, unsealed: 5, consistent: true } });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a head equal to the last seal: everything was covered", () => {
+    const { dir } = writeChain("acme", [5, 7]);
+    writeHead(dir, "acme", 12, { unsealed: 0 });
+    const r = run(dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("Covered: the whole log as fetched (12 entries).");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("without a head checkpoint it says the tail is unknown", () => {
+    const { dir } = writeChain("acme", [5, 7]);
+    const r = run(dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("Not covered: any entry after seq 11: the log's size when fetched is unknown (no head.checkpoint in");
+    expect(jsonOf(dir).report).toMatchObject({ ok: true, head: null });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a head not signed by the key, smaller than the last seal, or forked from the sealed history fails (exit 1)", () => {
+    const cases: [HeadOptions & { sealed?: number }, string, string][] = [
+      [{ unsealed: 3, secret: new TextEncoder().encode("another-secret-another-secret-0123456789") }, "head.checkpoint", "no_verified_signature"],
+      [{ unsealed: 0, sealed: 5 }, "head.checkpoint", "smaller than its last seal"],
+      [{ unsealed: 3, fork: true }, "head.consistency.json", "extends the last seal"],
+      [{ unsealed: 0, fork: true }, "head.checkpoint", "another root"],
+    ];
+    for (const [o, key, detail] of cases) {
+      const { dir } = writeChain("acme", [5, 7]);
+      writeHead(dir, "acme", o.sealed ?? 12, o);
+      const { status, report } = jsonOf(dir);
+      expect(status, `${key} ${detail}`).toBe(1);
+      expect(report.failures[0]).toMatchObject({ kind: "seal_invalid", key });
+      expect(String(report.failures[0]!.detail)).toContain(detail);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
