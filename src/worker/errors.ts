@@ -49,7 +49,7 @@ export function toHttp(e: AppError): HttpError {
     case "forbidden":
       return { status: 403, body: wire("forbidden", `This credential lacks the "${e.missing}" permission.`) };
     case "cross_site_request":
-      return { status: 403, body: wire("cross_site_request", "A change made with a signed-in session must come from a page of this site.") };
+      return { status: 403, body: wire("cross_site_request", "A request made with a signed-in session's cookie must come from a page of this site.") };
     case "origin_not_allowed":
       return { status: 403, body: wire("origin_not_allowed", "This publishable key may not be used from this origin.") };
     case "not_found":
