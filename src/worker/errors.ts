@@ -12,6 +12,7 @@ export type AppError =
   | { reason: "origin_not_allowed"; origin: string | null }
   | { reason: "cross_site_request"; origin: string | null }
   | { reason: "not_found"; what: string }
+  | { reason: "tenant_required" }
   | { reason: "rate_limited"; retryAfterSeconds: number }
   | { reason: "unsupported_media_type"; got: string | null }
   | { reason: "body_too_large"; limit: number }
@@ -54,6 +55,8 @@ export function toHttp(e: AppError): HttpError {
       return { status: 403, body: wire("origin_not_allowed", "This publishable key may not be used from this origin.") };
     case "not_found":
       return { status: 404, body: wire("not_found", `${e.what} not found.`) };
+    case "tenant_required":
+      return { status: 400, body: wire("tenant_required", "Name the tenant: GET /v1/keys?tenant=<tenant id>. Keys are published per tenant; tenants are not listed.") };
     case "rate_limited":
       return {
         status: 429,

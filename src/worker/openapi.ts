@@ -39,6 +39,12 @@ const CreateKey = z.object({
   permissions: z.array(z.enum(PERMISSIONS)).min(1),
   allowed_origins: z.array(z.string()).optional().describe("makes a publishable (browser) ingest key: append only"),
 });
+const PublishedKey = z.object({
+  tenant: z.string(),
+  origin: z.string().describe("the log's checkpoint origin, <SEALTRAIL_ORIGIN>/<tenant id>"),
+  version: z.number().int(),
+  verifier_key: z.string().describe("c2sp.org/signed-note verifier key: <origin>+<key id>+<base64 key>"),
+});
 const Settings = z.object({ seal_interval_seconds: z.number().int(), retention_years: z.number().int(), legal_hold: z.boolean(), max_clock_skew_seconds: z.number().int() });
 
 type Op = {
@@ -87,7 +93,7 @@ const ROUTES: [string, string, Op][] = [
   ["/healthz", "get", { summary: "Liveness" }],
   ["/openapi.json", "get", { summary: "This document" }],
   ["/docs/api", "get", { summary: "The API reference page", responseType: "text/html" }],
-  ["/v1/keys", "get", { summary: "Public verifier keys of tenants' logs (c2sp.org/signed-note)", query: z.object({ tenant: z.string().optional(), cursor: z.string().optional() }) }],
+  ["/v1/keys", "get", { summary: "Public verifier keys (c2sp.org/signed-note) of one tenant's log, every key version; tenants are never listed (400 tenant_required without ?tenant=)", query: z.object({ tenant: z.string().min(1).max(64).describe("the tenant (organization) id") }), response: z.object({ keys: z.array(PublishedKey) }) }],
   ["/v1/tenants/{t}/events", "post", { summary: `Append one event, or {"events":[…]} (at most ${LIMITS.maxBatchEvents})`, permission: "append", body: z.union([Event, Batch]), response: z.union([Receipt, z.object({ receipts: z.array(Receipt) })]), status: "201" }],
   ["/v1/tenants/{t}/events", "get", { summary: "List events (filters, cursor pagination in sequence order)", permission: "read", query: EventFilter.extend(Page.shape), response: z.object({ events: z.array(Entry), next_cursor: z.string().nullable(), prev_cursor: z.string().nullable() }) }],
   ["/v1/tenants/{t}/events/{seq}", "get", { summary: "One entry, with its stored bytes", permission: "read", response: Entry }],
