@@ -7,6 +7,7 @@ import { z } from "zod";
 import { EventFilter } from "./event-query";
 import { Batch, Event, LIMITS } from "./event-schema";
 import { PERMISSIONS } from "./permissions";
+import { pageCsp } from "./security-headers";
 
 /** Shared definitions (recursive schemas such as JSON values) moved to components.schemas. */
 const definitions: Record<string, unknown> = {};
@@ -153,7 +154,15 @@ export const documentedRoutes = (): [string, string][] =>
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** A plain HTML reference page, no scripts. */
+/** The reference page's only style, inline: its CSP (API_REFERENCE_CSP) allows it by hash. */
+const REFERENCE_STYLE =
+  "body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem}table{border-collapse:collapse;width:100%}" +
+  "td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}code{font-size:13px}";
+
+/** The reference page's Content-Security-Policy: no script at all, its one inline style, no framing. */
+export const API_REFERENCE_CSP = pageCsp([REFERENCE_STYLE]);
+
+/** A plain HTML reference page, no scripts (served with API_REFERENCE_CSP). */
 export function apiReferencePage(doc: ReturnType<typeof openApiDocument>): string {
   const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => {
@@ -162,7 +171,7 @@ export function apiReferencePage(doc: ReturnType<typeof openApiDocument>): strin
     }),
   );
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sealtrail API</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}code{font-size:13px}</style>
+<style>${REFERENCE_STYLE}</style>
 </head><body><h1>Sealtrail API</h1><p>${escape(doc.info.description)} The machine-readable description is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
 <table><thead><tr><th>method</th><th>path</th><th>what</th><th>access</th></tr></thead><tbody>${rows.join("")}</tbody></table></body></html>`;
 }
