@@ -78,7 +78,10 @@ export function toHttp(e: AppError): HttpError {
     case "lone_surrogate":
       return { status: 400, body: wire("lone_surrogate", "A JSON string contains an unpaired UTF-16 surrogate.") };
     case "number_out_of_range":
-      return { status: 400, body: wire("number_out_of_range", "A JSON number is outside the I-JSON range (RFC 7493).") };
+      return { status: 400, body: wire(
+          "number_out_of_range",
+          "A JSON number is not a value an IEEE 754 double holds exactly as written (RFC 7493 §2.2): too large, too small, or too many digits. Send it as a string.",
+        ) };
     case "too_deep":
       return { status: 400, body: wire("too_deep", `JSON nesting deeper than ${e.limit} levels.`) };
     case "invalid_request":
