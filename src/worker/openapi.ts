@@ -133,7 +133,11 @@ export function openApiDocument(serverUrl: string) {
     info: {
       title: "Sealtrail",
       version: "1",
-      description: "A tamper-evident, append-only audit log. Every error is {\"error\":{\"code\",\"message\"}}.",
+      description:
+        "A tamper-evident, append-only audit log. Every error is {\"error\":{\"code\",\"message\"}}. " +
+        "A number in a request body must be exactly the value of an IEEE 754 double as written (1e20 and 100000000000000000000 alike; " +
+        "9007199254740993 refused in every spelling): 400 number_out_of_range otherwise. " +
+        "Actions starting with \"sealtrail.\" (any case) are the service's own entries: 400 reserved_action.",
     },
     servers: [{ url: serverUrl }],
     components: {
@@ -141,7 +145,14 @@ export function openApiDocument(serverUrl: string) {
       securitySchemes: {
         apiKey: { type: "apiKey", in: "header", name: "x-api-key" },
         bearer: { type: "http", scheme: "bearer", description: "an API key, or a session token from sign-in" },
-        cookie: { type: "apiKey", in: "cookie", name: "better-auth.session_token" },
+        cookie: {
+          type: "apiKey",
+          in: "cookie",
+          name: "better-auth.session_token",
+          description:
+            "the console's session: with the cookie, a request whose Sec-Fetch-Site is cross-site or same-site is refused " +
+            "(403 cross_site_request), reads included; a change must also carry an Origin of this site",
+        },
       },
     },
     paths,
