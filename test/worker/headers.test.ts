@@ -57,6 +57,8 @@ describe("security headers", () => {
       ["export (download)", await api(`/v1/tenants/${tenant}/export`, { headers: bearer(owner) })],
       ["verifier keys", await api(`/v1/keys?tenant=${tenant}`)],
       ["better-auth", await api("/api/auth/get-session", { headers: bearer(owner) })],
+      // better-auth's own HTML error page: without its inline style, still readable, no script runs.
+      ["better-auth error page (HTML)", await api("/api/auth/error?error=<b>x</b>")],
       ["preflight refused", await api(`/v1/tenants/${tenant}/events`, { method: "OPTIONS", headers: { origin: "https://x.example", "access-control-request-method": "POST" } })],
     ];
     for (const [what, res] of responses) {
