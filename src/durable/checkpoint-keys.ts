@@ -29,14 +29,53 @@ export interface PublishedKey {
   verifier_key: string;
 }
 
+/** How many derived verifier keys one isolate keeps (one per tenant and key version). */
+export const VERIFIER_KEY_CACHE_MAX = 4096;
+
+/**
+ * Derived verifier keys, per isolate. Deriving one costs an HKDF and an Ed25519 scalar
+ * multiplication, and GET /v1/keys is public (and asks for every version each time): a cache
+ * keeps a flood of requests from costing a derivation each. Keyed by origin (which names the
+ * tenant) and key version; emptied when the signing secret differs from the one its keys came
+ * from; bounded, least recently used dropped first.
+ */
+export class VerifierKeyCache {
+  readonly #keys = new Map<string, string>();
+  #secret: string | undefined;
+
+  constructor(readonly max = VERIFIER_KEY_CACHE_MAX) {}
+
+  get(secret: string, origin: string, version: number): string {
+    if (secret !== this.#secret) {
+      this.#keys.clear();
+      this.#secret = secret;
+    }
+    const id = `${origin}\n${version}`;
+    let key = this.#keys.get(id);
+    if (key === undefined) {
+      key = checkpointVerifierKey(utf8(secret), origin, version);
+      if (this.#keys.size >= this.max) this.#keys.delete(this.#keys.keys().next().value!);
+    } else {
+      this.#keys.delete(id);
+    }
+    this.#keys.set(id, key);
+    return key;
+  }
+
+  get size(): number {
+    return this.#keys.size;
+  }
+}
+
+export const verifierKeys = new VerifierKeyCache();
+
 /** Every verifier key of the tenant, oldest version first. */
 export function publishedKeys(env: SigningEnv, tenant: string): PublishedKey[] {
   const origin = tenantOrigin(env, tenant);
-  const secret = utf8(env.SEALTRAIL_SIGNING_SECRET);
   return Array.from({ length: currentKeyVersion(env) }, (_, i) => ({
     tenant,
     origin,
     version: i + 1,
-    verifier_key: checkpointVerifierKey(secret, origin, i + 1),
+    verifier_key: verifierKeys.get(env.SEALTRAIL_SIGNING_SECRET, origin, i + 1),
   }));
 }

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
 import { authFor } from "./auth";
 import { ingestCors } from "./cors";
-import { apiReferencePage, openApiDocument } from "./openapi";
+import { API_REFERENCE_CSP, apiReferencePage, openApiDocument } from "./openapi";
 import { Failure, toHttp, type AppError } from "./errors";
 import { authHandler } from "./membership-log";
 import { events } from "./routes/events";
@@ -15,6 +15,7 @@ import { settings } from "./routes/settings";
 import { snapshots } from "./routes/snapshots";
 import { verification } from "./routes/verify";
 import { verifierKeys } from "./routes/verifier-keys";
+import { setSecurityHeaders } from "./security-headers";
 import { tenantAccess } from "./tenant-access";
 
 export const app = new Hono<AppEnv>();
@@ -24,11 +25,14 @@ app.use(async (c, next) => {
   c.set("auth", authFor(c.env));
   await next();
   c.header("X-Request-Id", c.var.requestId);
+  setSecurityHeaders(c.res.headers);
 });
 
 app.get("/healthz", (c) => c.json({ ok: true }));
 app.get("/openapi.json", (c) => c.json(openApiDocument(new URL(c.req.url).origin)));
-app.get("/docs/api", (c) => c.html(apiReferencePage(openApiDocument(new URL(c.req.url).origin))));
+app.get("/docs/api", (c) =>
+  c.html(apiReferencePage(openApiDocument(new URL(c.req.url).origin)), 200, { "content-security-policy": API_REFERENCE_CSP }),
+);
 
 app.on(["GET", "POST"], "/api/auth/*", authHandler);
 

@@ -12,6 +12,7 @@ export type AppError =
   | { reason: "origin_not_allowed"; origin: string | null }
   | { reason: "cross_site_request"; origin: string | null }
   | { reason: "not_found"; what: string }
+  | { reason: "tenant_required" }
   | { reason: "rate_limited"; retryAfterSeconds: number }
   | { reason: "unsupported_media_type"; got: string | null }
   | { reason: "body_too_large"; limit: number }
@@ -49,11 +50,13 @@ export function toHttp(e: AppError): HttpError {
     case "forbidden":
       return { status: 403, body: wire("forbidden", `This credential lacks the "${e.missing}" permission.`) };
     case "cross_site_request":
-      return { status: 403, body: wire("cross_site_request", "A change made with a signed-in session must come from a page of this site.") };
+      return { status: 403, body: wire("cross_site_request", "A request made with a signed-in session's cookie must come from a page of this site.") };
     case "origin_not_allowed":
       return { status: 403, body: wire("origin_not_allowed", "This publishable key may not be used from this origin.") };
     case "not_found":
       return { status: 404, body: wire("not_found", `${e.what} not found.`) };
+    case "tenant_required":
+      return { status: 400, body: wire("tenant_required", "Name the tenant: GET /v1/keys?tenant=<tenant id>. Keys are published per tenant; tenants are not listed.") };
     case "rate_limited":
       return {
         status: 429,
@@ -75,7 +78,10 @@ export function toHttp(e: AppError): HttpError {
     case "lone_surrogate":
       return { status: 400, body: wire("lone_surrogate", "A JSON string contains an unpaired UTF-16 surrogate.") };
     case "number_out_of_range":
-      return { status: 400, body: wire("number_out_of_range", "A JSON number is outside the I-JSON range (RFC 7493).") };
+      return { status: 400, body: wire(
+          "number_out_of_range",
+          "A JSON number is not a value an IEEE 754 double holds exactly as written (RFC 7493 §2.2): too large, too small, or too many digits. Send it as a string.",
+        ) };
     case "too_deep":
       return { status: 400, body: wire("too_deep", `JSON nesting deeper than ${e.limit} levels.`) };
     case "invalid_request":

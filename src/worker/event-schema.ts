@@ -64,11 +64,27 @@ const Metadata = z
     `at most ${LIMITS.maxMetadataBytes} bytes as canonical JSON`,
   );
 
+/**
+ * Actions whose first segment is "sealtrail" (in any case) name the entries the service writes
+ * itself (reads, settings, keys, members, verifications): a client may not write them, so that
+ * such an entry in a log always means the service wrote it. The service's own entries are
+ * appended without this schema (access-log.ts, routes/settings.ts, membership-log.ts,
+ * durable/log-audit.ts). The action grammar is ASCII letters, digits, "_" and "-" only, so no
+ * whitespace or look-alike character can spell the prefix another way.
+ */
+export const RESERVED_ACTION_PREFIX = "sealtrail.";
+export const isReservedAction = (action: string): boolean => /^sealtrail(\.|$)/i.test(action);
+
 const eventFields = {
   action: z
     .string()
     .max(128)
-    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "a dotted name such as user.login"),
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "a dotted name such as user.login")
+    .refine((a) => !isReservedAction(a), {
+      message: `actions starting with "${RESERVED_ACTION_PREFIX}" (in any case) are reserved for entries the service writes itself`,
+      params: { code: "reserved_action" },
+    })
+    .describe(`a dotted name such as user.login; names starting with "${RESERVED_ACTION_PREFIX}" are reserved`),
   actor: Ref,
   targets: z.array(Ref).max(LIMITS.maxTargets).default([]),
   outcome: z.enum(["success", "failure", "denied", "unknown"]),

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { EventFilter } from "./event-query";
 import { Batch, Event, LIMITS } from "./event-schema";
 import { PERMISSIONS } from "./permissions";
+import { pageCsp } from "./security-headers";
 
 /** Shared definitions (recursive schemas such as JSON values) moved to components.schemas. */
 const definitions: Record<string, unknown> = {};
@@ -38,6 +39,12 @@ const CreateKey = z.object({
   name: z.string().max(64),
   permissions: z.array(z.enum(PERMISSIONS)).min(1),
   allowed_origins: z.array(z.string()).optional().describe("makes a publishable (browser) ingest key: append only"),
+});
+const PublishedKey = z.object({
+  tenant: z.string(),
+  origin: z.string().describe("the log's checkpoint origin, <SEALTRAIL_ORIGIN>/<tenant id>"),
+  version: z.number().int(),
+  verifier_key: z.string().describe("c2sp.org/signed-note verifier key: <origin>+<key id>+<base64 key>"),
 });
 const Settings = z.object({ seal_interval_seconds: z.number().int(), retention_years: z.number().int(), legal_hold: z.boolean(), max_clock_skew_seconds: z.number().int() });
 
@@ -87,7 +94,7 @@ const ROUTES: [string, string, Op][] = [
   ["/healthz", "get", { summary: "Liveness" }],
   ["/openapi.json", "get", { summary: "This document" }],
   ["/docs/api", "get", { summary: "The API reference page", responseType: "text/html" }],
-  ["/v1/keys", "get", { summary: "Public verifier keys of tenants' logs (c2sp.org/signed-note)", query: z.object({ tenant: z.string().optional(), cursor: z.string().optional() }) }],
+  ["/v1/keys", "get", { summary: "Public verifier keys (c2sp.org/signed-note) of one tenant's log, every key version; tenants are never listed (400 tenant_required without ?tenant=)", query: z.object({ tenant: z.string().min(1).max(64).describe("the tenant (organization) id") }), response: z.object({ keys: z.array(PublishedKey) }) }],
   ["/v1/tenants/{t}/events", "post", { summary: `Append one event, or {"events":[…]} (at most ${LIMITS.maxBatchEvents})`, permission: "append", body: z.union([Event, Batch]), response: z.union([Receipt, z.object({ receipts: z.array(Receipt) })]), status: "201" }],
   ["/v1/tenants/{t}/events", "get", { summary: "List events (filters, cursor pagination in sequence order)", permission: "read", query: EventFilter.extend(Page.shape), response: z.object({ events: z.array(Entry), next_cursor: z.string().nullable(), prev_cursor: z.string().nullable() }) }],
   ["/v1/tenants/{t}/events/{seq}", "get", { summary: "One entry, with its stored bytes", permission: "read", response: Entry }],
@@ -126,7 +133,11 @@ export function openApiDocument(serverUrl: string) {
     info: {
       title: "Sealtrail",
       version: "1",
-      description: "A tamper-evident, append-only audit log. Every error is {\"error\":{\"code\",\"message\"}}.",
+      description:
+        "A tamper-evident, append-only audit log. Every error is {\"error\":{\"code\",\"message\"}}. " +
+        "A number in a request body must be exactly the value of an IEEE 754 double as written (1e20 and 100000000000000000000 alike; " +
+        "9007199254740993 refused in every spelling): 400 number_out_of_range otherwise. " +
+        "Actions starting with \"sealtrail.\" (any case) are the service's own entries: 400 reserved_action.",
     },
     servers: [{ url: serverUrl }],
     components: {
@@ -134,7 +145,14 @@ export function openApiDocument(serverUrl: string) {
       securitySchemes: {
         apiKey: { type: "apiKey", in: "header", name: "x-api-key" },
         bearer: { type: "http", scheme: "bearer", description: "an API key, or a session token from sign-in" },
-        cookie: { type: "apiKey", in: "cookie", name: "better-auth.session_token" },
+        cookie: {
+          type: "apiKey",
+          in: "cookie",
+          name: "better-auth.session_token",
+          description:
+            "the console's session: with the cookie, a request whose Sec-Fetch-Site is cross-site or same-site is refused " +
+            "(403 cross_site_request), reads included; a change must also carry an Origin of this site",
+        },
       },
     },
     paths,
@@ -147,7 +165,15 @@ export const documentedRoutes = (): [string, string][] =>
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** A plain HTML reference page, no scripts. */
+/** The reference page's only style, inline: its CSP (API_REFERENCE_CSP) allows it by hash. */
+const REFERENCE_STYLE =
+  "body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem}table{border-collapse:collapse;width:100%}" +
+  "td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}code{font-size:13px}";
+
+/** The reference page's Content-Security-Policy: no script at all, its one inline style, no framing. */
+export const API_REFERENCE_CSP = pageCsp([REFERENCE_STYLE]);
+
+/** A plain HTML reference page, no scripts (served with API_REFERENCE_CSP). */
 export function apiReferencePage(doc: ReturnType<typeof openApiDocument>): string {
   const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => {
@@ -156,7 +182,7 @@ export function apiReferencePage(doc: ReturnType<typeof openApiDocument>): strin
     }),
   );
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sealtrail API</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}code{font-size:13px}</style>
+<style>${REFERENCE_STYLE}</style>
 </head><body><h1>Sealtrail API</h1><p>${escape(doc.info.description)} The machine-readable description is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
 <table><thead><tr><th>method</th><th>path</th><th>what</th><th>access</th></tr></thead><tbody>${rows.join("")}</tbody></table></body></html>`;
 }

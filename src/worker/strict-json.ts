@@ -2,7 +2,7 @@
  * A strict JSON reader for request bodies: RFC 8259 grammar, plus the I-JSON rules of
  * RFC 7493 §2 that JSON.parse does not enforce. Entries are hashed as canonical JSON, so the
  * body must mean exactly one thing: duplicate member names, lone surrogates and numbers that
- * do not survive as IEEE 754 doubles are refused rather than guessed at.
+ * a double does not hold exactly as written (`storesExactly`) are refused rather than guessed at.
  */
 import type { JsonValue } from "../core/jcs";
 import type { Result } from "../core/result";
@@ -26,6 +26,35 @@ const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const SIMPLE_STRING = /[^"\\\u0000-\u001f]*/y;
 const ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+
+/** Integers of at most 15 digits: always exactly a double (10^15 < 2^53), nothing to compare. */
+const SHORT_INTEGER = /^-?(?:0|[1-9][0-9]{0,14})$/;
+const DECIMAL = /^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/;
+
+/** A JSON number's exact decimal value as "<sign><digits>e<exponent>", digits without leading or trailing zeros. */
+function decimalValue(literal: string): string {
+  const [, sign, whole, fraction = "", exp = "0"] = DECIMAL.exec(literal)!;
+  const all = `${whole}${fraction}`.replace(/^0+/, "");
+  const digits = all.replace(/0+$/, "");
+  // Zero has one value (-0 is written "0" in canonical JSON).
+  if (digits === "") return "0";
+  return `${sign}${digits}e${Number(exp) - fraction.length + (all.length - digits.length)}`;
+}
+
+/**
+ * The number rule (RFC 7493 §2.2, RFC 8785 §3.2.2.3). A number is accepted when the value it
+ * writes is exactly the value of the canonical form of the double `n` it reads as, that is,
+ * when the entry will store the very number the client wrote: `1e20`, `100000000000000000000`
+ * and `1.0e+20` alike (stored as 100000000000000000000), `0.1` (stored as 0.1). Refused: values
+ * beyond the double range (1e400) or rounded to zero (1e-400), and more digits than a double
+ * holds (9007199254740993 or 0.10000000000000000555, which would be stored as another
+ * number). Every spelling of one value gets the same answer, and the same stored bytes.
+ */
+function storesExactly(literal: string, n: number): boolean {
+  if (!Number.isFinite(n)) return false;
+  if (SHORT_INTEGER.test(literal)) return true;
+  return decimalValue(literal) === decimalValue(JSON.stringify(n));
+}
 
 /** Reads UTF-8 bytes as JSON. `maxDepth` bounds nesting of arrays and objects. */
 export function readJson(bytes: Uint8Array, maxDepth: number): Result<JsonValue, JsonReadError> {
@@ -90,11 +119,7 @@ function parseText(text: string, maxDepth: number): JsonValue {
     if (!m) return fail();
     const token = m[0];
     const n = Number(token);
-    // RFC 7493 §2.2: numbers must be representable; integers beyond 2^53 lose identity.
-    const integral = !/[.eE]/.test(token);
-    if (!Number.isFinite(n) || (integral && !Number.isSafeInteger(n))) {
-      throw new Stop({ reason: "number_out_of_range", offset: i });
-    }
+    if (!storesExactly(token, n)) throw new Stop({ reason: "number_out_of_range", offset: i });
     i += token.length;
     return n;
   };

@@ -7,7 +7,8 @@
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { createMiddleware } from "hono/factory";
-import { member } from "../db/auth-schema";
+import { defaultKeyHasher } from "@better-auth/api-key";
+import { apikey, member } from "../db/auth-schema";
 import type { AppEnv, TenantAccess } from "./app-env";
 import { parseKeyMetadata } from "./cors";
 import type { Auth } from "./auth";
@@ -68,6 +69,24 @@ async function verifyWithAuth(auth: Auth, key: string, configId: string): Promis
   return { keyId: result.key.id, tenantId: result.key.referenceId, permissions: granted, expiresAtMs: expiresAt, metadata: result.key.metadata };
 }
 
+/**
+ * The checks of a publishable key that must not cost its rate budget: the stored key (found by
+ * better-auth's own hash of it, as better-auth looks it up) must exist, be a publishable key in
+ * use, belong to this tenant (else 404) and list this request's Origin (else 403). Reads one D1
+ * row and writes nothing; better-auth then verifies (and counts) only requests that pass.
+ */
+async function precheckPublishable(db: D1Database, key: string, tenantId: string, origin: string | undefined): Promise<void> {
+  const row = await drizzle(db)
+    .select({ configId: apikey.configId, referenceId: apikey.referenceId, enabled: apikey.enabled, expiresAt: apikey.expiresAt, metadata: apikey.metadata })
+    .from(apikey)
+    .where(eq(apikey.key, await defaultKeyHasher(key)))
+    .get();
+  const expired = row?.expiresAt != null && row.expiresAt.getTime() < Date.now();
+  if (!row || row.configId !== PUBLISHABLE_KEY_CONFIG || row.enabled === false || expired) throw new Failure({ reason: "unauthenticated" });
+  if (row.referenceId !== tenantId) throw new Failure({ reason: "not_found", what: "Tenant" });
+  if (!origin || !allowedOriginsOf(row.metadata).includes(origin)) throw new Failure({ reason: "origin_not_allowed", origin: origin ?? null });
+}
+
 export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
   // CORS preflights carry no credentials; the ingest route answers them itself (cors.ts).
   if (c.req.method === "OPTIONS") return next();
@@ -79,10 +98,15 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
   if (key !== undefined) {
     const publishable = key.startsWith(PUBLISHABLE_KEY_PREFIX);
     if (publishable) {
-      const verified = await verifyWithAuth(auth, key, PUBLISHABLE_KEY_CONFIG);
-      if (verified.tenantId !== tenantId) throw new Failure({ reason: "not_found", what: "Tenant" });
       // A publishable key works only from the browser origins it was issued for, and only appends.
+      // Anyone can copy it from a page and send it from anywhere: the tenant and the origin are
+      // checked against the stored key first, so that only requests that pass them reach
+      // better-auth, whose verification counts the key's rate limit.
       const origin = c.req.header("origin");
+      await precheckPublishable(c.env.DB, key, tenantId, origin);
+      const verified = await verifyWithAuth(auth, key, PUBLISHABLE_KEY_CONFIG);
+      // Checked again on the verified key (its origins may have changed since the precheck).
+      if (verified.tenantId !== tenantId) throw new Failure({ reason: "not_found", what: "Tenant" });
       if (!origin || !allowedOriginsOf(verified.metadata).includes(origin)) {
         throw new Failure({ reason: "origin_not_allowed", origin: origin ?? null });
       }
@@ -104,13 +128,23 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
   } else {
     const session = await auth.api.getSession({ headers: c.req.raw.headers });
     if (!session) throw new Failure({ reason: "unauthenticated" });
-    // A cookie is sent by the browser whatever page made the request: a change made while one
-    // is present must come from a page of this site (CSRF), as better-auth's own routes require.
+    // A cookie is sent by the browser whatever page made the request: a request made while one
+    // is present must come from a page of this site (CSRF); a change must also carry an Origin
+    // of this site, as better-auth's own routes require.
     // (better-auth falls back to the cookie when a bearer token is bad, so the check keys on the
     // cookie, not on the absence of a bearer token.) Clients without cookies are unaffected.
-    if (!SAFE_METHODS.has(c.req.method) && c.req.header("cookie")) {
+    if (c.req.header("cookie")) {
       const origin = c.req.header("origin") ?? null;
-      if (origin === null || !trustedOrigins(c.env).includes(origin)) throw new Failure({ reason: "cross_site_request", origin });
+      // Reads too: every read is logged in the reader's name with its query, so a link or an
+      // <img> on another site must not make one with the victim's cookie. The console's own
+      // requests are same-origin; "none" is an address the person typed or a bookmark. A
+      // sibling subdomain ("same-site") is another origin with code this log does not vouch for:
+      // refused too. Clients that send no Sec-Fetch-Site (curl, older browsers) are unaffected.
+      const site = c.req.header("sec-fetch-site")?.toLowerCase();
+      if (site === "cross-site" || site === "same-site") throw new Failure({ reason: "cross_site_request", origin });
+      if (!SAFE_METHODS.has(c.req.method) && (origin === null || !trustedOrigins(c.env).includes(origin))) {
+        throw new Failure({ reason: "cross_site_request", origin });
+      }
     }
     if (!TENANT_ID.test(tenantId)) throw new Failure({ reason: "not_found", what: "Tenant" });
     const row = await drizzle(c.env.DB)

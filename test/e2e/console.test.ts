@@ -314,6 +314,49 @@ describe("the console", () => {
     await expect.poll(() => page.getByTestId("browser-checks").textContent()).toContain("The checkpoint is not signed by the pinned key");
   });
 
+  test("pages carry security headers; /docs/api renders under its CSP; a link from another site cannot read with the cookie", async () => {
+    // The console's files (static assets: src/console/static/_headers) and what the Worker answers.
+    for (const path of ["/", "/index.html", "/console.css", "/console.js", "/docs/api", "/no-such-page"]) {
+      const res = await fetch(`${B}${path}`);
+      await res.body?.cancel();
+      expect(res.headers.get("content-security-policy"), path).toContain("frame-ancestors 'none'");
+      expect(res.headers.get("content-security-policy"), path).toMatch(/default-src 'none'/);
+      expect(res.headers.get("x-content-type-options"), path).toBe("nosniff");
+      expect(res.headers.get("referrer-policy"), path).toBe("no-referrer");
+    }
+    const other = await newPage(owner);
+    const refused: string[] = [];
+    other.on("console", (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text());
+    });
+    await other.goto(`${B}/docs/api`);
+    // Its inline style applies (max-width: 72rem); the browser refused nothing.
+    expect(await other.evaluate(() => getComputedStyle(document.body).maxWidth)).toBe("1152px");
+    expect(refused).toEqual([]);
+
+    // A page of another site (127.0.0.1 is not the same site as localhost) sends the signed-in
+    // person to a read whose query it chose: the browser attaches the cookie to this top-level
+    // GET, with Sec-Fetch-Site: cross-site. It is refused, and nothing is logged in their name.
+    const sizeNow = async () =>
+      page.evaluate(async (t) => ((await (await fetch(`/v1/tenants/${t}/stats`)).json()) as { size: number }).size, tenant);
+    const before = await sizeNow();
+    const probe = "cross.site.probe";
+    const target = `${B}/v1/tenants/${tenant}/events?action=${probe}`;
+    await other.goto(`${API}/docs/api`);
+    const [res] = await Promise.all([other.waitForResponse((r) => r.url() === target), other.evaluate((u) => void (location.href = u), target)]);
+    expect(res.status()).toBe(403);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("cross_site_request");
+    const logged = await page.evaluate(
+      async ([t, from]) => ((await (await fetch(`/v1/tenants/${t}/events?from_seq=${from}&limit=100`)).json()) as { events: { event: { metadata?: unknown } }[] }).events,
+      [tenant, before] as const,
+    );
+    expect(JSON.stringify(logged)).not.toContain(probe);
+    // The same address typed into the browser (Sec-Fetch-Site: none) is the person's own read.
+    const typed = await other.goto(target);
+    expect(typed?.status()).toBe(200);
+    await other.close();
+  });
+
   test("sign out ends the session: tenant pages lead back to sign-in", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await expect.poll(() => page.url()).toContain("#/signin");

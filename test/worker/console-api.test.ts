@@ -3,6 +3,7 @@
  * sessions, logged key changes (including a publishable key's origins), and logged membership
  * changes made through better-auth's organization routes.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
 import { api, BASE, bearer, clientIp, createKey, createTenant, event, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
 
@@ -89,6 +90,38 @@ describe("cookie sessions and cross-site requests", () => {
     expect((await api(`/v1/tenants/${tenant}/settings`, { headers: { cookie } })).status).toBe(200);
     expect((await put({ origin: BASE })).status).toBe(200);
     expect(await settingsNow(owner, tenant)).toBe(before + 7);
+  });
+
+  test("a read with a cookie from another site (Sec-Fetch-Site cross-site or same-site) is refused and logs nothing", async () => {
+    const owner = await signUp();
+    const tenant = await createTenant(owner);
+    const cookie = await cookieOf(owner);
+    const readKey = await createKey(owner, tenant, ["read"], "reader");
+    const log = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+    const size = async () => (await log.stats()).size;
+    // A link or an <img> on another site: the browser sends the cookie with a top-level GET, and
+    // the attacker chooses the query, which the read log would record in the victim's name.
+    const attack = `/v1/tenants/${tenant}/events?action=${encodeURIComponent("i.approve.this")}`;
+    const reads = [attack, `/v1/tenants/${tenant}/export?format=csv`, `/v1/tenants/${tenant}/checkpoint`, `/v1/tenants/${tenant}/settings`];
+    for (const site of ["cross-site", "same-site", "Cross-Site"]) {
+      for (const path of reads) {
+        const res = await api(path, { headers: { cookie, "sec-fetch-site": site, "sec-fetch-mode": "navigate" } });
+        expect(res.status, `${site} ${path}`).toBe(403);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe("cross_site_request");
+      }
+    }
+    expect(await size()).toBe(0);
+    // The console's own requests, a typed-in address, and clients that send no Sec-Fetch-Site work.
+    let expected = 0;
+    for (const headers of [{ "sec-fetch-site": "same-origin" }, { "sec-fetch-site": "none" }, {}] as Record<string, string>[]) {
+      expect((await api(attack, { headers: { cookie, ...headers } })).status).toBe(200);
+      expect(await size()).toBe(++expected);
+    }
+    // Credentials a browser does not attach by itself are unaffected.
+    for (const headers of [bearer(owner), { "x-api-key": readKey }]) {
+      expect((await api(attack, { headers: { ...headers, "sec-fetch-site": "cross-site" } })).status).toBe(200);
+      expect(await size()).toBe(++expected);
+    }
   });
 
   test("a bearer token without a cookie needs no Origin (a browser never sends it by itself)", async () => {

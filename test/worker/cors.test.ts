@@ -121,4 +121,41 @@ describe("publishable ingest keys and CORS", () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
   });
+
+  it("requests from a wrong or missing origin do not spend the key's budget; accepted requests still do", async () => {
+    const { owner, tenant } = await tenantWithPublishableKey();
+    const other = await tenantWithPublishableKey();
+    const small = await createAuth(env).api.createApiKey({
+      body: {
+        configId: PUBLISHABLE_KEY_CONFIG,
+        organizationId: tenant,
+        userId: owner.userId,
+        name: "tiny",
+        permissions: { [LOG_STATEMENT]: ["append"] },
+        metadata: { allowed_origins: [APP] },
+        rateLimitMax: 2,
+        rateLimitTimeWindow: 60_000,
+      },
+    });
+    // Anyone who copied the key from a page can send it from anywhere: none of this may count.
+    for (const origin of ["https://evil.example", undefined, "null", `${APP}.evil.example`, "https://APP.example.com"]) {
+      for (let i = 0; i < 3; i++) {
+        const res = await ingest(tenant, small.key, origin);
+        expect(res.status, String(origin)).toBe(403);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe("origin_not_allowed");
+      }
+    }
+    // Nor may the key used against another tenant's route.
+    expect((await ingest(other.tenant, small.key, APP)).status).toBe(404);
+    const row = await env.DB.prepare("SELECT request_count FROM apikey WHERE id = ?").bind(small.id).first<{ request_count: number | null }>();
+    expect(row?.request_count ?? 0).toBe(0);
+    // The full budget is left for the page the key was issued to, and the limit still holds there.
+    expect((await ingest(tenant, small.key, APP)).status).toBe(201);
+    expect((await ingest(tenant, small.key, APP)).status).toBe(201);
+    expect((await ingest(tenant, small.key, APP)).status).toBe(429);
+    expect((await ingest(tenant, small.key, "https://evil.example")).status).toBe(403);
+    // Nothing from the refused requests reached the log: two entries, both from the allowed origin.
+    const stats = await env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)).stats();
+    expect(stats.size).toBe(2);
+  });
 });

@@ -121,3 +121,56 @@ describe("tenant isolation with every credential type", () => {
     }
   });
 });
+
+describe("the service's own entries cannot be forged by clients", () => {
+  const reserved = ["sealtrail.settings.updated", "sealtrail.member.joined", "SealTrail.key.revoked", "SEALTRAIL.x", "sealtrail"];
+
+  it("every credential that can append is refused a sealtrail.* action, single or in a batch, and nothing is stored", async () => {
+    const { owner, tenant, appendKey } = await tenantWithKeys();
+    const APP = "https://app.example.com";
+    const pkRes = await api(`/v1/tenants/${tenant}/keys`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(owner) },
+      body: JSON.stringify({ name: "web", permissions: ["append"], allowed_origins: [APP] }),
+    });
+    const publishable = ((await pkRes.json()) as { key: string }).key;
+    const credentials: [string, Record<string, string>][] = [
+      ["secret key", { "x-api-key": appendKey }],
+      ["publishable key", { "x-api-key": publishable, origin: APP }],
+      ["session", bearer(owner)],
+    ];
+    for (const [name, headers] of credentials) {
+      for (const action of reserved) {
+        for (const body of [event({ action }), { events: [event(), event({ action })] }, { events: [event({ action }), event()] }]) {
+          const res = await postEvent(tenant, "", body, headers);
+          const json = (await res.json()) as { error: { code: string; message: string } };
+          expect(res.status, `${name}: ${JSON.stringify(body)}`).toBe(400);
+          expect(json.error.code).toBe("reserved_action");
+          expect(json.error.message).toContain("sealtrail.");
+        }
+      }
+    }
+    const log = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+    expect((await log.stats()).size).toBe(0);
+    // Names that merely start with the same letters are the client's to use.
+    for (const action of ["sealtrailx.login", "my.sealtrail.event", "sealtrail_app.login", "sealtrail-app.login"]) {
+      expect((await postEvent(tenant, appendKey, event({ action }))).status, action).toBe(201);
+    }
+    expect((await log.stats()).size).toBe(4);
+  });
+
+  it("the service still writes its own sealtrail.* entries", async () => {
+    const { owner, tenant } = await tenantWithKeys();
+    const put = await api(`/v1/tenants/${tenant}/settings`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", ...bearer(owner) },
+      body: JSON.stringify({ legal_hold: true }),
+    });
+    expect(put.status).toBe(200);
+    const list = await api(`/v1/tenants/${tenant}/events`, { headers: bearer(owner) });
+    const { events } = (await list.json()) as { events: { event: { action: string }; provenance: { principal_type: string } }[] };
+    expect(events.map((e) => e.event.action)).toEqual(["sealtrail.settings.updated"]);
+    const entry = (await (await api(`/v1/tenants/${tenant}/events/1`, { headers: bearer(owner) })).json()) as { event: { action: string } };
+    expect(entry.event.action).toBe("sealtrail.events.listed");
+  });
+});

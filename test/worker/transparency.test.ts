@@ -219,10 +219,22 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
     expect(note.split("\n")[2]).toBe("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
   });
 
-  it("/v1/keys lists every tenant's verifier keys publicly, and 404s an unknown tenant", async () => {
+  it("/v1/keys gives one named tenant's verifier keys publicly, never a list of tenants, and 404s an unknown tenant", async () => {
     const a = await tenantWithKeys();
-    const all = (await (await api("/v1/keys")).json()) as { keys: { tenant: string; verifier_key: string }[] };
-    expect(all.keys.some((k) => k.tenant === a.tenant && k.verifier_key.startsWith(`${env.SEALTRAIL_ORIGIN}/${a.tenant}+`))).toBe(true);
+    const b = await tenantWithKeys();
+    const one = (await (await api(`/v1/keys?tenant=${a.tenant}`)).json()) as { keys: { tenant: string; verifier_key: string }[] };
+    expect(one.keys.length).toBeGreaterThan(0);
+    expect(one.keys.every((k) => k.tenant === a.tenant && k.verifier_key.startsWith(`${env.SEALTRAIL_ORIGIN}/${a.tenant}+`))).toBe(true);
+    // Without ?tenant= (or with an empty one, or paging through "the rest"), nothing names a tenant.
+    for (const path of ["/v1/keys", "/v1/keys?tenant=", "/v1/keys?cursor=", `/v1/keys?cursor=${a.tenant}`]) {
+      const res = await api(path);
+      const text = await res.text();
+      expect(res.status, path).toBe(400);
+      expect(JSON.parse(text), path).toMatchObject({ error: { code: "tenant_required" } });
+      expect(JSON.parse(text).error.message).toContain("?tenant=");
+      expect(text).not.toContain(a.tenant);
+      expect(text).not.toContain(b.tenant);
+    }
     expect((await api("/v1/keys?tenant=nope")).status).toBe(404);
   });
 });

@@ -1,8 +1,10 @@
 /**
- * GET /v1/keys: public verifier keys (c2sp.org/signed-note format) of every tenant's log,
- * every key version. `?tenant=` narrows to one tenant; `cursor` pages through the rest.
+ * GET /v1/keys?tenant=<id>: the public verifier keys (c2sp.org/signed-note format) of one
+ * tenant's log, every key version. The tenant must be named: the route never lists tenants
+ * (that would tell anyone who uses this deployment). Keys are derived once per isolate
+ * (checkpoint-keys.ts `verifierKeys`).
  */
-import { asc, eq, gt } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
@@ -12,26 +14,12 @@ import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
 import { parseWith } from "../request";
 
-const PAGE = 100;
-const Query = z.strictObject({ tenant: z.string().max(64).optional(), cursor: z.string().max(64).optional() });
+export const VerifierKeysQuery = z.strictObject({ tenant: z.string().min(1).max(64).describe("the tenant (organization) id; required") });
 
 export const verifierKeys = new Hono<AppEnv>().get("/", async (c) => {
-  const q = parseWith(Query, c.req.query(), "invalid_query");
-  const db = drizzle(c.env.DB);
-  if (q.tenant !== undefined) {
-    const org = await db.select({ id: organization.id }).from(organization).where(eq(organization.id, q.tenant)).get();
-    if (!org) throw new Failure({ reason: "not_found", what: "Tenant" });
-    return c.json({ keys: publishedKeys(c.env, org.id), next_cursor: null });
-  }
-  const orgs = await db
-    .select({ id: organization.id })
-    .from(organization)
-    .where(q.cursor ? gt(organization.id, q.cursor) : undefined)
-    .orderBy(asc(organization.id))
-    .limit(PAGE + 1);
-  const page = orgs.slice(0, PAGE);
-  return c.json({
-    keys: page.flatMap((o) => publishedKeys(c.env, o.id)),
-    next_cursor: orgs.length > PAGE ? page[page.length - 1]!.id : null,
-  });
+  if (!c.req.query("tenant")) throw new Failure({ reason: "tenant_required" });
+  const q = parseWith(VerifierKeysQuery, c.req.query(), "invalid_query");
+  const org = await drizzle(c.env.DB).select({ id: organization.id }).from(organization).where(eq(organization.id, q.tenant)).get();
+  if (!org) throw new Failure({ reason: "not_found", what: "Tenant" });
+  return c.json({ keys: publishedKeys(c.env, org.id) });
 });
