@@ -139,10 +139,12 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
       // <img> on another site must not make one with the victim's cookie. The console's own
       // requests are same-origin; "none" is an address the person typed or a bookmark. A
       // sibling subdomain ("same-site") is another origin with code this log does not vouch for:
-      // refused too. Clients that send no Sec-Fetch-Site (curl, older browsers) are unaffected.
+      // refused too, unless it is one of TRUSTED_ORIGINS (whose fetches carry their Origin).
+      // Clients that send no Sec-Fetch-Site (curl, older browsers) are unaffected.
       const site = c.req.header("sec-fetch-site")?.toLowerCase();
-      if (site === "cross-site" || site === "same-site") throw new Failure({ reason: "cross_site_request", origin });
-      if (!SAFE_METHODS.has(c.req.method) && (origin === null || !trustedOrigins(c.env).includes(origin))) {
+      const trusted = origin !== null && trustedOrigins(c.env).includes(origin);
+      if ((site === "cross-site" || site === "same-site") && !trusted) throw new Failure({ reason: "cross_site_request", origin });
+      if (!SAFE_METHODS.has(c.req.method) && !trusted) {
         throw new Failure({ reason: "cross_site_request", origin });
       }
     }

@@ -110,9 +110,15 @@ describe("cookie sessions and cross-site requests", () => {
         expect(((await res.json()) as { error: { code: string } }).error.code).toBe("cross_site_request");
       }
     }
+    // A page of another origin naming itself gets no further.
+    const res = await api(attack, { headers: { cookie, "sec-fetch-site": "cross-site", origin: "https://evil.example" } });
+    expect(res.status).toBe(403);
     expect(await size()).toBe(0);
     // The console's own requests, a typed-in address, and clients that send no Sec-Fetch-Site work.
     let expected = 0;
+    // So does a fetch from a page of TRUSTED_ORIGINS (another site, which names itself in Origin).
+    expect((await api(attack, { headers: { cookie, "sec-fetch-site": "cross-site", origin: "http://localhost:8787" } })).status).toBe(200);
+    expect(await size()).toBe(++expected);
     for (const headers of [{ "sec-fetch-site": "same-origin" }, { "sec-fetch-site": "none" }, {}] as Record<string, string>[]) {
       expect((await api(attack, { headers: { cookie, ...headers } })).status).toBe(200);
       expect(await size()).toBe(++expected);
