@@ -6,6 +6,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { member } from "../db/auth-schema";
 import type { AppEnv, TenantAccess } from "./app-env";
@@ -68,6 +69,17 @@ async function verifyWithAuth(auth: Auth, key: string, configId: string): Promis
   return { keyId: result.key.id, tenantId: result.key.referenceId, permissions: granted, expiresAtMs: expiresAt, metadata: result.key.metadata };
 }
 
+/**
+ * A change made while a cookie is present must come from a page of this site (CSRF), as
+ * better-auth's own routes require. Requests without a cookie (bearer tokens, keys) pass.
+ */
+export function refuseCrossSite(c: Context<AppEnv>): void {
+  if (!SAFE_METHODS.has(c.req.method) && c.req.header("cookie")) {
+    const origin = c.req.header("origin") ?? null;
+    if (origin === null || !trustedOrigins(c.env).includes(origin)) throw new Failure({ reason: "cross_site_request", origin });
+  }
+}
+
 export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
   // CORS preflights carry no credentials; the ingest route answers them itself (cors.ts).
   if (c.req.method === "OPTIONS") return next();
@@ -108,10 +120,7 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
     // is present must come from a page of this site (CSRF), as better-auth's own routes require.
     // (better-auth falls back to the cookie when a bearer token is bad, so the check keys on the
     // cookie, not on the absence of a bearer token.) Clients without cookies are unaffected.
-    if (!SAFE_METHODS.has(c.req.method) && c.req.header("cookie")) {
-      const origin = c.req.header("origin") ?? null;
-      if (origin === null || !trustedOrigins(c.env).includes(origin)) throw new Failure({ reason: "cross_site_request", origin });
-    }
+    refuseCrossSite(c);
     if (!TENANT_ID.test(tenantId)) throw new Failure({ reason: "not_found", what: "Tenant" });
     const row = await drizzle(c.env.DB)
       .select({ role: member.role })
