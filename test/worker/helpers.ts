@@ -74,13 +74,18 @@ export function postEvent(tenant: string, key: string, body: unknown, headers: R
   });
 }
 
-/** A tenant with an owner, an append-only key and a read-only key. */
+/**
+ * A tenant with an owner, an append-only key and a read-only key. Creating the keys writes
+ * entries (`sealtrail.key.created`): `base` is the log's size after them, the sequence number
+ * the test's first event gets.
+ */
 export async function tenantWithKeys() {
   const owner = await signUp();
   const tenant = await createTenant(owner);
   const appendKey = await createKey(owner, tenant, ["append"], "writer");
   const readKey = await createKey(owner, tenant, ["read"], "reader");
-  return { owner, tenant, appendKey, readKey };
+  const base = await logSize(owner, tenant);
+  return { owner, tenant, appendKey, readKey, base };
 }
 
 export interface LoggedEvent {
