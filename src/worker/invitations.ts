@@ -45,12 +45,18 @@ async function sha256Hex(text: string): Promise<string> {
 export async function issueInvitationSecret(db: D1Database): Promise<{ id: string; secret: string }> {
   const id = newId();
   const secret = base64url(crypto.getRandomValues(new Uint8Array(32)));
-  await db.prepare("INSERT INTO invitation_secret (invitation_id, secret_hash, created_at) VALUES (?, ?, ?)").bind(id, await sha256Hex(secret), Date.now()).run();
+  await db
+    .prepare("INSERT INTO invitation_secret (invitation_id, secret_hash, created_at) VALUES (?, ?, ?)")
+    .bind(id, await sha256Hex(secret), Date.now())
+    .run();
   return { id, secret };
 }
 
 async function secretMatches(db: D1Database, invitationId: string, secret: string): Promise<boolean> {
-  const row = await db.prepare("SELECT secret_hash FROM invitation_secret WHERE invitation_id = ?").bind(invitationId).first<{ secret_hash: string }>();
+  const row = await db
+    .prepare("SELECT secret_hash FROM invitation_secret WHERE invitation_id = ?")
+    .bind(invitationId)
+    .first<{ secret_hash: string }>();
   return row !== null && row.secret_hash === (await sha256Hex(secret));
 }
 

@@ -45,7 +45,8 @@ export const MAX_AUTH_BODY_BYTES = 64 * 1024;
 
 /** Handles /api/auth/*: refuses what auth-routes.ts refuses, caps the body, then better-auth answers. */
 export async function authHandler(c: Context<AppEnv>): Promise<Response> {
-  if (!authRouteAllowed(c.var.auth, c.req.method, new URL(c.req.url).pathname)) throw new Failure({ reason: "not_found", what: "Route" });
+  const { pathname } = new URL(c.req.url);
+  if (!authRouteAllowed(c.var.auth, c.req.method, pathname)) throw new Failure({ reason: "not_found", what: "Route" });
   let request = c.req.raw;
   if (request.body) {
     const declared = Number(c.req.header("content-length") ?? "0");
@@ -76,8 +77,8 @@ interface Actor {
 
 /** The signed-in person making the current better-auth call. */
 function actingUser(): Actor {
-  const ctx = tryGetCurrentAuthEndpointContext() as { context?: { session?: { user: { id: string }; session: { id: string } } | null } } | undefined;
-  const session = ctx?.context?.session;
+  type Ctx = { context?: { session?: { user: { id: string }; session: { id: string } } | null } };
+  const session = (tryGetCurrentAuthEndpointContext() as Ctx | undefined)?.context?.session;
   if (!session) {
     console.error("organization hook without a signed-in caller");
     throw new Failure({ reason: "internal" });
@@ -85,10 +86,16 @@ function actingUser(): Actor {
   return { userId: session.user.id, sessionId: session.session.id };
 }
 
+/** `userId` as the actor, in the current better-auth call's session. */
+const asUser = (userId: string): Actor => ({ userId, sessionId: actingUser().sessionId });
+
+type Target = { id: string; type: string };
+
 /** Appends an entry to `tenant`'s log with `actor` as the actor; throws (503) if it cannot. */
-async function record(tenant: string, actor: Actor, action: string, target: { id: string; type: string }, metadata: JsonObject): Promise<Context<AppEnv>> {
+async function record(tenant: string, actor: Actor, action: string, target: Target, metadata: JsonObject): Promise<Context<AppEnv>> {
   const { c } = requestScope();
-  c.set("access", { tenantId: tenant, principal: { type: "user", userId: actor.userId, sessionId: actor.sessionId }, permissions: new Set() });
+  const principal = { type: "user" as const, userId: actor.userId, sessionId: actor.sessionId };
+  c.set("access", { tenantId: tenant, principal, permissions: new Set() });
   try {
     await recordAccess(c, action, target, metadata);
   } catch (e) {
@@ -106,24 +113,18 @@ export function organizationHooks(): Hooks {
     beforeCreateInvitation: async ({ invitation, inviter }) => {
       // The invitation's id is chosen here so the entry can name it before it exists.
       const { id, secret } = await issueInvitationSecret(requestScope().c.env.DB);
-      await record(invitation.organizationId, { userId: inviter.id, sessionId: actingUser().sessionId }, "sealtrail.member.invited", { id, type: "invitation" }, {
-        email: invitation.email,
-        role: invitation.role,
-      });
+      const metadata = { email: invitation.email, role: invitation.role };
+      await record(invitation.organizationId, asUser(inviter.id), "sealtrail.member.invited", { id, type: "invitation" }, metadata);
       requestScope().issuedInvitation = { id, secret };
       return { data: { id } };
     },
-    beforeCancelInvitation: async ({ invitation, cancelledBy }) => {
-      await record(invitation.organizationId, { userId: cancelledBy.id, sessionId: actingUser().sessionId }, "sealtrail.member.invitation_cancelled", { id: invitation.id, type: "invitation" }, {
-        email: invitation.email,
-        role: invitation.role,
-      });
+    beforeCancelInvitation: async ({ invitation: i, cancelledBy }) => {
+      const target = { id: i.id, type: "invitation" };
+      await record(i.organizationId, asUser(cancelledBy.id), "sealtrail.member.invitation_cancelled", target, { email: i.email, role: i.role });
     },
-    beforeRejectInvitation: async ({ invitation, user }) => {
-      await record(invitation.organizationId, { userId: user.id, sessionId: actingUser().sessionId }, "sealtrail.member.invitation_rejected", { id: invitation.id, type: "invitation" }, {
-        email: invitation.email,
-        role: invitation.role,
-      });
+    beforeRejectInvitation: async ({ invitation: i, user }) => {
+      const target = { id: i.id, type: "invitation" };
+      await record(i.organizationId, asUser(user.id), "sealtrail.member.invitation_rejected", target, { email: i.email, role: i.role });
     },
     beforeAcceptInvitation: async ({ invitation }) => {
       // Only POST /v1/invitations/:id/accept, after checking the link's secret, may accept.
@@ -131,10 +132,8 @@ export function organizationHooks(): Hooks {
     },
     afterAcceptInvitation: async ({ invitation, member, user }) => {
       try {
-        await record(member.organizationId, { userId: user.id, sessionId: actingUser().sessionId }, "sealtrail.member.joined", { id: member.id, type: "member" }, {
-          role: member.role,
-          invitation_id: invitation.id,
-        });
+        const metadata = { role: member.role, invitation_id: invitation.id };
+        await record(member.organizationId, asUser(user.id), "sealtrail.member.joined", { id: member.id, type: "member" }, metadata);
       } catch (e) {
         // Not recorded: undo the join, so the invitee can accept again once the log is back.
         const db = requestScope().c.env.DB;
@@ -146,14 +145,12 @@ export function organizationHooks(): Hooks {
       }
     },
     beforeUpdateMemberRole: async ({ member, newRole }) => {
-      await record(member.organizationId, actingUser(), "sealtrail.member.role_updated", { id: member.id, type: "member" }, {
-        user_id: member.userId,
-        role: newRole,
-        previous_role: member.role,
-      });
+      const metadata = { user_id: member.userId, role: newRole, previous_role: member.role };
+      await record(member.organizationId, actingUser(), "sealtrail.member.role_updated", { id: member.id, type: "member" }, metadata);
     },
     beforeRemoveMember: async ({ member }) => {
-      const c = await record(member.organizationId, actingUser(), "sealtrail.member.removed", { id: member.id, type: "member" }, { user_id: member.userId, role: member.role });
+      const metadata = { user_id: member.userId, role: member.role };
+      const c = await record(member.organizationId, actingUser(), "sealtrail.member.removed", { id: member.id, type: "member" }, metadata);
       // The keys they created go with them, before the membership does.
       await revokeKeysCreatedBy(c, member.organizationId, member.userId, "creator_removed");
     },
@@ -196,6 +193,7 @@ export const leaveHook = createAuthMiddleware(async (ctx) => {
     if (results.filter((m) => isOwner(m.role)).length <= 1) return;
   }
   const actor = { userId: session.user.id, sessionId: session.session.id };
-  const c = await record(tenant, actor, "sealtrail.member.left", { id: me.id, type: "member" }, { user_id: session.user.id, role: me.role });
+  const metadata = { user_id: session.user.id, role: me.role };
+  const c = await record(tenant, actor, "sealtrail.member.left", { id: me.id, type: "member" }, metadata);
   await revokeKeysCreatedBy(c, tenant, session.user.id, "creator_left");
 });
