@@ -79,8 +79,11 @@ interface Invitation {
   status: string;
 }
 
-export async function invitePage(id: string): Promise<HTMLElement> {
+export async function invitePage(id: string, secret: string | undefined): Promise<HTMLElement> {
   const status = h("div");
+  if (!secret) {
+    return h("section", null, h("h1", null, "Invitation"), banner("bad", "This invitation link is incomplete: ask whoever invited you for the whole link."));
+  }
   let invitation: Invitation;
   try {
     invitation = await json<Invitation>(`/api/auth/organization/get-invitation?id=${encodeURIComponent(id)}`);
@@ -90,7 +93,8 @@ export async function invitePage(id: string): Promise<HTMLElement> {
   const accept = h("button", { type: "button" }, "Accept invitation");
   accept.addEventListener("click", async () => {
     try {
-      await json("/api/auth/organization/accept-invitation", { body: { invitationId: id } });
+      // The link's one-time secret proves the link came from the inviter.
+      await json(`/v1/invitations/${encodeURIComponent(id)}/accept`, { body: { secret } });
       go(`#/t/${encodeURIComponent(invitation.organizationId)}/overview`);
     } catch (e) {
       status.replaceChildren(banner("bad", e instanceof Error ? e.message : String(e)));

@@ -122,7 +122,7 @@ export async function render(): Promise<void> {
     const orgs = await json<Org[]>("/api/auth/organization/list");
     if (ticket !== rendering) return;
     if (first === "invite" && rest[0]) {
-      mount(root, header(s, orgs), h("main", null, await invitePage(rest[0])));
+      mount(root, header(s, orgs), h("main", null, await invitePage(rest[0], rest[1])));
       return;
     }
     if (first !== "t" || !rest[0]) {

@@ -1,7 +1,8 @@
 /**
  * Members and roles, through better-auth's organization routes (which check the caller's own
  * role and refuse role names we did not define). Invitations are links: Sealtrail sends no
- * email, so the inviter passes the link on; only the invited address can accept it.
+ * email, so the inviter passes the link on. The link carries a one-time secret, shown here once
+ * (the server keeps only its hash); accepting needs it and an account with the invited address.
  */
 import { json, query } from "./api";
 import { h, show } from "./dom";
@@ -30,7 +31,8 @@ interface InvitationRow {
   expiresAt: string;
 }
 
-export const inviteLink = (id: string) => `${location.origin}/#/invite/${encodeURIComponent(id)}`;
+/** The invitation link: the id and the one-time secret, in the fragment (never sent to a server by the browser). */
+export const inviteLink = (id: string, secret: string) => `${location.origin}/#/invite/${encodeURIComponent(id)}/${encodeURIComponent(secret)}`;
 
 export async function membersPage(ctx: TenantContext): Promise<Node> {
   const t = ctx.tenant.id;
@@ -71,10 +73,18 @@ export async function membersPage(ctx: TenantContext): Promise<Node> {
     h("button", { type: "submit" }, "Invite"),
   );
   onSubmit(form, status, async (d) => {
-    const inv = await json<{ id: string; email: string; role: string }>("/api/auth/organization/invite-member", {
+    const inv = await json<{ id: string; email: string; role: string; secret: string }>("/api/auth/organization/invite-member", {
       body: { email: str(d, "email"), role: str(d, "role"), organizationId: t },
     });
-    invited.replaceChildren(h("div", { class: "panel highlight" }, h("p", null, "Send this link to ", show(inv.email), ". They sign in (or sign up) with that address and accept:"), copyable(inviteLink(inv.id))));
+    invited.replaceChildren(
+      h(
+        "div",
+        { class: "panel highlight" },
+        h("p", null, "Send this link to ", show(inv.email), " yourself. They sign in (or sign up) with that address and accept:"),
+        copyable(inviteLink(inv.id, inv.secret)),
+        h("p", { class: "muted" }, "The link is shown only now. Anyone holding it who signs in with that address can join: send it privately."),
+      ),
+    );
     form.reset();
   });
   const pending = invitations.filter((i) => i.status === "pending");
@@ -126,7 +136,7 @@ export async function membersPage(ctx: TenantContext): Promise<Node> {
                   h("td", null, show(i.email)),
                   h("td", null, i.role),
                   h("td", null, `expires ${i.expiresAt}`),
-                  h("td", null, copyable(inviteLink(i.id))),
+                  h("td", { class: "muted" }, "link shown once, when invited"),
                   h("td", null, canManage ? h("button", { type: "button", class: "secondary small", onclick: () => void act("/api/auth/organization/cancel-invitation", { invitationId: i.id }) }, "Cancel") : null),
                 ),
               ),

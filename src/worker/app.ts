@@ -5,7 +5,9 @@ import { authFor } from "./auth";
 import { ingestCors } from "./cors";
 import { API_REFERENCE_CSP, apiReferencePage, openApiDocument } from "./openapi";
 import { Failure, toHttp, type AppError } from "./errors";
+import { invitations } from "./invitations";
 import { authHandler } from "./membership-log";
+import { runInScope } from "./request-scope";
 import { events } from "./routes/events";
 import { exporter } from "./routes/export";
 import { keys } from "./routes/keys";
@@ -23,7 +25,8 @@ export const app = new Hono<AppEnv>();
 app.use(async (c, next) => {
   c.set("requestId", c.req.header("cf-ray") ?? crypto.randomUUID());
   c.set("auth", authFor(c.env));
-  await next();
+  // better-auth's hooks find this request's context through the scope (request-scope.ts).
+  await runInScope(c, next);
   c.header("X-Request-Id", c.var.requestId);
   setSecurityHeaders(c.res.headers);
 });
@@ -37,6 +40,7 @@ app.get("/docs/api", (c) =>
 app.on(["GET", "POST"], "/api/auth/*", authHandler);
 
 app.route("/v1/keys", verifierKeys);
+app.route("/v1/invitations", invitations);
 
 app.use("/v1/tenants/:t/events", ingestCors);
 app.use("/v1/tenants/:t/*", tenantAccess);

@@ -49,12 +49,15 @@ export const PUBLISHABLE_KEY_RATE_LIMIT = { enabled: true, timeWindow: 60_000, m
 export const AUTH_RATE_LIMIT = { enabled: true, storage: "database", window: 60, max: 100 } as const;
 export const AUTH_IP_OPTIONS = { ipAddressHeaders: ["cf-connecting-ip"], ipv6Subnet: 64 } as const;
 
-export function authPlugins() {
+type OrganizationHooks = NonNullable<Parameters<typeof organization>[0]>["organizationHooks"];
+
+/** `hooks`: the Worker's (membership-log.ts); the schema generator passes none. */
+export function authPlugins(hooks?: OrganizationHooks) {
   return [
     bearer(),
     // A tenant's log outlives its people: an organization (and with it the tenant's members and
     // keys) cannot be deleted through the API.
-    organization({ ac, roles, allowUserToCreateOrganization: true, disableOrganizationDeletion: true }),
+    organization({ ac, roles, allowUserToCreateOrganization: true, disableOrganizationDeletion: true, ...(hooks ? { organizationHooks: hooks } : {}) }),
     apiKey([
       {
         configId: TENANT_KEY_CONFIG,

@@ -3,6 +3,8 @@ import { drizzleAdapter } from "better-auth/adapters/drizzle";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../db/schema";
 import { AUTH_IP_OPTIONS, AUTH_RATE_LIMIT, authPlugins } from "./auth-options";
+import { REFUSED_AUTH_PATHS } from "./auth-routes";
+import { leaveHook, organizationHooks } from "./membership-log";
 
 /**
  * better-auth on D1, built per request (bindings are per request on Workers). People sign in
@@ -25,7 +27,14 @@ export function createAuth(env: Env) {
     emailAndPassword: { enabled: true, minPasswordLength: 10 },
     advanced: { ipAddress: { ...AUTH_IP_OPTIONS, ipAddressHeaders: [...AUTH_IP_OPTIONS.ipAddressHeaders] } },
     rateLimit: AUTH_RATE_LIMIT,
-    plugins: authPlugins(),
+    // The Worker refuses these before better-auth sees them (auth-routes.ts); better-auth too.
+    disabledPaths: REFUSED_AUTH_PATHS,
+    // Errors that are not better-auth's own (a Failure from a hook: the log could not record a
+    // change) reach the Worker's error handler instead of becoming a bare 500.
+    onAPIError: { throw: true },
+    // Membership changes are recorded in the tenant's log (membership-log.ts).
+    hooks: { before: leaveHook },
+    plugins: authPlugins(organizationHooks()),
   });
 }
 

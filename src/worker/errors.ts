@@ -19,6 +19,8 @@ export type AppError =
   | JsonReadError
   | { reason: "invalid_request"; code: string; message: string; status?: 400 | 413 | 422 }
   | { reason: "idempotency_conflict"; key: string }
+  /** An invitation that cannot be accepted: wrong or missing link secret, used, or for someone else. */
+  | { reason: "invitation_refused"; why: "secret_invalid" | "not_pending" | "not_for_you" | "limit_reached" }
   | { reason: "overloaded"; retryAfterSeconds: number }
   | { reason: "log_unavailable" }
   | { reason: "split_view"; refusal: { reason: string; key: string; detail: string } }
@@ -86,6 +88,17 @@ export function toHttp(e: AppError): HttpError {
       return { status: 400, body: wire("too_deep", `JSON nesting deeper than ${e.limit} levels.`) };
     case "invalid_request":
       return { status: e.status ?? 400, body: wire(e.code, e.message) };
+    case "invitation_refused":
+      switch (e.why) {
+        case "secret_invalid":
+          return { status: 403, body: wire("invitation_secret_invalid", "This invitation link is not valid: ask for a new one.") };
+        case "not_for_you":
+          return { status: 403, body: wire("invitation_not_for_you", "Sign in with the address the invitation was sent to.") };
+        case "not_pending":
+          return { status: 409, body: wire("invitation_not_pending", "This invitation was already accepted, rejected or cancelled, or it has expired.") };
+        case "limit_reached":
+          return { status: 409, body: wire("membership_limit_reached", "The tenant has reached its member limit.") };
+      }
     case "idempotency_conflict":
       return { status: 409, body: wire("idempotency_conflict", "This idempotency key was used with a different body.") };
     case "overloaded":

@@ -6,11 +6,12 @@
  *
  * Security bounds (tested in test/worker/key-cache.test.ts):
  * - Entries are keyed by the SHA-256 of the key, never the key itself.
- * - Revocation through DELETE /v1/tenants/:t/keys/:id evicts the key in that isolate at once,
- *   and for KEY_CACHE_TTL_MS refuses to cache it again (a verification that was in flight when
- *   the key was deleted cannot put it back); in every other isolate a revoked key stops working
- *   within KEY_CACHE_TTL_MS. Keys disabled or changed through better-auth's own /api/auth/api-key
- *   routes are not evicted: the same TTL bounds them.
+ * - Revocation through DELETE /v1/tenants/:t/keys/:id, or because the key's creator left the
+ *   tenant or was removed (routes/keys.ts `revokeKeysCreatedBy`), evicts the key in that isolate
+ *   at once, and for KEY_CACHE_TTL_MS refuses to cache it again (a verification that was in
+ *   flight when the key was deleted cannot put it back); in every other isolate a revoked key
+ *   stops working within KEY_CACHE_TTL_MS. better-auth's own /api/auth/api-key routes, which
+ *   would change keys behind this cache, are refused (auth-routes.ts).
  * - A key's own expiry is honoured exactly (an entry never outlives `expiresAt`).
  * - Only secret keys are cached. Publishable keys (copied from web pages, with a low rate limit)
  *   are verified by better-auth on every request, so their limit holds exactly.

@@ -8,3 +8,11 @@ declare module "node:crypto" {
   }
   export function createHash(algorithm: "sha256"): Hash;
 }
+
+// node:async_hooks (nodejs_compat): the request scope of src/worker/request-scope.ts.
+declare module "node:async_hooks" {
+  export class AsyncLocalStorage<T> {
+    run<R>(store: T, fn: () => R): R;
+    getStore(): T | undefined;
+  }
+}

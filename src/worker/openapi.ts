@@ -120,7 +120,8 @@ const ROUTES: [string, string, Op][] = [
   ["/v1/tenants/{t}/keys", "get", { summary: "List API keys (without secrets)", permission: "admin, signed in" }],
   ["/v1/tenants/{t}/keys/{id}", "patch", { summary: "Change a publishable key's allowed origins (logged)", permission: "admin, signed in", body: z.object({ allowed_origins: z.array(z.string()).min(1) }) }],
   ["/v1/tenants/{t}/keys/{id}", "delete", { summary: "Revoke an API key (logged)", permission: "admin, signed in" }],
-  ["/api/auth/{path}", "post", { summary: "better-auth: sign-up/in/out, organizations (tenants), members and invitations (membership changes are logged in the tenant's log)" }],
+  ["/v1/invitations/{id}/accept", "post", { summary: "Accept an invitation with its link's one-time secret, signed in as the invited address (logged)", permission: "a signed-in person", body: z.object({ secret: z.string() }), response: z.object({ invitation: z.record(z.string(), z.unknown()), member: z.record(z.string(), z.unknown()) }) }],
+  ["/api/auth/{path}", "post", { summary: "better-auth: sign-up/in/out, organizations (tenants), members and invitations (membership changes are logged in the tenant's log; invite-member answers with the link's one-time secret; api-key/*, accept-invitation and delete-user are refused; bodies over 64 KiB are refused with 413)" }],
   ["/api/auth/{path}", "get", { summary: "better-auth: session and organization reads" }],
 ];
 

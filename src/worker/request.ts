@@ -22,7 +22,7 @@ export async function readJsonBody(c: Context<AppEnv>): Promise<JsonValue> {
 }
 
 /** Reads a stream into memory, refusing it as soon as it passes `limit` bytes. */
-async function readCapped(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array> {
+export async function readCapped(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
   const parts: Uint8Array[] = [];
   let total = 0;

@@ -6,6 +6,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { defaultKeyHasher } from "@better-auth/api-key";
 import { apikey, member } from "../db/auth-schema";
@@ -87,6 +88,27 @@ async function precheckPublishable(db: D1Database, key: string, tenantId: string
   if (!origin || !allowedOriginsOf(row.metadata).includes(origin)) throw new Failure({ reason: "origin_not_allowed", origin: origin ?? null });
 }
 
+/**
+ * A cookie is sent by the browser whatever page made the request: a request made while one is
+ * present must come from a page of this site (CSRF). Reads too: every read is logged in the
+ * reader's name with its query, so a link or an <img> on another site must not make one with
+ * the victim's cookie. The console's own requests are same-origin; "none" is an address the
+ * person typed or a bookmark. A sibling subdomain ("same-site") is another origin with code
+ * this log does not vouch for: refused too, unless it is one of TRUSTED_ORIGINS (whose fetches
+ * carry their Origin). A change must also carry a trusted Origin, as better-auth's own routes
+ * require. (better-auth falls back to the cookie when a bearer token is bad, so the check keys
+ * on the cookie, not on the absence of a bearer token.) Requests without a cookie (bearer
+ * tokens, keys) and clients that send no Sec-Fetch-Site (curl, older browsers) pass.
+ */
+export function refuseCrossSite(c: Context<AppEnv>): void {
+  if (!c.req.header("cookie")) return;
+  const origin = c.req.header("origin") ?? null;
+  const site = c.req.header("sec-fetch-site")?.toLowerCase();
+  const trusted = origin !== null && trustedOrigins(c.env).includes(origin);
+  if ((site === "cross-site" || site === "same-site") && !trusted) throw new Failure({ reason: "cross_site_request", origin });
+  if (!SAFE_METHODS.has(c.req.method) && !trusted) throw new Failure({ reason: "cross_site_request", origin });
+}
+
 export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
   // CORS preflights carry no credentials; the ingest route answers them itself (cors.ts).
   if (c.req.method === "OPTIONS") return next();
@@ -133,21 +155,7 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
     // of this site, as better-auth's own routes require.
     // (better-auth falls back to the cookie when a bearer token is bad, so the check keys on the
     // cookie, not on the absence of a bearer token.) Clients without cookies are unaffected.
-    if (c.req.header("cookie")) {
-      const origin = c.req.header("origin") ?? null;
-      // Reads too: every read is logged in the reader's name with its query, so a link or an
-      // <img> on another site must not make one with the victim's cookie. The console's own
-      // requests are same-origin; "none" is an address the person typed or a bookmark. A
-      // sibling subdomain ("same-site") is another origin with code this log does not vouch for:
-      // refused too, unless it is one of TRUSTED_ORIGINS (whose fetches carry their Origin).
-      // Clients that send no Sec-Fetch-Site (curl, older browsers) are unaffected.
-      const site = c.req.header("sec-fetch-site")?.toLowerCase();
-      const trusted = origin !== null && trustedOrigins(c.env).includes(origin);
-      if ((site === "cross-site" || site === "same-site") && !trusted) throw new Failure({ reason: "cross_site_request", origin });
-      if (!SAFE_METHODS.has(c.req.method) && !trusted) {
-        throw new Failure({ reason: "cross_site_request", origin });
-      }
-    }
+    refuseCrossSite(c);
     if (!TENANT_ID.test(tenantId)) throw new Failure({ reason: "not_found", what: "Tenant" });
     const row = await drizzle(c.env.DB)
       .select({ role: member.role })

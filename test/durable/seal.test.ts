@@ -10,7 +10,7 @@ import { parseVerifierKey, type NoteVerifier } from "../../src/core/note";
 import { publishedKeys } from "../../src/durable/checkpoint-keys";
 import { kvLatestKey, putCreateOnly, SEAL_AFTER_ENTRIES, sealKeys, sealPrefix } from "../../src/durable/sealer";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, createKey, event, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingR2 } from "./faults";
 import { appendN } from "./log-helpers";
 
@@ -83,27 +83,28 @@ describe("R2 create-only writes", () => {
 
 describe("sealing", () => {
   it("seals on demand: bundle equals D1's bytes, manifest and checkpoint verify, seals chain, KV points at the latest", async () => {
-    const { owner, tenant, appendKey } = await tenantWithKeys();
+    // The first seal also covers the keys' creation entries (seq 0..base-1).
+    const { owner, tenant, appendKey, base } = await tenantWithKeys();
     await appendN(tenant, appendKey, 25);
     const first = await sealNow(tenant, owner);
     expect(first.status).toBe(200);
-    expect(await first.json()).toMatchObject({ sealed: [{ id: "000000000000", from: 0, to: 25 }] });
+    expect(await first.json()).toMatchObject({ sealed: [{ id: "000000000000", from: 0, to: base + 25 }] });
     await appendN(tenant, appendKey, 12);
     const second = (await (await sealNow(tenant, owner)).json()) as { sealed: { id: string; from: number; to: number }[] };
-    expect(second.sealed).toMatchObject([{ id: "000000000001", from: 25, to: 37 }]);
+    expect(second.sealed).toMatchObject([{ id: "000000000001", from: base + 25, to: base + 37 }]);
     // Nothing waiting: sealing again makes nothing.
     expect(await (await sealNow(tenant, owner)).json()).toEqual({ sealed: [] });
 
     const manifests = await verifyChainInR2(tenant);
-    expect(manifests.map((m) => [m.from, m.to])).toEqual([[0, 25], [25, 37]]);
+    expect(manifests.map((m) => [m.from, m.to])).toEqual([[0, base + 25], [base + 25, base + 37]]);
     expect(manifests[1]!.consistency.length).toBeGreaterThan(0);
     const latest = JSON.parse((await env.KV.get(kvLatestKey(tenant)))!) as { id: string; to: number };
-    expect(latest).toMatchObject({ id: "000000000001", to: 37 });
-    expect((await logOf(tenant).stats()).sealed_to).toBe(37);
+    expect(latest).toMatchObject({ id: "000000000001", to: base + 37 });
+    expect((await logOf(tenant).stats()).sealed_to).toBe(base + 37);
   });
 
   it(`seals from the alarm once ${SEAL_AFTER_ENTRIES} entries wait; an alarm delivered twice makes one snapshot per range`, async () => {
-    const { tenant, appendKey } = await tenantWithKeys();
+    const { tenant, appendKey, base } = await tenantWithKeys();
     await appendN(tenant, appendKey, SEAL_AFTER_ENTRIES);
     const stub = logOf(tenant);
     await runInDurableObject(stub, async (log: TenantLog) => {
@@ -112,7 +113,7 @@ describe("sealing", () => {
     });
     await runDurableObjectAlarm(stub);
     expect(await sealIdsInR2(tenant)).toEqual(["000000000000/bundle.jsonl", "000000000000/checkpoint", "000000000000/manifest"]);
-    expect((await verifyChainInR2(tenant)).map((m) => [m.from, m.to])).toEqual([[0, SEAL_AFTER_ENTRIES]]);
+    expect((await verifyChainInR2(tenant)).map((m) => [m.from, m.to])).toEqual([[0, base + SEAL_AFTER_ENTRIES]]);
   });
 
   it("before the interval has passed, a few entries wait and the alarm is armed for the interval", async () => {
@@ -130,7 +131,7 @@ describe("sealing", () => {
 
   for (const mode of ["before", "after"] as const) {
     it(`an R2 put failing ${mode} the object lands is completed by the next alarm: nothing duplicated or lost`, async () => {
-      const { owner, tenant, appendKey } = await tenantWithKeys();
+      const { owner, tenant, appendKey, base } = await tenantWithKeys();
       await appendN(tenant, appendKey, 10);
       const stub = logOf(tenant);
       await runInDurableObject(stub, (log: TenantLog) => {
@@ -152,19 +153,19 @@ describe("sealing", () => {
       expect(await sealIdsInR2(tenant)).toEqual(["000000000000/bundle.jsonl", "000000000000/checkpoint", "000000000000/manifest"]);
       const manifests = await verifyChainInR2(tenant);
       // The planned range is published as planned; the entries appended later wait for the next seal.
-      expect(manifests.map((m) => [m.from, m.to])).toEqual([[0, 10]]);
-      expect(await (await sealNow(tenant, owner)).json()).toMatchObject({ sealed: [{ from: 10, to: 15 }] });
+      expect(manifests.map((m) => [m.from, m.to])).toEqual([[0, base + 10]]);
+      expect(await (await sealNow(tenant, owner)).json()).toMatchObject({ sealed: [{ from: base + 10, to: base + 15 }] });
       expect((await verifyChainInR2(tenant)).length).toBe(2);
       expect((await stub.stats()).seal_failures).toBe(0);
     });
   }
 
   it("entries leave DO storage only once they are in D1 and sealed in R2, and stay readable", async () => {
-    const { owner, tenant, appendKey, readKey } = await tenantWithKeys();
+    const { owner, tenant, appendKey, readKey, base } = await tenantWithKeys();
     await appendN(tenant, appendKey, 8);
     const stub = logOf(tenant);
     const count = () => runInDurableObject(stub, (_l: TenantLog, s) => Number(s.storage.sql.exec("SELECT count(*) AS n FROM entries").one().n));
-    expect(await count()).toBe(8);
+    expect(await count()).toBe(base + 8);
     await sealNow(tenant, owner);
     expect(await count()).toBe(0);
     await appendN(tenant, appendKey, 2);
@@ -192,7 +193,7 @@ describe("reconcile with R2 on start (invariant 10)", () => {
     return t;
   }
 
-  async function expectRefusing(tenant: string, appendKey: string, readKey: string, reason: string) {
+  async function expectRefusing(tenant: string, appendKey: string, readKey: string, reason: string, base: number) {
     const before = await sealIdsInR2(tenant);
     const append = await postEvent(tenant, appendKey, event());
     expect(append.status).toBe(503);
@@ -201,26 +202,26 @@ describe("reconcile with R2 on start (invariant 10)", () => {
     expect(cp.status).toBe(503);
     const stats = await logOf(tenant).stats();
     expect(stats.refusal?.reason).toBe(reason);
-    expect(stats.size).toBe(6);
+    expect(stats.size).toBe(base + 6);
     expect(await sealIdsInR2(tenant)).toEqual(before);
   }
 
   it("R2 holding a newer seal than the log: appends refused, no checkpoint signed", async () => {
-    const { tenant, appendKey, readKey } = await sealedTenant();
+    const { tenant, appendKey, readKey, base } = await sealedTenant();
     await env.BUCKET.put(sealKeys(tenant, 1).manifest, "a manifest this log never signed\n");
     await evictDurableObject(logOf(tenant));
-    await expectRefusing(tenant, appendKey, readKey, "r2_ahead");
+    await expectRefusing(tenant, appendKey, readKey, "r2_ahead", base);
   });
 
   it("R2 holding a conflicting checkpoint at the same size: appends refused, no checkpoint signed", async () => {
-    const { tenant, appendKey, readKey } = await sealedTenant();
+    const { tenant, appendKey, readKey, base } = await sealedTenant();
     const key = sealKeys(tenant, 0).checkpoint;
     const original = (await r2Text(key))!;
     // An out-of-band change (the application has no delete path; an operator console does).
     await env.BUCKET.delete(key);
     await env.BUCKET.put(key, original.replace(/\n([A-Za-z0-9+/]{43}=)\n/, "\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"));
     await evictDurableObject(logOf(tenant));
-    await expectRefusing(tenant, appendKey, readKey, "r2_conflict");
+    await expectRefusing(tenant, appendKey, readKey, "r2_conflict", base);
   });
 
   it("R2 behind the log (an object lost): the seal is published again on start", async () => {
@@ -238,6 +239,7 @@ describe("snapshot downloads", () => {
   it("lists from KV, falls back to R2 when KV lags, downloads manifest and bundle, and logs each download", async () => {
     const { owner, tenant, appendKey, readKey } = await tenantWithKeys();
     const verifyKey = await createKey(owner, tenant, ["verify"]);
+    const base = await logSize(owner, tenant); // the keys' creation entries, in the first seal
     await appendN(tenant, appendKey, 4);
     await sealNow(tenant, owner);
     await appendN(tenant, appendKey, 3);
@@ -246,7 +248,7 @@ describe("snapshot downloads", () => {
 
     const listed = (await (await get("/snapshots")).json()) as { snapshots: { id: string; from: number; to: number }[]; source: string };
     expect(listed.source).toBe("kv");
-    expect(listed.snapshots.map((s) => [s.id, s.from, s.to])).toEqual([["000000000000", 0, 4], ["000000000001", 4, 7]]);
+    expect(listed.snapshots.map((s) => [s.id, s.from, s.to])).toEqual([["000000000000", 0, base + 4], ["000000000001", base + 4, base + 7]]);
 
     // KV lags (an index, never the truth): the list comes from R2.
     await env.KV.delete(`${sealPrefix(tenant)}000000000001`);
@@ -258,7 +260,7 @@ describe("snapshot downloads", () => {
     const manifest = await get("/snapshots/000000000001");
     expect(manifest.status).toBe(200);
     const { origin, verifiers } = keysOf(tenant);
-    expect(openManifest(await manifest.text(), origin, verifiers)).toMatchObject({ ok: true, value: { from: 4, to: 7 } });
+    expect(openManifest(await manifest.text(), origin, verifiers)).toMatchObject({ ok: true, value: { from: base + 4, to: base + 7 } });
     const bundle = await get("/snapshots/000000000001/bundle");
     expect(bundle.status).toBe(200);
     const bytes = await bundle.text();
@@ -284,7 +286,7 @@ describe("snapshot downloads", () => {
 
 describe("settings", () => {
   it("admins change the seal interval, retention and legal hold; each change is logged; bounds are enforced", async () => {
-    const { owner, tenant, readKey } = await tenantWithKeys();
+    const { owner, tenant, readKey, base } = await tenantWithKeys();
     const put = (body: unknown, headers: Record<string, string> = bearer(owner)) =>
       api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
     expect(await (await api(`/v1/tenants/${tenant}/settings`, { headers: { "x-api-key": readKey } })).json()).toEqual({
@@ -295,8 +297,8 @@ describe("settings", () => {
     });
     const res = await put({ seal_interval_seconds: 300, legal_hold: true });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ settings: { seal_interval_seconds: 300, retention_years: 7, legal_hold: true }, receipt: { seq: 0 } });
-    const entry = (await (await api(`/v1/tenants/${tenant}/events/0`, { headers: { "x-api-key": readKey } })).json()) as { event: unknown };
+    expect(await res.json()).toMatchObject({ settings: { seal_interval_seconds: 300, retention_years: 7, legal_hold: true }, receipt: { seq: base } });
+    const entry = (await (await api(`/v1/tenants/${tenant}/events/${base}`, { headers: { "x-api-key": readKey } })).json()) as { event: unknown };
     expect(entry.event).toMatchObject({
       action: "sealtrail.settings.updated",
       actor: { id: owner.userId, type: "user" },
@@ -306,7 +308,7 @@ describe("settings", () => {
       expect((await put(bad)).status, JSON.stringify(bad)).toBe(400);
     }
     expect((await put({ retention_years: 10 }, { "x-api-key": readKey })).status).toBe(403);
-    // The settings change, and the read of entry 0 above (reads are logged): nothing else.
-    expect((await logOf(tenant).stats()).size).toBe(2);
+    // After the keys' creation: the settings change, and the read of it above (reads are logged).
+    expect((await logOf(tenant).stats()).size).toBe(base + 2);
   });
 });

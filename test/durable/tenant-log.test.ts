@@ -33,7 +33,7 @@ describe("D1 has no update path", () => {
     ]) {
       await expect(env.DB.prepare(sql).bind(tenant).run(), sql).rejects.toThrow(/append-only/);
     }
-    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ?").bind(tenant).first<{ entry: string }>();
+    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND action = 'user.login'").bind(tenant).first<{ entry: string }>();
     expect(row!.entry).toContain('"action":"user.login"');
   });
 });
@@ -41,7 +41,8 @@ describe("D1 has no update path", () => {
 describe("the D1 mirror and its outbox", () => {
   for (const mode of ["before", "after"] as const) {
     it(`re-drives the mirror after D1 fails ${mode} the write, losing nothing and duplicating nothing`, async () => {
-      const { tenant, appendKey, readKey } = await tenantWithKeys();
+      // Sizes count from `base`: the keys' creation entries come first.
+      const { tenant, appendKey, readKey, base } = await tenantWithKeys();
       const stub = logOf(tenant);
       expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
       let real: D1Database | undefined;
@@ -56,25 +57,25 @@ describe("the D1 mirror and its outbox", () => {
         expect(res.status).toBe(201);
       }
       const during = await stub.stats();
-      expect(during.size).toBe(6);
-      expect(during.mirrored_to).toBe(1);
+      expect(during.size).toBe(base + 6);
+      expect(during.mirrored_to).toBe(base + 1);
       expect(during.mirror_failures).toBeGreaterThan(0);
-      expect(await d1Count(tenant)).toBe(mode === "before" ? 1 : 6);
+      expect(await d1Count(tenant)).toBe(base + (mode === "before" ? 1 : 6));
       // An entry not yet in D1 is still readable: the Durable Object holds it. (The read is
-      // logged: entry 6 records it, waiting for D1 like the others.)
-      const pending = await api(`/v1/tenants/${tenant}/events/5`, { headers: { "x-api-key": readKey } });
+      // logged: entry base + 6 records it, waiting for D1 like the others.)
+      const pending = await api(`/v1/tenants/${tenant}/events/${base + 5}`, { headers: { "x-api-key": readKey } });
       expect(pending.status).toBe(200);
-      expect((await stub.stats()).size).toBe(7);
+      expect((await stub.stats()).size).toBe(base + 7);
 
       // D1 recovers; the alarm re-drives the outbox.
       await runInDurableObject(stub, (log: TenantLog) => {
         log.mirrorDb = real!;
       });
       expect(await runDurableObjectAlarm(stub)).toBe(true);
-      expect(await d1Seqs(tenant)).toEqual([0, 1, 2, 3, 4, 5, 6]);
-      expect(await d1Count(tenant, "audit_event_targets")).toBe(7);
+      expect(await d1Seqs(tenant)).toEqual(Array.from({ length: base + 7 }, (_, i) => i));
+      expect(await d1Count(tenant, "audit_event_targets")).toBe(base + 7);
       const after = await stub.stats();
-      expect(after.mirrored_to).toBe(7);
+      expect(after.mirrored_to).toBe(base + 7);
       expect(after.mirror_failures).toBe(0);
     });
   }
@@ -89,7 +90,7 @@ describe("the D1 mirror and its outbox", () => {
 
 describe("atomic append", () => {
   it("a failure inside the commit stores nothing, answers 503, and leaves no gap", async () => {
-    const { tenant, appendKey } = await tenantWithKeys();
+    const { tenant, appendKey, base } = await tenantWithKeys();
     const stub = logOf(tenant);
     expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
     // Inject a fault into the real storage: the idempotency insert, late in the transaction,
@@ -103,15 +104,15 @@ describe("atomic append", () => {
     const entries = await runInDurableObject(stub, (_log: TenantLog, state) =>
       state.storage.sql.exec("SELECT count(*) AS n FROM entries").one().n,
     );
-    expect(entries).toBe(1);
-    expect((await stub.stats()).size).toBe(1);
+    expect(entries).toBe(base + 1);
+    expect((await stub.stats()).size).toBe(base + 1);
 
     await runInDurableObject(stub, (_log: TenantLog, state) => {
       state.storage.sql.exec("DROP TRIGGER inject_fault");
     });
     const next = await postEvent(tenant, appendKey, event());
-    expect(((await next.json()) as { seq: number }).seq).toBe(1);
-    expect(await d1Seqs(tenant)).toEqual([0, 1]);
+    expect(((await next.json()) as { seq: number }).seq).toBe(base + 1);
+    expect(await d1Seqs(tenant)).toEqual(Array.from({ length: base + 2 }, (_, i) => i));
   });
 });
 
@@ -135,7 +136,7 @@ describe("server time", () => {
 
 describe("back-pressure", () => {
   it("refuses appends beyond the queue limit with overloaded, and keeps every accepted one", async () => {
-    const { tenant } = await tenantWithKeys();
+    const { tenant, base } = await tenantWithKeys();
     const stub = logOf(tenant);
     const batch = Array.from({ length: 100 }, (_, i) => ({ event: { ...event(), metadata: { i } } as never }));
     const calls = Math.floor(MAX_QUEUED_EVENTS / 100) + 2;
@@ -144,7 +145,7 @@ describe("back-pressure", () => {
     );
     const refused = results.filter((r) => !r.ok);
     expect(refused).toEqual([{ ok: false, error: { reason: "overloaded", retryAfterSeconds: 1 } }]);
-    expect((await stub.stats()).size).toBe((calls - 1) * 100);
+    expect((await stub.stats()).size).toBe(base + (calls - 1) * 100);
     const http = toHttp(refused[0]!.ok ? { reason: "internal" } : refused[0]!.error);
     expect(http.status).toBe(503);
     expect(http.headers?.["Retry-After"]).toBe("1");

@@ -3,24 +3,28 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { kvLatestKey, sealKeys } from "../../src/durable/sealer";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, createKey, event, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingD1 } from "./faults";
 import { appendN, runVerification } from "./log-helpers";
 
 const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 const auditOf = (tenant: string) => env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant));
 
-/** A log of 55 entries: seal 0 = [0, 30), seal 1 = [30, 50), and 5 unsealed entries. */
+/**
+ * A log of base + 55 entries: the keys' creation (seq 0..base-1), then 55 events; seal 0 =
+ * [0, base + 30), seal 1 = [base + 30, base + 50), and 5 unsealed entries.
+ */
 async function sealedLog() {
   const t = await tenantWithKeys();
   const verifyKey = await createKey(t.owner, t.tenant, ["verify", "read"]);
+  const base = await logSize(t.owner, t.tenant);
   const seal = async () => expect((await api(`/v1/tenants/${t.tenant}/seal`, { method: "POST", headers: bearer(t.owner) })).status).toBe(200);
   await appendN(t.tenant, t.appendKey, 30);
   await seal();
   await appendN(t.tenant, t.appendKey, 20);
   await seal();
   await appendN(t.tenant, t.appendKey, 5);
-  return { ...t, verifyKey };
+  return { ...t, verifyKey, base };
 }
 
 const verify = runVerification;
@@ -38,22 +42,24 @@ async function tamperD1(sql: string, ...params: unknown[]) {
 
 describe("verification of a clean log", () => {
   it("a sealed log with an unsealed tail verifies ok; the report is stored INSERT-only and the run is logged", async () => {
-    const { tenant, verifyKey, readKey } = await sealedLog();
+    const { tenant, verifyKey, readKey, base } = await sealedLog();
     const job = await verify(tenant, verifyKey);
-    expect(job.report).toMatchObject({ ok: true, mode: "full", failures: [], checked: { entries: 55, seals: 2, bundle_entries: 50 } });
+    expect(job.report).toMatchObject({ ok: true, mode: "full", failures: [], checked: { entries: base + 55, seals: 2, bundle_entries: base + 50 } });
     const listed = (await (await api(`/v1/tenants/${tenant}/verify`, { headers: { "x-api-key": verifyKey } })).json()) as { reports: unknown[] };
     expect(listed.reports).toEqual([expect.objectContaining({ job_id: job.job_id, ok: true, failures: 0 })]);
     await expect(env.DB.prepare("UPDATE verification_reports SET ok = 0 WHERE job_id = ?").bind(job.job_id).run()).rejects.toThrow(/append-only/);
     await expect(env.DB.prepare("DELETE FROM verification_reports WHERE job_id = ?").bind(job.job_id).run()).rejects.toThrow(/append-only/);
-    const last = (await (await api(`/v1/tenants/${tenant}/events/55`, { headers: { "x-api-key": readKey } })).json()) as { event: unknown };
-    expect(last.event).toMatchObject({ action: "sealtrail.log.verified", outcome: "success", metadata: { job_id: job.job_id, ok: true, entries: 55 } });
+    const last = (await (await api(`/v1/tenants/${tenant}/events/${base + 55}`, { headers: { "x-api-key": readKey } })).json()) as { event: unknown };
+    expect(last.event).toMatchObject({ action: "sealtrail.log.verified", outcome: "success", metadata: { job_id: job.job_id, ok: true, entries: base + 55 } });
     expect((await api(`/v1/tenants/${tenant}/verify`, { method: "POST", headers: { "x-api-key": readKey } })).status).toBe(403);
   });
 
   it("a clean log of 10,000 entries verifies ok", async () => {
     const { owner, tenant, appendKey } = await tenantWithKeys();
     const verifyKey = await createKey(owner, tenant, ["verify"]);
-    await appendN(tenant, appendKey, 10_000);
+    // 10,000 entries in one seal: the keys' creation entries and the events.
+    const base = await logSize(owner, tenant);
+    await appendN(tenant, appendKey, 10_000 - base);
     expect((await api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) })).status).toBe(200);
     await appendN(tenant, appendKey, 7);
     const job = await verify(tenant, verifyKey);
@@ -61,7 +67,7 @@ describe("verification of a clean log", () => {
   });
 
   it("a run goes step by step from the alarm, survives eviction, and runs one at a time", async () => {
-    const { tenant, verifyKey } = await sealedLog();
+    const { tenant, verifyKey, base } = await sealedLog();
     const stub = auditOf(tenant);
     const requestedBy = { event: { action: "sealtrail.log.verified", actor: { id: "t", type: "test" }, targets: [], outcome: "success" }, provenance: {} };
     const started = await stub.start(tenant, { jobId: crypto.randomUUID(), mode: "full", seed: 1, budgetMs: 0 }, requestedBy);
@@ -78,38 +84,38 @@ describe("verification of a clean log", () => {
       phases.add(job.progress.phase);
       steps++;
     }
-    expect(job.report).toMatchObject({ ok: true, checked: { entries: 55, seals: 2 } });
+    expect(job.report).toMatchObject({ ok: true, checked: { entries: base + 55, seals: 2 } });
     expect(steps).toBeGreaterThanOrEqual(4);
     expect([...phases]).toEqual(expect.arrayContaining(["seals", "tail", "done"]));
   });
 
   it("incremental mode re-checks new seals and the tail, plus a sample of older entries", async () => {
-    const { owner, tenant, appendKey, verifyKey } = await sealedLog();
+    const { owner, tenant, appendKey, verifyKey, base } = await sealedLog();
     expect((await verify(tenant, verifyKey)).report?.ok).toBe(true);
     await appendN(tenant, appendKey, 10, "b");
     expect((await api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) })).status).toBe(200);
     const inc = await verify(tenant, verifyKey, { mode: "incremental" });
-    expect(inc.report).toMatchObject({ ok: true, mode: "incremental", checked: { seals: 1, sampled: 50 } });
+    expect(inc.report).toMatchObject({ ok: true, mode: "incremental", checked: { seals: 1, sampled: base + 50 } });
     expect(inc.report!.checked.entries).toBe(16); // the new seal (5 + 1 logged run + 10) only
     // An old entry changed out of band is caught by the sample (here every older entry).
-    await tamperD1("UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = 2", tenant);
+    await tamperD1("UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = ?", tenant, base + 2);
     const caught = await verify(tenant, verifyKey, { mode: "incremental" });
     expect(caught.report?.ok).toBe(false);
-    expect(caught.report?.failures[0]).toMatchObject({ seq: 2 });
+    expect(caught.report?.failures[0]).toMatchObject({ seq: base + 2 });
   });
 });
 
 describe("verification while D1 lags", () => {
   it("entries not yet mirrored to D1 are left out of the range, not reported as missing", async () => {
-    const { tenant, appendKey, verifyKey } = await sealedLog();
+    const { tenant, appendKey, verifyKey, base } = await sealedLog();
     await runInDurableObject(logOf(tenant), (log: TenantLog) => {
       log.mirrorDb = failingD1(log.mirrorDb, "before");
     });
     await appendN(tenant, appendKey, 3);
     const job = await verify(tenant, verifyKey);
-    expect(job.report).toMatchObject({ ok: true, range: { from: 0, to: 55 }, checked: { entries: 55 } });
-    // 55 + 3 waiting for D1 + the entry that records this verification run.
-    expect((await logOf(tenant).stats()).size).toBe(59);
+    expect(job.report).toMatchObject({ ok: true, range: { from: 0, to: base + 55 }, checked: { entries: base + 55 } });
+    // base + 55, + 3 waiting for D1, + the entry that records this verification run.
+    expect((await logOf(tenant).stats()).size).toBe(base + 59);
   });
 });
 

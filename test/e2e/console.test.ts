@@ -237,7 +237,8 @@ describe("the console", () => {
     await page.locator("select[name=role]").selectOption("auditor");
     await page.getByRole("button", { name: "Invite" }).click();
     const link = (await page.getByTestId("invite-link").locator("pre").textContent())!.trim();
-    expect(link).toMatch(/#\/invite\//);
+    // The link carries the invitation's one-time secret; it is shown this once.
+    expect(link).toMatch(/#\/invite\/[A-Za-z0-9]+\/[A-Za-z0-9_-]{40,}$/);
     await shot(page, "members");
     const auditorCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     try {
@@ -250,6 +251,11 @@ describe("the console", () => {
       await auditor.getByLabel("Email").fill(email);
       await auditor.getByLabel("Password").fill(PASSWORD);
       await auditor.getByRole("button", { name: "Create account" }).click();
+      await auditor.getByRole("button", { name: "Accept invitation" }).waitFor();
+      // Without its secret the link is refused.
+      await auditor.goto(link.replace(/\/[^/]+$/, ""));
+      await expect.poll(() => auditor.locator("main").textContent()).toContain("incomplete");
+      await auditor.goto(link);
       await auditor.getByRole("button", { name: "Accept invitation" }).click();
       await auditor.getByRole("heading", { name: "Acme production" }).waitFor();
       await auditor.getByRole("link", { name: "Keys" }).click();

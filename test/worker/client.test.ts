@@ -21,7 +21,7 @@ function faultyFetch(script: ("ok" | "lost" | "busy" | "down")[]) {
 
 describe("client SDK", () => {
   it("batches by size and time, retries lost responses, busy answers and network errors, and never duplicates", async () => {
-    const { tenant, appendKey } = await tenantWithKeys();
+    const { tenant, appendKey, base } = await tenantWithKeys();
     const { f, calls } = faultyFetch(["lost", "busy", "ok", "down", "ok", "ok"]);
     const slept: number[] = [];
     const client = new SealtrailClient({
@@ -39,17 +39,17 @@ describe("client SDK", () => {
     expect(calls).toEqual(["lost", "busy", "ok", "down", "ok", "ok"]);
     expect(slept).toContain(2000); // Retry-After honoured
     const seqs = receipts.map((r) => r.seq).sort((a, b) => a - b);
-    expect(seqs).toEqual(Array.from({ length: 250 }, (_, i) => i));
-    const stored = await env.DB.prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ?").bind(tenant).first<{ n: number }>();
+    expect(seqs).toEqual(Array.from({ length: 250 }, (_, i) => base + i));
+    const stored = await env.DB.prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND action = 'user.login'").bind(tenant).first<{ n: number }>();
     expect(stored!.n).toBe(250);
   });
 
   it("sends a partial batch after the delay, and rejects without retrying a 4xx", async () => {
-    const { tenant, appendKey } = await tenantWithKeys();
+    const { tenant, appendKey, base } = await tenantWithKeys();
     const { f, calls } = faultyFetch([]);
     const client = new SealtrailClient({ baseUrl: BASE, tenant, key: appendKey, fetch: f, maxBatchDelayMs: 5 });
     const r = await client.log(event() as never);
-    expect(r.seq).toBe(0);
+    expect(r.seq).toBe(base);
     const bad = client.log(event({ outcome: "maybe" }) as never);
     await expect(bad).rejects.toBeInstanceOf(SealtrailError);
     await expect(bad).rejects.toMatchObject({ status: 400, code: "invalid_event" });
@@ -65,13 +65,13 @@ describe("client SDK", () => {
   });
 
   it("verifies a receipt offline against the pinned key, and rejects a tampered entry", async () => {
-    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    const { tenant, appendKey, readKey, base } = await tenantWithKeys();
     const client = new SealtrailClient({ baseUrl: BASE, tenant, key: appendKey, fetch: (i, init) => exports.default.fetch(new Request(i as string, init)), maxBatchDelayMs: 1 });
     const receipt = await client.log(event() as never);
     const entry = ((await (await api(`/v1/tenants/${tenant}/events/${receipt.seq}`, { headers: { "x-api-key": readKey } })).json()) as { entry: string }).entry;
     const proof = await (await api(`/v1/tenants/${tenant}/events/${receipt.seq}/proof`, { headers: { "x-api-key": readKey } })).text();
     const pinned = publishedKeys(env, tenant).map((k) => k.verifier_key);
-    expect(verifyReceipt(receipt, entry, proof, pinned)).toMatchObject({ ok: true, seq: 0 });
+    expect(verifyReceipt(receipt, entry, proof, pinned)).toMatchObject({ ok: true, seq: base });
     expect(verifyReceipt(receipt, entry.replace("user.login", "user.logon"), proof, pinned)).toMatchObject({ ok: false, error: { reason: "receipt_mismatch" } });
     const other = await tenantWithKeys();
     expect(verifyReceipt(receipt, entry, proof, publishedKeys(env, other.tenant).map((k) => k.verifier_key)).ok).toBe(false);

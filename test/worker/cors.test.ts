@@ -74,7 +74,8 @@ describe("publishable ingest keys and CORS", () => {
     expect(res.status).toBe(201);
     expect(res.headers.get("access-control-allow-origin")).toBe(APP);
     expect(res.headers.get("vary")).toContain("Origin");
-    const entry = (await (await api(`/v1/tenants/${tenant}/events/0`, { headers: bearer(owner) })).json()) as { provenance: Record<string, string> };
+    const { seq } = (await res.json()) as { seq: number };
+    const entry = (await (await api(`/v1/tenants/${tenant}/events/${seq}`, { headers: bearer(owner) })).json()) as { provenance: Record<string, string> };
     expect(entry.provenance).toMatchObject({ principal_type: "publishable_key", principal_id: id, key_id: id, origin: APP });
   });
 

@@ -18,7 +18,8 @@ describe("CSV cells", () => {
 
 describe("export", () => {
   it("streams 10,000 entries as JSONL equal to D1's bytes and as CSV, hostile content escaped; the export is logged", async () => {
-    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    // The events take seq base..base+9999 (the keys' creation comes first).
+    const { tenant, appendKey, readKey, base } = await tenantWithKeys();
     const hostile = ["=cmd|' /C calc'!A0", "+SUM(1)", "-1", "@me", "\tTab", "\rCR", "line\nbreak", "nul\u0000", "\u001b[31mred", "bidi\u202eevil"];
     for (let at = 0; at < 10_000; at += 100) {
       const res = await postEvent(tenant, appendKey, {
@@ -30,16 +31,17 @@ describe("export", () => {
     }
     const get = (q: string) => api(`/v1/tenants/${tenant}/export?${q}`, { headers: { "x-api-key": readKey } });
 
-    const jsonl = await get("format=jsonl&to_seq=10000");
+    const range = `from_seq=${base}&to_seq=${base + 10_000}`;
+    const jsonl = await get(`format=jsonl&${range}`);
     expect(jsonl.status).toBe(200);
     expect(jsonl.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
     const lines = (await jsonl.text()).split("\n");
     expect(lines.pop()).toBe("");
     expect(lines).toHaveLength(10_000);
-    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq < 10000 ORDER BY seq").bind(tenant).all<{ entry: string }>();
+    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq < ? ORDER BY seq").bind(tenant, base, base + 10_000).all<{ entry: string }>();
     expect(lines).toEqual(results.map((r) => r.entry));
 
-    const csv = await (await get("format=csv&to_seq=10000")).text();
+    const csv = await (await get(`format=csv&${range}`)).text();
     const rows = csv.split("\r\n");
     expect(rows.pop()).toBe("");
     expect(rows).toHaveLength(10_001);
@@ -53,10 +55,10 @@ describe("export", () => {
     expect(rows[7]).toContain('"line\\u000abreak"');
 
     const filtered = (await (await get("format=jsonl&actor=u42")).text()).trim().split("\n");
-    expect(filtered.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([42]);
+    expect(filtered.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([base + 42]);
 
     // Each export is an entry in the log (the two full exports, then the filtered one).
-    const { results: logged } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= 10000 ORDER BY seq").bind(tenant).all<{ entry: string }>();
+    const { results: logged } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq").bind(tenant, base + 10_000).all<{ entry: string }>();
     expect(logged.map((r) => (JSON.parse(r.entry) as { event: { action: string; metadata: { format: string } } }).event)).toMatchObject([
       { action: "sealtrail.events.exported", metadata: { format: "jsonl" } },
       { action: "sealtrail.events.exported", metadata: { format: "csv" } },

@@ -74,11 +74,75 @@ export function postEvent(tenant: string, key: string, body: unknown, headers: R
   });
 }
 
-/** A tenant with an owner, an append-only key and a read-only key. */
+/**
+ * A tenant with an owner, an append-only key and a read-only key. Creating the keys writes
+ * entries (`sealtrail.key.created`): `base` is the log's size after them, the sequence number
+ * the test's first event gets.
+ */
 export async function tenantWithKeys() {
   const owner = await signUp();
   const tenant = await createTenant(owner);
   const appendKey = await createKey(owner, tenant, ["append"], "writer");
   const readKey = await createKey(owner, tenant, ["read"], "reader");
-  return { owner, tenant, appendKey, readKey };
+  const base = await logSize(owner, tenant);
+  return { owner, tenant, appendKey, readKey, base };
+}
+
+export interface LoggedEvent {
+  seq: number;
+  event: Record<string, unknown>;
+  provenance: Record<string, unknown>;
+  entry: string;
+}
+
+/**
+ * The tenant's entries whose action matches `action` (a name, or a prefix ending in ".*"), in
+ * sequence order. Tests find entries by what they record rather than by fixed sequence numbers:
+ * the log also holds the service's own entries (key creations, membership changes).
+ */
+export async function entriesOf(reader: Session | { key: string }, tenant: string, action: string): Promise<LoggedEvent[]> {
+  const headers = "key" in reader ? { "x-api-key": reader.key } : bearer(reader);
+  const res = await api(`/v1/tenants/${tenant}/events?action=${encodeURIComponent(action)}&limit=100`, { headers });
+  if (res.status !== 200) throw new Error(`listing ${action} failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { events: LoggedEvent[] }).events;
+}
+
+/** The sequence number of the tenant's next entry (its log's size), read by a member. */
+export async function logSize(reader: Session, tenant: string): Promise<number> {
+  const res = await api(`/v1/tenants/${tenant}/stats`, { headers: bearer(reader) });
+  if (res.status !== 200) throw new Error(`stats failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { size: number }).size;
+}
+
+/** A better-auth organization route, as the console calls it. */
+export function orgRoute(who: Session, path: string, body: unknown) {
+  return api(`/api/auth/organization/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: BASE, "cf-connecting-ip": clientIp(), ...bearer(who) },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Invites `email` into the tenant; the answer carries the invitation link's one-time secret. */
+export async function invite(owner: Session, tenant: string, email: string, role: string): Promise<{ id: string; secret: string }> {
+  const res = await orgRoute(owner, "invite-member", { email, role, organizationId: tenant });
+  if (res.status !== 200) throw new Error(`invite failed: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; secret: string };
+}
+
+/** Accepts an invitation with its link's secret, as the signed-in `who`. */
+export function acceptInvitation(who: Session, id: string, secret: string | undefined) {
+  return api(`/v1/invitations/${encodeURIComponent(id)}/accept`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...bearer(who) },
+    body: JSON.stringify(secret === undefined ? {} : { secret }),
+  });
+}
+
+/** Invites `who` with `role` and accepts; returns the new member's id. */
+export async function join(owner: Session, tenant: string, who: Session, role: string): Promise<string> {
+  const inv = await invite(owner, tenant, who.email, role);
+  const res = await acceptInvitation(who, inv.id, inv.secret);
+  if (res.status !== 200) throw new Error(`accept failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { member: { id: string } }).member.id;
 }

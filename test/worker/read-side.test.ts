@@ -12,7 +12,12 @@ interface Listed {
   prev_cursor: string | null;
 }
 
-/** A log whose events differ along every filter: 12 events, seq 0..11. */
+/**
+ * A log whose events differ along every filter: 12 events, after the keys' creation entries.
+ * `seqs` and `rel` give sequence numbers relative to the first event (0..11); `span` is the
+ * from_seq/to_seq pair that selects exactly the 12 events (keeping out the access events the
+ * test's own reads append).
+ */
 async function seeded() {
   const t = await tenantWithKeys();
   const actions = ["user.login", "user.logout", "doc.read", "doc.write", "user.mfa.enabled", "billing.charge"];
@@ -31,14 +36,14 @@ async function seeded() {
     expect(r.status, q).toBe(200);
     return (await r.json()) as Listed;
   };
-  return { ...t, list, seqs: async (q: string) => (await list(q)).events.map((e) => e.seq) };
+  const rel = (l: Listed) => l.events.map((e) => e.seq - t.base);
+  return { ...t, list, rel, span: `from_seq=${t.base}&to_seq=${t.base + 12}`, seqs: async (q: string) => rel(await list(q)) };
 }
 
 describe("filters", () => {
   it("each filter, alone and combined, selects exactly the matching events", async () => {
-    const { seqs } = await seeded();
-    // `to_seq=12` keeps the access events this test's own reads append out of the results.
-    const q = (s: string) => seqs(`to_seq=12&${s}`);
+    const { seqs, span, base } = await seeded();
+    const q = (s: string) => seqs(`${span}&${s}`);
     expect(await q("action=user.login")).toEqual([0, 6]);
     expect(await q("action=user.*")).toEqual([0, 1, 4, 6, 7, 10]);
     expect(await q("action=user.mfa.*")).toEqual([4, 10]);
@@ -49,7 +54,7 @@ describe("filters", () => {
     expect(await q("target_type=document")).toEqual([1, 3, 5, 7, 9, 11]);
     expect(await q("outcome=failure")).toEqual([3, 7]);
     expect(await q("outcome=denied")).toEqual([11]);
-    expect(await seqs("from_seq=4&to_seq=7")).toEqual([4, 5, 6]);
+    expect(await seqs(`from_seq=${base + 4}&to_seq=${base + 7}`)).toEqual([4, 5, 6]);
     expect(await q("action=user.*&target_type=document&actor_type=user")).toEqual([1, 7]);
     expect(await q("action=doc.*&outcome=failure")).toEqual([3]);
     expect(await q(`since=${new Date(Date.now() - 600_000).toISOString()}`)).toHaveLength(12);
@@ -69,20 +74,20 @@ describe("filters", () => {
 
 describe("cursor pagination", () => {
   it("pages forward and back in sequence order, with stable cursors at both edges", async () => {
-    const { list } = await seeded();
-    const base = "to_seq=12&limit=5";
+    const { list, rel, span } = await seeded();
+    const base = `${span}&limit=5`;
     const p1 = await list(base);
-    expect(p1.events.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4]);
+    expect(rel(p1)).toEqual([0, 1, 2, 3, 4]);
     expect(p1.prev_cursor).toBeNull();
     const p2 = await list(`${base}&cursor=${p1.next_cursor}`);
-    expect(p2.events.map((e) => e.seq)).toEqual([5, 6, 7, 8, 9]);
+    expect(rel(p2)).toEqual([5, 6, 7, 8, 9]);
     const p3 = await list(`${base}&cursor=${p2.next_cursor}`);
-    expect(p3.events.map((e) => e.seq)).toEqual([10, 11]);
+    expect(rel(p3)).toEqual([10, 11]);
     expect(p3.next_cursor).toBeNull();
     const back = await list(`${base}&cursor=${p3.prev_cursor}`);
-    expect(back.events.map((e) => e.seq)).toEqual([5, 6, 7, 8, 9]);
+    expect(rel(back)).toEqual([5, 6, 7, 8, 9]);
     const front = await list(`${base}&cursor=${back.prev_cursor}`);
-    expect(front.events.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4]);
+    expect(rel(front)).toEqual([0, 1, 2, 3, 4]);
     expect(front.prev_cursor).toBeNull();
     expect(front.next_cursor).not.toBeNull();
     // A filter that matches nothing: an empty page with no cursors.
@@ -100,10 +105,10 @@ describe("cursor pagination", () => {
 
 describe("reads are logged", () => {
   it("listing and reading one entry each append an access event with the reader's identity, and logging them logs nothing more", async () => {
-    const { tenant, readKey, list } = await seeded();
+    const { tenant, readKey, list, base } = await seeded();
     await list("action=doc.*");
-    await api(`/v1/tenants/${tenant}/events/3`, { headers: { "x-api-key": readKey } });
-    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= 12 ORDER BY seq").bind(tenant).all<{ entry: string }>();
+    await api(`/v1/tenants/${tenant}/events/${base + 3}`, { headers: { "x-api-key": readKey } });
+    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq").bind(tenant, base + 12).all<{ entry: string }>();
     const logged = results.map((r) => JSON.parse(r.entry) as { event: { action: string; actor: { type: string }; metadata?: { query?: object; returned?: number } } });
     expect(logged.map((e) => e.event.action)).toEqual(["sealtrail.events.listed", "sealtrail.event.read"]);
     expect(logged[0]!.event).toMatchObject({ actor: { type: "api_key" }, metadata: { query: { action: "doc.*" }, returned: 4 } });

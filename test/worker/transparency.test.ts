@@ -10,7 +10,7 @@ import { parseVerifierKey, type NoteVerifier } from "../../src/core/note";
 import { verifyTlogProof } from "../../src/core/tlog-proof";
 import { publishedKeys } from "../../src/durable/checkpoint-keys";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, createKey, event, postEvent, tenantWithKeys } from "./helpers";
+import { api, bearer, createKey, createTenant, event, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
 
 const b64 = (s: string) => fromBase64(s)!;
 
@@ -44,19 +44,31 @@ async function rootsFromD1(tenant: string): Promise<{ leaves: Hash[]; roots: Has
   return { leaves, roots };
 }
 
-async function appendUpTo(tenant: string, key: string, from: number, to: number) {
+/** Appends events `from`..`to` - 1 (their count is what matters), with an API key or a member's session. */
+async function appendUpTo(tenant: string, key: string | Session, from: number, to: number) {
   for (let at = from; at < to; at += 100) {
     const n = Math.min(100, to - at);
-    const res = await postEvent(tenant, key, { events: Array.from({ length: n }, (_, i) => event({ metadata: { i: at + i } })) });
+    const body = { events: Array.from({ length: n }, (_, i) => event({ metadata: { i: at + i } })) };
+    const res =
+      typeof key === "string"
+        ? await postEvent(tenant, key, body)
+        : await api(`/v1/tenants/${tenant}/events`, { method: "POST", headers: { "content-type": "application/json", ...bearer(key) }, body: JSON.stringify(body) });
     expect(res.status).toBe(201);
   }
+}
+
+/** A tenant whose log is empty: no keys were created (creating one is logged); its owner appends and reads. */
+async function emptyTenant() {
+  const owner = await signUp();
+  return { owner, tenant: await createTenant(owner) };
 }
 
 describe("every tenant log is an RFC 6962 transparency log with signed C2SP checkpoints", () => {
   it("checkpoints, inclusion and consistency proofs verify at N = 1, 2, 3, 7, 8, 9, 255, 256, 257, 1000", async () => {
     // Read through the Durable Object, as the routes do, so that no access event (every HTTP
-    // read is logged) changes the sizes under test; the routes are covered below.
-    const { tenant, appendKey } = await tenantWithKeys();
+    // read is logged) changes the sizes under test; the routes are covered below. No key is
+    // created (that is logged too): the owner appends, so the sizes start at 0.
+    const { tenant, owner: appendKey } = await emptyTenant();
     const { origin, verifiers } = await verifiersOf(tenant);
     const log = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
     const checkpoints: Checkpoint[] = [];
@@ -91,24 +103,25 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
   });
 
   it("the routes serve the same checkpoint and proofs, and each proof download is logged", async () => {
-    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    const { tenant, appendKey, readKey, base } = await tenantWithKeys();
     await appendUpTo(tenant, appendKey, 0, 10);
+    const n = base + 10;
     const { origin, verifiers } = await verifiersOf(tenant);
     const get = (path: string) => api(`/v1/tenants/${tenant}${path}`, { headers: { "x-api-key": readKey } });
     const note = await (await get("/checkpoint")).text();
     const cp = openCheckpoint(note, origin, verifiers);
-    expect(cp).toMatchObject({ ok: true, value: { size: 10 } });
+    expect(cp).toMatchObject({ ok: true, value: { size: n } });
     if (!cp.ok) return;
     const { leaves, roots } = await rootsFromD1(tenant);
-    const proof = (await (await get("/proof/inclusion?index=4&size=10")).json()) as { hashes: string[] };
-    expect(verifyInclusion(4, 10, leaves[4]!, proof.hashes.map(b64), cp.value.root).ok).toBe(true);
-    const consistency = (await (await get("/proof/consistency?from=3&to=10")).json()) as { hashes: string[] };
-    expect(verifyConsistency(3, 10, consistency.hashes.map(b64), roots[3]!, cp.value.root).ok).toBe(true);
+    const proof = (await (await get(`/proof/inclusion?index=4&size=${n}`)).json()) as { hashes: string[] };
+    expect(verifyInclusion(4, n, leaves[4]!, proof.hashes.map(b64), cp.value.root).ok).toBe(true);
+    const consistency = (await (await get(`/proof/consistency?from=3&to=${n}`)).json()) as { hashes: string[] };
+    expect(verifyConsistency(3, n, consistency.hashes.map(b64), roots[3]!, cp.value.root).ok).toBe(true);
     const tlog = await get("/events/4/proof");
     expect(tlog.headers.get("content-disposition")).toBe('attachment; filename="4.tlog-proof"');
     expect(verifyTlogProof(await tlog.text(), leaves[4]!, origin, verifiers).ok).toBe(true);
     // Three proof downloads, three access entries after the ten events; the checkpoint read is not logged.
-    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= 10 ORDER BY seq").bind(tenant).all<{ entry: string }>();
+    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq").bind(tenant, n).all<{ entry: string }>();
     expect(results.map((r) => (JSON.parse(r.entry) as { event: { action: string; metadata: { format: string } } }).event.metadata.format)).toEqual([
       "inclusion",
       "consistency",
@@ -117,15 +130,15 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
   });
 
   it("receipts carry the tree size, and the receipt's leaf is provably in that tree", async () => {
-    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    const { tenant, appendKey, readKey, base } = await tenantWithKeys();
     await appendUpTo(tenant, appendKey, 0, 5);
     const receipt = (await (await postEvent(tenant, appendKey, event())).json()) as { seq: number; leaf_hash: string; tree_size: number };
-    expect(receipt).toMatchObject({ seq: 5, tree_size: 6 });
-    const proof = await api(`/v1/tenants/${tenant}/events/5/proof`, { headers: { "x-api-key": readKey } });
+    expect(receipt).toMatchObject({ seq: base + 5, tree_size: base + 6 });
+    const proof = await api(`/v1/tenants/${tenant}/events/${base + 5}/proof`, { headers: { "x-api-key": readKey } });
     const { origin, verifiers } = await verifiersOf(tenant);
     expect(verifyTlogProof(await proof.text(), b64(receipt.leaf_hash), origin, verifiers)).toMatchObject({
       ok: true,
-      value: { index: 5, checkpoint: { size: 6 } },
+      value: { index: base + 5, checkpoint: { size: base + 6 } },
     });
   });
 
@@ -142,20 +155,21 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
   });
 
   it("a proof against a root that is not in a signed checkpoint is rejected", async () => {
-    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    const { tenant, appendKey, readKey, base } = await tenantWithKeys();
     await appendUpTo(tenant, appendKey, 0, 9);
+    const n = base + 9;
     const { origin, verifiers } = await verifiersOf(tenant);
     const text = await (await api(`/v1/tenants/${tenant}/events/3/proof`, { headers: { "x-api-key": readKey } })).text();
     const { leaves, roots } = await rootsFromD1(tenant);
     expect(verifyTlogProof(text, leaves[3]!, origin, verifiers).ok).toBe(true);
-    // Swap the checkpoint's root for another real root of this log (size 8): not what was signed.
-    const swapped = text.replace(toBase64(roots[9]!), toBase64(roots[8]!)).replace(`${origin}\n9\n`, `${origin}\n8\n`);
+    // Swap the checkpoint's root for another real root of this log (one entry shorter): not what was signed.
+    const swapped = text.replace(toBase64(roots[n]!), toBase64(roots[n - 1]!)).replace(`${origin}\n${n}\n`, `${origin}\n${n - 1}\n`);
     expect(swapped).not.toBe(text);
     expect(verifyTlogProof(swapped, leaves[3]!, origin, verifiers).ok).toBe(false);
   });
 
   it("after a key rotation, new checkpoints use the new key and old ones keep verifying", async () => {
-    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    const { tenant, appendKey, readKey, base } = await tenantWithKeys();
     await appendUpTo(tenant, appendKey, 0, 3);
     const get = () => api(`/v1/tenants/${tenant}/checkpoint`, { headers: { "x-api-key": readKey } }).then((r) => r.text());
     const before = await get();
@@ -171,26 +185,27 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
     expect(published.map((k) => k.version)).toEqual([1, 2]);
     const all = published.map((k) => (parseVerifierKey(k.verifier_key) as { value: NoteVerifier }).value);
     const origin = published[0]!.origin;
-    expect(openCheckpoint(before, origin, all)).toMatchObject({ ok: true, value: { size: 3 } });
-    expect(openCheckpoint(after, origin, all)).toMatchObject({ ok: true, value: { size: 4 } });
+    expect(openCheckpoint(before, origin, all)).toMatchObject({ ok: true, value: { size: base + 3 } });
+    expect(openCheckpoint(after, origin, all)).toMatchObject({ ok: true, value: { size: base + 4 } });
     expect(openCheckpoint(after, origin, [all[0]!]).ok).toBe(false);
     expect(openCheckpoint(before, origin, [all[1]!]).ok).toBe(false);
   });
 
   it("out-of-range or malformed proof requests get a clear 400 or 404, never a 500", async () => {
-    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    const { tenant, appendKey, readKey, base } = await tenantWithKeys();
     await appendUpTo(tenant, appendKey, 0, 4);
+    const n = base + 4;
     const cases: [string, number, string][] = [
-      ["/proof/inclusion?index=4&size=4", 400, "index_out_of_range"],
-      ["/proof/inclusion?index=0&size=5", 400, "size_out_of_range"],
+      [`/proof/inclusion?index=${n}&size=${n}`, 400, "index_out_of_range"],
+      [`/proof/inclusion?index=0&size=${n + 1}`, 400, "size_out_of_range"],
       ["/proof/inclusion?index=-1&size=4", 400, "invalid_query"],
       ["/proof/inclusion?index=abc&size=4", 400, "invalid_query"],
       ["/proof/inclusion?index=0", 400, "invalid_query"],
       ["/proof/inclusion?index=0&size=99999999999999999999", 400, "invalid_query"],
-      ["/proof/consistency?from=0&to=4", 400, "size_out_of_range"],
+      [`/proof/consistency?from=0&to=${n}`, 400, "size_out_of_range"],
       ["/proof/consistency?from=3&to=2", 400, "size_out_of_range"],
-      ["/proof/consistency?from=1&to=5", 400, "size_out_of_range"],
-      ["/events/4/proof", 404, "not_found"],
+      [`/proof/consistency?from=1&to=${n + 1}`, 400, "size_out_of_range"],
+      [`/events/${n}/proof`, 404, "not_found"],
       ["/events/99999999999999999999/proof", 404, "not_found"],
     ];
     for (const [path, status, code] of cases) {
@@ -212,8 +227,8 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
   });
 
   it("an empty log has a signed checkpoint of size 0 with the empty-tree root", async () => {
-    const { tenant, readKey } = await tenantWithKeys();
-    const note = await (await api(`/v1/tenants/${tenant}/checkpoint`, { headers: { "x-api-key": readKey } })).text();
+    const { tenant, owner } = await emptyTenant();
+    const note = await (await api(`/v1/tenants/${tenant}/checkpoint`, { headers: bearer(owner) })).text();
     const { origin, verifiers } = await verifiersOf(tenant);
     expect(openCheckpoint(note, origin, verifiers)).toMatchObject({ ok: true, value: { size: 0 } });
     expect(note.split("\n")[2]).toBe("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");

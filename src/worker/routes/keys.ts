@@ -1,7 +1,11 @@
 /**
  * /v1/tenants/:t/keys: API keys owned by the tenant (better-auth organization-owned keys),
  * each with its own permissions. Managing keys needs `admin` and a signed-in member: a key
- * cannot mint keys (better-auth checks the creating member's role as well).
+ * cannot mint keys (better-auth checks the creating member's role as well). These routes are
+ * the only way to create, change or revoke a key (better-auth's own /api/auth/api-key/* routes
+ * are refused, auth-routes.ts), and every change is an entry in the tenant's log. A key records
+ * who created it (`created_by` in its metadata); when that person leaves the tenant or is
+ * removed, the key is revoked (`revokeKeysCreatedBy`, called by membership-log.ts).
  */
 import { and, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -14,6 +18,7 @@ import { Failure } from "../errors";
 import { LOG_STATEMENT, PERMISSIONS } from "../permissions";
 import { parseWith, readJsonBody } from "../request";
 import { recordAccess } from "../access-log";
+import { parseKeyMetadata } from "../cors";
 import { allowedOriginsOf, requirePermission, verifiedKeys } from "../tenant-access";
 
 /** An origin as browsers send it: scheme, host and optional port; no path, no wildcard. */
@@ -49,6 +54,34 @@ function memberOnly(c: Context<AppEnv>): string {
 
 const UpdateKey = z.strictObject({ allowed_origins: z.array(Origin).min(1).max(MAX_ALLOWED_ORIGINS) });
 
+/** Who created a key (a user id), from its metadata; null for keys made before this was recorded. */
+export function keyCreator(metadata: string | null): string | null {
+  const createdBy = (parseKeyMetadata(metadata) as { created_by?: unknown } | null)?.created_by;
+  return typeof createdBy === "string" ? createdBy : null;
+}
+
+/**
+ * Revokes every key of `tenant` that `userId` created, because they are leaving the tenant or
+ * being removed from it (`reason`). Each key is deleted, forgotten by this isolate's cache, and
+ * then its revocation is appended, with the acting person (c.var.access) as the actor. A failed
+ * append throws: the caller (a membership hook) then refuses the membership change, and the keys
+ * revoked so far stay revoked (the safe side); a retry revokes the rest.
+ */
+export async function revokeKeysCreatedBy(c: Context<AppEnv>, tenant: string, userId: string, reason: "creator_removed" | "creator_left") {
+  const db = drizzle(c.env.DB);
+  const rows = await db
+    .select({ id: apikey.id, metadata: apikey.metadata })
+    .from(apikey)
+    .where(and(eq(apikey.referenceId, tenant), inArray(apikey.configId, [TENANT_KEY_CONFIG, PUBLISHABLE_KEY_CONFIG])));
+  for (const row of rows.filter((r) => keyCreator(r.metadata) === userId)) {
+    const removed = await db.delete(apikey).where(and(eq(apikey.id, row.id), eq(apikey.referenceId, tenant))).returning({ id: apikey.id });
+    if (removed.length === 0) continue;
+    verifiedKeys.evictKey(row.id, Date.now());
+    // Revoked first, then logged, as in DELETE /keys/:id.
+    await recordAccess(c, "sealtrail.key.revoked", { id: row.id, type: "api_key" }, { reason, created_by: userId });
+  }
+}
+
 const keyPermissions = (stored: string | null): string[] => {
   const parsed = stored ? (JSON.parse(stored) as Record<string, string[]>) : {};
   return parsed[LOG_STATEMENT] ?? [];
@@ -68,11 +101,25 @@ export const keys = new Hono<AppEnv>()
         userId,
         name: body.name,
         permissions: { [LOG_STATEMENT]: body.permissions },
-        ...(publishable ? { metadata: { allowed_origins: body.allowed_origins } } : {}),
+        metadata: { created_by: userId, ...(publishable ? { allowed_origins: body.allowed_origins } : {}) },
       },
     });
-    // Not an entry in the tenant's log (yet): the key's row records its creation. Revocation
-    // and origin changes, which leave no row behind, are logged below.
+    // Durability point. The key exists now, but nobody holds its secret until this response
+    // is sent, and it is sent only after the creation is in the tenant's log. If the append
+    // fails, the key is deleted again and the caller gets the append's error (503): an
+    // unrecorded key is never handed out. A crash between the two leaves a key whose secret
+    // was never shown to anyone (unusable), visible in the key list without a log entry.
+    try {
+      await recordAccess(c, "sealtrail.key.created", { id: created.id, type: "api_key" }, {
+        name: body.name,
+        type: publishable ? "publishable" : "secret",
+        permissions: body.permissions,
+        ...(publishable ? { allowed_origins: body.allowed_origins } : {}),
+      });
+    } catch (e) {
+      await drizzle(c.env.DB).delete(apikey).where(eq(apikey.id, created.id));
+      throw e;
+    }
     return c.json(
       {
         id: created.id,
@@ -102,6 +149,7 @@ export const keys = new Hono<AppEnv>()
         ...(k.configId === PUBLISHABLE_KEY_CONFIG ? { allowed_origins: allowedOriginsOf(k.metadata) } : {}),
         permissions: keyPermissions(k.permissions),
         enabled: k.enabled,
+        created_by: keyCreator(k.metadata),
         created_at: k.createdAt,
         last_used_at: k.lastRequest,
       })),
@@ -120,7 +168,9 @@ export const keys = new Hono<AppEnv>()
       before: { allowed_origins: allowedOriginsOf(found.metadata) },
       after: { allowed_origins: body.allowed_origins },
     });
-    await db.update(apikey).set({ metadata: JSON.stringify({ allowed_origins: body.allowed_origins }) }).where(where);
+    const createdBy = keyCreator(found.metadata);
+    const metadata = { ...(createdBy ? { created_by: createdBy } : {}), allowed_origins: body.allowed_origins };
+    await db.update(apikey).set({ metadata: JSON.stringify(metadata) }).where(where);
     return c.json({ id: found.id, allowed_origins: body.allowed_origins });
   })
   .delete("/:id", async (c) => {
