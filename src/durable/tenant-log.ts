@@ -546,7 +546,7 @@ export class TenantLog extends DurableObject<Env> {
       return false;
     }
     // D1 now holds [0, to). Recording it is idempotent: a crash before this line only means the
-    // next pass inserts the same rows again, which ON CONFLICT DO NOTHING absorbs.
+    // next pass inserts the same rows again, which the mirror skips (it inserts only rows D1 lacks).
     const to = batch[batch.length - 1]!.seq + 1;
     this.#store.setMirroredTo(to);
     this.#mirroredTo = Math.max(this.#mirroredTo, to);
