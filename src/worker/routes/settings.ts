@@ -13,7 +13,7 @@ import { Failure } from "../errors";
 import { provenance } from "../provenance";
 import { parseWith, readJsonBody } from "../request";
 import { requirePermission } from "../tenant-access";
-import { tenantLog } from "../tenant-log";
+import { logAudit, tenantLog } from "../tenant-log";
 
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
@@ -44,7 +44,7 @@ const view = (s: TenantSettings) => ({
 
 export const settings = new Hono<AppEnv>()
   .get("/stats", requirePermission("read", "verify", "admin"), async (c) => {
-    const s = await tenantLog(c).stats();
+    const [s, lastFull] = await Promise.all([tenantLog(c).stats(), logAudit(c).lastFullVerification()]);
     return c.json({
       size: s.size,
       mirrored_to: s.mirrored_to,
@@ -59,6 +59,8 @@ export const settings = new Hono<AppEnv>()
       last_received_at: s.last_received_at,
       usual_gap_ms: s.usual_gap_ms,
       ingest_stalled: s.ingest_stalled,
+      // The tenant's verification status: its last full run (range runs never count).
+      last_full_verification: lastFull,
     });
   })
   // Entries per time bucket, counted in D1 on the (tenant_id, received_at, seq) index. Entries
