@@ -22,6 +22,7 @@ export type AppError =
   | { reason: "log_unavailable" }
   | { reason: "split_view"; refusal: { reason: string; key: string; detail: string } }
   | { reason: "seal_failed"; detail: string }
+  | { reason: "legal_hold_active"; retentionYears: number; requested: number }
   | { reason: "internal" };
 
 export class Failure extends Error {
@@ -105,6 +106,14 @@ export function toHttp(e: AppError): HttpError {
     case "seal_failed":
       console.error("seal failed", e.detail);
       return { status: 503, body: wire("seal_failed", "The snapshot could not be written now; it will be retried."), headers: { "Retry-After": "30" } };
+    case "legal_hold_active":
+      return {
+        status: 409,
+        body: wire(
+          "legal_hold_active",
+          `Retention cannot be lowered (from ${e.retentionYears} to ${e.requested} years) while a legal hold is on, nor in the change that turns it on or off. Lift the hold first; nothing was changed.`,
+        ),
+      };
     case "internal":
       return { status: 500, body: wire("internal", "Internal error.") };
   }
