@@ -53,7 +53,13 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
   // Exactly the entries [from, size) must be checked: one the list leaves out (the D1 mirror
   // may lag) is read on its own, from the Durable Object if need be; one still missing fails.
   const from = Math.max(0, size - BROWSER_CHECKED_ENTRIES);
-  const page = await json<{ events: EntryView[] }>(tenantPath(t, `/events${query({ from_seq: from, to_seq: size, limit: BROWSER_CHECKED_ENTRIES })}`));
+  // The server refuses a page (or an entry) whose stored copy contradicts the log's tree
+  // (integrity_error): then each entry is read on its own, and the refused ones are named.
+  const refused = (err: unknown) => err instanceof ApiError && err.code === "integrity_error";
+  const page = await json<{ events: EntryView[] }>(tenantPath(t, `/events${query({ from_seq: from, to_seq: size, limit: BROWSER_CHECKED_ENTRIES })}`)).catch((err: unknown) => {
+    if (refused(err)) return { events: [] };
+    throw err;
+  });
   const bySeq = new Map(page.events.map((e) => [e.seq, e]));
   const failures: CheckFailure[] = [];
   for (let seq = from; seq < size; seq++) {
@@ -62,9 +68,15 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
       bySeq.get(seq) ??
       (await json<EntryView>(tenantPath(t, `/events/${seq}`)).catch((err: unknown) => {
         if (err instanceof ApiError && err.status === 404) return undefined;
+        if (refused(err)) return "refused" as const;
         throw err;
       }));
-    const f = e ? await checkEntry(t, cp.checkpoint!, e) : ({ reason: "entry_missing", seq } as const);
+    const f =
+      e === "refused"
+        ? ({ reason: "entry_not_included", seq, detail: "the server's stored copy failed its integrity check (integrity_error)" } as const)
+        : e
+          ? await checkEntry(t, cp.checkpoint!, e)
+          : ({ reason: "entry_missing", seq } as const);
     if (f) failures.push(f);
   }
   const count = size - from;

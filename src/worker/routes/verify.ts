@@ -8,28 +8,16 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
-import { z } from "zod";
 import type { JsonValue } from "../../core/jcs";
 import { verificationReports } from "../../db/audit-schema";
 import { principalEvent } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
-import { logAudit } from "../tenant-log";
 import { provenance } from "../provenance";
 import { parseWith, readJsonBody } from "../request";
 import { requirePermission } from "../tenant-access";
-
-const Seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-export const StartBody = z
-  .strictObject({
-    mode: z.enum(["full", "incremental", "range"]).optional().describe("default: range when from or to is given, else full"),
-    from: Seq.optional(),
-    to: Seq.optional(),
-  })
-  .refine((b) => b.mode === undefined || b.mode === "range" || (b.from === undefined && b.to === undefined), {
-    message: 'from and to bound a range run: send mode "range", or no mode',
-  })
-  .refine((b) => b.from === undefined || b.to === undefined || b.from < b.to, { message: "from must be below to" });
+import { logAudit } from "../tenant-log";
+import { StartBody } from "../verify-request";
 
 const verify = requirePermission("verify");
 
