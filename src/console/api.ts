@@ -86,6 +86,24 @@ export interface Stats {
   last_received_at: string | null;
   usual_gap_ms: number | null;
   ingest_stalled: boolean;
+  /** The tenant's verification status: its last full run (a range run never counts). */
+  last_full_verification: FullVerification | null;
+}
+export interface FullVerification {
+  job_id: string;
+  ok: boolean;
+  failures: number;
+  finished_at: string;
+  range: { from: number; to: number };
+}
+/** A row of GET /verify. */
+export interface ReportRow {
+  job_id: string;
+  mode: string;
+  range: { from: number; to: number } | null;
+  ok: boolean;
+  failures: number;
+  created_at: string;
 }
 export interface VerificationFailure {
   kind: string;
@@ -108,6 +126,8 @@ export interface Report {
 export interface Job {
   job_id: string;
   status: "running" | "done";
+  mode: string;
+  range: { from: number; to: number };
   progress: { checked: number; next: number; to: number; phase: string };
   report: Report | null;
 }

@@ -3,7 +3,7 @@
  * bytes, checked in this browser against the pinned key. Everything from the log is shown
  * with `show`/`inert` (dom.ts): HTML stays text, control and direction characters are escaped.
  */
-import { json, query, tenantPath, type EntryView } from "./api";
+import { ApiError, json, query, tenantPath, type EntryView } from "./api";
 import { h, inert, show } from "./dom";
 import type { TenantContext } from "./main";
 import { checkCheckpoint, checkEntry, describeFailure, pinState } from "./trust";
@@ -117,7 +117,19 @@ export async function eventsPage(ctx: TenantContext): Promise<Node> {
 export async function entryPage(ctx: TenantContext, seqText: string): Promise<Node> {
   const t = ctx.tenant.id;
   if (!/^[0-9]+$/.test(seqText)) return errorBanner(new Error("Not an entry number."));
-  const e = await json<EntryView>(tenantPath(t, `/events/${seqText}`));
+  let e: EntryView;
+  try {
+    e = await json<EntryView>(tenantPath(t, `/events/${seqText}`));
+  } catch (err) {
+    // The server found its stored copy is not the log's entry and refused to show it.
+    if (!(err instanceof ApiError) || err.code !== "integrity_error") throw err;
+    return h(
+      "section",
+      null,
+      h("h1", null, `Entry ${seqText}`),
+      h("div", { "data-testid": "entry-check" }, banner("bad", h("strong", null, `Entry ${seqText} FAILED the server's integrity check. `), err.message)),
+    );
+  }
   const check = h("div", { "data-testid": "entry-check" }, banner("info", "Checking this entry's proof in your browser…"));
   void (async () => {
     try {

@@ -1,22 +1,25 @@
 /** A tenant at a glance: size, seals, verification, the D1 mirror, alerts, and activity. */
-import { json, tenantPath, type Stats } from "./api";
+import { json, tenantPath, type ReportRow, type Stats } from "./api";
 import { barChart } from "./chart";
 import { h, show } from "./dom";
 import type { TenantContext } from "./main";
 import { ago, banner, card } from "./ui";
 
-interface ReportRow {
-  job_id: string;
-  ok: boolean;
-  failures: number;
-  created_at: string;
-}
-
-/** The alerts of a tenant's state; an empty list means all is well (pure, for tests). */
-export function alertsOf(s: Stats, lastReport: ReportRow | null): { tone: "bad" | "warn"; text: string }[] {
+/**
+ * The alerts of a tenant's state; an empty list means all is well (pure, for tests). The
+ * verification status is the last full run (`s.last_full_verification`); `newest`, the newest
+ * run of any mode, adds an alert only when it failed: a range run that passes says nothing
+ * about the rest of the log, one that fails has found something.
+ */
+export function alertsOf(s: Stats, newest: Pick<ReportRow, "job_id" | "mode" | "range" | "ok" | "failures"> | null): { tone: "bad" | "warn"; text: string }[] {
   const out: { tone: "bad" | "warn"; text: string }[] = [];
+  const full = s.last_full_verification;
   if (s.refusing_writes) out.push({ tone: "bad", text: "The log refuses writes: its reconcile check found stored seals that disagree with its state (a possible split view). Appends and seals are stopped until an operator resolves it." });
-  if (lastReport && !lastReport.ok) out.push({ tone: "bad", text: `The last verification failed with ${lastReport.failures} failure(s). See Verification.` });
+  if (full && !full.ok) out.push({ tone: "bad", text: `The last verification failed with ${full.failures} failure(s) (a full run). See Verification.` });
+  if (newest && !newest.ok && newest.job_id !== full?.job_id) {
+    const range = newest.range ? ` of entries [${newest.range.from}, ${newest.range.to})` : "";
+    out.push({ tone: "bad", text: `A ${newest.mode} verification${range} found ${newest.failures} failure(s). See Verification.` });
+  }
   if (s.seal_failures > 0) out.push({ tone: "bad", text: `Sealing is failing (${s.seal_failures} attempt(s)): ${s.last_seal_error ?? "unknown error"}. Entries are safe in the log; snapshots are behind.` });
   if (s.mirror_lag > 0 && s.mirror_failures > 0) out.push({ tone: "warn", text: `The D1 mirror is ${s.mirror_lag} entries behind after ${s.mirror_failures} failed write(s). Entries are safe in the log and are copied when D1 recovers.` });
   if (s.ingest_stalled) out.push({ tone: "warn", text: `No events for much longer than usual (last one ${s.last_received_at ?? "never"}). Check your senders.` });
@@ -32,8 +35,9 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
     json<{ reports: ReportRow[] }>(tenantPath(t, "/verify")).catch(() => null),
     json<{ buckets: { start: string; count: number }[]; bucket_seconds: number }>(tenantPath(t, `/stats/activity?range=${range}`)),
   ]);
-  const last = reports?.reports[0] ?? null;
-  const alerts = alertsOf(stats, last);
+  // The status is the last full run; a range run never stands in for it.
+  const full = stats.last_full_verification;
+  const alerts = alertsOf(stats, reports?.reports[0] ?? null);
   const hourly = activity.bucket_seconds < 86400;
   // Buckets are aligned to UTC hours and days, so they are labelled in UTC.
   const label = (iso: string) => {
@@ -56,9 +60,9 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
         stats.latest_seal ? `${ago(stats.latest_seal.sealed_at, ctx.now)} · sealed to entry ${stats.sealed_to}` : "entries are sealed on the seal interval",
       ),
       card(
-        "Last verification",
-        last ? h("span", { class: last.ok ? "good" : "badtext" }, last.ok ? "passed" : "FAILED") : reports ? "never run" : "needs verify permission",
-        last ? ago(last.created_at, ctx.now) : undefined,
+        "Last full verification",
+        full ? h("span", { class: full.ok ? "good" : "badtext", "data-testid": "full-verification" }, full.ok ? "passed" : "FAILED") : "never run",
+        full ? `${ago(full.finished_at, ctx.now)} · entries [${full.range.from}, ${full.range.to})` : "partial (range) runs do not count",
       ),
       card("D1 mirror lag", `${stats.mirror_lag} entries`, stats.mirror_failures > 0 ? `${stats.mirror_failures} failed write(s)` : "in step"),
     ),

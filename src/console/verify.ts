@@ -3,7 +3,7 @@
  * report, and this browser's own checks with src/core against the pinned key: the checkpoint's
  * signature, its consistency with the last one seen here, and the newest entries' proofs.
  */
-import { ApiError, json, query, tenantPath, type EntryView, type Job, type Report, type VerificationFailure } from "./api";
+import { ApiError, json, query, tenantPath, type EntryView, type Job, type Report, type ReportRow, type Stats, type VerificationFailure } from "./api";
 import { h, show } from "./dom";
 import type { TenantContext } from "./main";
 import { checkCheckpoint, checkEntry, describeFailure, pinState, writePin, type CheckFailure, type Pin } from "./trust";
@@ -21,6 +21,10 @@ function failureRow(f: VerificationFailure): HTMLElement {
 
 export function reportView(r: Report): HTMLElement {
   const summary = `${r.checked.entries} entries and ${r.checked.seals} seal(s) in range [${r.range.from}, ${r.range.to}), ${r.duration_ms} ms`;
+  if (r.ok && r.mode === "range") {
+    // A range run that passes vouches for its range alone, never for the log.
+    return h("div", { "data-testid": "report", "data-ok": "true" }, banner("info", h("strong", null, "Range verified. "), `Only entries [${r.range.from}, ${r.range.to}) were checked: ${summary}. This is not a full verification.`));
+  }
   if (r.ok) return h("div", { "data-testid": "report", "data-ok": "true" }, banner("ok", h("strong", null, "Verified. "), `Every entry and seal checked out: ${summary}.`));
   return h(
     "div",
@@ -49,7 +53,13 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
   // Exactly the entries [from, size) must be checked: one the list leaves out (the D1 mirror
   // may lag) is read on its own, from the Durable Object if need be; one still missing fails.
   const from = Math.max(0, size - BROWSER_CHECKED_ENTRIES);
-  const page = await json<{ events: EntryView[] }>(tenantPath(t, `/events${query({ from_seq: from, to_seq: size, limit: BROWSER_CHECKED_ENTRIES })}`));
+  // The server refuses a page (or an entry) whose stored copy contradicts the log's tree
+  // (integrity_error): then each entry is read on its own, and the refused ones are named.
+  const refused = (err: unknown) => err instanceof ApiError && err.code === "integrity_error";
+  const page = await json<{ events: EntryView[] }>(tenantPath(t, `/events${query({ from_seq: from, to_seq: size, limit: BROWSER_CHECKED_ENTRIES })}`)).catch((err: unknown) => {
+    if (refused(err)) return { events: [] };
+    throw err;
+  });
   const bySeq = new Map(page.events.map((e) => [e.seq, e]));
   const failures: CheckFailure[] = [];
   for (let seq = from; seq < size; seq++) {
@@ -58,9 +68,15 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
       bySeq.get(seq) ??
       (await json<EntryView>(tenantPath(t, `/events/${seq}`)).catch((err: unknown) => {
         if (err instanceof ApiError && err.status === 404) return undefined;
+        if (refused(err)) return "refused" as const;
         throw err;
       }));
-    const f = e ? await checkEntry(t, cp.checkpoint!, e) : ({ reason: "entry_missing", seq } as const);
+    const f =
+      e === "refused"
+        ? ({ reason: "entry_not_included", seq, detail: "the server's stored copy failed its integrity check (integrity_error)" } as const)
+        : e
+          ? await checkEntry(t, cp.checkpoint!, e)
+          : ({ reason: "entry_missing", seq } as const);
     if (f) failures.push(f);
   }
   const count = size - from;
@@ -134,21 +150,36 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
   const state = await pinState(t, ctx.now);
   if (typeof state !== "string") pin = state.pin;
   const history = h("div", { "data-testid": "history" });
+  const status = h("div", { "data-testid": "verification-status" });
   const showHistory = async () => {
-    const { reports } = await json<{ reports: { job_id: string; ok: boolean; failures: number; created_at: string; mode: string }[] }>(tenantPath(t, "/verify"));
+    const [{ reports }, stats] = await Promise.all([json<{ reports: ReportRow[] }>(tenantPath(t, "/verify")), json<Stats>(tenantPath(t, "/stats"))]);
     const now = new Date();
+    // The tenant's status is its last full run; range runs are listed below but never count.
+    const full = stats.last_full_verification;
+    status.replaceChildren(
+      full
+        ? banner(full.ok ? "ok" : "bad", `Last full verification ${full.ok ? "passed" : `FAILED with ${full.failures} failure(s)`} ${ago(full.finished_at, now)} (entries [${full.range.from}, ${full.range.to})).`)
+        : banner("warn", "This log has no full verification yet. Range runs check part of the log only and do not count."),
+    );
     history.replaceChildren(
       reports.length === 0
         ? h("p", { class: "muted" }, "None yet.")
         : h(
             "table",
             { class: "history" },
-            h("thead", null, h("tr", null, h("th", null, "When"), h("th", null, "Mode"), h("th", null, "Result"))),
+            h("thead", null, h("tr", null, h("th", null, "When"), h("th", null, "Mode"), h("th", null, "Entries"), h("th", null, "Result"))),
             h(
               "tbody",
               null,
               reports.map((r) =>
-                h("tr", null, h("td", null, `${r.created_at} (${ago(r.created_at, now)})`), h("td", null, r.mode), h("td", null, h("span", { class: r.ok ? "good" : "badtext" }, r.ok ? "passed" : `failed (${r.failures})`))),
+                h(
+                  "tr",
+                  { "data-mode": r.mode },
+                  h("td", null, `${r.created_at} (${ago(r.created_at, now)})`),
+                  h("td", null, r.mode),
+                  h("td", null, r.range ? `[${r.range.from}, ${r.range.to})` : ""),
+                  h("td", null, h("span", { class: r.ok ? "good" : "badtext" }, r.ok ? "passed" : `failed (${r.failures})`)),
+                ),
               ),
             ),
           ),
@@ -167,6 +198,7 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
     "section",
     null,
     h("h1", null, "Verification"),
+    status,
     h("p", null, "A full run re-derives every entry hash, the hash chain, the Merkle tree and every sealed snapshot from D1, R2 and KV, and compares them with the signed checkpoints. The run is itself logged."),
     h("div", { class: "row" }, run, progress, progressText),
     result,

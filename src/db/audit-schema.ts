@@ -51,7 +51,9 @@ export const auditEventTargets = sqliteTable(
 
 /**
  * Verification reports (append-only like the log itself): one row per finished run, with
- * the full report as JSON. Triggers in migrations abort UPDATE and DELETE.
+ * the full report as JSON. Triggers in migrations abort UPDATE, DELETE and a second INSERT of
+ * the same job. `mode` is `full`, `incremental` or `range`; `from_seq`/`to_seq` are the entries
+ * [from, to) the run checked (NULL in rows written before migration 0006).
  */
 export const verificationReports = sqliteTable(
   "verification_reports",
@@ -63,6 +65,8 @@ export const verificationReports = sqliteTable(
     failures: integer("failures").notNull(),
     report: text("report").notNull(),
     createdAt: integer("created_at").notNull(),
+    fromSeq: integer("from_seq"),
+    toSeq: integer("to_seq"),
   },
   (t) => [primaryKey({ columns: [t.tenantId, t.jobId] }), index("verification_reports_created").on(t.tenantId, t.createdAt)],
 );

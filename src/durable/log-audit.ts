@@ -16,6 +16,8 @@ export interface JobView {
   job_id: string;
   status: "running" | "done";
   mode: Mode;
+  /** The entries [from, to) the run covers (fixed when it starts). */
+  range: { from: number; to: number };
   progress: { checked: number; next: number; to: number; phase: Run["phase"] };
   report: Report | null;
 }
@@ -34,7 +36,21 @@ CREATE TABLE IF NOT EXISTS last_good (
   state TEXT NOT NULL,
   job_id TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS last_full (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  job_id TEXT NOT NULL,
+  report TEXT NOT NULL
+);
 `;
+
+/** The tenant's verification status: its last finished full run (GET /stats). */
+export interface FullVerificationStatus {
+  job_id: string;
+  ok: boolean;
+  failures: number;
+  finished_at: string;
+  range: { from: number; to: number };
+}
 
 export class LogAudit extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -85,6 +101,18 @@ export class LogAudit extends DurableObject<Env> {
     return this.#view(run.jobId);
   }
 
+  /**
+   * The last finished full run, or null. Range runs never count, whatever they found; runs
+   * finished before this table existed (issue #13) do not either: their "full" may have been
+   * bounded by from/to.
+   */
+  async lastFullVerification(): Promise<FullVerificationStatus | null> {
+    const row = this.ctx.storage.sql.exec("SELECT report FROM last_full WHERE id = 0").toArray()[0];
+    if (!row) return null;
+    const r = JSON.parse(String(row.report)) as Report;
+    return { job_id: r.job_id, ok: r.ok, failures: r.failures.length, finished_at: r.finished_at, range: r.range };
+  }
+
   async job(jobId: string): Promise<JobView | null> {
     const row = this.ctx.storage.sql.exec("SELECT id FROM jobs WHERE id = ?", jobId).toArray()[0];
     return row ? this.#view(jobId) : null;
@@ -116,6 +144,7 @@ export class LogAudit extends DurableObject<Env> {
       job_id: jobId,
       status: report ? "done" : "running",
       mode: run.mode,
+      range: { from: run.from, to: run.to },
       progress: { checked: run.state.checked.entries, next: run.state.next, to: run.to, phase: run.phase },
       report,
     };
@@ -156,15 +185,19 @@ export class LogAudit extends DurableObject<Env> {
 
   /**
    * Stores the report (D1, INSERT only), appends the run to the tenant's log, then marks the
-   * job done here. A crash between these steps repeats them: the D1 insert is keyed by job
-   * id and ignored the second time; the log entry carries the job id as its idempotency key.
+   * job done here. A crash between these steps repeats them: the D1 insert is skipped when the
+   * job already has a report there (a second INSERT of it would be refused by the append-only
+   * triggers, as its finish time differs); the log entry carries the job id as its
+   * idempotency key.
    */
   async #finish(run: Run, requestedBy: { event: JsonObject; provenance: JsonObject }): Promise<void> {
     const report = reportOf(run, Date.now());
     await this.env.DB.prepare(
-      "INSERT INTO verification_reports (tenant_id, job_id, mode, ok, failures, report, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      `INSERT INTO verification_reports (tenant_id, job_id, mode, ok, failures, report, created_at, from_seq, to_seq)
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+       WHERE NOT EXISTS (SELECT 1 FROM verification_reports WHERE tenant_id = ?1 AND job_id = ?2)`,
     )
-      .bind(run.tenant, run.jobId, run.mode, report.ok ? 1 : 0, report.failures.length, JSON.stringify(report), Date.now())
+      .bind(run.tenant, run.jobId, run.mode, report.ok ? 1 : 0, report.failures.length, JSON.stringify(report), Date.now(), run.from, run.to)
       .run();
     const first = report.failures[0];
     const event: JsonObject = {
@@ -173,6 +206,8 @@ export class LogAudit extends DurableObject<Env> {
       metadata: {
         job_id: run.jobId,
         mode: run.mode,
+        from: run.from,
+        to: run.to,
         ok: report.ok,
         entries: report.checked.entries,
         seals: report.checked.seals,
@@ -188,13 +223,23 @@ export class LogAudit extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(Date.now() + 5_000);
       return;
     }
+    // One transaction: the job is done, and (a full run) the tenant's status is this report.
+    // Durable after it: a crash before it repeats the finish, which changes nothing twice.
     this.ctx.storage.transactionSync(() => {
       this.ctx.storage.sql.exec("UPDATE jobs SET report = ? WHERE id = ?", JSON.stringify(report), run.jobId);
-      if (report.ok && run.sealedState) {
-        // Where the next incremental run resumes: after the seals this run proved good.
+      if (report.ok && run.sealedState && run.mode !== "range") {
+        // Where the next incremental run resumes: after the seals this run proved good. Never
+        // after a range run, which may have skipped the seals before its range.
         this.ctx.storage.sql.exec(
           "INSERT INTO last_good (id, state, job_id) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, job_id = excluded.job_id",
           JSON.stringify(run.sealedState), run.jobId,
+        );
+      }
+      if (run.mode === "full") {
+        // The tenant's status, passed or failed (GET /stats, the console's overview).
+        this.ctx.storage.sql.exec(
+          "INSERT INTO last_full (id, job_id, report) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, report = excluded.report",
+          run.jobId, JSON.stringify(report),
         );
       }
     });

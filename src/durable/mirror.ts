@@ -1,8 +1,10 @@
 /**
  * The D1 mirror (DESIGN.md invariant 3): every entry committed in the Durable Object is
- * copied into D1's `audit_events` with INSERT only. Inserts are idempotent (ON CONFLICT DO
- * NOTHING on the primary key), so a pass that is retried after D1 applied it but the reply
- * was lost adds nothing twice.
+ * copied into D1's `audit_events` with INSERT only. Inserts are idempotent: only rows whose key
+ * D1 does not hold yet are inserted, so a pass that is retried after D1 applied it but the reply
+ * was lost adds nothing twice. A row already there is left as it is, even if it differs (a
+ * forged or forked row): verification names it; the mirror never replaces it, and the
+ * append-only triggers (migrations/0006) would refuse that anyway.
  */
 import { getTableName } from "drizzle-orm";
 import { toBase64 } from "../core/bytes";
@@ -77,15 +79,22 @@ const eventValues = (r: EventRow): (string | number | null)[] => [
 ];
 const targetValues = (r: TargetRow): (string | number)[] => [r.tenantId, r.seq, r.position, r.targetId, r.targetType];
 
-/** Multi-row INSERT text for `rows` rows, built once per shape (drizzle's builder cost ~15% of a batch's CPU). */
+/**
+ * Multi-row INSERT text for `rows` rows, built once per shape (drizzle's builder cost ~15% of a
+ * batch's CPU). Rows whose key columns (the first `keyColumns` columns) D1 already holds are
+ * filtered out by the SELECT, so the BEFORE INSERT triggers never meet an existing key.
+ */
 const insertSql = (() => {
   const cache = new Map<string, string>();
-  return (table: string, columns: readonly string[], rows: number, conflict: string): string => {
+  return (table: string, columns: readonly string[], keyColumns: number, rows: number): string => {
     const key = `${table}/${rows}`;
     let sql = cache.get(key);
     if (!sql) {
       const row = `(${columns.map(() => "?").join(", ")})`;
-      sql = `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${Array.from({ length: rows }, () => row).join(", ")} ${conflict}`;
+      const match = columns.slice(0, keyColumns).map((c, i) => `t.${c} = v.column${i + 1}`).join(" AND ");
+      sql =
+        `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM (VALUES ${Array.from({ length: rows }, () => row).join(", ")}) AS v ` +
+        `WHERE NOT EXISTS (SELECT 1 FROM ${table} AS t WHERE ${match})`;
       cache.set(key, sql);
     }
     return sql;
@@ -95,7 +104,7 @@ const insertSql = (() => {
 /**
  * Writes entries to D1 in one batch (one D1 transaction). Throws if D1 fails. Plain prepared
  * statements with the columns of src/db/audit-schema.ts (test/durable/tenant-log.test.ts reads
- * the rows back through drizzle); INSERT only, idempotent through ON CONFLICT DO NOTHING.
+ * the rows back through drizzle); INSERT only, of the rows D1 does not hold yet.
  */
 export async function writeToD1(d1: D1Database, entries: readonly StoredEntry[]): Promise<void> {
   if (entries.length === 0) return;
@@ -104,10 +113,12 @@ export async function writeToD1(d1: D1Database, entries: readonly StoredEntry[])
   const targets = rows.flatMap((r) => r.targets);
   const statements = [
     ...chunks(events, Math.floor(D1_MAX_PARAMS / EVENT_COLUMNS)).map((c) =>
-      d1.prepare(insertSql(getTableName(auditEvents), EVENT_SQL_COLUMNS, c.length, "ON CONFLICT (tenant_id, seq) DO NOTHING")).bind(...c.flatMap(eventValues)),
+      // Key (tenant_id, seq): the first two columns.
+      d1.prepare(insertSql(getTableName(auditEvents), EVENT_SQL_COLUMNS, 2, c.length)).bind(...c.flatMap(eventValues)),
     ),
     ...chunks(targets, Math.floor(D1_MAX_PARAMS / TARGET_COLUMNS)).map((c) =>
-      d1.prepare(insertSql(getTableName(auditEventTargets), TARGET_SQL_COLUMNS, c.length, "ON CONFLICT DO NOTHING")).bind(...c.flatMap(targetValues)),
+      // Key (tenant_id, seq, position): the first three columns.
+      d1.prepare(insertSql(getTableName(auditEventTargets), TARGET_SQL_COLUMNS, 3, c.length)).bind(...c.flatMap(targetValues)),
     ),
   ];
   await d1.batch(statements);

@@ -2,9 +2,9 @@
  * Reconstruction of a tenant's D1 rows (after a bad restore or a dropped table) from the two
  * other stores: the sealed R2 bundles, then the entries DO storage still holds. Every entry is
  * checked before it is written: a bundle must hash to its seal's recorded SHA-256, and each
- * entry must hash to the leaf the log's own tree holds for its sequence number. Writes are
- * INSERT ... ON CONFLICT DO NOTHING, so rows that survived are left as they are (and checked by
- * the next verification), and a rebuild can be run again at any point.
+ * entry must hash to the leaf the log's own tree holds for its sequence number. Writes insert
+ * only the rows D1 lacks (mirror.ts), so rows that survived are left as they are (and checked
+ * by the next verification), and a rebuild can be run again at any point.
  */
 import { toBase64 } from "../core/bytes";
 import { entryLeafHash } from "../core/entry";

@@ -52,6 +52,19 @@ export function clockSkew(event: JsonObject, receivedAtMs: number, maxSkewMs: nu
   return Math.abs(skew) > maxSkewMs ? skew : undefined;
 }
 
+/**
+ * The form an idempotency key is stored and looked up in: scoped by the credential that sent
+ * it (principal type and id, from the provenance the Worker stamps; the tenant is the object
+ * itself), so one credential can never claim, replay or block another's key (issue #13).
+ * Client keys are printable ASCII without spaces (event-schema.ts), so `<type>:<id> <key>` is
+ * never a key stored unscoped by an older version (see `sequenceGroup` for those).
+ */
+export function scopedIdempotencyKey(provenance: JsonObject, key: string): string {
+  const type = typeof provenance.principal_type === "string" ? provenance.principal_type : "";
+  const id = typeof provenance.principal_id === "string" ? provenance.principal_id : "";
+  return `${type}:${id} ${key}`;
+}
+
 const toReceipt = (r: StoredReceipt): Receipt => ({
   seq: r.seq,
   leaf_hash: toBase64(r.leafHash),
@@ -65,6 +78,9 @@ const toReceipt = (r: StoredReceipt): Receipt => ({
  * of the current tree; it is advanced in place, so pass a copy the caller keeps only if the
  * transaction commits. A request is all-or-nothing: if any of
  * its items reuses an Idempotency-Key with a different body, none of its items is appended.
+ * Keys are per credential (`scopedIdempotencyKey`). A key stored before keys were scoped
+ * (unscoped, one namespace per tenant) still answers a retry of it, from any credential: its
+ * original receipt, or a conflict; new keys are never stored unscoped.
  *
  * `nowMs` is the server clock for the whole group; received_at is clamped to never go below
  * the previous entry's (invariant 6). Must be called inside transactionSync.
@@ -88,21 +104,28 @@ export function sequenceGroup(
   // Keys first used in this group. Their receipts get the tree size at the end of the group,
   // so their idempotency rows are written once that size is known.
   const groupKeys = new Map<string, { digest: string; receipt: Receipt; leafHash: StoredEntry["leafHash"] }>();
-  const prior = (key: string): { digest: string; receipt: Receipt } | undefined => {
-    const inGroup = groupKeys.get(key);
+  // Stored rows looked up once per group (a key is looked up by both passes of a request).
+  const storedKeys = new Map<string, { digest: string; receipt: Receipt } | undefined>();
+  const prior = (scoped: string, key: string): { digest: string; receipt: Receipt } | undefined => {
+    const inGroup = groupKeys.get(scoped);
     if (inGroup) return inGroup;
-    const stored = store.findIdempotency(key);
-    return stored && { digest: stored.digest, receipt: toReceipt(stored.receipt) };
+    if (!storedKeys.has(scoped)) {
+      // The scoped row, else an unscoped row stored before keys were scoped.
+      const stored = store.findIdempotency(scoped) ?? store.findIdempotency(key);
+      storedKeys.set(scoped, stored && { digest: stored.digest, receipt: toReceipt(stored.receipt) });
+    }
+    return storedKeys.get(scoped);
   };
 
   const outcomes = requests.map((req): SequenceOutcome => {
+    const scoped = req.items.map((item) => (item.idempotencyKey === undefined ? undefined : scopedIdempotencyKey(req.provenance, item.idempotencyKey)));
     const digests = req.items.map((item) => (item.idempotencyKey === undefined ? "" : eventDigest(item.event)));
     // First pass: refuse the whole request if any key conflicts, before writing anything.
     const seen = new Map<string, string>();
     for (const [i, item] of req.items.entries()) {
       const key = item.idempotencyKey;
       if (key === undefined) continue;
-      const earlier = seen.get(key) ?? prior(key)?.digest;
+      const earlier = seen.get(key) ?? prior(scoped[i]!, key)?.digest;
       if (earlier !== undefined && earlier !== digests[i]) {
         return { ok: false, error: { reason: "idempotency_conflict", key } };
       }
@@ -110,8 +133,8 @@ export function sequenceGroup(
     }
 
     const receipts = req.items.map((item, i): Receipt => {
-      const key = item.idempotencyKey;
-      const replay = key === undefined ? undefined : prior(key);
+      const key = scoped[i];
+      const replay = key === undefined ? undefined : prior(key, item.idempotencyKey!);
       if (replay) return { ...replay.receipt };
       const seq = size;
       const skew = clockSkew(item.event, receivedAtMs, maxClockSkewMs);

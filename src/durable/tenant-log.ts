@@ -15,6 +15,7 @@ import { formatTlogProof } from "../core/tlog-proof";
 import { currentSigner, tenantOrigin } from "./checkpoint-keys";
 import { LogStore, type Head, type SealRecord, type StoredEntry, type TenantSettings } from "./log-store";
 import { writeToD1 } from "./mirror";
+import { applySettingsPatch, settingsView, type SettingsError, type SettingsPatch } from "./settings";
 import { planSeal } from "../core/seal";
 import { restoreSeal, restoreUnsealed, type RebuildError, type RebuildProgress } from "./rebuild";
 import { bundleFromStore } from "./seal-plan";
@@ -29,7 +30,7 @@ import {
   type PublishError,
   type SealSummary,
 } from "./sealer";
-import { sequenceGroup, type AppendItem, type AppendRequest, type Receipt, type SequenceOutcome } from "./sequencer";
+import { sequenceGroup, type AppendItem, type AppendRequest, type Receipt } from "./sequencer";
 
 /** Back-pressure: events waiting for a commit beyond this are refused with 503 + Retry-After. */
 export const MAX_QUEUED_EVENTS = 10_000;
@@ -58,7 +59,8 @@ export type LogError =
   | { reason: "idempotency_conflict"; key: string }
   | { reason: "overloaded"; retryAfterSeconds: number }
   | { reason: "log_unavailable" }
-  | { reason: "split_view"; refusal: Refusal };
+  | { reason: "split_view"; refusal: Refusal }
+  | SettingsError;
 
 export type AppendResult = { ok: true; receipts: Receipt[] } | { ok: false; error: LogError };
 
@@ -110,8 +112,12 @@ export interface LogStats {
 
 interface Pending {
   req: AppendRequest;
-  /** Runs inside the commit's transaction if the request is appended (settings changes). */
-  onCommit?: (store: LogStore) => void;
+  /**
+   * Runs inside the commit's transaction, before the group is sequenced, in queue order: it may
+   * refuse the request (nothing of it is stored), or write through `store` and set the request's
+   * items from the state of this very transaction (settings changes).
+   */
+  prepare?: (store: LogStore) => LogError | undefined;
   resolve: (r: AppendResult) => void;
 }
 
@@ -198,16 +204,33 @@ export class TenantLog extends DurableObject<Env> {
   }
 
   /**
-   * Changes settings and appends `event` (which records the change) in the same transaction:
-   * a setting never changes without its entry in the log.
+   * Applies `patch` to the settings as they are in the commit's own transaction, and appends
+   * `event` with `metadata.before`/`after` taken from that same state, in that transaction: a
+   * setting never changes without its entry, and concurrent changes never undo each other.
    */
-  async updateSettings(tenant: string, next: TenantSettings, event: JsonObject, provenance: JsonObject): Promise<AppendResult> {
+  async updateSettings(
+    tenant: string,
+    patch: SettingsPatch,
+    event: JsonObject,
+    provenance: JsonObject,
+  ): Promise<{ ok: true; receipts: Receipt[]; settings: TenantSettings } | { ok: false; error: LogError }> {
+    const req: AppendRequest = { items: [{ event }], provenance };
+    let applied: TenantSettings | undefined;
     const result = await this.#enqueue(tenant, {
-      req: { items: [{ event }], provenance },
-      onCommit: (store) => store.writeSettings(next),
+      req,
+      prepare: (store) => {
+        const change = applySettingsPatch(store.settings(), patch);
+        if (!change.ok) return change.error;
+        const metadata = { before: settingsView(store.settings()), after: settingsView(change.after) };
+        store.writeSettings(change.after);
+        req.items = [{ event: { ...event, metadata: { ...(event.metadata as JsonObject | undefined), ...metadata } } }];
+        applied = change.after;
+        return undefined;
+      },
     });
-    if (result.ok) this.#scheduleSeal(Date.now());
-    return result;
+    if (!result.ok) return result;
+    this.#scheduleSeal(Date.now());
+    return { ...result, settings: applied! };
   }
 
   /**
@@ -424,17 +447,20 @@ export class TenantLog extends DurableObject<Env> {
         const group = this.#queue.splice(0, Math.min(this.#queue.length, this.maxBatch));
         for (const p of group) this.#queuedEvents -= p.req.items.length;
         const tenant = this.#tenant!;
-        let outcomes: SequenceOutcome[];
+        let outcomes: AppendResult[];
         let createdEntries: StoredEntry[];
         try {
           const tree = this.#tree.clone();
           const previous = this.#head;
           const sequenced = this.ctx.storage.transactionSync(() => {
-            const s = sequenceGroup(this.#store, tenant, previous, tree, group.map((p) => p.req), Date.now(), this.#store.settings().maxClockSkewMs);
-            group.forEach((p, i) => s.outcomes[i]!.ok && p.onCommit?.(this.#store));
+            const maxClockSkewMs = this.#store.settings().maxClockSkewMs;
+            // Settings changes apply here, to this transaction's state; a refused one adds nothing.
+            const refused = group.map((p) => p.prepare?.(this.#store));
+            const requests = group.map((p, i) => (refused[i] ? { items: [], provenance: p.req.provenance } : p.req));
+            const s = sequenceGroup(this.#store, tenant, previous, tree, requests, Date.now(), maxClockSkewMs);
             this.#store.writeHead(tenant, s.head);
             if (s.created.length > 0) this.#countIngest(previous, s);
-            return s;
+            return { ...s, outcomes: s.outcomes.map((o, i): AppendResult => (refused[i] ? { ok: false, error: refused[i] } : o)) };
           });
           // Durable now: entries, tree nodes, idempotency rows, settings and head are in DO
           // storage. A crash from here on loses nothing: [mirroredTo, size) is the outbox,
@@ -546,7 +572,7 @@ export class TenantLog extends DurableObject<Env> {
       return false;
     }
     // D1 now holds [0, to). Recording it is idempotent: a crash before this line only means the
-    // next pass inserts the same rows again, which ON CONFLICT DO NOTHING absorbs.
+    // next pass inserts the same rows again, which the mirror skips (it inserts only rows D1 lacks).
     const to = batch[batch.length - 1]!.seq + 1;
     this.#store.setMirroredTo(to);
     this.#mirroredTo = Math.max(this.#mirroredTo, to);

@@ -30,7 +30,13 @@ export const TAIL_CHUNK = 5_000;
 /** Older entries re-checked at random by an incremental run. */
 export const INCREMENTAL_SAMPLE_SIZE = 256;
 
-export type Mode = "full" | "incremental";
+/**
+ * What a run covers. `full`: the whole log (as far as D1 holds it). `incremental`: what was
+ * sealed since the last good full or incremental run, the tail, and a sample of older entries.
+ * `range`: the entries [from, to) a caller asked for, and nothing else — never the tenant's
+ * verification status (issue #13).
+ */
+export type Mode = "full" | "incremental" | "range";
 
 export interface Run {
   jobId: string;
@@ -98,9 +104,10 @@ async function d1Rows(db: D1Database, tenant: string, from: number, to: number) 
 }
 
 /**
- * Plans a run. `from` is moved back to the start of the seal that holds it, so every seal in
- * scope is checked whole. Incremental runs resume from `resumeFrom` (the state after the last
- * good run's seals) and re-check `sample` older entries.
+ * Plans a run. Only a range run takes `from` and `to`; its `from` is moved back to the start of
+ * the seal that holds it, so every seal in scope is checked whole. Incremental runs resume from
+ * `resumeFrom` (the state after the last good full or incremental run's seals) and re-check
+ * `sample` older entries.
  */
 export async function startRun(
   src: Sources,
@@ -112,7 +119,8 @@ export async function startRun(
     if ((await src.log.stats()).mirror_failures > 0) break;
   }
   const stats = await src.log.stats();
-  const to = Math.min(args.to ?? stats.size, stats.mirrored_to);
+  const bounds: { from?: number; to?: number } = args.mode === "range" ? { from: args.from, to: args.to } : {};
+  const to = Math.min(bounds.to ?? stats.size, stats.mirrored_to);
   const seals = await src.log.seals(args.tenant, 0, 1_000_000);
   const published = seals.filter((s) => s.published && s.to <= to);
   const lastSeal = published.length > 0 ? published[published.length - 1]!.id : -1;
@@ -126,9 +134,9 @@ export async function startRun(
     const picked = new Set<number>();
     while (pool > 0 && picked.size < Math.min(INCREMENTAL_SAMPLE_SIZE, pool)) picked.add(Math.floor(args.random() * pool));
     sample = [...picked].sort((a, b) => a - b);
-  } else if ((args.from ?? 0) > 0) {
+  } else if ((bounds.from ?? 0) > 0) {
     // Start at the seal holding `from`, from the log's own tree at that point.
-    const start = seals.filter((s) => s.published && s.to <= (args.from ?? 0)).pop();
+    const start = seals.filter((s) => s.published && s.to <= (bounds.from ?? 0)).pop();
     if (start) {
       const tree = await src.log.treeStateAt(args.tenant, start.to);
       if (tree.ok) {

@@ -25,6 +25,8 @@ export type AppError =
   | { reason: "log_unavailable" }
   | { reason: "split_view"; refusal: { reason: string; key: string; detail: string } }
   | { reason: "seal_failed"; detail: string }
+  | { reason: "legal_hold_active"; retentionYears: number; requested: number }
+  | { reason: "integrity_error"; seq: number }
   | { reason: "internal" };
 
 export class Failure extends Error {
@@ -124,6 +126,24 @@ export function toHttp(e: AppError): HttpError {
     case "seal_failed":
       console.error("seal failed", e.detail);
       return { status: 503, body: wire("seal_failed", "The snapshot could not be written now; it will be retried."), headers: { "Retry-After": "30" } };
+    case "legal_hold_active":
+      return {
+        status: 409,
+        body: wire(
+          "legal_hold_active",
+          `Retention cannot be lowered (from ${e.retentionYears} to ${e.requested} years) while a legal hold is on, nor in the change that turns it on or off. Lift the hold first; nothing was changed.`,
+        ),
+      };
+    case "integrity_error":
+      // 502: a store behind this server (D1) answered with data the log itself contradicts. A
+      // retry will not help; the server's copy is corrupt or was tampered with.
+      return {
+        status: 502,
+        body: wire(
+          "integrity_error",
+          `The stored copy of entry ${e.seq} is not the entry the signed log holds: it is corrupt or was tampered with. Nothing was served; run a verification, and tell an operator.`,
+        ),
+      };
     case "internal":
       return { status: 500, body: wire("internal", "Internal error.") };
   }

@@ -8,6 +8,7 @@ import { EventFilter } from "./event-query";
 import { Batch, Event, LIMITS } from "./event-schema";
 import { PERMISSIONS } from "./permissions";
 import { pageCsp } from "./security-headers";
+import { StartBody } from "./verify-request";
 
 /** Shared definitions (recursive schemas such as JSON values) moved to components.schemas. */
 const definitions: Record<string, unknown> = {};
@@ -47,6 +48,49 @@ const PublishedKey = z.object({
   verifier_key: z.string().describe("c2sp.org/signed-note verifier key: <origin>+<key id>+<base64 key>"),
 });
 const Settings = z.object({ seal_interval_seconds: z.number().int(), retention_years: z.number().int(), legal_hold: z.boolean(), max_clock_skew_seconds: z.number().int() });
+const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
+const Mode = z.enum(["full", "incremental", "range"]).describe("only a full run is the tenant's verification status");
+const Failures = z.array(z.object({ kind: z.string(), seq: z.number().int().optional(), key: z.string().optional(), detail: z.string().optional(), expected: z.unknown().optional(), found: z.unknown().optional() }));
+const Report = z.object({
+  job_id: z.string(),
+  tenant: z.string(),
+  mode: Mode,
+  ok: z.boolean(),
+  range: Range,
+  checked: z.object({ entries: z.number().int(), seals: z.number().int(), bundle_entries: z.number().int(), sampled: z.number().int() }),
+  started_at: z.string(),
+  finished_at: z.string(),
+  duration_ms: z.number().int(),
+  failures: Failures,
+});
+const Job = z.object({
+  job_id: z.string(),
+  status: z.enum(["running", "done"]),
+  mode: Mode,
+  range: Range,
+  progress: z.object({ checked: z.number().int(), next: z.number().int(), to: z.number().int(), phase: z.string() }),
+  report: Report.nullable(),
+});
+const ReportRow = z.object({ job_id: z.string(), mode: Mode, range: Range.nullable(), ok: z.boolean(), failures: z.number().int(), created_at: z.string() });
+const Stats = z.object({
+  size: z.number().int(),
+  mirrored_to: z.number().int(),
+  mirror_lag: z.number().int(),
+  mirror_failures: z.number().int(),
+  sealed_to: z.number().int(),
+  latest_seal: z.record(z.string(), z.unknown()).nullable(),
+  seal_failures: z.number().int(),
+  last_seal_error: z.string().nullable(),
+  refusing_writes: z.boolean(),
+  skewed_events: z.number().int(),
+  last_received_at: z.string().nullable(),
+  usual_gap_ms: z.number().int(),
+  ingest_stalled: z.boolean(),
+  last_full_verification: z
+    .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
+    .nullable()
+    .describe("the tenant's verification status: its last finished full run (range runs never count)"),
+});
 
 type Op = {
   summary: string;
@@ -56,6 +100,8 @@ type Op = {
   response?: z.ZodType;
   responseType?: string;
   status?: string;
+  /** Error statuses worth naming for this operation: status → what it means. */
+  errors?: Record<string, string>;
 };
 
 const tenantParam = { name: "t", in: "path", required: true, schema: { type: "string" }, description: "tenant (organization) id" };
@@ -81,6 +127,7 @@ function operation(path: string, method: string, op: Op) {
     ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: schema(op.body) } } } } : {}),
     responses: {
       [status]: { description: "success", content },
+      ...Object.fromEntries(Object.entries(op.errors ?? {}).map(([code, what]) => [code, { description: what, content: { "application/json": { schema: schema(ErrorBody) } } }])),
       default: { description: "error", content: { "application/json": { schema: schema(ErrorBody) } } },
     },
     ...(op.permission ? { security: [{ apiKey: [] }, { bearer: [] }, { cookie: [] }] } : {}),
@@ -96,8 +143,8 @@ const ROUTES: [string, string, Op][] = [
   ["/docs/api", "get", { summary: "The API reference page", responseType: "text/html" }],
   ["/v1/keys", "get", { summary: "Public verifier keys (c2sp.org/signed-note) of one tenant's log, every key version; tenants are never listed (400 tenant_required without ?tenant=)", query: z.object({ tenant: z.string().min(1).max(64).describe("the tenant (organization) id") }), response: z.object({ keys: z.array(PublishedKey) }) }],
   ["/v1/tenants/{t}/events", "post", { summary: `Append one event, or {"events":[…]} (at most ${LIMITS.maxBatchEvents})`, permission: "append", body: z.union([Event, Batch]), response: z.union([Receipt, z.object({ receipts: z.array(Receipt) })]), status: "201" }],
-  ["/v1/tenants/{t}/events", "get", { summary: "List events (filters, cursor pagination in sequence order)", permission: "read", query: EventFilter.extend(Page.shape), response: z.object({ events: z.array(Entry), next_cursor: z.string().nullable(), prev_cursor: z.string().nullable() }) }],
-  ["/v1/tenants/{t}/events/{seq}", "get", { summary: "One entry, with its stored bytes", permission: "read", response: Entry }],
+  ["/v1/tenants/{t}/events", "get", { summary: "List events (filters, cursor pagination in sequence order); every row is checked against the log's tree", permission: "read", query: EventFilter.extend(Page.shape), response: z.object({ events: z.array(Entry), next_cursor: z.string().nullable(), prev_cursor: z.string().nullable() }), errors: { "502": "integrity_error: the stored copy of an entry is not the entry the signed log holds (corrupt or tampered with); the message names the entry" } }],
+  ["/v1/tenants/{t}/events/{seq}", "get", { summary: "One entry, with its stored bytes, checked against the log's tree", permission: "read", response: Entry, errors: { "502": "integrity_error: the stored copy of an entry is not the entry the signed log holds (corrupt or tampered with); the message names the entry" } }],
   ["/v1/tenants/{t}/events/{seq}/proof", "get", { summary: "c2sp.org/tlog-proof@v1 for one entry", permission: "read or verify", responseType: "text/plain" }],
   ["/v1/tenants/{t}/export", "get", { summary: "Stream matching entries as JSONL (stored bytes) or CSV", permission: "read", query: EventFilter.extend({ format: z.enum(["jsonl", "csv"]).optional() }), responseType: "application/x-ndjson" }],
   ["/v1/tenants/{t}/checkpoint", "get", { summary: "The current signed checkpoint (c2sp.org/tlog-checkpoint)", permission: "read or verify", responseType: "text/plain" }],
@@ -109,13 +156,13 @@ const ROUTES: [string, string, Op][] = [
   ["/v1/tenants/{t}/snapshots/{id}", "get", { summary: "A snapshot's signed manifest", permission: "verify", responseType: "text/plain" }],
   ["/v1/tenants/{t}/snapshots/{id}/checkpoint", "get", { summary: "A snapshot's signed checkpoint", permission: "verify", responseType: "text/plain" }],
   ["/v1/tenants/{t}/snapshots/{id}/bundle", "get", { summary: "A snapshot's entry bundle (JSON lines)", permission: "verify", responseType: "application/x-ndjson" }],
-  ["/v1/tenants/{t}/stats", "get", { summary: "The log's state: size, D1 mirror lag, seals, refusal, clock-skew and stalled-ingest flags", permission: "read, verify or admin" }],
+  ["/v1/tenants/{t}/stats", "get", { summary: "The log's state: size, D1 mirror lag, seals, refusal, clock-skew and stalled-ingest flags, last full verification", permission: "read, verify or admin", response: Stats }],
   ["/v1/tenants/{t}/stats/activity", "get", { summary: "Entries per hour (24h) or per day (7d, 30d), counted in D1", permission: "read, verify or admin", query: z.object({ range: z.enum(["24h", "7d", "30d"]).optional() }), response: z.object({ range: z.string(), bucket_seconds: z.number().int(), buckets: z.array(z.object({ start: z.string(), count: z.number().int() })) }) }],
   ["/v1/tenants/{t}/settings", "get", { summary: "Seal interval, retention, legal hold", permission: "any", response: Settings }],
-  ["/v1/tenants/{t}/settings", "put", { summary: "Change settings (logged)", permission: "admin", body: Settings.partial(), response: z.object({ settings: Settings, receipt: Receipt }) }],
-  ["/v1/tenants/{t}/verify", "post", { summary: "Start a verification run", permission: "verify", body: z.object({ mode: z.enum(["full", "incremental"]).optional(), from: z.number().int().optional(), to: z.number().int().optional() }) }],
-  ["/v1/tenants/{t}/verify", "get", { summary: "Past verification reports", permission: "verify" }],
-  ["/v1/tenants/{t}/verify/{job}", "get", { summary: "A verification run's progress and report", permission: "verify" }],
+  ["/v1/tenants/{t}/settings", "put", { summary: "Change settings (logged, applied to the current settings in the same transaction)", permission: "admin", body: Settings.partial(), response: z.object({ settings: Settings, receipt: Receipt }), errors: { "409": "legal_hold_active: retention cannot be lowered while a legal hold is on, nor in the change that turns it on or off" } }],
+  ["/v1/tenants/{t}/verify", "post", { summary: "Start a verification run (from/to make it a range run)", permission: "verify", body: StartBody, response: Job }],
+  ["/v1/tenants/{t}/verify", "get", { summary: "Past verification reports, newest first", permission: "verify", response: z.object({ reports: z.array(ReportRow) }) }],
+  ["/v1/tenants/{t}/verify/{job}", "get", { summary: "A verification run's progress and report", permission: "verify", response: Job }],
   ["/v1/tenants/{t}/keys", "post", { summary: "Create an API key (shown once)", permission: "admin, signed in", body: CreateKey, status: "201" }],
   ["/v1/tenants/{t}/keys", "get", { summary: "List API keys (without secrets)", permission: "admin, signed in" }],
   ["/v1/tenants/{t}/keys/{id}", "patch", { summary: "Change a publishable key's allowed origins (logged)", permission: "admin, signed in", body: z.object({ allowed_origins: z.array(z.string()).min(1) }) }],

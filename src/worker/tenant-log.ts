@@ -10,6 +10,9 @@ import { Failure } from "./errors";
  */
 export const tenantLog = (c: Context<AppEnv>) => failClosed(c.env.TENANT_LOG.get(c.env.TENANT_LOG.idFromName(c.var.access.tenantId)));
 
+/** The calling tenant's LogAudit object (verification runs), failing closed the same way. */
+export const logAudit = (c: Context<AppEnv>) => failClosed(c.env.LOG_AUDIT.get(c.env.LOG_AUDIT.idFromName(c.var.access.tenantId)));
+
 function failClosed<T extends object>(stub: T): T {
   return new Proxy(stub, {
     get(target, prop) {

@@ -59,20 +59,27 @@ describe("escapeParts", () => {
 });
 
 describe("alertsOf", () => {
+  const fullPassed = { job_id: "j", ok: true, failures: 0, finished_at: "2026-11-26T00:00:00Z", range: { from: 0, to: 10 } };
   const calm: Stats = {
     size: 10, mirrored_to: 10, mirror_lag: 0, mirror_failures: 0, sealed_to: 10, latest_seal: null, seal_failures: 0,
     last_seal_error: null, refusing_writes: false, skewed_events: 0, last_received_at: null, usual_gap_ms: null, ingest_stalled: false,
+    last_full_verification: fullPassed,
   };
-  const passed = { job_id: "j", ok: true, failures: 0, created_at: "2026-11-26T00:00:00Z" };
+  const passed = { job_id: "j", mode: "full", range: { from: 0, to: 10 }, ok: true, failures: 0 };
+  const failedFull = { last_full_verification: { ...fullPassed, ok: false, failures: 3 } };
 
   test("a calm tenant has no alerts", () => {
     expect(alertsOf(calm, passed)).toEqual([]);
     expect(alertsOf(calm, null)).toEqual([]);
+    expect(alertsOf({ ...calm, last_full_verification: null }, null)).toEqual([]);
   });
 
   test.each([
     { desc: "refusal from the reconcile check", stats: { refusing_writes: true }, report: passed, tone: "bad", text: "refuses writes" },
-    { desc: "a failed verification", stats: {}, report: { ...passed, ok: false, failures: 3 }, tone: "bad", text: "3 failure(s)" },
+    { desc: "a failed verification", stats: failedFull, report: { ...passed, ok: false, failures: 3 }, tone: "bad", text: "3 failure(s)" },
+    // Issue #13: the status is the last full run; a newer range run that passes does not hide it.
+    { desc: "a failed full run, then a passing range run", stats: failedFull, report: { ...passed, job_id: "r", mode: "range", range: { from: 0, to: 1 } }, tone: "bad", text: "The last verification failed with 3 failure(s)" },
+    { desc: "a failing range run", stats: {}, report: { ...passed, job_id: "r", mode: "range", range: { from: 0, to: 1 }, ok: false, failures: 2 }, tone: "bad", text: "A range verification of entries [0, 1) found 2 failure(s)" },
     { desc: "sealing failing", stats: { seal_failures: 2, last_seal_error: "R2 down" }, report: passed, tone: "bad", text: "R2 down" },
     { desc: "mirror behind after failures", stats: { mirror_lag: 40, mirror_failures: 1 }, report: passed, tone: "warn", text: "40 entries behind" },
     { desc: "ingest stalled", stats: { ingest_stalled: true }, report: passed, tone: "warn", text: "No events" },

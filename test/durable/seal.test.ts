@@ -173,13 +173,16 @@ describe("sealing", () => {
     const one = await api(`/v1/tenants/${tenant}/events/3`, { headers: { "x-api-key": readKey } });
     expect(one.status).toBe(200);
     expect(((await one.json()) as { seq: number }).seq).toBe(3);
-    // A row lost from D1 after eviction is 404, never another entry from the log's storage.
+    // A row lost from D1 after eviction is never served from elsewhere: the log holds entry 4,
+    // so its absence is an integrity error naming it (issue #13), not a 404.
     await env.DB.batch([
       env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
       env.DB.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 4").bind(tenant),
       env.DB.prepare("CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
     ]);
-    expect((await api(`/v1/tenants/${tenant}/events/4`, { headers: { "x-api-key": readKey } })).status).toBe(404);
+    const lost = await api(`/v1/tenants/${tenant}/events/4`, { headers: { "x-api-key": readKey } });
+    expect(lost.status).toBe(502);
+    expect(await lost.json()).toMatchObject({ error: { code: "integrity_error", message: expect.stringContaining("entry 4") } });
     // Proofs still work after eviction: the tree keeps every leaf hash.
     expect((await api(`/v1/tenants/${tenant}/events/3/proof`, { headers: { "x-api-key": readKey } })).status).toBe(200);
   });

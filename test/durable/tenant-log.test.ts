@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CompactRange } from "../../src/core/merkle";
 import { LogStore } from "../../src/durable/log-store";
+import { writeToD1 } from "../../src/durable/mirror";
 import { sequenceGroup } from "../../src/durable/sequencer";
 import { MAX_QUEUED_EVENTS, type TenantLog } from "../../src/durable/tenant-log";
 import { toHttp } from "../../src/worker/errors";
@@ -35,6 +36,52 @@ describe("D1 has no update path", () => {
     }
     const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND action = 'user.login'").bind(tenant).first<{ entry: string }>();
     expect(row!.entry).toContain('"action":"user.login"');
+  });
+
+  // REPLACE deletes the conflicting row without firing DELETE triggers (recursive_triggers is
+  // off), so without a BEFORE INSERT trigger it rewrites a row past the UPDATE/DELETE triggers.
+  it("INSERT OR REPLACE, REPLACE INTO and UPSERT DO UPDATE cannot rewrite an audit row", async () => {
+    const { tenant, appendKey } = await tenantWithKeys();
+    expect((await postEvent(tenant, appendKey, event(), { "idempotency-key": "replace-me" })).status).toBe(201);
+    const snapshot = async () => ({
+      events: (await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ?").bind(tenant).all()).results,
+      targets: (await env.DB.prepare("SELECT * FROM audit_event_targets WHERE tenant_id = ?").bind(tenant).all()).results,
+    });
+    const before = await snapshot();
+    const row = before.events[0] as Record<string, string | number | null>;
+    const forged = String(row.entry).replace("user.login", "user.logon");
+    const cols = "(tenant_id, seq, entry, leaf_hash, received_at, occurred_at, action, actor_id, actor_type, outcome, idempotency_key)";
+    const values = [tenant, 0, forged, row.leaf_hash, row.received_at, row.occurred_at, "user.logon", row.actor_id, row.actor_type, row.outcome, row.idempotency_key];
+    for (const verb of ["INSERT OR REPLACE INTO", "REPLACE INTO"]) {
+      const sql = `${verb} audit_events ${cols} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      await expect(env.DB.prepare(sql).bind(...values).run(), verb).rejects.toThrow(/append-only/);
+      // A new seq that reuses the row's idempotency key would replace it through the UNIQUE index.
+      await expect(env.DB.prepare(sql).bind(...[tenant, 1, ...values.slice(2)]).run(), `${verb} (unique key)`).rejects.toThrow(/append-only/);
+      const target = `${verb} audit_event_targets (tenant_id, seq, position, target_id, target_type) VALUES (?, 0, 0, 'forged', 'application')`;
+      await expect(env.DB.prepare(target).bind(tenant).run(), target).rejects.toThrow(/append-only/);
+    }
+    const upsert = `INSERT INTO audit_events ${cols} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, seq) DO UPDATE SET entry = excluded.entry`;
+    await expect(env.DB.prepare(upsert).bind(...values).run()).rejects.toThrow(/append-only/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("a re-driven mirror still inserts idempotently: an identical row is skipped, a different one is refused", async () => {
+    const { tenant, appendKey } = await tenantWithKeys();
+    expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
+    const before = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ?").bind(tenant).first<Record<string, string | number | null>>();
+    const entries = await runInDurableObject(logOf(tenant), (_log: TenantLog, state) => new LogStore(state.storage.sql).entries(0, 10));
+    // The mirror's own write, repeated (as after a lost D1 reply): nothing changes, nothing fails.
+    await writeToD1(env.DB, entries);
+    await writeToD1(env.DB, entries);
+    // A plain INSERT … ON CONFLICT DO NOTHING of the identical row (an older Worker's mirror) is skipped too.
+    const cols = Object.keys(before!);
+    const insert = `INSERT INTO audit_events (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")}) ON CONFLICT (tenant_id, seq) DO NOTHING`;
+    await env.DB.prepare(insert).bind(...Object.values(before!)).run();
+    // …but a different row under the same key is refused, even with DO NOTHING.
+    const other = { ...before!, action: "user.logon" };
+    await expect(env.DB.prepare(insert).bind(...Object.values(other)).run()).rejects.toThrow(/append-only/);
+    expect(await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ?").bind(tenant).all().then((r) => r.results)).toEqual([before]);
+    expect(await d1Count(tenant, "audit_event_targets")).toBe(1);
   });
 });
 

@@ -287,9 +287,10 @@ describe("the console", () => {
     // The newest entries were not touched: the browser finds them (and the checkpoint) sound.
     await expect.poll(() => page.getByTestId("browser-checks").textContent(), { timeout: 30_000 }).toContain("all 20 proofs check out");
     await shot(page, "verification-failed");
-    // The entry's own page says its bytes are not the ones the signed log holds.
+    // The entry's own page says its bytes are not the ones the signed log holds: the server
+    // checks the row against the log's tree and refuses to serve it (502 integrity_error).
     await page.goto(`${B}/#/t/${tenant}/events/${loginSeq}`);
-    await expect.poll(() => page.getByTestId("entry-check").textContent()).toContain(`Entry ${loginSeq} FAILED the in-browser check`);
+    await expect.poll(() => page.getByTestId("entry-check").textContent()).toContain(`Entry ${loginSeq} FAILED the server's integrity check`);
     // And the overview raises the alarm.
     await page.goto(`${B}/#/t/${tenant}/overview`);
     await expect.poll(() => page.getByTestId("alerts").textContent()).toContain("The last verification failed");

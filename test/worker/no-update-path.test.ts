@@ -28,6 +28,10 @@ describe("no update path", () => {
     const all = Object.values(migrations).join("\n");
     expect(all).toMatch(/CREATE TRIGGER audit_events_no_update/);
     expect(all).toMatch(/CREATE TRIGGER audit_events_no_delete/);
+    // REPLACE deletes without firing DELETE triggers: a BEFORE INSERT trigger refuses it (issue #13).
+    for (const table of ["audit_events", "audit_event_targets", "verification_reports"]) {
+      expect(all).toMatch(new RegExp(`CREATE TRIGGER ${table}_no_replace BEFORE INSERT ON ${table}`));
+    }
     expect(all).not.toMatch(/DROP\s+TRIGGER/i);
     expect(all).not.toMatch(/(DROP|ALTER)\s+TABLE\s+[`"]?audit_/i);
   });

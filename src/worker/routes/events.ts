@@ -7,6 +7,7 @@ import { auditEvents } from "../../db/audit-schema";
 import type { AppendItem } from "../../durable/sequencer";
 import { recordAccess } from "../access-log";
 import type { AppEnv } from "../app-env";
+import { checkMissing, checkServedRows } from "../entry-integrity";
 import { Cursor, EventFilter, filterConditions } from "../event-query";
 import { Failure } from "../errors";
 import { Batch, Event, IdempotencyKey, LIMITS } from "../event-schema";
@@ -106,6 +107,8 @@ export const events = new Hono<AppEnv>()
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
     if (backwards) page.reverse();
+    // Every row of the page is checked against the log's tree before any is served.
+    await checkServedRows(c, page);
     const first = page[0]?.seq;
     const last = page[page.length - 1]?.seq;
     // Stable in both directions: cursors name sequence numbers, which never move.
@@ -123,15 +126,24 @@ export const events = new Hono<AppEnv>()
     const parsed = Seq.safeParse(c.req.param("seq"));
     if (!parsed.success) throw new Failure({ reason: "not_found", what: "Entry" });
     const seq = parsed.data;
-    const row = await drizzle(c.env.DB)
-      .select({ seq: auditEvents.seq, entry: auditEvents.entry, leafHash: auditEvents.leafHash })
-      .from(auditEvents)
-      .where(and(eq(auditEvents.tenantId, c.var.access.tenantId), eq(auditEvents.seq, seq)))
-      .get();
+    const fromD1 = () =>
+      drizzle(c.env.DB)
+        .select({ seq: auditEvents.seq, entry: auditEvents.entry, leafHash: auditEvents.leafHash })
+        .from(auditEvents)
+        .where(and(eq(auditEvents.tenantId, c.var.access.tenantId), eq(auditEvents.seq, seq)))
+        .get();
+    const row = await fromD1();
     // Not in D1 yet (the mirror may lag): the Durable Object holds every entry not yet there.
     const fromLog = row ? undefined : await tenantLog(c).entry(seq);
-    const found = row ?? (fromLog ? { seq: fromLog.seq, entry: fromLog.entry, leafHash: fromLog.leaf_hash } : undefined);
-    if (!found) throw new Failure({ reason: "not_found", what: "Entry" });
+    // Else the log may have copied it to D1 and sealed it since D1 was read: read D1 once more.
+    const found = row ?? (fromLog ? { seq: fromLog.seq, entry: fromLog.entry, leafHash: fromLog.leaf_hash } : await fromD1());
+    if (!found) {
+      // Missing everywhere: an integrity error if the log holds entry `seq`, else not found.
+      await checkMissing(c, seq);
+      throw new Failure({ reason: "not_found", what: "Entry" });
+    }
+    // Served only if these bytes are the log's entry `seq` (issue #13).
+    await checkServedRows(c, [found]);
     await recordAccess(c, "sealtrail.event.read", { id: String(seq), type: "entry" });
     return c.json(entryView(found));
   })

@@ -1,19 +1,20 @@
 /**
  * /v1/tenants/:t/settings: seal interval, retention and legal hold. Reading needs any
- * permission of the tenant; changing needs `admin`, and every change is appended to the
- * tenant's log in the same transaction that applies it.
+ * permission of the tenant; changing needs `admin`. The route sends the change itself (the
+ * patch): the TenantLog applies it to its current settings and appends the entry recording it
+ * (before and after) in one transaction, so concurrent changes never undo each other.
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { TenantSettings } from "../../durable/log-store";
 import { SEAL_INTERVAL_MAX_MS, SEAL_INTERVAL_MIN_MS } from "../../durable/sealer";
+import { settingsView as view } from "../../durable/settings";
 import { principalEvent } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
 import { provenance } from "../provenance";
 import { parseWith, readJsonBody } from "../request";
 import { requirePermission } from "../tenant-access";
-import { tenantLog } from "../tenant-log";
+import { logAudit, tenantLog } from "../tenant-log";
 
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
@@ -35,16 +36,9 @@ export const ACTIVITY_RANGES = {
 } as const;
 const ActivityQuery = z.strictObject({ range: z.enum(["24h", "7d", "30d"]).default("24h") });
 
-const view = (s: TenantSettings) => ({
-  seal_interval_seconds: s.sealIntervalMs / 1000,
-  retention_years: s.retentionYears,
-  legal_hold: s.legalHold,
-  max_clock_skew_seconds: s.maxClockSkewMs / 1000,
-});
-
 export const settings = new Hono<AppEnv>()
   .get("/stats", requirePermission("read", "verify", "admin"), async (c) => {
-    const s = await tenantLog(c).stats();
+    const [s, lastFull] = await Promise.all([tenantLog(c).stats(), logAudit(c).lastFullVerification()]);
     return c.json({
       size: s.size,
       mirrored_to: s.mirrored_to,
@@ -59,6 +53,8 @@ export const settings = new Hono<AppEnv>()
       last_received_at: s.last_received_at,
       usual_gap_ms: s.usual_gap_ms,
       ingest_stalled: s.ingest_stalled,
+      // The tenant's verification status: its last full run (range runs never count).
+      last_full_verification: lastFull,
     });
   })
   // Entries per time bucket, counted in D1 on the (tenant_id, received_at, seq) index. Entries
@@ -88,16 +84,9 @@ export const settings = new Hono<AppEnv>()
   .put("/settings", requirePermission("admin"), async (c) => {
     const patch = parseWith(SettingsPatch, await readJsonBody(c), "invalid_settings");
     const tenant = c.var.access.tenantId;
-    const log = tenantLog(c);
-    const before = await log.settings(tenant);
-    const after: TenantSettings = {
-      sealIntervalMs: patch.seal_interval_seconds !== undefined ? patch.seal_interval_seconds * 1000 : before.sealIntervalMs,
-      retentionYears: patch.retention_years ?? before.retentionYears,
-      legalHold: patch.legal_hold ?? before.legalHold,
-      maxClockSkewMs: patch.max_clock_skew_seconds !== undefined ? patch.max_clock_skew_seconds * 1000 : before.maxClockSkewMs,
-    };
-    const event = principalEvent(c, "sealtrail.settings.updated", { id: tenant, type: "tenant" }, { before: view(before), after: view(after) });
-    const result = await log.updateSettings(tenant, after, event, provenance(c));
+    // The object adds metadata.before and .after, read in the transaction that applies the change.
+    const event = principalEvent(c, "sealtrail.settings.updated", { id: tenant, type: "tenant" });
+    const result = await tenantLog(c).updateSettings(tenant, patch, event, provenance(c));
     if (!result.ok) throw new Failure(result.error);
-    return c.json({ settings: view(after), receipt: result.receipts[0] });
+    return c.json({ settings: view(result.settings), receipt: result.receipts[0] });
   });

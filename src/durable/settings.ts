@@ -1,0 +1,49 @@
+/**
+ * A tenant's settings change, as the TenantLog applies it: to its current settings, inside the
+ * transaction that appends the `sealtrail.settings.updated` entry recording it (issue #13: a
+ * read in the Worker and a write in the object let concurrent changes undo each other). Pure:
+ * no storage, no clock.
+ */
+import type { TenantSettings } from "./log-store";
+
+/** The wire form of a change (PUT /v1/tenants/:t/settings, validated by the route). */
+export interface SettingsPatch {
+  seal_interval_seconds?: number;
+  retention_years?: number;
+  legal_hold?: boolean;
+  max_clock_skew_seconds?: number;
+}
+
+/** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
+export type SettingsView = {
+  seal_interval_seconds: number;
+  retention_years: number;
+  legal_hold: boolean;
+  max_clock_skew_seconds: number;
+};
+
+export type SettingsError = { reason: "legal_hold_active"; retentionYears: number; requested: number };
+
+export const settingsView = (s: TenantSettings): SettingsView => ({
+  seal_interval_seconds: s.sealIntervalMs / 1000,
+  retention_years: s.retentionYears,
+  legal_hold: s.legalHold,
+  max_clock_skew_seconds: s.maxClockSkewMs / 1000,
+});
+
+/**
+ * `before` with `patch` applied. Retention is never lowered while a legal hold is on, nor in
+ * the change that turns a hold on or off: lifting a hold is a change (and an entry) of its own.
+ */
+export function applySettingsPatch(before: TenantSettings, patch: SettingsPatch): { ok: true; after: TenantSettings } | { ok: false; error: SettingsError } {
+  const after: TenantSettings = {
+    sealIntervalMs: patch.seal_interval_seconds !== undefined ? patch.seal_interval_seconds * 1000 : before.sealIntervalMs,
+    retentionYears: patch.retention_years ?? before.retentionYears,
+    legalHold: patch.legal_hold ?? before.legalHold,
+    maxClockSkewMs: patch.max_clock_skew_seconds !== undefined ? patch.max_clock_skew_seconds * 1000 : before.maxClockSkewMs,
+  };
+  if ((before.legalHold || after.legalHold) && after.retentionYears < before.retentionYears) {
+    return { ok: false, error: { reason: "legal_hold_active", retentionYears: before.retentionYears, requested: after.retentionYears } };
+  }
+  return { ok: true, after };
+}
