@@ -67,9 +67,13 @@ describe("D1 has no update path", () => {
 
   it("a re-driven mirror still inserts idempotently: an identical row is skipped, a different one is refused", async () => {
     const { tenant, appendKey } = await tenantWithKeys();
-    expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
-    const before = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ?").bind(tenant).first<Record<string, string | number | null>>();
-    const entries = await runInDurableObject(logOf(tenant), (_log: TenantLog, state) => new LogStore(state.storage.sql).entries(0, 10));
+    const res = await postEvent(tenant, appendKey, event());
+    expect(res.status).toBe(201);
+    // The entry under test (the keys' creation entries come before it).
+    const { seq } = (await res.json()) as { seq: number };
+    const rowOf = "SELECT * FROM audit_events WHERE tenant_id = ? AND seq = ?";
+    const before = await env.DB.prepare(rowOf).bind(tenant, seq).first<Record<string, string | number | null>>();
+    const entries = await runInDurableObject(logOf(tenant), (_log: TenantLog, state) => new LogStore(state.storage.sql).entries(seq, 10));
     // The mirror's own write, repeated (as after a lost D1 reply): nothing changes, nothing fails.
     await writeToD1(env.DB, entries);
     await writeToD1(env.DB, entries);
@@ -80,8 +84,9 @@ describe("D1 has no update path", () => {
     // …but a different row under the same key is refused, even with DO NOTHING.
     const other = { ...before!, action: "user.logon" };
     await expect(env.DB.prepare(insert).bind(...Object.values(other)).run()).rejects.toThrow(/append-only/);
-    expect(await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ?").bind(tenant).all().then((r) => r.results)).toEqual([before]);
-    expect(await d1Count(tenant, "audit_event_targets")).toBe(1);
+    expect(await env.DB.prepare(rowOf).bind(tenant, seq).all().then((r) => r.results)).toEqual([before]);
+    const targets = await env.DB.prepare("SELECT count(*) AS n FROM audit_event_targets WHERE tenant_id = ? AND seq = ?").bind(tenant, seq).first<{ n: number }>();
+    expect(targets?.n).toBe(1);
   });
 });
 

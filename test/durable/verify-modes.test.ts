@@ -9,17 +9,21 @@ import type { JobView } from "../../src/durable/log-audit";
 import { api, bearer, createKey, tenantWithKeys } from "../worker/helpers";
 import { appendN, runVerification } from "./log-helpers";
 
-/** A log of 55 entries: seal 0 = [0, 30), seal 1 = [30, 50), and 5 unsealed entries. */
+/**
+ * A log of `base` + 55 entries (`base`: the keys' creation entries, which come first):
+ * seal 0 = [0, base + 30), seal 1 = [base + 30, base + 50), and 5 unsealed entries.
+ */
 async function sealedLog() {
   const t = await tenantWithKeys();
   const verifyKey = await createKey(t.owner, t.tenant, ["verify", "read"]);
+  const base = t.base + 1;
   const seal = async () => expect((await api(`/v1/tenants/${t.tenant}/seal`, { method: "POST", headers: bearer(t.owner) })).status).toBe(200);
   await appendN(t.tenant, t.appendKey, 30);
   await seal();
   await appendN(t.tenant, t.appendKey, 20);
   await seal();
   await appendN(t.tenant, t.appendKey, 5);
-  return { ...t, verifyKey };
+  return { ...t, verifyKey, base };
 }
 
 async function tamperD1(sql: string, ...params: unknown[]) {
@@ -42,8 +46,8 @@ const stats = async (tenant: string, key: string) => (await (await api(`/v1/tena
 
 describe("range verifications are not full ones", () => {
   it("a range run over untampered entries of a tampered log passes as mode range, with its range, and is not the tenant's status", async () => {
-    const { tenant, verifyKey } = await sealedLog();
-    await tamperD1("UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = 7", tenant);
+    const { tenant, verifyKey, base } = await sealedLog();
+    await tamperD1("UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = ?", tenant, base + 7);
 
     const partial = await runVerification(tenant, verifyKey, { from: 0, to: 1 });
     expect(partial.mode).toBe("range");
@@ -55,14 +59,14 @@ describe("range verifications are not full ones", () => {
     // No full run yet: the tenant has no verification status, whatever the range run said.
     expect((await stats(tenant, verifyKey)).last_full_verification).toBeNull();
 
-    // 55 entries and the range run's own entry.
+    // The keys' entries, 55 entries and the range run's own entry.
     const full = await runVerification(tenant, verifyKey);
-    expect(full.report).toMatchObject({ ok: false, mode: "full", range: { from: 0, to: 56 } });
+    expect(full.report).toMatchObject({ ok: false, mode: "full", range: { from: 0, to: base + 56 } });
     const status = (await stats(tenant, verifyKey)).last_full_verification;
     expect(status).toMatchObject({ job_id: full.job_id, ok: false, failures: full.report!.failures.length, finished_at: full.report!.finished_at });
 
     // A later range run that passes does not replace the failed full run as the status.
-    const later = await runVerification(tenant, verifyKey, { mode: "range", from: 50 });
+    const later = await runVerification(tenant, verifyKey, { mode: "range", from: base + 50 });
     expect(later.report).toMatchObject({ ok: true, mode: "range" });
     expect((await stats(tenant, verifyKey)).last_full_verification).toMatchObject({ job_id: full.job_id, ok: false });
     // The run's log entry says what it covered, too.
@@ -71,7 +75,7 @@ describe("range verifications are not full ones", () => {
     };
     expect(logged.events.map((e) => e.event.metadata)).toEqual([
       expect.objectContaining({ job_id: partial.job_id, mode: "range", from: 0, to: 1, ok: true }),
-      expect.objectContaining({ job_id: full.job_id, mode: "full", from: 0, to: 56, ok: false }),
+      expect.objectContaining({ job_id: full.job_id, mode: "full", from: 0, to: base + 56, ok: false }),
       expect.objectContaining({ job_id: later.job_id, mode: "range", ok: true }),
     ]);
   });
@@ -87,9 +91,9 @@ describe("range verifications are not full ones", () => {
   });
 
   it("an incremental run never resumes from a range run: only full and incremental runs are its base", async () => {
-    const { tenant, verifyKey } = await sealedLog();
+    const { tenant, verifyKey, base } = await sealedLog();
     // A range run over both seals passes…
-    expect((await runVerification(tenant, verifyKey, { from: 0, to: 50 })).report).toMatchObject({ ok: true, mode: "range" });
+    expect((await runVerification(tenant, verifyKey, { from: 0, to: base + 50 })).report).toMatchObject({ ok: true, mode: "range" });
     // …but an incremental run after it still checks every seal, as no full run is its base.
     const inc = await runVerification(tenant, verifyKey, { mode: "incremental" });
     expect(inc.report).toMatchObject({ ok: true, mode: "incremental", checked: { seals: 2 } });
