@@ -36,6 +36,7 @@ import { issueInvitationSecret } from "./invitations";
 import { readCapped } from "./request";
 import { requestScope } from "./request-scope";
 import { revokeKeysCreatedBy } from "./routes/keys";
+import { permissionsOfRoles } from "./permissions";
 
 /**
  * Every better-auth body is a few fields (an email, a password, ids, a name). 64 KiB is far
@@ -146,7 +147,15 @@ export function organizationHooks(): Hooks {
     },
     beforeUpdateMemberRole: async ({ member, newRole }) => {
       const metadata = { user_id: member.userId, role: newRole, previous_role: member.role };
-      await record(member.organizationId, actingUser(), "sealtrail.member.role_updated", { id: member.id, type: "member" }, metadata);
+      const c = await record(member.organizationId, actingUser(), "sealtrail.member.role_updated", { id: member.id, type: "member" }, metadata);
+      // Keys are created with the creator's authority to manage keys (`admin`): a member who
+      // loses it loses the keys they created too, or a demoted admin would keep acting as one
+      // through a key. Revoked before the role changes (a refused change leaves them revoked:
+      // the safe side), each revocation logged after the role change it follows.
+      const roleText = Array.isArray(newRole) ? newRole.join(",") : String(newRole);
+      if (permissionsOfRoles(member.role).has("admin") && !permissionsOfRoles(roleText).has("admin")) {
+        await revokeKeysCreatedBy(c, member.organizationId, member.userId, "creator_demoted");
+      }
     },
     beforeRemoveMember: async ({ member }) => {
       const metadata = { user_id: member.userId, role: member.role };

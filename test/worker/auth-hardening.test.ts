@@ -242,6 +242,45 @@ describe("key creation is logged; keys do not outlive their creator (item 2)", (
     expect(all.slice(leftAt, leftAt + 2)).toEqual(["sealtrail.member.left", "sealtrail.key.revoked"]);
   });
 
+  it("an admin demoted to a role without admin loses the keys they created; one who keeps admin keeps them", async () => {
+    const owner = await signUp("Olivia");
+    const tenant = await createTenant(owner);
+    const ada = await signUp("Ada");
+    const cy = await signUp("Cy");
+    const adaMember = await join(owner, tenant, ada, "admin");
+    const cyMember = await join(owner, tenant, cy, "admin");
+    const adaAdmin = await createKey(ada, tenant, ["admin"], "ada-admin");
+    const adaWriter = await createKey(ada, tenant, ["append"], "ada-writer");
+    const cyWriter = await createKey(cy, tenant, ["append"], "cy-writer");
+    // Used once: the secret keys are now in this isolate's verified-key cache.
+    for (const k of [adaWriter, cyWriter]) expect((await postEvent(tenant, k, event())).status).toBe(201);
+    const settings = (key: string) =>
+      api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { "content-type": "application/json", "x-api-key": key }, body: JSON.stringify({ legal_hold: true }) });
+    expect((await settings(adaAdmin)).status).toBe(200);
+    const ids = Object.fromEntries((await keysOf(owner, tenant)).map((k) => [k.name, k.id]));
+
+    // Ada becomes a member: a key she made may no longer act as an admin, or at all.
+    expect((await orgRoute(owner, "update-member-role", { memberId: adaMember, role: "member", organizationId: tenant })).status).toBe(200);
+    expect((await settings(adaAdmin)).status).toBe(401);
+    expect((await postEvent(tenant, adaWriter, event())).status).toBe(401);
+    // Cy becomes an owner: still allowed to manage keys, so hers stay.
+    expect((await orgRoute(owner, "update-member-role", { memberId: cyMember, role: "owner", organizationId: tenant })).status).toBe(200);
+    expect((await postEvent(tenant, cyWriter, event())).status).toBe(201);
+    expect((await keysOf(owner, tenant)).map((k) => k.name)).toEqual(["cy-writer"]);
+
+    const revoked = await entriesOf(owner, tenant, "sealtrail.key.revoked");
+    expect(revoked.map((e) => [(e.event.targets as { id: string }[])[0]!.id, e.event.metadata])).toEqual(
+      expect.arrayContaining([
+        [ids["ada-admin"], { reason: "creator_demoted", created_by: ada.userId }],
+        [ids["ada-writer"], { reason: "creator_demoted", created_by: ada.userId }],
+      ]),
+    );
+    expect(revoked).toHaveLength(2);
+    const all = (await changesOf(owner, tenant)).map((e) => e.event.action);
+    const changedAt = all.indexOf("sealtrail.member.role_updated");
+    expect(all.slice(changedAt, changedAt + 3)).toEqual(["sealtrail.member.role_updated", "sealtrail.key.revoked", "sealtrail.key.revoked"]);
+  });
+
   it("a refused removal (the only owner leaving) revokes nothing and logs nothing", async () => {
     const owner = await signUp("Olivia");
     const tenant = await createTenant(owner);

@@ -4,8 +4,9 @@
  * cannot mint keys (better-auth checks the creating member's role as well). These routes are
  * the only way to create, change or revoke a key (better-auth's own /api/auth/api-key/* routes
  * are refused, auth-routes.ts), and every change is an entry in the tenant's log. A key records
- * who created it (`created_by` in its metadata); when that person leaves the tenant or is
- * removed, the key is revoked (`revokeKeysCreatedBy`, called by membership-log.ts).
+ * who created it (`created_by` in its metadata); when that person leaves the tenant, is
+ * removed, or loses the `admin` permission (a role change), the key is revoked
+ * (`revokeKeysCreatedBy`, called by membership-log.ts).
  */
 import { and, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -67,7 +68,7 @@ export function keyCreator(metadata: string | null): string | null {
  * append throws: the caller (a membership hook) then refuses the membership change, and the keys
  * revoked so far stay revoked (the safe side); a retry revokes the rest.
  */
-export async function revokeKeysCreatedBy(c: Context<AppEnv>, tenant: string, userId: string, reason: "creator_removed" | "creator_left") {
+export async function revokeKeysCreatedBy(c: Context<AppEnv>, tenant: string, userId: string, reason: "creator_removed" | "creator_left" | "creator_demoted") {
   const db = drizzle(c.env.DB);
   const rows = await db
     .select({ id: apikey.id, metadata: apikey.metadata })
