@@ -2,6 +2,7 @@
  * GET /v1/tenants/:t/export?format=jsonl|csv&<filters>: every matching entry, streamed page by
  * page (never the whole range in memory). JSONL lines are the stored entry bytes unchanged, so
  * an export can be verified; CSV is for reading (see csv.ts). Exports are logged as events.
+ * Every page is checked against the log's own tree before it is sent (entry-integrity.ts).
  */
 import { and, asc, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -11,6 +12,7 @@ import { auditEvents } from "../../db/audit-schema";
 import { recordAccess } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { csvRow } from "../csv";
+import { checkServedRows } from "../entry-integrity";
 import { EventFilter, filterConditions } from "../event-query";
 import { parseWith } from "../request";
 import { requirePermission } from "../tenant-access";
@@ -62,22 +64,42 @@ export const exporter = new Hono<AppEnv>().get("/export", requirePermission("rea
   });
   const encoder = new TextEncoder();
   let after = -1;
-  let started = false;
+  // Each page is checked against the log's tree before any of it is sent (entry-integrity.ts),
+  // as the list and entry routes do. The first page is read before answering, so a tampered row
+  // there is a 502 naming it; a later one ends the download with an error (a truncated file,
+  // never a silently altered one).
+  const nextPage = async () => {
+    const rows = await db
+      .select({ seq: auditEvents.seq, entry: auditEvents.entry, leafHash: auditEvents.leafHash })
+      .from(auditEvents)
+      .where(and(...filterConditions(db, tenant, filter), gt(auditEvents.seq, after)))
+      .orderBy(asc(auditEvents.seq))
+      .limit(EXPORT_PAGE);
+    await checkServedRows(c, rows);
+    if (rows.length > 0) after = rows[rows.length - 1]!.seq;
+    return rows;
+  };
+  let pending: Awaited<ReturnType<typeof nextPage>> | undefined = await nextPage();
   const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (format === "csv") controller.enqueue(encoder.encode(csvRow(CSV_COLUMNS)));
+    },
     async pull(controller) {
-      if (!started && format === "csv") controller.enqueue(encoder.encode(csvRow(CSV_COLUMNS)));
-      started = true;
-      const rows = await db
-        .select({ seq: auditEvents.seq, entry: auditEvents.entry, leafHash: auditEvents.leafHash })
-        .from(auditEvents)
-        .where(and(...filterConditions(db, tenant, filter), gt(auditEvents.seq, after)))
-        .orderBy(asc(auditEvents.seq))
-        .limit(EXPORT_PAGE);
+      let rows = pending;
+      pending = undefined;
+      if (!rows) {
+        try {
+          rows = await nextPage();
+        } catch (e) {
+          console.error(`request ${c.var.requestId}: export of ${tenant} stopped`, e);
+          controller.error(e);
+          return;
+        }
+      }
       if (rows.length === 0) {
         controller.close();
         return;
       }
-      after = rows[rows.length - 1]!.seq;
       const text = rows.map((r) => (format === "jsonl" ? `${r.entry}\n` : csvLine(r.entry, r.leafHash))).join("");
       controller.enqueue(encoder.encode(text));
     },
