@@ -18,11 +18,13 @@ import { canonicalize, type JsonValue } from "../core/jcs";
 import { parseVerifierKey, type NoteVerifier } from "../core/note";
 import { verifyTlogProof, type TlogProofError } from "../core/tlog-proof";
 import type { Result } from "../core/result";
+import { readJson } from "../worker/strict-json";
 
 export type ProofFailure =
   | TlogProofError
   | { reason: "entry_seq_mismatch"; expected: number; got: number }
   | { reason: "not_a_sealtrail_entry"; detail: string }
+  | { reason: "entry_duplicate_key"; key: string }
   | { reason: "entry_fields_mismatch"; fields: string[] }
   | { reason: "bad_key"; detail: string };
 
@@ -50,19 +52,28 @@ interface SealtrailEntry {
   view?: Record<string, unknown>;
 }
 
+/** Nesting allowed when reading the file strictly: far above what an entry's JSON holds. */
+const STRICT_DEPTH = 256;
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * The entry from a file: either the bytes themselves, or the JSON that
  * GET /v1/tenants/:t/events/:seq returns (its "entry" field holds the bytes verbatim).
  */
-function sealtrailEntryFrom(fileText: string): Result<SealtrailEntry, { reason: "not_a_sealtrail_entry"; detail: string }> {
+function sealtrailEntryFrom(
+  fileText: string,
+): Result<SealtrailEntry, { reason: "not_a_sealtrail_entry"; detail: string } | { reason: "entry_duplicate_key"; key: string }> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(fileText);
   } catch {
     parsed = undefined;
   }
+  // A key written twice reads one way to a person (the first) and another to JSON.parse (the
+  // last): such a file says two things, and is refused as the server's strict parser would.
+  const strict = readJson(new TextEncoder().encode(fileText), STRICT_DEPTH);
+  if (!strict.ok && strict.error.reason === "duplicate_key") return { ok: false, error: { reason: "entry_duplicate_key", key: strict.error.key } };
   if (isObject(parsed) && typeof parsed.entry === "string") return { ok: true, value: { bytes: parsed.entry, view: parsed } };
   if (isObject(parsed) && typeof parsed.seq === "number" && "v" in parsed) {
     // Canonical entries never end in a newline; one added by a shell or editor is not part of them.
@@ -172,6 +183,8 @@ export function describeProofFailure(e: ProofFailure): string {
       return `the proof is for entry ${e.expected}, but the entry's seq is ${e.got}`;
     case "not_a_sealtrail_entry":
       return `not a Sealtrail entry: ${e.detail}`;
+    case "entry_duplicate_key":
+      return `the entry file has the key ${JSON.stringify(e.key)} more than once: what a person reads and what a parser reads may differ; do not trust it`;
     default:
       return "detail" in e && typeof e.detail === "string" ? `${e.reason}: ${e.detail}` : e.reason;
   }

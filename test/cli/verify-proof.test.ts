@@ -146,6 +146,19 @@ describe("sealtrail verify-proof: the fields a person reads are the verified byt
     expect(r.status).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { reason: "entry_fields_mismatch", fields: ["event", "received_at"] } });
   });
+  it("a key written twice (a forged \"event\" before the genuine one) is refused (exit 1) and named", () => {
+    const genuine = JSON.stringify(apiView(entries[2]!), null, 2);
+    const forged = { action: "order.refunded", actor: { id: "mallory", type: "user" }, outcome: "success" };
+    const file = join(dir, "duplicate-event.json");
+    // A person reads the first "event"; JSON.parse keeps the last (the genuine one).
+    writeFileSync(file, genuine.replace("{\n", `{\n  "event": ${JSON.stringify(forged)},\n`));
+    const r = cli("verify-proof", proof, "--entry", file, "--key", key);
+    expect(r.status, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).not.toContain("OK");
+    expect(r.stderr).toContain('"event" more than once');
+    const j = cli("verify-proof", proof, "--entry", file, "--key", key, "--json");
+    expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, error: { reason: "entry_duplicate_key", key: "event" } });
+  });
 });
 
 /** A log that is not Sealtrail: its own origin, a throwaway key, leaves that are arbitrary bytes. */
