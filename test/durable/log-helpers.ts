@@ -1,9 +1,8 @@
 /** Helpers for tests that grow a log and verify it, through the real Worker. */
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { JobView } from "../../src/durable/log-audit";
-import { api, event, postEvent } from "../worker/helpers";
+import { api, auditOf, event, postEvent } from "../worker/helpers";
 
 /** Appends `n` events in batches of 100; `tag` goes into their metadata. */
 export async function appendN(tenant: string, key: string, n: number, tag = "a"): Promise<void> {
@@ -25,7 +24,7 @@ export async function runVerification(tenant: string, key: string, body?: unknow
   expect([200, 202]).toContain(res.status);
   let job = (await res.json()) as JobView;
   for (let i = 0; job.status !== "done" && i < 200; i++) {
-    await runDurableObjectAlarm(env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant)));
+    await runDurableObjectAlarm(auditOf(tenant));
     job = (await (await api(`/v1/tenants/${tenant}/verify/${job.job_id}`, { headers: { "x-api-key": key } })).json()) as JobView;
   }
   expect(job.status).toBe("done");

@@ -3,12 +3,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { kvLatestKey, sealKeys } from "../../src/durable/sealer";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, event, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, auditOf, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingD1 } from "./faults";
 import { appendN, runVerification } from "./log-helpers";
 
-const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
-const auditOf = (tenant: string) => env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant));
 
 /**
  * A log of base + 55 entries: the keys' creation (seq 0..base-1), then 55 events; seal 0 =

@@ -22,6 +22,7 @@ import {
   event,
   invite,
   join,
+  logOf,
   orgRoute,
   postEvent,
   signUp,
@@ -331,7 +332,7 @@ describe("membership logging does not depend on the body's size (item 9)", () =>
     const statusOf = async () => (await env.DB.prepare("SELECT status FROM invitation WHERE id = ?").bind(inv.id).first<{ status: string }>())?.status;
     // The log refuses every append from now on: R2 holds a seal it never made (invariant 10).
     await env.BUCKET.put(sealKeys(tenant, 0).manifest, "a manifest this log never signed\n");
-    await evictDurableObject(env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)));
+    await evictDurableObject(logOf(tenant));
     const attempts = [
       orgRoute(owner, "update-member-role", { memberId, role: "member", organizationId: tenant }),
       orgRoute(bob, "reject-invitation", { invitationId: inv.id }),

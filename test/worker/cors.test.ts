@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createAuth } from "../../src/worker/auth";
 import { LOG_STATEMENT } from "../../src/worker/permissions";
 import { PUBLISHABLE_KEY_CONFIG } from "../../src/worker/auth-options";
-import { api, bearer, createTenant, event, signUp } from "./helpers";
+import { api, bearer, createTenant, event, logOf, signUp } from "./helpers";
 
 const APP = "https://app.example.com";
 
@@ -138,7 +138,7 @@ describe("publishable ingest keys and CORS", () => {
         rateLimitTimeWindow: 60_000,
       },
     });
-    const log = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+    const log = logOf(tenant);
     // The keys' creation is logged: that is where the log starts for this test.
     const start = (await log.stats()).size;
     // Anyone who copied the key from a page can send it from anywhere: none of this may count.
