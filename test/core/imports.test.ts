@@ -72,6 +72,17 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   "src/runtime": ["src/runtime", "src/core"],
   "src/core": ["src/core"],
 };
+/**
+ * Which packages they may import directly. The SDK (src/client) and the console are bundled for
+ * browsers and other people's code: no zod, no Worker or Node code (what the core bundles,
+ * @noble/*, comes in through src/core).
+ */
+const MAY_USE_PACKAGES: Record<string, [what: string, allowed: RegExp]> = {
+  "src/cli": ["Node's own (node:*)", /^node:/],
+  "src/client": ["none", /^$/],
+  "src/console": ["none", /^$/],
+  "src/runtime": ["node:crypto", /^node:crypto$/],
+};
 const partOf = (file: string) => file.split("/").slice(0, 2).join("/");
 
 describe("imports in src/", () => {
@@ -102,6 +113,15 @@ describe("imports in src/", () => {
         .filter(([file]) => partOf(file) === part)
         .flatMap(([file, deps]) => deps.filter((d) => !allowed.includes(partOf(d))).map((d) => `${file} → ${d}`));
       expect(crossings).toEqual([]);
+    });
+  }
+
+  for (const [part, [what, allowed]] of Object.entries(MAY_USE_PACKAGES)) {
+    it(`${part} imports packages: ${what}`, () => {
+      const used = [...sources]
+        .filter(([file]) => partOf(file) === part)
+        .flatMap(([file, text]) => specifiersOf(text).filter((s) => !s.startsWith(".") && !allowed.test(s)).map((s) => `${file} → ${s}`));
+      expect(used).toEqual([]);
     });
   }
 });

@@ -6,7 +6,6 @@ import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKey
 import { failingR2 } from "./faults";
 import { runVerification } from "./log-helpers";
 
-
 const verifyOk = async (tenant: string, key: string) => (await runVerification(tenant, key)).report!;
 
 async function d1Seqs(tenant: string) {

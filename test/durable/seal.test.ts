@@ -14,7 +14,6 @@ import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKey
 import { failingR2 } from "./faults";
 import { appendN } from "./log-helpers";
 
-
 function keysOf(tenant: string): { origin: string; verifiers: NoteVerifier[] } {
   const keys = publishedKeys(env, tenant);
   return { origin: keys[0]!.origin, verifiers: keys.map((k) => (parseVerifierKey(k.verifier_key) as { value: NoteVerifier }).value) };

@@ -10,7 +10,6 @@ import { toHttp } from "../../src/worker/errors";
 import { api, event, logOf, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingD1 } from "./faults";
 
-
 const d1Count = async (tenant: string, table = "audit_events") =>
   (await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = ?`).bind(tenant).first<{ n: number }>())!.n;
 

@@ -35,7 +35,6 @@ const d1Events = (tenant: string) =>
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 
-
 describe("append", () => {
   it("500 concurrent appends get sequence numbers base..base+499 exactly once, chained, matching the head", async () => {
     const { tenant, appendKey, base } = await tenantWithKeys();
