@@ -13,7 +13,7 @@ import { leafHash } from "../../src/core/hash";
 import { CompactRange, inclusionProof, type NodeReader } from "../../src/core/merkle";
 import { LogStore } from "../../src/durable/log-store";
 import { nobleSha256Parts } from "../../src/core/hash";
-import { nodeSha256, useNativeSha256 } from "../../src/worker/native-sha256";
+import { nodeSha256, useNativeSha256 } from "../../src/runtime/native-sha256";
 import { provenance, sampleEvent } from "../sample-event";
 
 // As the Worker does (src/worker/index.ts): the runtime's SHA-256 for every hash.

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { FETCHED_KEYS, fetchSnapshots } from "./fetch";
 import { HEAD_CHECKPOINT, PRECHECK_ROLE, runPrecheckWorker, verifyDir, verifyDirParallel, type DirReport } from "./verify-dir";
 import { describeProofFailure, verifiersFrom, verifyProofFiles, type EntryFile } from "./verify-proof";
-import { useNativeSha256 } from "../worker/native-sha256";
+import { useNativeSha256 } from "../runtime/native-sha256";
 
 // Node's OpenSSL SHA-256 for every hash (checked against test vectors; noble otherwise).
 useNativeSha256();

@@ -200,12 +200,18 @@ function report(state: AuditState, dir: string, origin: string, verifiers: reado
   };
 }
 
-/** Verifies a folder on this thread, one seal after another. */
-export function verifyDir(dir: string, verifiers: readonly NoteVerifier[], onProgress?: (done: number, total: number, entries: number) => void): DirReport {
+/** A run over a folder: its seals in order, the key's origin, and a fresh state labelled with the first manifest's tenant. */
+function startRun(dir: string, verifiers: readonly NoteVerifier[]) {
   const started = Date.now();
   const origin = verifiers[0]?.name ?? "";
   const ids = sealIdsIn(dir);
   const state = initialAudit(tenantOf(readIf(join(dir, `${ids[0] ?? ""}.manifest`))));
+  return { started, origin, ids, state };
+}
+
+/** Verifies a folder on this thread, one seal after another. */
+export function verifyDir(dir: string, verifiers: readonly NoteVerifier[], onProgress?: (done: number, total: number, entries: number) => void): DirReport {
+  const { started, origin, ids, state } = startRun(dir, verifiers);
   for (const [i, id] of ids.entries()) {
     if (verifySeal(state, dir, id, i, origin, verifiers, () => readIf(join(dir, `${id}.jsonl`))) === "stop") break;
     onProgress?.(i + 1, ids.length, state.checked.entries);
@@ -227,10 +233,7 @@ export async function verifyDirParallel(
   workerUrl: URL,
   onProgress?: (done: number, total: number, entries: number) => void,
 ): Promise<DirReport> {
-  const started = Date.now();
-  const origin = verifiers[0]?.name ?? "";
-  const ids = sealIdsIn(dir);
-  const state = initialAudit(tenantOf(readIf(join(dir, `${ids[0] ?? ""}.manifest`))));
+  const { started, origin, ids, state } = startRun(dir, verifiers);
   const workers = Array.from({ length: Math.max(1, Math.min(jobs, ids.length)) }, () => new Worker(workerUrl, { workerData: { role: PRECHECK_ROLE } }));
   const results = new Map<string, Promise<PrecheckedBundle | undefined>>();
   const waiting = new Map<string, { resolve: (r: PrecheckedBundle | undefined) => void; reject: (e: Error) => void }>();

@@ -3,11 +3,12 @@
  * bytes, checked in this browser against the pinned key. Everything from the log is shown
  * with `show`/`inert` (dom.ts): HTML stays text, control and direction characters are escaped.
  */
-import { ApiError, json, query, tenantPath, type EntryView } from "./api";
+import { ApiError, json, query, tenantPath } from "./api";
 import { h, inert, show } from "./dom";
-import type { TenantContext } from "./main";
+import { go, tenantHash, type TenantContext } from "./route";
 import { checkCheckpoint, checkEntry, describeFailure, pinState } from "./trust";
-import { banner, errorBanner, field, go } from "./ui";
+import { banner, errorBanner, field } from "./ui";
+import type { EntryView, EventPage } from "./wire";
 
 const FILTERS = ["action", "actor", "actor_type", "target", "target_type", "outcome", "since", "until", "from_seq", "to_seq"] as const;
 
@@ -42,7 +43,7 @@ function filterForm(ctx: TenantContext): HTMLFormElement {
     field("Until (exclusive)", h("input", { name: "until", type: "datetime-local", value: toLocal(p.get("until")) })),
     field("From seq", h("input", { name: "from_seq", type: "number", min: 0, value: p.get("from_seq") ?? "" })),
     field("To seq (exclusive)", h("input", { name: "to_seq", type: "number", min: 0, value: p.get("to_seq") ?? "" })),
-    h("div", { class: "actions" }, h("button", { type: "submit" }, "Search"), h("a", { href: `#/t/${encodeURIComponent(ctx.tenant.id)}/events`, class: "button secondary" }, "Clear")),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Search"), h("a", { href: tenantHash(ctx.tenant.id, "/events"), class: "button secondary" }, "Clear")),
   );
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -52,7 +53,7 @@ function filterForm(ctx: TenantContext): HTMLFormElement {
       const v = String(d.get(f) ?? "").trim();
       q[f] = f === "since" || f === "until" ? toIso(v) : v;
     }
-    go(`#/t/${encodeURIComponent(ctx.tenant.id)}/events${query(q)}`);
+    go(tenantHash(ctx.tenant.id, `/events${query(q)}`));
   });
   return form;
 }
@@ -69,11 +70,11 @@ export async function eventsPage(ctx: TenantContext): Promise<Node> {
   const exportLink = (format: string) => tenantPath(t, `/export${query({ ...filter, format })}`);
   let list: Node;
   try {
-    const page = await json<{ events: EntryView[]; next_cursor: string | null; prev_cursor: string | null }>(
+    const page = await json<EventPage>(
       tenantPath(t, `/events${query({ ...filter, cursor, limit: 50 })}`),
     );
     const pageLink = (c: string | null, label: string) =>
-      c ? h("a", { class: "button secondary", href: `#/t/${encodeURIComponent(t)}/events${query({ ...filter, cursor: c })}` }, label) : h("span", { class: "button secondary disabled" }, label);
+      c ? h("a", { class: "button secondary", href: tenantHash(t, `/events${query({ ...filter, cursor: c })}`) }, label) : h("span", { class: "button secondary disabled" }, label);
     list = h(
       "div",
       null,
@@ -90,7 +91,7 @@ export async function eventsPage(ctx: TenantContext): Promise<Node> {
                 h(
                   "tr",
                   { "data-seq": e.seq },
-                  h("td", null, h("a", { href: `#/t/${encodeURIComponent(t)}/events/${e.seq}` }, String(e.seq))),
+                  h("td", null, h("a", { href: tenantHash(t, `/events/${e.seq}`) }, String(e.seq))),
                   h("td", { class: "nowrap" }, show(e.received_at)),
                   h("td", null, show(e.event.action ?? "")),
                   h("td", null, show(e.event.actor?.name ?? e.event.actor?.id ?? ""), e.event.actor?.type ? h("small", null, " ", show(e.event.actor.type)) : null),
@@ -170,7 +171,7 @@ export async function entryPage(ctx: TenantContext, seqText: string): Promise<No
   return h(
     "section",
     null,
-    h("p", null, h("a", { href: `#/t/${encodeURIComponent(t)}/events` }, "← Events")),
+    h("p", null, h("a", { href: tenantHash(t, "/events") }, "← Events")),
     h("h1", null, `Entry ${e.seq}`),
     check,
     h("table", { class: "kv" }, h("tbody", null, rows.map(([k, v]) => h("tr", null, h("th", null, k), h("td", null, v))))),

@@ -1,7 +1,9 @@
 /** Sign-in and sign-up, the tenant list, creating a tenant, and accepting an invitation. */
-import { json, type Org } from "./api";
+import { json } from "./api";
 import { h, show } from "./dom";
-import { banner, field, go, onSubmit, str } from "./ui";
+import { go, tenantHash } from "./route";
+import { banner, field, onSubmit, str } from "./ui";
+import type { Invitation, Org } from "./wire";
 
 export function authPage(mode: "signin" | "signup", next: string | null): HTMLElement {
   const status = h("div");
@@ -50,7 +52,7 @@ export function homePage(orgs: Org[]): HTMLElement {
   onSubmit(form, status, async (d) => {
     const name = str(d, "name");
     const org = await json<Org>("/api/auth/organization/create", { body: { name, slug: slugOf(name) } });
-    go(`#/t/${encodeURIComponent(org.id)}/overview`);
+    go(tenantHash(org.id, "/overview"));
   });
   return h(
     "section",
@@ -61,22 +63,13 @@ export function homePage(orgs: Org[]): HTMLElement {
       : h(
           "ul",
           { class: "tenants" },
-          orgs.map((o) => h("li", null, h("a", { href: `#/t/${encodeURIComponent(o.id)}/overview` }, show(o.name)), " ", h("code", null, o.id))),
+          orgs.map((o) => h("li", null, h("a", { href: tenantHash(o.id, "/overview") }, show(o.name)), " ", h("code", null, o.id))),
         ),
     h("h2", null, "New tenant"),
     h("p", { class: "muted" }, "A tenant is an organization with its own append-only log, signing key and members."),
     form,
     status,
   );
-}
-
-interface Invitation {
-  id: string;
-  email: string;
-  role: string;
-  organizationId: string;
-  organizationName?: string;
-  status: string;
 }
 
 export async function invitePage(id: string, secret: string | undefined): Promise<HTMLElement> {
@@ -95,7 +88,7 @@ export async function invitePage(id: string, secret: string | undefined): Promis
     try {
       // The link's one-time secret proves the link came from the inviter.
       await json(`/v1/invitations/${encodeURIComponent(id)}/accept`, { body: { secret } });
-      go(`#/t/${encodeURIComponent(invitation.organizationId)}/overview`);
+      go(tenantHash(invitation.organizationId, "/overview"));
     } catch (e) {
       status.replaceChildren(banner("bad", e instanceof Error ? e.message : String(e)));
     }

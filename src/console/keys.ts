@@ -1,19 +1,9 @@
 /** API keys: secret keys for machines and publishable ingest keys for browsers. */
 import { json, tenantPath } from "./api";
 import { h, show } from "./dom";
-import type { TenantContext } from "./main";
-import { ago, banner, copyable, errorBanner, field, go, onSubmit, str } from "./ui";
-
-interface KeyRow {
-  id: string;
-  name: string;
-  type: "secret" | "publishable";
-  start: string | null;
-  allowed_origins?: string[];
-  permissions: string[];
-  created_at: string;
-  last_used_at: string | null;
-}
+import { go, tenantHash, type TenantContext } from "./route";
+import { ago, banner, copyable, errorBanner, field, onSubmit, str } from "./ui";
+import type { CreatedKey, KeyList, KeyRow } from "./wire";
 
 const PERMISSIONS = [
   ["append", "append events"],
@@ -23,7 +13,7 @@ const PERMISSIONS = [
 ] as const;
 
 /** The key just created, shown by the next render of this page only (then forgotten). */
-let justCreated: { key: string; name: string; type: string; permissions: string[]; tenant: string } | null = null;
+let justCreated: (CreatedKey & { tenant: string }) | null = null;
 
 const originsOf = (text: string) => text.split(/[\s,]+/).map((o) => o.trim()).filter(Boolean);
 
@@ -33,7 +23,7 @@ function originsEditor(t: string, k: KeyRow, status: HTMLElement): HTMLElement {
   save.addEventListener("click", async () => {
     try {
       await json(tenantPath(t, `/keys/${k.id}`), { method: "PATCH", body: { allowed_origins: originsOf(area.value) } });
-      go(`#/t/${encodeURIComponent(t)}/keys`);
+      go(tenantHash(t, "/keys"));
     } catch (e) {
       status.replaceChildren(errorBanner(e));
     }
@@ -46,7 +36,7 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
   const status = h("div");
   let rows: KeyRow[];
   try {
-    rows = (await json<{ keys: KeyRow[] }>(tenantPath(t, "/keys"))).keys;
+    rows = (await json<KeyList>(tenantPath(t, "/keys"))).keys;
   } catch (e) {
     return h("section", null, h("h1", null, "Keys"), errorBanner(e));
   }
@@ -73,10 +63,10 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
       permissions: isPublishable ? ["append"] : d.getAll("perm").map(String),
       ...(isPublishable ? { allowed_origins: originsOf(str(d, "origins")) } : {}),
     };
-    const k = await json<{ key: string; name: string; type: string; permissions: string[] }>(tenantPath(t, "/keys"), { body });
+    const k = await json<CreatedKey>(tenantPath(t, "/keys"), { body });
     // Rendered again so the list shows the new key; the raw key is shown by that render only.
     justCreated = { ...k, tenant: t };
-    go(`#/t/${encodeURIComponent(t)}/keys`);
+    go(tenantHash(t, "/keys"));
   });
   return h(
     "section",
@@ -116,7 +106,7 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
                         if (!confirm(`Revoke “${k.name}”? Anything using it stops working at once.`)) return;
                         try {
                           await json(tenantPath(t, `/keys/${k.id}`), { method: "DELETE" });
-                          go(`#/t/${encodeURIComponent(t)}/keys`);
+                          go(tenantHash(t, "/keys"));
                         } catch (e) {
                           status.replaceChildren(errorBanner(e));
                         }
@@ -148,6 +138,6 @@ function createdPanel(t: string, k: { key: string; name: string; type: string; p
     h("strong", null, `Your new ${k.type} key “`, show(k.name), "”. Copy it now: it is shown only once."),
     copyable(k.key, "raw-key"),
     tryIt,
-    h("button", { type: "button", class: "secondary small", onclick: () => go(`#/t/${encodeURIComponent(t)}/keys`) }, "Done, I stored it"),
+    h("button", { type: "button", class: "secondary small", onclick: () => go(tenantHash(t, "/keys")) }, "Done, I stored it"),
   );
 }

@@ -3,7 +3,7 @@
  * location hash (#/t/<tenant>/<page>), so every path the server sees is an API path or a file.
  * The console holds no secrets: it uses the person's better-auth cookie session.
  */
-import { ApiError, json, type Org, type Session } from "./api";
+import { ApiError, json } from "./api";
 import { h, mount, show } from "./dom";
 import { authPage, homePage, invitePage } from "./home";
 import { eventsPage, entryPage } from "./events";
@@ -12,22 +12,10 @@ import { membersPage } from "./members";
 import { overviewPage } from "./overview";
 import { settingsPage } from "./settings";
 import { snapshotsPage } from "./snapshots";
-import { errorBanner, go } from "./ui";
+import { go, parseRoute, tenantHash, type TenantContext } from "./route";
+import { errorBanner } from "./ui";
 import { verifyPage } from "./verify";
-
-export interface Route {
-  parts: string[];
-  params: URLSearchParams;
-}
-
-export interface TenantContext {
-  tenant: Org;
-  session: Session;
-  orgs: Org[];
-  route: Route;
-  /** The console's one clock: read once per render. */
-  now: Date;
-}
+import type { Org, Session } from "./wire";
 
 const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext) => Promise<Node> }> = {
   overview: { title: "Overview", render: overviewPage },
@@ -38,11 +26,6 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   members: { title: "Members", render: membersPage },
   settings: { title: "Settings", render: settingsPage },
 };
-
-export function parseRoute(hash: string): Route {
-  const [path = "", q = ""] = hash.replace(/^#/, "").split("?", 2);
-  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(q) };
-}
 
 async function session(): Promise<Session | null> {
   return json<Session | null>("/api/auth/get-session");
@@ -58,7 +41,7 @@ function header(s: Session | null, orgs: Org[], current?: Org): HTMLElement {
             "data-testid": "tenant-switcher",
             onchange: (ev: Event) => {
               const id = (ev.target as HTMLSelectElement).value;
-              go(id === "" ? "#/" : `#/t/${encodeURIComponent(id)}/overview`);
+              go(id === "" ? "#/" : tenantHash(id, "/overview"));
             },
           },
           h("option", { value: "" }, "All tenants…"),
@@ -96,7 +79,7 @@ function nav(tenant: Org, page: string): HTMLElement {
     "nav",
     null,
     Object.entries(TENANT_PAGES).map(([id, p]) =>
-      h("a", { href: `#/t/${encodeURIComponent(tenant.id)}/${id}`, class: id === page ? "active" : null, "aria-current": id === page ? "page" : null }, p.title),
+      h("a", { href: tenantHash(tenant.id, `/${id}`), class: id === page ? "active" : null, "aria-current": id === page ? "page" : null }, p.title),
     ),
   );
 }

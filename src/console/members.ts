@@ -6,8 +6,9 @@
  */
 import { json, query } from "./api";
 import { h, show } from "./dom";
-import type { TenantContext } from "./main";
-import { ago, banner, copyable, errorBanner, field, go, onSubmit, str } from "./ui";
+import { go, tenantHash, type TenantContext } from "./route";
+import { ago, banner, copyable, errorBanner, field, onSubmit, str } from "./ui";
+import type { InvitationRow, Invited, MemberList, MemberRow } from "./wire";
 
 const ROLES = [
   ["member", "reads events"],
@@ -16,30 +17,15 @@ const ROLES = [
   ["owner", "everything"],
 ] as const;
 
-interface MemberRow {
-  id: string;
-  role: string;
-  createdAt: string;
-  userId: string;
-  user: { email: string; name: string };
-}
-interface InvitationRow {
-  id: string;
-  email: string;
-  role: string;
-  status: string;
-  expiresAt: string;
-}
-
 /** The invitation link: the id and the one-time secret, in the fragment (never sent to a server by the browser). */
 export const inviteLink = (id: string, secret: string) => `${location.origin}/#/invite/${encodeURIComponent(id)}/${encodeURIComponent(secret)}`;
 
 export async function membersPage(ctx: TenantContext): Promise<Node> {
   const t = ctx.tenant.id;
   const status = h("div");
-  const reload = () => go(`#/t/${encodeURIComponent(t)}/members`);
+  const reload = () => go(tenantHash(t, "/members"));
   const [members, invitations] = await Promise.all([
-    json<{ members: MemberRow[] }>(`/api/auth/organization/list-members${query({ organizationId: t })}`),
+    json<MemberList>(`/api/auth/organization/list-members${query({ organizationId: t })}`),
     json<InvitationRow[]>(`/api/auth/organization/list-invitations${query({ organizationId: t })}`).catch(() => [] as InvitationRow[]),
   ]);
   const me = members.members.find((m) => m.userId === ctx.session.user.id);
@@ -73,7 +59,7 @@ export async function membersPage(ctx: TenantContext): Promise<Node> {
     h("button", { type: "submit" }, "Invite"),
   );
   onSubmit(form, status, async (d) => {
-    const inv = await json<{ id: string; email: string; role: string; secret: string }>("/api/auth/organization/invite-member", {
+    const inv = await json<Invited>("/api/auth/organization/invite-member", {
       body: { email: str(d, "email"), role: str(d, "role"), organizationId: t },
     });
     invited.replaceChildren(

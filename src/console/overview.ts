@@ -1,9 +1,10 @@
 /** A tenant at a glance: size, seals, verification, the D1 mirror, alerts, and activity. */
-import { json, tenantPath, type ReportRow, type Stats } from "./api";
+import { json, tenantPath } from "./api";
 import { barChart } from "./chart";
 import { h, show } from "./dom";
-import type { TenantContext } from "./main";
+import { tenantHash, type TenantContext } from "./route";
 import { ago, banner, card } from "./ui";
+import type { Activity, ReportList, ReportRow, Stats } from "./wire";
 
 /**
  * The alerts of a tenant's state; an empty list means all is well (pure, for tests). The
@@ -32,8 +33,8 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
   const range = (["24h", "7d", "30d"] as const).find((r) => r === ctx.route.params.get("range")) ?? "24h";
   const [stats, reports, activity] = await Promise.all([
     json<Stats>(tenantPath(t, "/stats")),
-    json<{ reports: ReportRow[] }>(tenantPath(t, "/verify")).catch(() => null),
-    json<{ buckets: { start: string; count: number }[]; bucket_seconds: number }>(tenantPath(t, `/stats/activity?range=${range}`)),
+    json<ReportList>(tenantPath(t, "/verify")).catch(() => null),
+    json<Activity>(tenantPath(t, `/stats/activity?range=${range}`)),
   ]);
   // The status is the last full run; a range run never stands in for it.
   const full = stats.last_full_verification;
@@ -71,7 +72,7 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
       { class: "row" },
       h("h2", null, "Entries over time (UTC)"),
       h("span", { class: "spacer" }),
-      (["24h", "7d", "30d"] as const).map((r) => h("a", { href: `#/t/${encodeURIComponent(t)}/overview?range=${r}`, class: r === range ? "pill active" : "pill" }, r)),
+      (["24h", "7d", "30d"] as const).map((r) => h("a", { href: tenantHash(t, `/overview?range=${r}`), class: r === range ? "pill active" : "pill" }, r)),
     ),
     barChart(activity.buckets, label),
     h("p", { class: "muted" }, `${total} entries in the last ${range} (counted in the D1 mirror).`),

@@ -1,15 +1,9 @@
 /** Tenant settings: seal interval, retention and legal hold, clock-skew bound. Each change is logged. */
 import { json, tenantPath } from "./api";
 import { h } from "./dom";
-import type { TenantContext } from "./main";
+import { tenantHash, type TenantContext } from "./route";
 import { banner, field, onSubmit } from "./ui";
-
-interface Settings {
-  seal_interval_seconds: number;
-  retention_years: number;
-  legal_hold: boolean;
-  max_clock_skew_seconds: number;
-}
+import type { Settings, SettingsChanged } from "./wire";
 
 export async function settingsPage(ctx: TenantContext): Promise<Node> {
   const t = ctx.tenant.id;
@@ -38,10 +32,12 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
       status.replaceChildren(banner("info", "Nothing changed."));
       return;
     }
-    const r = await json<{ receipt: { seq: number } }>(tenantPath(t, "/settings"), { method: "PUT", body: patch });
+    const { receipt } = await json<SettingsChanged>(tenantPath(t, "/settings"), { method: "PUT", body: patch });
     Object.assign(s, next);
     status.replaceChildren(
-      banner("ok", "Saved. The change is recorded in the log as ", h("a", { href: `#/t/${encodeURIComponent(t)}/events/${r.receipt.seq}` }, `entry ${r.receipt.seq}`), "."),
+      receipt
+        ? banner("ok", "Saved. The change is recorded in the log as ", h("a", { href: tenantHash(t, `/events/${receipt.seq}`) }, `entry ${receipt.seq}`), ".")
+        : banner("ok", "Saved. The change is recorded in the log."),
     );
   });
   return h(
@@ -49,6 +45,6 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
     null,
     h("h1", null, "Settings"),
     form,
-    h("p", { class: "muted" }, "Allowed browser origins belong to each publishable key: change them on the ", h("a", { href: `#/t/${encodeURIComponent(t)}/keys` }, "Keys"), " page (changes are logged too)."),
+    h("p", { class: "muted" }, "Allowed browser origins belong to each publishable key: change them on the ", h("a", { href: tenantHash(t, "/keys") }, "Keys"), " page (changes are logged too)."),
   );
 }

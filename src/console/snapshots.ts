@@ -1,16 +1,17 @@
 /** Sealed snapshots: list, download the signed manifest, checkpoint and bundle; the CLI recipe. */
-import { json, query, tenantPath, type PublishedKey, type SealSummary } from "./api";
+import { json, query, tenantPath } from "./api";
 import { h, show } from "./dom";
-import type { TenantContext } from "./main";
+import { go, tenantHash, type TenantContext } from "./route";
 import { readPin } from "./trust";
-import { ago, banner, copyable, errorBanner, go } from "./ui";
+import { ago, banner, copyable, errorBanner } from "./ui";
+import type { SnapshotPage, VerifierKeys } from "./wire";
 
 export async function snapshotsPage(ctx: TenantContext): Promise<Node> {
   const t = ctx.tenant.id;
   const cursor = ctx.route.params.get("cursor") ?? undefined;
   const [list, keys] = await Promise.all([
-    json<{ snapshots: SealSummary[]; next_cursor: string | null }>(tenantPath(t, `/snapshots${query({ cursor, limit: 50 })}`)),
-    json<{ keys: PublishedKey[] }>(`/v1/keys?tenant=${encodeURIComponent(t)}`),
+    json<SnapshotPage>(tenantPath(t, `/snapshots${query({ cursor, limit: 50 })}`)),
+    json<VerifierKeys>(`/v1/keys?tenant=${encodeURIComponent(t)}`),
   ]);
   const pinned = readPin(t);
   const status = h("div");
@@ -19,7 +20,7 @@ export async function snapshotsPage(ctx: TenantContext): Promise<Node> {
     seal.disabled = true;
     try {
       await json(tenantPath(t, "/seal"), { method: "POST", body: {} });
-      go(`#/t/${encodeURIComponent(t)}/snapshots`);
+      go(tenantHash(t, "/snapshots"));
     } catch (e) {
       status.replaceChildren(errorBanner(e));
       seal.disabled = false;
@@ -64,7 +65,7 @@ export async function snapshotsPage(ctx: TenantContext): Promise<Node> {
             ),
           ),
         ),
-    list.next_cursor ? h("a", { class: "button secondary", href: `#/t/${encodeURIComponent(t)}/snapshots${query({ cursor: list.next_cursor })}` }, "More →") : null,
+    list.next_cursor ? h("a", { class: "button secondary", href: tenantHash(t, `/snapshots${query({ cursor: list.next_cursor })}`) }, "More →") : null,
     h("h2", null, "Verifier key"),
     h("p", { class: "muted" }, "The public key (c2sp.org/signed-note) that signs this tenant's checkpoints and manifests."),
     keys.keys.map((k) => copyable(k.verifier_key, "verifier-key")),

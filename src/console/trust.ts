@@ -15,7 +15,8 @@ import { openCheckpoint, type Checkpoint } from "../core/checkpoint";
 import { entryLeafHash } from "../core/entry";
 import { verifyConsistency, verifyInclusion } from "../core/merkle";
 import { parseVerifierKey, type NoteVerifier } from "../core/note";
-import { json, tenantPath, text, type EntryView, type PublishedKey } from "./api";
+import { json, tenantPath, text } from "./api";
+import type { EntryView, ProofHashes, VerifierKeys } from "./wire";
 
 export interface Pin {
   origin: string;
@@ -70,7 +71,7 @@ export interface PinState {
 
 /** The tenant's pinned keys, pinning the served ones on first use. */
 export async function pinState(tenant: string, now: Date): Promise<PinState | string> {
-  const served = (await json<{ keys: PublishedKey[] }>(`/v1/keys?tenant=${encodeURIComponent(tenant)}`)).keys.map((k) => k.verifier_key);
+  const served = (await json<VerifierKeys>(`/v1/keys?tenant=${encodeURIComponent(tenant)}`)).keys.map((k) => k.verifier_key);
   const existing = readPin(tenant);
   if (existing) return { pin: existing, firstUse: false, unpinned: served.filter((k) => !existing.keys.includes(k)) };
   const pin = writePin(tenant, served, now);
@@ -118,7 +119,7 @@ async function consistent(tenant: string, from: { size: number; root: Uint8Array
   // RFC 9162 §2.1.4.2; a tree of size 0 is a prefix of every tree (the API refuses from=0).
   if (from.size === 0) return { ok: true as const };
   if (from.size === to.size) return equalBytes(from.root, to.root) ? { ok: true as const } : { ok: false as const, reason: "same size, another root" };
-  const proof = await json<{ hashes: string[] }>(tenantPath(tenant, `/proof/consistency?from=${from.size}&to=${to.size}`));
+  const proof = await json<ProofHashes>(tenantPath(tenant, `/proof/consistency?from=${from.size}&to=${to.size}`));
   const hashes = proof.hashes.map((h) => fromBase64(h) ?? new Uint8Array(0));
   const r = verifyConsistency(from.size, to.size, hashes, from.root, to.root);
   return r.ok ? { ok: true as const } : { ok: false as const, reason: r.error.reason };
@@ -166,7 +167,7 @@ export async function checkCheckpoint(tenant: string, pin: Pin): Promise<Checkpo
  */
 export async function checkEntry(tenant: string, cp: Checkpoint, entry: Pick<EntryView, "seq" | "entry">): Promise<CheckFailure | null> {
   if (entry.seq >= cp.size) return { reason: "entry_not_included", seq: entry.seq, detail: `beyond the checked tree of ${cp.size} entries` };
-  const proof = await json<{ hashes: string[] }>(tenantPath(tenant, `/proof/inclusion?index=${entry.seq}&size=${cp.size}`));
+  const proof = await json<ProofHashes>(tenantPath(tenant, `/proof/inclusion?index=${entry.seq}&size=${cp.size}`));
   const hashes = proof.hashes.map((h) => fromBase64(h) ?? new Uint8Array(0));
   const result = verifyInclusion(entry.seq, cp.size, entryLeafHash(entry.entry), hashes, cp.root);
   return result.ok ? null : { reason: "entry_not_included", seq: entry.seq, detail: detailOf(result.error) };

@@ -64,9 +64,3 @@ export function onSubmit(form: HTMLFormElement, status: HTMLElement, action: (da
 }
 
 export const str = (d: FormData, name: string) => String(d.get(name) ?? "").trim();
-
-/** Navigates to a console page (a hash); the same hash renders again. */
-export function go(hash: string): void {
-  if (location.hash === hash) window.dispatchEvent(new HashChangeEvent("hashchange"));
-  else location.hash = hash;
-}

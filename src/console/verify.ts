@@ -3,11 +3,12 @@
  * report, and this browser's own checks with src/core against the pinned key: the checkpoint's
  * signature, its consistency with the last one seen here, and the newest entries' proofs.
  */
-import { ApiError, json, query, tenantPath, type EntryView, type Job, type Report, type ReportRow, type Stats, type VerificationFailure } from "./api";
+import { ApiError, json, query, tenantPath } from "./api";
 import { h, show } from "./dom";
-import type { TenantContext } from "./main";
+import type { TenantContext } from "./route";
 import { checkCheckpoint, checkEntry, describeFailure, pinState, writePin, type CheckFailure, type Pin } from "./trust";
 import { ago, banner, copyable, errorBanner } from "./ui";
+import type { EntryView, EventPage, Job, Report, ReportList, Stats, VerificationFailure } from "./wire";
 
 /** Entries whose proofs the browser checks, from the newest back. */
 export const BROWSER_CHECKED_ENTRIES = 20;
@@ -56,7 +57,7 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
   // The server refuses a page (or an entry) whose stored copy contradicts the log's tree
   // (integrity_error): then each entry is read on its own, and the refused ones are named.
   const refused = (err: unknown) => err instanceof ApiError && err.code === "integrity_error";
-  const page = await json<{ events: EntryView[] }>(tenantPath(t, `/events${query({ from_seq: from, to_seq: size, limit: BROWSER_CHECKED_ENTRIES })}`)).catch((err: unknown) => {
+  const page = await json<Pick<EventPage, "events">>(tenantPath(t, `/events${query({ from_seq: from, to_seq: size, limit: BROWSER_CHECKED_ENTRIES })}`)).catch((err: unknown) => {
     if (refused(err)) return { events: [] };
     throw err;
   });
@@ -152,7 +153,7 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
   const history = h("div", { "data-testid": "history" });
   const status = h("div", { "data-testid": "verification-status" });
   const showHistory = async () => {
-    const [{ reports }, stats] = await Promise.all([json<{ reports: ReportRow[] }>(tenantPath(t, "/verify")), json<Stats>(tenantPath(t, "/stats"))]);
+    const [{ reports }, stats] = await Promise.all([json<ReportList>(tenantPath(t, "/verify")), json<Stats>(tenantPath(t, "/stats"))]);
     const now = new Date();
     // The tenant's status is its last full run; range runs are listed below but never count.
     const full = stats.last_full_verification;

@@ -4,13 +4,13 @@
  * no await is allowed.
  *
  * The default SHA-256 is @noble/hashes (pure JavaScript: runs in workerd, Node and browsers).
- * A runtime edge may install a faster synchronous native SHA-256 (src/worker/native-sha256.ts
+ * A runtime edge may install a faster synchronous native SHA-256 (src/runtime/native-sha256.ts
  * installs node:crypto's in workerd, src/cli/main.ts in Node: ~3× faster per entry in workerd,
  * issue #8). installSha256 checks it against FIPS 180-4 test vectors before using it, and
  * test/core/hash-impl.test.ts proves it equal to @noble/hashes on arbitrary inputs.
  */
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
-import { utf8 } from "./bytes";
+import { toHex, utf8 } from "./bytes";
 
 /** A SHA-256 digest (32 bytes). */
 export type Hash = Uint8Array;
@@ -37,7 +37,6 @@ const KNOWN: readonly [string, string][] = [
   ["abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"],
   ["", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
 ];
-const hexOf = (h: Uint8Array) => Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
 
 /**
  * Inputs in every shape the log hashes: a leaf prefix byte then text (non-ASCII included, as
@@ -60,9 +59,9 @@ const SHAPES: readonly (readonly (Uint8Array | string)[])[] = [
  */
 export function installSha256(fast: Sha256): boolean {
   for (const [input, want] of KNOWN) {
-    if (hexOf(fast([utf8(input)])) !== want || hexOf(fast([input.slice(0, 1), input.slice(1)])) !== want) return false;
+    if (toHex(fast([utf8(input)])) !== want || toHex(fast([input.slice(0, 1), input.slice(1)])) !== want) return false;
   }
-  for (const parts of SHAPES) if (hexOf(fast(parts)) !== hexOf(nobleSha256Parts(parts))) return false;
+  for (const parts of SHAPES) if (toHex(fast(parts)) !== toHex(nobleSha256Parts(parts))) return false;
   impl = fast;
   return true;
 }
@@ -97,3 +96,6 @@ export const EMPTY_TREE_HASH: Hash = nobleSha256(new Uint8Array(0));
 
 /** SHA-256 of a string's UTF-8 bytes. */
 export const sha256Text = (s: string): Hash => impl([s]);
+
+/** SHA-256 of a string's UTF-8 bytes, as lowercase hex (how secrets' digests are kept and compared). */
+export const sha256Hex = (s: string): string => toHex(impl([s]));

@@ -8,6 +8,7 @@ import { GENESIS_PREV } from "../core/entry";
 import type { Hash } from "../core/hash";
 import type { StoredNode } from "../core/merkle";
 import type { SealRecord } from "../core/seal";
+import { insertChunks, multiRowInsert } from "./sql";
 
 export type { SealRecord };
 
@@ -104,25 +105,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
 
 const bytes = (v: SqlStorageValue | undefined): Uint8Array => new Uint8Array(v as ArrayBuffer);
 
-/** Durable Object SQLite takes at most 100 bound parameters per statement. */
-const MAX_BOUND_PARAMETERS = 100;
-const ENTRY_ROWS_PER_INSERT = Math.floor(MAX_BOUND_PARAMETERS / 4);
-const NODE_ROWS_PER_INSERT = Math.floor(MAX_BOUND_PARAMETERS / 3);
-
-/** `INSERT INTO <target> VALUES (?, …), …` for `rows` rows of `columns` values; texts are reused. */
-const multiRowInsert = (() => {
-  const texts = new Map<string, string>();
-  return (target: string, columns: number, rows: number): string => {
-    const key = `${target}/${rows}`;
-    let sql = texts.get(key);
-    if (!sql) {
-      const row = `(${Array.from({ length: columns }, () => "?").join(", ")})`;
-      sql = `INSERT INTO ${target} VALUES ${Array.from({ length: rows }, () => row).join(", ")}`;
-      texts.set(key, sql);
-    }
-    return sql;
-  };
-})();
+const ENTRY_COLUMNS = ["seq", "entry", "leaf_hash", "idempotency_key"] as const;
+const NODE_COLUMNS = ["level", "idx", "hash"] as const;
 
 export class LogStore {
   readonly #sql: SqlStorage;
@@ -210,17 +194,15 @@ export class LogStore {
 
   /** Entries in multi-row INSERTs (issue #8: one statement per 25 entries, not one each). */
   insertEntries(entries: readonly StoredEntry[]): void {
-    for (let i = 0; i < entries.length; i += ENTRY_ROWS_PER_INSERT) {
-      const chunk = entries.slice(i, i + ENTRY_ROWS_PER_INSERT);
-      this.#sql.exec(multiRowInsert("entries (seq, entry, leaf_hash, idempotency_key)", 4, chunk.length), ...chunk.flatMap((e) => [e.seq, e.entry, e.leafHash, e.idempotencyKey]));
+    for (const chunk of insertChunks(entries, ENTRY_COLUMNS.length)) {
+      this.#sql.exec(multiRowInsert("entries", ENTRY_COLUMNS, chunk.length), ...chunk.flatMap((e) => [e.seq, e.entry, e.leafHash, e.idempotencyKey]));
     }
   }
 
   /** Complete subtrees of the RFC 6962 tree, as CompactRange.append returns them (multi-row INSERTs). */
   insertNodes(nodes: readonly StoredNode[]): void {
-    for (let i = 0; i < nodes.length; i += NODE_ROWS_PER_INSERT) {
-      const chunk = nodes.slice(i, i + NODE_ROWS_PER_INSERT);
-      this.#sql.exec(multiRowInsert("tree_nodes (level, idx, hash)", 3, chunk.length), ...chunk.flatMap((n) => [n.level, n.index, n.hash]));
+    for (const chunk of insertChunks(nodes, NODE_COLUMNS.length)) {
+      this.#sql.exec(multiRowInsert("tree_nodes", NODE_COLUMNS, chunk.length), ...chunk.flatMap((n) => [n.level, n.index, n.hash]));
     }
   }
 

@@ -10,11 +10,7 @@ import { getTableName } from "drizzle-orm";
 import { toBase64 } from "../core/bytes";
 import { auditEvents, auditEventTargets } from "../db/audit-schema";
 import type { StoredEntry } from "./log-store";
-
-// D1 allows 100 bound parameters per statement.
-const D1_MAX_PARAMS = 100;
-const EVENT_COLUMNS = 11;
-const TARGET_COLUMNS = 5;
+import { insertChunks, multiRowInsert } from "./sql";
 
 type EventRow = typeof auditEvents.$inferInsert;
 type TargetRow = typeof auditEventTargets.$inferInsert;
@@ -63,12 +59,6 @@ export function mirrorRows(e: StoredEntry): { event: EventRow; targets: TargetRo
   };
 }
 
-function chunks<T>(rows: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
-  return out;
-}
-
 export const EVENT_SQL_COLUMNS = [
   "tenant_id", "seq", "entry", "leaf_hash", "received_at", "occurred_at", "action", "actor_id", "actor_type", "outcome", "idempotency_key",
 ] as const;
@@ -78,28 +68,6 @@ const eventValues = (r: EventRow): (string | number | null)[] => [
   r.tenantId, r.seq, r.entry, r.leafHash, r.receivedAt, r.occurredAt ?? null, r.action, r.actorId, r.actorType, r.outcome, r.idempotencyKey ?? null,
 ];
 const targetValues = (r: TargetRow): (string | number)[] => [r.tenantId, r.seq, r.position, r.targetId, r.targetType];
-
-/**
- * Multi-row INSERT text for `rows` rows, built once per shape (drizzle's builder cost ~15% of a
- * batch's CPU). Rows whose key columns (the first `keyColumns` columns) D1 already holds are
- * filtered out by the SELECT, so the BEFORE INSERT triggers never meet an existing key.
- */
-const insertSql = (() => {
-  const cache = new Map<string, string>();
-  return (table: string, columns: readonly string[], keyColumns: number, rows: number): string => {
-    const key = `${table}/${rows}`;
-    let sql = cache.get(key);
-    if (!sql) {
-      const row = `(${columns.map(() => "?").join(", ")})`;
-      const match = columns.slice(0, keyColumns).map((c, i) => `t.${c} = v.column${i + 1}`).join(" AND ");
-      sql =
-        `INSERT INTO ${table} (${columns.join(", ")}) SELECT * FROM (VALUES ${Array.from({ length: rows }, () => row).join(", ")}) AS v ` +
-        `WHERE NOT EXISTS (SELECT 1 FROM ${table} AS t WHERE ${match})`;
-      cache.set(key, sql);
-    }
-    return sql;
-  };
-})();
 
 /**
  * Writes entries to D1 in one batch (one D1 transaction). Throws if D1 fails. Plain prepared
@@ -112,13 +80,14 @@ export async function writeToD1(d1: D1Database, entries: readonly StoredEntry[])
   const events = rows.map((r) => r.event);
   const targets = rows.flatMap((r) => r.targets);
   const statements = [
-    ...chunks(events, Math.floor(D1_MAX_PARAMS / EVENT_COLUMNS)).map((c) =>
+    // Rows D1 already holds are skipped (multiRowInsert's skipExisting: the key's columns).
+    ...insertChunks(events, EVENT_SQL_COLUMNS.length).map((c) =>
       // Key (tenant_id, seq): the first two columns.
-      d1.prepare(insertSql(getTableName(auditEvents), EVENT_SQL_COLUMNS, 2, c.length)).bind(...c.flatMap(eventValues)),
+      d1.prepare(multiRowInsert(getTableName(auditEvents), EVENT_SQL_COLUMNS, c.length, 2)).bind(...c.flatMap(eventValues)),
     ),
-    ...chunks(targets, Math.floor(D1_MAX_PARAMS / TARGET_COLUMNS)).map((c) =>
+    ...insertChunks(targets, TARGET_SQL_COLUMNS.length).map((c) =>
       // Key (tenant_id, seq, position): the first three columns.
-      d1.prepare(insertSql(getTableName(auditEventTargets), TARGET_SQL_COLUMNS, 3, c.length)).bind(...c.flatMap(targetValues)),
+      d1.prepare(multiRowInsert(getTableName(auditEventTargets), TARGET_SQL_COLUMNS, c.length, 3)).bind(...c.flatMap(targetValues)),
     ),
   ];
   await d1.batch(statements);

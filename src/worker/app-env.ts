@@ -1,4 +1,4 @@
-import type { Auth } from "./auth";
+import type { Auth } from "./auth-config";
 import type { Permission } from "./permissions";
 
 /** Who is calling, after authentication. */

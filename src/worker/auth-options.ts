@@ -49,7 +49,7 @@ export const PUBLISHABLE_KEY_RATE_LIMIT = { enabled: true, timeWindow: 60_000, m
 export const AUTH_RATE_LIMIT = { enabled: true, storage: "database", window: 60, max: 100 } as const;
 export const AUTH_IP_OPTIONS = { ipAddressHeaders: ["cf-connecting-ip"], ipv6Subnet: 64 } as const;
 
-type OrganizationHooks = NonNullable<Parameters<typeof organization>[0]>["organizationHooks"];
+export type OrganizationHooks = NonNullable<Parameters<typeof organization>[0]>["organizationHooks"];
 
 /** `hooks`: the Worker's (membership-log.ts); the schema generator passes none. */
 export function authPlugins(hooks?: OrganizationHooks) {

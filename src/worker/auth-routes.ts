@@ -14,7 +14,8 @@
  * it. An endpoint missing from the list (a better-auth upgrade that adds one) is refused too;
  * test/worker/auth-hardening.test.ts lists every mounted endpoint and fails until it is classified.
  */
-import type { Auth } from "./auth";
+/** What is read of a better-auth instance here: its endpoints (auth.api). */
+type AuthApi = { readonly api: object };
 
 export const AUTH_BASE_PATH = "/api/auth";
 
@@ -93,9 +94,9 @@ export const REFUSED_AUTH_PATHS = Object.entries(AUTH_ENDPOINTS)
   .map(([path]) => path);
 
 /** The endpoints better-auth would route over HTTP: path and methods (server-only ones excluded). */
-export function mountedAuthEndpoints(auth: Auth): { path: string; methods: string[] }[] {
+export function mountedAuthEndpoints(auth: AuthApi): { path: string; methods: string[] }[] {
   const out: { path: string; methods: string[] }[] = [];
-  for (const endpoint of Object.values(auth.api as Record<string, unknown>)) {
+  for (const endpoint of Object.values(auth.api)) {
     const e = endpoint as { path?: unknown; options?: { method?: string | string[]; metadata?: { SERVER_ONLY?: boolean } } };
     if (typeof e.path !== "string" || !e.options || e.options.metadata?.SERVER_ONLY) continue;
     out.push({ path: e.path, methods: [e.options.method ?? []].flat() });
@@ -104,10 +105,10 @@ export function mountedAuthEndpoints(auth: Auth): { path: string; methods: strin
 }
 
 type Matcher = { methods: Set<string>; pattern: RegExp };
-const matchers = new WeakMap<Auth, Matcher[]>();
+const matchers = new WeakMap<AuthApi, Matcher[]>();
 
 /** Exact patterns of the endpoints passed on: ":param" matches one segment of safe characters. */
-function matchersOf(auth: Auth): Matcher[] {
+function matchersOf(auth: AuthApi): Matcher[] {
   let list = matchers.get(auth);
   if (!list) {
     list = mountedAuthEndpoints(auth)
@@ -125,6 +126,6 @@ function matchersOf(auth: Auth): Matcher[] {
 }
 
 /** Whether a request to /api/auth/* may reach better-auth: its method and path, spelled exactly. */
-export function authRouteAllowed(auth: Auth, method: string, pathname: string): boolean {
+export function authRouteAllowed(auth: AuthApi, method: string, pathname: string): boolean {
   return matchersOf(auth).some((m) => m.methods.has(method) && m.pattern.test(pathname));
 }

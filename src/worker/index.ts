@@ -1,6 +1,6 @@
 import { app } from "./app";
 import { BENCH_BASELINE_PATH, benchBaseline, benchBaselineEnabled } from "./bench-baseline";
-import { useNativeSha256 } from "./native-sha256";
+import { useNativeSha256 } from "../runtime/native-sha256";
 
 // Every hash in this isolate (the Worker, TenantLog, LogAudit) uses the runtime's SHA-256.
 useNativeSha256();

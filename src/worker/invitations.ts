@@ -16,6 +16,7 @@
 import { isAPIError } from "better-auth/api";
 import { Hono } from "hono";
 import { z } from "zod";
+import { sha256Hex } from "../core/hash";
 import type { AppEnv } from "./app-env";
 import { Failure } from "./errors";
 import { parseWith, readJsonBody } from "./request";
@@ -32,11 +33,6 @@ function newId(): string {
 
 const base64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /**
  * A new invitation id and its link secret (256 random bits); stores the secret's hash. The row
  * is written before the invitation exists: should the invitation then not be created, the row
@@ -47,7 +43,7 @@ export async function issueInvitationSecret(db: D1Database): Promise<{ id: strin
   const secret = base64url(crypto.getRandomValues(new Uint8Array(32)));
   await db
     .prepare("INSERT INTO invitation_secret (invitation_id, secret_hash, created_at) VALUES (?, ?, ?)")
-    .bind(id, await sha256Hex(secret), Date.now())
+    .bind(id, sha256Hex(secret), Date.now())
     .run();
   return { id, secret };
 }
@@ -57,7 +53,7 @@ async function secretMatches(db: D1Database, invitationId: string, secret: strin
     .prepare("SELECT secret_hash FROM invitation_secret WHERE invitation_id = ?")
     .bind(invitationId)
     .first<{ secret_hash: string }>();
-  return row !== null && row.secret_hash === (await sha256Hex(secret));
+  return row !== null && row.secret_hash === sha256Hex(secret);
 }
 
 const AcceptInvitation = z.strictObject({ secret: z.string().min(1).max(256) });

@@ -9,11 +9,11 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { defaultKeyHasher } from "@better-auth/api-key";
+import { sha256Hex } from "../core/hash";
 import { apikey, member } from "../db/auth-schema";
 import type { AppEnv, TenantAccess } from "./app-env";
 import { parseKeyMetadata } from "./cors";
-import type { Auth } from "./auth";
-import { trustedOrigins } from "./auth";
+import { trustedOrigins, type Auth } from "./auth-config";
 import { API_KEY_PREFIX, API_KEY_RATE_LIMIT, PUBLISHABLE_KEY_CONFIG, PUBLISHABLE_KEY_PREFIX, TENANT_KEY_CONFIG } from "./auth-options";
 import { Failure } from "./errors";
 import { KEY_CACHE_TTL_MS, VerifiedKeyCache, type VerifiedKey } from "./key-cache";
@@ -47,11 +47,6 @@ export const verifiedKeys = new VerifiedKeyCache(
   Math.ceil((API_KEY_RATE_LIMIT.maxRequests * KEY_CACHE_TTL_MS) / API_KEY_RATE_LIMIT.timeWindow),
 );
 
-/** SHA-256 of the key (hex): the cache never holds a key itself. */
-async function keyDigest(key: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** better-auth's verification (D1 reads, and writes of last_request and rate-limit counters). */
 async function verifyWithAuth(auth: Auth, key: string, configId: string): Promise<VerifiedKey & { metadata: unknown }> {
@@ -135,7 +130,8 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
       access = { tenantId, principal: { type: "publishable_key", keyId: verified.keyId, origin }, permissions: new Set(verified.permissions.filter((p) => p === "append")) };
     } else {
       // Secret keys: better-auth (and its D1 writes) once per KEY_CACHE_TTL_MS per isolate (key-cache.ts).
-      const digest = await keyDigest(key);
+      // SHA-256 of the key (hex): the cache never holds a key itself.
+      const digest = sha256Hex(key);
       let verified: VerifiedKey | undefined = verifiedKeys.get(digest, Date.now());
       if (!verified) {
         // The TTL counts from before the verification: nothing verified before a revocation

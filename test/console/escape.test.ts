@@ -1,7 +1,7 @@
 /** The console's pure helpers, on Node: how untrusted text is escaped, and which alerts show. */
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import type { Stats } from "../../src/console/api";
+import type { Stats } from "../../src/console/wire";
 import { escapeParts } from "../../src/console/dom";
 import { alertsOf } from "../../src/console/overview";
 

@@ -1,14 +1,13 @@
 /**
- * The native SHA-256 the runtimes install (src/worker/native-sha256.ts: node:crypto in workerd
+ * The native SHA-256 the runtimes install (src/runtime/native-sha256.ts: node:crypto in workerd
  * and in Node) computes exactly what @noble/hashes computes, on arbitrary bytes and strings
  * (lone surrogates included), split into arbitrary parts. Runs in workerd and on Node.
  */
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { installSha256, leafHash, leafHashText, nobleSha256Parts, nodeHash, resetSha256, sha256, sha256Text } from "../../src/core/hash";
-import { nodeSha256 } from "../../src/worker/native-sha256";
-
-const hex = (h: Uint8Array) => Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
+import { toHex as hex } from "../../src/core/bytes";
+import { installSha256, leafHash, leafHashText, nobleSha256Parts, nodeHash, resetSha256, sha256, sha256Hex, sha256Text } from "../../src/core/hash";
+import { nodeSha256 } from "../../src/runtime/native-sha256";
 
 describe("native SHA-256 = @noble/hashes", () => {
   afterAll(() => installSha256(nodeSha256));
@@ -39,5 +38,6 @@ describe("native SHA-256 = @noble/hashes", () => {
   it("refuses an implementation that is not SHA-256", () => {
     expect(installSha256(() => new Uint8Array(32))).toBe(false);
     expect(hex(sha256Text("abc"))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect(sha256Hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   });
 });

@@ -1,10 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LogStore } from "../../src/durable/log-store";
 import { clockSkew } from "../../src/durable/sequencer";
 import { STALL_FACTOR, STALL_MIN_MS, type TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, event, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, event, logOf, postEvent, tenantWithKeys } from "../worker/helpers";
 
 describe("clock skew", () => {
   it("flags only events whose client time is further off than the limit, in either direction", () => {
@@ -37,7 +36,7 @@ describe("stalled ingest", () => {
   it(`is flagged once no entry came for ${STALL_FACTOR} usual gaps (and at least a minute)`, async () => {
     const { tenant, appendKey } = await tenantWithKeys();
     for (let i = 0; i < 3; i++) expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
-    const stub = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+    const stub = logOf(tenant);
     expect((await stub.stats()).ingest_stalled).toBe(false);
     // Make the last entry old, as if the tenant's senders had gone quiet.
     await runInDurableObject(stub, (_log: TenantLog, state) => {

@@ -2,11 +2,9 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, event, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingR2 } from "./faults";
 import { runVerification } from "./log-helpers";
-
-const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 
 const verifyOk = async (tenant: string, key: string) => (await runVerification(tenant, key)).report!;
 

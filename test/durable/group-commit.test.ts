@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../src/core/entry";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { event } from "../worker/helpers";
+import { event, logOf } from "../worker/helpers";
 import { failingD1 } from "./faults";
 
 const appendFive = (log: TenantLog, tenant: string) =>
@@ -18,7 +18,7 @@ const treeSizes = (results: Awaited<ReturnType<typeof appendFive>>) =>
 describe("group commit and the maxBatch setting", () => {
   it("concurrent appends commit together: several receipts share one tree size", async () => {
     const tenant = `group-${crypto.randomUUID()}`;
-    const results = await runInDurableObject(env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)), (log: TenantLog) => appendFive(log, tenant));
+    const results = await runInDurableObject(logOf(tenant), (log: TenantLog) => appendFive(log, tenant));
     const sizes = treeSizes(results);
     expect(new Set(sizes.map((s) => s.seq)).size).toBe(5);
     expect(new Set(sizes.map((s) => s.treeSize)).size).toBeLessThan(5);
@@ -26,7 +26,7 @@ describe("group commit and the maxBatch setting", () => {
 
   it("maxBatch = 1 commits every request on its own (one transaction, one D1 write each)", async () => {
     const tenant = `single-${crypto.randomUUID()}`;
-    const results = await runInDurableObject(env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)), (log: TenantLog) => {
+    const results = await runInDurableObject(logOf(tenant), (log: TenantLog) => {
       log.maxBatch = 1;
       return appendFive(log, tenant);
     });
@@ -38,13 +38,13 @@ describe("group commit and the maxBatch setting", () => {
 
   it("maxBatch defaults to unlimited when SEALTRAIL_BENCH_MAX_BATCH is not set", async () => {
     const tenant = `default-${crypto.randomUUID()}`;
-    const max = await runInDurableObject(env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)), (log: TenantLog) => log.maxBatch);
+    const max = await runInDurableObject(logOf(tenant), (log: TenantLog) => log.maxBatch);
     expect(max).toBe(Infinity);
   });
 
   it("the D1 mirror holds exactly the stored entry bytes, whether a pass copies them from memory or from storage", async () => {
     const tenant = `mirror-${crypto.randomUUID()}`;
-    const stub = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+    const stub = logOf(tenant);
     const stored = await runInDurableObject(stub, async (log: TenantLog, state) => {
       for (let round = 0; round < 3; round++) await appendFive(log, tenant);
       // A failed D1 write drops the in-memory outbox; later passes read DO storage.

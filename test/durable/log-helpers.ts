@@ -3,7 +3,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { JobView } from "../../src/durable/log-audit";
-import { api, event, postEvent } from "../worker/helpers";
+import { api, auditOf, bearer, createKey, event, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
 
 /** Appends `n` events in batches of 100; `tag` goes into their metadata. */
 export async function appendN(tenant: string, key: string, n: number, tag = "a"): Promise<void> {
@@ -25,9 +25,37 @@ export async function runVerification(tenant: string, key: string, body?: unknow
   expect([200, 202]).toContain(res.status);
   let job = (await res.json()) as JobView;
   for (let i = 0; job.status !== "done" && i < 200; i++) {
-    await runDurableObjectAlarm(env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant)));
+    await runDurableObjectAlarm(auditOf(tenant));
     job = (await (await api(`/v1/tenants/${tenant}/verify/${job.job_id}`, { headers: { "x-api-key": key } })).json()) as JobView;
   }
   expect(job.status).toBe("done");
   return job;
+}
+
+/**
+ * A log of base + 55 entries: the keys' creation (seq 0..base-1), then 55 events; seal 0 =
+ * [0, base + 30), seal 1 = [base + 30, base + 50), and 5 unsealed entries.
+ */
+export async function sealedLog() {
+  const t = await tenantWithKeys();
+  const verifyKey = await createKey(t.owner, t.tenant, ["verify", "read"]);
+  const base = await logSize(t.owner, t.tenant);
+  const seal = async () => expect((await api(`/v1/tenants/${t.tenant}/seal`, { method: "POST", headers: bearer(t.owner) })).status).toBe(200);
+  await appendN(t.tenant, t.appendKey, 30);
+  await seal();
+  await appendN(t.tenant, t.appendKey, 20);
+  await seal();
+  await appendN(t.tenant, t.appendKey, 5);
+  return { ...t, verifyKey, base };
+}
+
+/** Runs `sql` against D1 with the append-only triggers lifted, as an insider with console access would. */
+export async function tamperD1(sql: string, ...params: unknown[]) {
+  await env.DB.batch([
+    env.DB.prepare("DROP TRIGGER audit_events_no_update"),
+    env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
+    env.DB.prepare(sql).bind(...params),
+    env.DB.prepare("CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
+    env.DB.prepare("CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
+  ]);
 }

@@ -10,11 +10,9 @@ import { parseVerifierKey, type NoteVerifier } from "../../src/core/note";
 import { publishedKeys } from "../../src/durable/checkpoint-keys";
 import { kvLatestKey, putCreateOnly, SEAL_AFTER_ENTRIES, sealKeys, sealPrefix } from "../../src/durable/sealer";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, event, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingR2 } from "./faults";
 import { appendN } from "./log-helpers";
-
-const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 
 function keysOf(tenant: string): { origin: string; verifiers: NoteVerifier[] } {
   const keys = publishedKeys(env, tenant);

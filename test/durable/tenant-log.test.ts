@@ -7,10 +7,8 @@ import { writeToD1 } from "../../src/durable/mirror";
 import { sequenceGroup } from "../../src/durable/sequencer";
 import { MAX_QUEUED_EVENTS, type TenantLog } from "../../src/durable/tenant-log";
 import { toHttp } from "../../src/worker/errors";
-import { api, event, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, event, logOf, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingD1 } from "./faults";
-
-const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 
 const d1Count = async (tenant: string, table = "audit_events") =>
   (await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = ?`).bind(tenant).first<{ n: number }>())!.n;

@@ -6,33 +6,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JobView } from "../../src/durable/log-audit";
-import { api, bearer, createKey, tenantWithKeys } from "../worker/helpers";
-import { appendN, runVerification } from "./log-helpers";
-
-/**
- * A log of `base` + 55 entries (`base`: the keys' creation entries, which come first):
- * seal 0 = [0, base + 30), seal 1 = [base + 30, base + 50), and 5 unsealed entries.
- */
-async function sealedLog() {
-  const t = await tenantWithKeys();
-  const verifyKey = await createKey(t.owner, t.tenant, ["verify", "read"]);
-  const base = t.base + 1;
-  const seal = async () => expect((await api(`/v1/tenants/${t.tenant}/seal`, { method: "POST", headers: bearer(t.owner) })).status).toBe(200);
-  await appendN(t.tenant, t.appendKey, 30);
-  await seal();
-  await appendN(t.tenant, t.appendKey, 20);
-  await seal();
-  await appendN(t.tenant, t.appendKey, 5);
-  return { ...t, verifyKey, base };
-}
-
-async function tamperD1(sql: string, ...params: unknown[]) {
-  await env.DB.batch([
-    env.DB.prepare("DROP TRIGGER audit_events_no_update"),
-    env.DB.prepare(sql).bind(...params),
-    env.DB.prepare("CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
-  ]);
-}
+import { api } from "../worker/helpers";
+import { runVerification, sealedLog, tamperD1 } from "./log-helpers";
 
 interface Listed {
   reports: { job_id: string; mode: string; ok: boolean; range: { from: number; to: number } | null }[];

@@ -3,42 +3,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { kvLatestKey, sealKeys } from "../../src/durable/sealer";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, event, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, auditOf, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
 import { failingD1 } from "./faults";
-import { appendN, runVerification } from "./log-helpers";
-
-const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
-const auditOf = (tenant: string) => env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant));
-
-/**
- * A log of base + 55 entries: the keys' creation (seq 0..base-1), then 55 events; seal 0 =
- * [0, base + 30), seal 1 = [base + 30, base + 50), and 5 unsealed entries.
- */
-async function sealedLog() {
-  const t = await tenantWithKeys();
-  const verifyKey = await createKey(t.owner, t.tenant, ["verify", "read"]);
-  const base = await logSize(t.owner, t.tenant);
-  const seal = async () => expect((await api(`/v1/tenants/${t.tenant}/seal`, { method: "POST", headers: bearer(t.owner) })).status).toBe(200);
-  await appendN(t.tenant, t.appendKey, 30);
-  await seal();
-  await appendN(t.tenant, t.appendKey, 20);
-  await seal();
-  await appendN(t.tenant, t.appendKey, 5);
-  return { ...t, verifyKey, base };
-}
+import { appendN, runVerification, sealedLog, tamperD1 } from "./log-helpers";
 
 const verify = runVerification;
-
-/** Runs `sql` against D1 with the append-only triggers dropped, as an attacker with console access. */
-async function tamperD1(sql: string, ...params: unknown[]) {
-  await env.DB.batch([
-    env.DB.prepare("DROP TRIGGER audit_events_no_update"),
-    env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
-    env.DB.prepare(sql).bind(...params),
-    env.DB.prepare("CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
-    env.DB.prepare("CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
-  ]);
-}
 
 describe("verification of a clean log", () => {
   it("a sealed log with an unsealed tail verifies ok; the report is stored INSERT-only and the run is logged", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { canonicalize, type JsonValue } from "../../src/core/jcs";
-import { api, event, postEvent, tenantWithKeys } from "./helpers";
+import { api, event, logOf, postEvent, tenantWithKeys } from "./helpers";
 
 interface Receipt {
   seq: number;
@@ -34,8 +34,6 @@ const d1Events = (tenant: string) =>
     .then((r) => r.results);
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-
-const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 
 describe("append", () => {
   it("500 concurrent appends get sequence numbers base..base+499 exactly once, chained, matching the head", async () => {

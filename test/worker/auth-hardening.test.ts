@@ -22,6 +22,7 @@ import {
   event,
   invite,
   join,
+  logOf,
   orgRoute,
   postEvent,
   signUp,
@@ -342,13 +343,19 @@ describe("/api/auth/* bodies are capped (item 7)", () => {
 describe("membership logging does not depend on the body's size (item 9)", () => {
   const pad = "p".repeat(40 * 1024);
 
-  it("a rejected invitation and a role change with large bodies are logged, with the previous role", async () => {
+  /** A tenant of Olivia's where Ada is an auditor (memberId) and Bob has a pending invitation (inv). */
+  async function team() {
     const owner = await signUp("Olivia");
     const tenant = await createTenant(owner);
     const ada = await signUp("Ada");
     const bob = await signUp("Bob");
     const memberId = await join(owner, tenant, ada, "auditor");
     const inv = await invite(owner, tenant, bob.email, "member");
+    return { owner, tenant, ada, bob, memberId, inv };
+  }
+
+  it("a rejected invitation and a role change with large bodies are logged, with the previous role", async () => {
+    const { owner, tenant, ada, bob, memberId, inv } = await team();
     expect((await orgRoute(bob, "reject-invitation", { invitationId: inv.id, pad })).status).toBe(200);
     expect((await orgRoute(owner, "update-member-role", { memberId, role: "member", organizationId: tenant, pad })).status).toBe(200);
     const rejected = await entriesOf(owner, tenant, "sealtrail.member.invitation_rejected");
@@ -358,19 +365,14 @@ describe("membership logging does not depend on the body's size (item 9)", () =>
   });
 
   it("a change whose record cannot be appended is refused, and does not happen", async () => {
-    const owner = await signUp("Olivia");
-    const tenant = await createTenant(owner);
-    const ada = await signUp("Ada");
-    const bob = await signUp("Bob");
-    const memberId = await join(owner, tenant, ada, "auditor");
-    const inv = await invite(owner, tenant, bob.email, "member");
+    const { owner, tenant, ada, bob, memberId, inv } = await team();
     const carol = await signUp("Carol");
     const carolInv = await invite(owner, tenant, carol.email, "admin");
     const roleOf = async () => (await env.DB.prepare("SELECT role FROM member WHERE id = ?").bind(memberId).first<{ role: string }>())?.role;
     const statusOf = async () => (await env.DB.prepare("SELECT status FROM invitation WHERE id = ?").bind(inv.id).first<{ status: string }>())?.status;
     // The log refuses every append from now on: R2 holds a seal it never made (invariant 10).
     await env.BUCKET.put(sealKeys(tenant, 0).manifest, "a manifest this log never signed\n");
-    await evictDurableObject(env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)));
+    await evictDurableObject(logOf(tenant));
     const attempts = [
       orgRoute(owner, "update-member-role", { memberId, role: "member", organizationId: tenant }),
       orgRoute(bob, "reject-invitation", { invitationId: inv.id }),

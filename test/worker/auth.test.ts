@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createAuth } from "../../src/worker/auth";
-import { api, bearer, BASE, clientIp, createKey, createTenant, event, postEvent, signUp, tenantWithKeys } from "./helpers";
+import { api, bearer, BASE, clientIp, createKey, createTenant, event, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
 
 const get = (path: string, headers: Record<string, string>) => api(path, { headers });
 
@@ -102,6 +102,9 @@ describe("API keys carry their own permissions", () => {
 });
 
 describe("organization roles map to permissions", () => {
+  const appendAs = (person: Session, tenant: string) =>
+    api(`/v1/tenants/${tenant}/events`, { method: "POST", headers: { "content-type": "application/json", ...bearer(person) }, body: JSON.stringify(event()) });
+
   async function memberWithRole(role: string) {
     const owner = await signUp();
     const tenant = await createTenant(owner);
@@ -113,24 +116,14 @@ describe("organization roles map to permissions", () => {
   it("an auditor reads but cannot append or manage keys", async () => {
     const { tenant, person } = await memberWithRole("auditor");
     expect((await get(`/v1/tenants/${tenant}/events`, bearer(person))).status).toBe(200);
-    const append = await api(`/v1/tenants/${tenant}/events`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...bearer(person) },
-      body: JSON.stringify(event()),
-    });
-    expect(append.status).toBe(403);
+    expect((await appendAs(person, tenant)).status).toBe(403);
     expect((await get(`/v1/tenants/${tenant}/keys`, bearer(person))).status).toBe(403);
   });
 
   it("a member reads only", async () => {
     const { tenant, person } = await memberWithRole("member");
     expect((await get(`/v1/tenants/${tenant}/events`, bearer(person))).status).toBe(200);
-    const append = await api(`/v1/tenants/${tenant}/events`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...bearer(person) },
-      body: JSON.stringify(event()),
-    });
-    expect(append.status).toBe(403);
+    expect((await appendAs(person, tenant)).status).toBe(403);
   });
 
   it("a role name the product does not define grants nothing", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../../src/worker/event-schema";
-import { api, event, tenantWithKeys } from "./helpers";
+import { api, event, logOf, tenantWithKeys } from "./helpers";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -83,7 +83,7 @@ describe("bad input gets a clear 4xx and nothing is stored", async () => {
   }
 
   it("after all of the above, the tenant's log holds no event (only the keys' creation)", async () => {
-    const stats = await env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)).stats();
+    const stats = await logOf(tenant).stats();
     expect(stats.size).toBe(base);
     const row = await env.DB.prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ?").bind(tenant).first<{ n: number }>();
     expect(row!.n).toBe(base);

@@ -3,9 +3,8 @@
  * sessions, logged key changes (including a publishable key's origins), and logged membership
  * changes made through better-auth's organization routes.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
-import { acceptInvitation, api, BASE, bearer, clientIp, createKey, createTenant, event, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
+import { acceptInvitation, api, BASE, bearer, clientIp, createKey, createTenant, event, logOf, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
 
 const json = { "content-type": "application/json" };
 
@@ -99,7 +98,7 @@ describe("cookie sessions and cross-site requests", () => {
     const tenant = await createTenant(owner);
     const cookie = await cookieOf(owner);
     const readKey = await createKey(owner, tenant, ["read"], "reader");
-    const log = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+    const log = logOf(tenant);
     const size = async () => (await log.stats()).size;
     // The key's creation is logged: that is where the log starts for this test.
     const start = await size();

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createAuth } from "../../src/worker/auth";
 import { LOG_STATEMENT } from "../../src/worker/permissions";
 import { PUBLISHABLE_KEY_CONFIG } from "../../src/worker/auth-options";
-import { api, bearer, createTenant, event, signUp } from "./helpers";
+import { api, bearer, createTenant, event, logOf, signUp, type Session } from "./helpers";
 
 const APP = "https://app.example.com";
 
@@ -21,6 +21,21 @@ async function tenantWithPublishableKey() {
   expect(created.key.startsWith("pk_")).toBe(true);
   return { owner, tenant, pk: created.key, id: created.id };
 }
+
+/** A publishable key for APP with a budget of 2 requests a minute (better-auth's API: /v1 sets no custom limits). */
+const tinyKey = (owner: Session, tenant: string) =>
+  createAuth(env).api.createApiKey({
+    body: {
+      configId: PUBLISHABLE_KEY_CONFIG,
+      organizationId: tenant,
+      userId: owner.userId,
+      name: "tiny",
+      permissions: { [LOG_STATEMENT]: ["append"] },
+      metadata: { allowed_origins: [APP] },
+      rateLimitMax: 2,
+      rateLimitTimeWindow: 60_000,
+    },
+  });
 
 const ingest = (tenant: string, key: string, origin?: string) =>
   api(`/v1/tenants/${tenant}/events`, {
@@ -104,18 +119,7 @@ describe("publishable ingest keys and CORS", () => {
     const row = await env.DB.prepare("SELECT rate_limit_enabled, rate_limit_max, rate_limit_time_window FROM apikey WHERE id = ?").bind(id).first();
     expect(row).toEqual({ rate_limit_enabled: 1, rate_limit_max: 600, rate_limit_time_window: 60_000 });
     // A key with a tiny limit shows the mechanism without 600 requests.
-    const small = await createAuth(env).api.createApiKey({
-      body: {
-        configId: PUBLISHABLE_KEY_CONFIG,
-        organizationId: tenant,
-        userId: owner.userId,
-        name: "tiny",
-        permissions: { [LOG_STATEMENT]: ["append"] },
-        metadata: { allowed_origins: [APP] },
-        rateLimitMax: 2,
-        rateLimitTimeWindow: 60_000,
-      },
-    });
+    const small = await tinyKey(owner, tenant);
     expect((await ingest(tenant, small.key, APP)).status).toBe(201);
     expect((await ingest(tenant, small.key, APP)).status).toBe(201);
     const limited = await ingest(tenant, small.key, APP);
@@ -126,19 +130,8 @@ describe("publishable ingest keys and CORS", () => {
   it("requests from a wrong or missing origin do not spend the key's budget; accepted requests still do", async () => {
     const { owner, tenant } = await tenantWithPublishableKey();
     const other = await tenantWithPublishableKey();
-    const small = await createAuth(env).api.createApiKey({
-      body: {
-        configId: PUBLISHABLE_KEY_CONFIG,
-        organizationId: tenant,
-        userId: owner.userId,
-        name: "tiny",
-        permissions: { [LOG_STATEMENT]: ["append"] },
-        metadata: { allowed_origins: [APP] },
-        rateLimitMax: 2,
-        rateLimitTimeWindow: 60_000,
-      },
-    });
-    const log = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+    const small = await tinyKey(owner, tenant);
+    const log = logOf(tenant);
     // The keys' creation is logged: that is where the log starts for this test.
     const start = (await log.stats()).size;
     // Anyone who copied the key from a page can send it from anywhere: none of this may count.

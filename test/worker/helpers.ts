@@ -1,7 +1,12 @@
 /** Test helpers that drive the real Worker (better-auth, D1, the Durable Object) over fetch. */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 
 export const BASE = "http://127.0.0.1:8787";
+
+/** The tenant's TenantLog Durable Object (one per tenant, by name), for calls and faults the API does not offer. */
+export const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+/** The tenant's LogAudit Durable Object (its verification jobs). */
+export const auditOf = (tenant: string) => env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant));
 
 export function api(path: string, init: RequestInit = {}): Promise<Response> {
   return exports.default.fetch(new Request(`${BASE}${path}`, init));

@@ -7,10 +7,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { eventDigest, type JsonObject } from "../../src/core/entry";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, createTenant, event, postEvent, signUp } from "./helpers";
+import { api, bearer, createKey, createTenant, event, logOf, postEvent, signUp } from "./helpers";
 
 const APP = "https://app.example.com";
-const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 
 interface Receipt {
   seq: number;

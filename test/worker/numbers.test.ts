@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readJson } from "../../src/worker/strict-json";
-import { api, event, tenantWithKeys } from "./helpers";
+import { api, event, logOf, tenantWithKeys } from "./helpers";
 
 /** A decimal value as sign, significant digits (no leading or trailing zeros) and exponent. */
 interface Decimal {
@@ -144,6 +144,6 @@ describe("the number rule: one value, one outcome, one stored form", () => {
       }),
       { numRuns: 40 },
     );
-    expect((await env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)).stats()).size).toBe(stored);
+    expect((await logOf(tenant).stats()).size).toBe(stored);
   });
 });

@@ -8,19 +8,9 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, event, postEvent, tenantWithKeys } from "./helpers";
+import { api, event, logOf, postEvent, tenantWithKeys } from "./helpers";
 import { failingD1 } from "../durable/faults";
-
-const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
-
-/** Runs `sql` with the UPDATE trigger lifted, as an insider with console access would. */
-async function tamperD1(sql: string, ...params: unknown[]) {
-  await env.DB.batch([
-    env.DB.prepare("DROP TRIGGER audit_events_no_update"),
-    env.DB.prepare(sql).bind(...params),
-    env.DB.prepare("CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
-  ]);
-}
+import { tamperD1 } from "../durable/log-helpers";
 
 async function leafOf(entry: string): Promise<string> {
   const input = new Uint8Array([0, ...new TextEncoder().encode(entry)]);

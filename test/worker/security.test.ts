@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { documentedRoutes } from "../../src/worker/openapi";
-import { api, BASE, bearer, clientIp, createKey, event, postEvent, signUp, tenantWithKeys } from "./helpers";
+import { api, BASE, bearer, clientIp, createKey, event, logOf, postEvent, signUp, tenantWithKeys } from "./helpers";
 
 const keyCount = async () => (await env.DB.prepare("SELECT count(*) AS n FROM apikey").first<{ n: number }>())!.n;
 
@@ -100,7 +100,7 @@ describe("tenant isolation with every credential type", () => {
       }
     }
     // And with them, B's log did not change.
-    expect((await env.TENANT_LOG.get(env.TENANT_LOG.idFromName(b.tenant)).stats()).size).toBe(b.base + 1);
+    expect((await logOf(b.tenant).stats()).size).toBe(b.base + 1);
   });
 
   it("path tricks on every tenant route never reach another tenant and never cause a 500", async () => {
@@ -139,7 +139,7 @@ describe("the service's own entries cannot be forged by clients", () => {
       ["publishable key", { "x-api-key": publishable, origin: APP }],
       ["session", bearer(owner)],
     ];
-    const log = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+    const log = logOf(tenant);
     // The keys' creation is logged: that is where the log starts for this test.
     const start = (await log.stats()).size;
     for (const [name, headers] of credentials) {

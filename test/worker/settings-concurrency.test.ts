@@ -2,9 +2,8 @@
  * Issue #13, finding 6: concurrent settings changes lose nothing, and the before/after each
  * logs is the state it really changed; retention cannot be lowered while a legal hold is on.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, bearer, signUp, createTenant, type Session } from "./helpers";
+import { api, bearer, createTenant, logOf, signUp, type Session } from "./helpers";
 
 interface SettingsView {
   seal_interval_seconds: number;
@@ -25,7 +24,7 @@ async function loggedChanges(owner: Session, tenant: string) {
   return events.map((e) => ({ seq: e.seq, ...e.event.metadata }));
 }
 
-const size = async (tenant: string) => (await env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant)).stats()).size;
+const size = async (tenant: string) => (await logOf(tenant).stats()).size;
 
 describe("settings changes", () => {
   it("concurrent PUTs of different fields all survive, and each logged before is the previous logged after", async () => {

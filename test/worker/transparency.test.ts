@@ -10,7 +10,7 @@ import { parseVerifierKey, type NoteVerifier } from "../../src/core/note";
 import { verifyTlogProof } from "../../src/core/tlog-proof";
 import { publishedKeys } from "../../src/durable/checkpoint-keys";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, createTenant, event, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
+import { api, bearer, createKey, createTenant, event, logOf, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
 
 const b64 = (s: string) => fromBase64(s)!;
 
@@ -70,7 +70,7 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
     // created (that is logged too): the owner appends, so the sizes start at 0.
     const { tenant, owner: appendKey } = await emptyTenant();
     const { origin, verifiers } = await verifiersOf(tenant);
-    const log = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+    const log = logOf(tenant);
     const checkpoints: Checkpoint[] = [];
     let size = 0;
     for (const n of [1, 2, 3, 7, 8, 9, 255, 256, 257, 1000]) {
@@ -173,7 +173,7 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
     await appendUpTo(tenant, appendKey, 0, 3);
     const get = () => api(`/v1/tenants/${tenant}/checkpoint`, { headers: { "x-api-key": readKey } }).then((r) => r.text());
     const before = await get();
-    const stub = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+    const stub = logOf(tenant);
     const rotated = { ...env, SEALTRAIL_KEY_VERSION: "2" };
     await runInDurableObject(stub, (log: TenantLog) => {
       // The Durable Object reads its env on each signing: swap in the rotated configuration.

@@ -110,29 +110,20 @@ export const keys = new Hono<AppEnv>()
     // fails, the key is deleted again and the caller gets the append's error (503): an
     // unrecorded key is never handed out. A crash between the two leaves a key whose secret
     // was never shown to anyone (unusable), visible in the key list without a log entry.
+    // What the entry records and the response shows (with the secret) are the same description.
+    const described = {
+      name: body.name,
+      type: publishable ? "publishable" : "secret",
+      permissions: body.permissions,
+      ...(publishable ? { allowed_origins: body.allowed_origins } : {}),
+    };
     try {
-      await recordAccess(c, "sealtrail.key.created", { id: created.id, type: "api_key" }, {
-        name: body.name,
-        type: publishable ? "publishable" : "secret",
-        permissions: body.permissions,
-        ...(publishable ? { allowed_origins: body.allowed_origins } : {}),
-      });
+      await recordAccess(c, "sealtrail.key.created", { id: created.id, type: "api_key" }, described);
     } catch (e) {
       await drizzle(c.env.DB).delete(apikey).where(eq(apikey.id, created.id));
       throw e;
     }
-    return c.json(
-      {
-        id: created.id,
-        key: created.key,
-        name: body.name,
-        type: publishable ? "publishable" : "secret",
-        permissions: body.permissions,
-        ...(publishable ? { allowed_origins: body.allowed_origins } : {}),
-        created_at: created.createdAt,
-      },
-      201,
-    );
+    return c.json({ id: created.id, key: created.key, ...described, created_at: created.createdAt }, 201);
   })
   .get("/", async (c) => {
     memberOnly(c);

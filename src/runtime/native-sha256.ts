@@ -1,6 +1,7 @@
 /**
  * The runtime's native, synchronous SHA-256 (node:crypto: BoringSSL in workerd with
- * nodejs_compat, OpenSSL in Node), installed into src/core/hash.ts at startup. In workerd it
+ * nodejs_compat, OpenSSL in Node), installed into src/core/hash.ts at startup by both runtime
+ * edges: the Worker (src/worker/index.ts) and the CLI (src/cli/main.ts). In workerd it
  * hashes an ~900-byte entry ~3× faster than @noble/hashes and is still synchronous, so it runs
  * inside transactionSync. installSha256 refuses it unless it passes SHA-256 test vectors;
  * test/core/hash-impl.test.ts proves it equal to @noble/hashes on arbitrary inputs.

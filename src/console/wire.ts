@@ -1,0 +1,226 @@
+/**
+ * The answers the console reads, as it reads them: the one place their shapes are written.
+ * Each names the route it comes from. A type may leave out fields the console does not use, but
+ * never claims one the server does not send: test/worker/console-wire.test.ts checks every type
+ * here against the type of the server's answer (the /v1 routes' Hono schemas, better-auth's API).
+ * Types only: this module is erased from the bundle.
+ */
+
+// better-auth (/api/auth/*)
+
+/** GET /api/auth/get-session (null when signed out). */
+export interface Session {
+  user: { id: string; email: string; name: string };
+}
+
+/** An organization (a tenant): GET /api/auth/organization/list, POST …/organization/create. */
+export interface Org {
+  id: string;
+  name: string;
+  slug: string;
+}
+
+/** GET /api/auth/organization/get-invitation. */
+export interface Invitation {
+  id: string;
+  email: string;
+  role: string;
+  organizationId: string;
+  organizationName?: string;
+  status: string;
+}
+
+/** GET /api/auth/organization/list-members. */
+export interface MemberList {
+  members: MemberRow[];
+}
+export interface MemberRow {
+  id: string;
+  role: string;
+  createdAt: string;
+  userId: string;
+  user: { email: string; name: string };
+}
+
+/** GET /api/auth/organization/list-invitations. */
+export interface InvitationRow {
+  id: string;
+  email: string;
+  role: string;
+  status: string;
+  expiresAt: string;
+}
+
+/** POST /api/auth/organization/invite-member: the invitation and, once, its link's secret (invitations.ts). */
+export interface Invited {
+  id: string;
+  email: string;
+  role: string;
+  secret: string;
+}
+
+// Sealtrail (/v1)
+
+/** The client's event inside an entry, as src/worker/event-schema.ts accepted it. */
+export type EventView = { action?: string; actor?: { id?: string; type?: string; name?: string }; outcome?: string; targets?: unknown[] } & Record<
+  string,
+  unknown
+>;
+
+/** GET /v1/tenants/:t/events/:seq. */
+export interface EntryView {
+  seq: number;
+  leaf_hash: string;
+  received_at: string;
+  event: EventView;
+  provenance: unknown;
+  entry: string;
+}
+
+/** GET /v1/tenants/:t/events. */
+export interface EventPage {
+  events: EntryView[];
+  next_cursor: string | null;
+  prev_cursor: string | null;
+}
+
+/** GET /v1/tenants/:t/proof/inclusion and /proof/consistency. */
+export interface ProofHashes {
+  hashes: string[];
+}
+
+/** GET /v1/tenants/:t/stats. */
+export interface Stats {
+  size: number;
+  mirrored_to: number;
+  mirror_lag: number;
+  mirror_failures: number;
+  sealed_to: number;
+  latest_seal: { id: string; sealed_at: string; from: number; to: number } | null;
+  seal_failures: number;
+  last_seal_error: string | null;
+  refusing_writes: boolean;
+  skewed_events: number;
+  last_received_at: string | null;
+  usual_gap_ms: number | null;
+  ingest_stalled: boolean;
+  /** The tenant's verification status: its last full run (a range run never counts). */
+  last_full_verification: FullVerification | null;
+}
+export interface FullVerification {
+  job_id: string;
+  ok: boolean;
+  failures: number;
+  finished_at: string;
+  range: { from: number; to: number };
+}
+
+/** GET /v1/tenants/:t/stats/activity. */
+export interface Activity {
+  bucket_seconds: number;
+  buckets: { start: string; count: number }[];
+}
+
+/** GET /v1/tenants/:t/verify. */
+export interface ReportList {
+  reports: ReportRow[];
+}
+export interface ReportRow {
+  job_id: string;
+  mode: string;
+  range: { from: number; to: number } | null;
+  ok: boolean;
+  failures: number;
+  created_at: string;
+}
+
+/** POST /v1/tenants/:t/verify and GET /v1/tenants/:t/verify/:job. */
+export interface Job {
+  job_id: string;
+  status: "running" | "done";
+  mode: string;
+  range: { from: number; to: number };
+  progress: { checked: number; next: number; to: number; phase: string };
+  report: Report | null;
+}
+export interface Report {
+  job_id: string;
+  ok: boolean;
+  mode: string;
+  range: { from: number; to: number };
+  checked: { entries: number; seals: number; bundle_entries: number; sampled: number };
+  finished_at: string;
+  duration_ms: number;
+  failures: VerificationFailure[];
+}
+export interface VerificationFailure {
+  kind: string;
+  seq?: number | null;
+  key?: string;
+  detail?: string;
+  expected?: unknown;
+  found?: unknown;
+}
+
+/** GET /v1/tenants/:t/snapshots. */
+export interface SnapshotPage {
+  snapshots: SealSummary[];
+  next_cursor: string | null;
+}
+export interface SealSummary {
+  id: string;
+  from: number;
+  to: number;
+  root: string;
+  sealed_at: string;
+  bundle_sha256: string;
+}
+
+/** GET /v1/keys?tenant=: the tenant's published verifier keys. */
+export interface VerifierKeys {
+  keys: PublishedKey[];
+}
+export interface PublishedKey {
+  tenant: string;
+  origin: string;
+  version: number;
+  verifier_key: string;
+}
+
+/** GET /v1/tenants/:t/keys. */
+export interface KeyList {
+  keys: KeyRow[];
+}
+export interface KeyRow {
+  id: string;
+  name: string | null;
+  /** "secret" or "publishable". */
+  type: string;
+  start: string | null;
+  allowed_origins?: string[];
+  permissions: string[];
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** POST /v1/tenants/:t/keys: the new key, shown once. */
+export interface CreatedKey {
+  key: string;
+  name: string;
+  type: string;
+  permissions: string[];
+}
+
+/** GET /v1/tenants/:t/settings. */
+export interface Settings {
+  seal_interval_seconds: number;
+  retention_years: number;
+  legal_hold: boolean;
+  max_clock_skew_seconds: number;
+}
+
+/** PUT /v1/tenants/:t/settings: the settings now, and the receipt of the entry recording the change. */
+export interface SettingsChanged {
+  settings: Settings;
+  receipt?: { seq: number };
+}
