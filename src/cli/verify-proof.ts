@@ -18,7 +18,7 @@ import { canonicalize, type JsonValue } from "../core/jcs";
 import { parseVerifierKey, type NoteVerifier } from "../core/note";
 import { verifyTlogProof, type TlogProofError } from "../core/tlog-proof";
 import type { Result } from "../core/result";
-import { readJson } from "../worker/strict-json";
+import { readJson } from "../core/strict-json";
 
 export type ProofFailure =
   | TlogProofError

@@ -4,7 +4,7 @@
  * Clients get a short, stable message; details that help an attacker stay in the logs.
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { JsonReadError } from "./strict-json";
+import type { JsonReadError } from "../core/strict-json";
 
 export type AppError =
   | { reason: "unauthenticated" }

@@ -5,7 +5,7 @@ import type { JsonValue } from "../core/jcs";
 import type { AppEnv } from "./app-env";
 import { Failure } from "./errors";
 import { LIMITS } from "./event-schema";
-import { readJson } from "./strict-json";
+import { readJson } from "../core/strict-json";
 
 /** Reads a JSON body under the size limit, strictly (see strict-json.ts). */
 export async function readJsonBody(c: Context<AppEnv>): Promise<JsonValue> {

@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { readJson } from "../../src/worker/strict-json";
+import { readJson } from "../../src/core/strict-json";
 import { api, event, logOf, tenantWithKeys } from "./helpers";
 
 /** A decimal value as sign, significant digits (no leading or trailing zeros) and exponent. */

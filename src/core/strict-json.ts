@@ -4,8 +4,8 @@
  * body must mean exactly one thing: duplicate member names, lone surrogates and numbers that
  * a double does not hold exactly as written (`storesExactly`) are refused rather than guessed at.
  */
-import type { JsonValue } from "../core/jcs";
-import type { Result } from "../core/result";
+import type { JsonValue } from "./jcs";
+import type { Result } from "./result";
 
 export type JsonReadError =
   | { reason: "invalid_utf8" }
