@@ -2,7 +2,7 @@ import { betterAuth } from "better-auth";
 import { drizzleAdapter } from "better-auth/adapters/drizzle";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../db/schema";
-import { AUTH_IP_OPTIONS, AUTH_RATE_LIMIT, authPlugins } from "./auth-options";
+import { AUTH_IP_OPTIONS, AUTH_RATE_LIMIT, authPlugins, trustedOrigins } from "./auth-options";
 import { REFUSED_AUTH_PATHS } from "./auth-routes";
 import { leaveHook, organizationHooks } from "./membership-log";
 
@@ -11,12 +11,6 @@ import { leaveHook, organizationHooks } from "./membership-log";
  * with email and password (cookie session, or bearer token via the bearer plugin);
  * organizations are tenants; organization-owned API keys are machines.
  */
-/** The origins whose pages may use a signed-in person's cookie session: the Worker's own, and TRUSTED_ORIGINS. */
-export function trustedOrigins(env: Pick<Env, "BETTER_AUTH_URL" | "TRUSTED_ORIGINS">): string[] {
-  const listed = env.TRUSTED_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean);
-  return [new URL(env.BETTER_AUTH_URL).origin, ...listed];
-}
-
 export function createAuth(env: Env) {
   return betterAuth({
     appName: "Sealtrail",
