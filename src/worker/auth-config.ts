@@ -2,7 +2,7 @@ import { betterAuth, type BetterAuthOptions } from "better-auth";
 import { drizzleAdapter } from "better-auth/adapters/drizzle";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../db/schema";
-import { AUTH_IP_OPTIONS, AUTH_RATE_LIMIT, authPlugins, type OrganizationHooks } from "./auth-options";
+import { AUTH_IP_OPTIONS, AUTH_RATE_LIMIT, authPlugins, trustedOrigins, type OrganizationHooks } from "./auth-options";
 import { REFUSED_AUTH_PATHS } from "./auth-routes";
 
 /**
@@ -12,12 +12,6 @@ import { REFUSED_AUTH_PATHS } from "./auth-routes";
  * (auth.ts passes membership-log.ts's), so the `Auth` type every module uses does not depend
  * on the modules that use it.
  */
-
-/** The origins whose pages may use a signed-in person's cookie session: the Worker's own, and TRUSTED_ORIGINS. */
-export function trustedOrigins(env: Pick<Env, "BETTER_AUTH_URL" | "TRUSTED_ORIGINS">): string[] {
-  const listed = env.TRUSTED_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean);
-  return [new URL(env.BETTER_AUTH_URL).origin, ...listed];
-}
 
 /** What records membership changes in the tenant's log (membership-log.ts). */
 export interface MembershipHooks {

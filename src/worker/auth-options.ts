@@ -8,6 +8,13 @@ import { LOG_STATEMENT, PERMISSIONS, ROLE_PERMISSIONS } from "./permissions";
  * better-auth plugins, shared by the Worker (src/worker/auth.ts) and the schema generator
  * (scripts/auth.config.ts) so the D1 tables always match the plugins that use them.
  */
+
+/** The origins whose pages may use a signed-in person's cookie session: the Worker's own, and TRUSTED_ORIGINS. */
+export function trustedOrigins(env: { BETTER_AUTH_URL: string; TRUSTED_ORIGINS: string }): string[] {
+  const listed = env.TRUSTED_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean);
+  return [new URL(env.BETTER_AUTH_URL).origin, ...listed];
+}
+
 const statements = {
   ...defaultStatements,
   [LOG_STATEMENT]: PERMISSIONS,

@@ -10,6 +10,7 @@ import { createMiddleware } from "hono/factory";
 import { apikey } from "../db/auth-schema";
 import type { AppEnv } from "./app-env";
 import { PUBLISHABLE_KEY_CONFIG } from "./auth-options";
+import { Failure } from "./errors";
 
 const ALLOWED_HEADERS = "content-type, x-api-key, authorization, idempotency-key";
 const PREFLIGHT_MAX_AGE_SECONDS = "600";
@@ -45,7 +46,7 @@ export const ingestCors = createMiddleware<AppEnv>(async (c, next) => {
   const origin = c.req.header("origin");
   if (c.req.method === "OPTIONS") {
     const allowed = origin !== undefined && c.req.header("access-control-request-method") === "POST" && (await tenantOrigins(c.env.DB, c.req.param("t") ?? "")).has(origin);
-    if (!allowed) return c.body(null, 403, { vary: "Origin" });
+    if (!allowed) throw new Failure({ reason: "preflight_refused" });
     return c.body(null, 204, {
       "access-control-allow-origin": origin,
       "access-control-allow-methods": "POST",

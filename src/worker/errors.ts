@@ -1,33 +1,68 @@
 /**
  * Domain errors and the one map from them to HTTP (every error body is
- * {"error":{"code","message"}}). Handlers throw `Failure`; `toHttp` alone picks statuses.
+ * {"error":{"code","message"}}). Handlers throw `Failure`; `HTTP` alone picks statuses and
+ * wire codes, one of each per reason, so openapi.ts can list each route's errors from it.
  * Clients get a short, stable message; details that help an attacker stay in the logs.
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { JsonReadError } from "../core/strict-json";
 
+/** A zod schema's refusal, named after what it validated (request.ts `parseWith`). */
+export type InvalidInput =
+  | "invalid_event"
+  | "invalid_query"
+  | "invalid_key_request"
+  | "invalid_settings"
+  | "invalid_verify_request"
+  | "invalid_rebuild_request"
+  | "invalid_invitation_request";
+
+/** Refusals a schema names itself, whatever it validates (zod issue `params.reason`; unknown fields). */
+export type SchemaRefusal = "unknown_field" | "reserved_action" | "event_too_deep" | "event_too_large";
+
+/** The first zod issue of a refused input: `path` (dotted, may be empty) and zod's message. */
+type Refusal<R> = R extends unknown ? { reason: R; path: string; message: string } : never;
+
 export type AppError =
+  // Who is asking (tenant-access.ts, cors.ts).
   | { reason: "unauthenticated" }
   | { reason: "forbidden"; missing: string }
   | { reason: "origin_not_allowed"; origin: string | null }
   | { reason: "cross_site_request"; origin: string | null }
-  | { reason: "not_found"; what: string }
-  | { reason: "tenant_required" }
+  | { reason: "preflight_refused" }
   | { reason: "rate_limited"; retryAfterSeconds: number }
+  // What is asked for.
+  | { reason: "not_found"; what: string }
+  | { reason: "entry_not_found"; seq: number }
+  | { reason: "tenant_required" }
+  // The request's body, headers and query (request.ts, strict-json.ts, the routes).
   | { reason: "unsupported_media_type"; got: string | null }
   | { reason: "body_too_large"; limit: number }
   | JsonReadError
-  | { reason: "invalid_request"; code: string; message: string; status?: 400 | 413 | 422 }
+  | Refusal<InvalidInput | SchemaRefusal>
+  | { reason: "too_many_events"; limit: number }
+  | { reason: "invalid_idempotency_key"; why: "malformed" | "header_on_batch" }
+  | { reason: "invalid_cursor" }
+  | { reason: "index_out_of_range"; index: number; size: number }
+  | { reason: "size_out_of_range"; size: number; treeSize: number }
   | { reason: "idempotency_conflict"; key: string }
-  /** An invitation that cannot be accepted: wrong or missing link secret, used, or for someone else. */
-  | { reason: "invitation_refused"; why: "secret_invalid" | "not_pending" | "not_for_you" | "limit_reached" }
+  | { reason: "legal_hold_active"; retentionYears: number; requested: number }
+  | { reason: "rebuild_refused"; why: string }
+  // Invitations (invitations.ts, membership-log.ts).
+  | { reason: "invitation_secret_invalid" }
+  | { reason: "invitation_not_for_you" }
+  | { reason: "invitation_not_pending" }
+  | { reason: "membership_limit_reached" }
+  // The log (the Durable Objects behind tenant-log.ts) and the stores behind it.
   | { reason: "overloaded"; retryAfterSeconds: number }
   | { reason: "log_unavailable" }
+  | { reason: "not_reconciled" }
   | { reason: "split_view"; refusal: { reason: string; key: string; detail: string } }
   | { reason: "seal_failed"; detail: string }
-  | { reason: "legal_hold_active"; retentionYears: number; requested: number }
   | { reason: "integrity_error"; seq: number }
   | { reason: "internal" };
+
+export type ErrorReason = AppError["reason"];
 
 export class Failure extends Error {
   constructor(readonly error: AppError) {
@@ -45,106 +80,170 @@ export interface HttpError {
   headers?: Record<string, string>;
 }
 
-const wire = (code: string, message: string): WireError => ({ error: { code, message } });
+/** How one reason is answered: always this status and this code. */
+export interface WireSpec<E extends AppError = AppError> {
+  status: ContentfulStatusCode;
+  code: string;
+  message: (e: E) => string;
+  headers?: (e: E) => Record<string, string>;
+  /** What operators need and clients must not see, to the logs. */
+  log?: (e: E) => void;
+}
+
+type Variant<R extends ErrorReason> = Extract<AppError, { reason: R }>;
+
+const refused = (e: { path: string; message: string }) => (e.path ? `${e.path}: ${e.message}` : e.message);
+const retryAfter = (seconds: number) => () => ({ "Retry-After": String(seconds) });
+
+/** The one error map: every reason's status, wire code, message and headers. */
+export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
+  unauthenticated: { status: 401, code: "unauthenticated", message: () => "Sign in, or send an API key." },
+  forbidden: { status: 403, code: "forbidden", message: (e) => `This credential lacks the "${e.missing}" permission.` },
+  cross_site_request: {
+    status: 403,
+    code: "cross_site_request",
+    message: () => "A request made with a signed-in session's cookie must come from a page of this site.",
+  },
+  origin_not_allowed: { status: 403, code: "origin_not_allowed", message: () => "This publishable key may not be used from this origin." },
+  preflight_refused: {
+    status: 403,
+    code: "preflight_refused",
+    message: () => "Browsers may send only POST, from an origin one of the tenant's publishable keys allows.",
+    headers: () => ({ vary: "Origin" }),
+  },
+  rate_limited: {
+    status: 429,
+    code: "rate_limited",
+    message: () => "Too many requests for this key.",
+    headers: (e) => ({ "Retry-After": String(e.retryAfterSeconds) }),
+  },
+  not_found: { status: 404, code: "not_found", message: (e) => `${e.what} not found.` },
+  entry_not_found: { status: 404, code: "not_found", message: () => "Entry not found." },
+  tenant_required: {
+    status: 400,
+    code: "tenant_required",
+    message: () => "Name the tenant: GET /v1/keys?tenant=<tenant id>. Keys are published per tenant; tenants are not listed.",
+  },
+  unsupported_media_type: { status: 415, code: "unsupported_media_type", message: () => "Send Content-Type: application/json." },
+  body_too_large: { status: 413, code: "body_too_large", message: (e) => `The request body exceeds ${e.limit} bytes.` },
+  invalid_utf8: { status: 400, code: "invalid_utf8", message: () => "The request body is not valid UTF-8." },
+  invalid_json: { status: 400, code: "invalid_json", message: (e) => `The request body is not valid JSON (at offset ${e.offset}).` },
+  duplicate_key: { status: 400, code: "duplicate_key", message: (e) => `The JSON object key ${JSON.stringify(e.key)} appears twice.` },
+  reserved_key: { status: 400, code: "reserved_key", message: (e) => `The JSON object key ${JSON.stringify(e.key)} is not accepted.` },
+  lone_surrogate: { status: 400, code: "lone_surrogate", message: () => "A JSON string contains an unpaired UTF-16 surrogate." },
+  number_out_of_range: {
+    status: 400,
+    code: "number_out_of_range",
+    message: () =>
+      "A JSON number is not a value an IEEE 754 double holds exactly as written (RFC 7493 §2.2): " +
+      "too large, too small, or too many digits. Send it as a string.",
+  },
+  too_deep: { status: 400, code: "too_deep", message: (e) => `JSON nesting deeper than ${e.limit} levels.` },
+  invalid_event: { status: 400, code: "invalid_event", message: refused },
+  invalid_query: { status: 400, code: "invalid_query", message: refused },
+  invalid_key_request: { status: 400, code: "invalid_key_request", message: refused },
+  invalid_settings: { status: 400, code: "invalid_settings", message: refused },
+  invalid_verify_request: { status: 400, code: "invalid_verify_request", message: refused },
+  invalid_rebuild_request: { status: 400, code: "invalid_rebuild_request", message: refused },
+  invalid_invitation_request: { status: 400, code: "invalid_invitation_request", message: refused },
+  unknown_field: { status: 400, code: "unknown_field", message: refused },
+  reserved_action: { status: 400, code: "reserved_action", message: refused },
+  event_too_deep: { status: 400, code: "too_deep", message: refused },
+  event_too_large: { status: 413, code: "event_too_large", message: refused },
+  too_many_events: { status: 413, code: "too_many_events", message: (e) => `A batch holds at most ${e.limit} events.` },
+  invalid_idempotency_key: {
+    status: 400,
+    code: "invalid_idempotency_key",
+    message: (e) =>
+      e.why === "malformed"
+        ? "Idempotency-Key must be 1 to 128 printable ASCII characters."
+        : "A batch takes an idempotency_key per event, not an Idempotency-Key header.",
+  },
+  invalid_cursor: { status: 400, code: "invalid_cursor", message: () => "cursor is not one this API issued." },
+  index_out_of_range: { status: 400, code: "index_out_of_range", message: (e) => `index must be below size (${e.size}).` },
+  size_out_of_range: {
+    status: 400,
+    code: "size_out_of_range",
+    message: (e) => `Sizes must satisfy 0 < from <= to <= the tree size (${e.treeSize}).`,
+  },
+  idempotency_conflict: {
+    status: 409,
+    code: "idempotency_conflict",
+    message: () => "This idempotency key was used with a different body.",
+  },
+  legal_hold_active: {
+    status: 409,
+    code: "legal_hold_active",
+    message: (e) =>
+      `Retention cannot be lowered (from ${e.retentionYears} to ${e.requested} years) while a legal hold is on, ` +
+      "nor in the change that turns it on or off. Lift the hold first; nothing was changed.",
+  },
+  rebuild_refused: { status: 422, code: "rebuild_refused", message: (e) => `The rebuild stopped: ${e.why}.` },
+  invitation_secret_invalid: {
+    status: 403,
+    code: "invitation_secret_invalid",
+    message: () => "This invitation link is not valid: ask for a new one.",
+  },
+  invitation_not_for_you: {
+    status: 403,
+    code: "invitation_not_for_you",
+    message: () => "Sign in with the address the invitation was sent to.",
+  },
+  invitation_not_pending: {
+    status: 409,
+    code: "invitation_not_pending",
+    message: () => "This invitation was already accepted, rejected or cancelled, or it has expired.",
+  },
+  membership_limit_reached: { status: 409, code: "membership_limit_reached", message: () => "The tenant has reached its member limit." },
+  overloaded: {
+    status: 503,
+    code: "overloaded",
+    message: () => "The log is busy; try again shortly.",
+    headers: (e) => ({ "Retry-After": String(e.retryAfterSeconds) }),
+  },
+  log_unavailable: {
+    status: 503,
+    code: "log_unavailable",
+    message: () => "The log could not commit this request; nothing was stored.",
+    headers: retryAfter(5),
+  },
+  // The log has not yet compared itself with R2 (it does on start): nothing is signed before.
+  not_reconciled: {
+    status: 503,
+    code: "log_unavailable",
+    message: () => "The log could not commit this request; nothing was stored.",
+    headers: retryAfter(5),
+  },
+  split_view: {
+    status: 503,
+    code: "log_unavailable",
+    message: () => "The log refused to write: its snapshot store disagrees with it. An operator must investigate.",
+    headers: retryAfter(60),
+    // The details (which R2 object disagrees) are for operators, in the logs and in stats.
+    log: (e) => console.error("log refused to write", e.refusal),
+  },
+  seal_failed: {
+    status: 503,
+    code: "seal_failed",
+    message: () => "The snapshot could not be written now; it will be retried.",
+    headers: retryAfter(30),
+    log: (e) => console.error("seal failed", e.detail),
+  },
+  // 502: a store behind this server (D1) answered with data the log itself contradicts. A
+  // retry will not help; the server's copy is corrupt or was tampered with.
+  integrity_error: {
+    status: 502,
+    code: "integrity_error",
+    message: (e) =>
+      `The stored copy of entry ${e.seq} is not the entry the signed log holds: it is corrupt or was tampered with. ` +
+      "Nothing was served; run a verification, and tell an operator.",
+  },
+  internal: { status: 500, code: "internal", message: () => "Internal error." },
+};
 
 export function toHttp(e: AppError): HttpError {
-  switch (e.reason) {
-    case "unauthenticated":
-      return { status: 401, body: wire("unauthenticated", "Sign in, or send an API key.") };
-    case "forbidden":
-      return { status: 403, body: wire("forbidden", `This credential lacks the "${e.missing}" permission.`) };
-    case "cross_site_request":
-      return { status: 403, body: wire("cross_site_request", "A request made with a signed-in session's cookie must come from a page of this site.") };
-    case "origin_not_allowed":
-      return { status: 403, body: wire("origin_not_allowed", "This publishable key may not be used from this origin.") };
-    case "not_found":
-      return { status: 404, body: wire("not_found", `${e.what} not found.`) };
-    case "tenant_required":
-      return { status: 400, body: wire("tenant_required", "Name the tenant: GET /v1/keys?tenant=<tenant id>. Keys are published per tenant; tenants are not listed.") };
-    case "rate_limited":
-      return {
-        status: 429,
-        body: wire("rate_limited", "Too many requests for this key."),
-        headers: { "Retry-After": String(e.retryAfterSeconds) },
-      };
-    case "unsupported_media_type":
-      return { status: 415, body: wire("unsupported_media_type", "Send Content-Type: application/json.") };
-    case "body_too_large":
-      return { status: 413, body: wire("body_too_large", `The request body exceeds ${e.limit} bytes.`) };
-    case "invalid_utf8":
-      return { status: 400, body: wire("invalid_utf8", "The request body is not valid UTF-8.") };
-    case "invalid_json":
-      return { status: 400, body: wire("invalid_json", `The request body is not valid JSON (at offset ${e.offset}).`) };
-    case "duplicate_key":
-      return { status: 400, body: wire("duplicate_key", `The JSON object key ${JSON.stringify(e.key)} appears twice.`) };
-    case "reserved_key":
-      return { status: 400, body: wire("reserved_key", `The JSON object key ${JSON.stringify(e.key)} is not accepted.`) };
-    case "lone_surrogate":
-      return { status: 400, body: wire("lone_surrogate", "A JSON string contains an unpaired UTF-16 surrogate.") };
-    case "number_out_of_range":
-      return { status: 400, body: wire(
-          "number_out_of_range",
-          "A JSON number is not a value an IEEE 754 double holds exactly as written (RFC 7493 §2.2): too large, too small, or too many digits. Send it as a string.",
-        ) };
-    case "too_deep":
-      return { status: 400, body: wire("too_deep", `JSON nesting deeper than ${e.limit} levels.`) };
-    case "invalid_request":
-      return { status: e.status ?? 400, body: wire(e.code, e.message) };
-    case "invitation_refused":
-      switch (e.why) {
-        case "secret_invalid":
-          return { status: 403, body: wire("invitation_secret_invalid", "This invitation link is not valid: ask for a new one.") };
-        case "not_for_you":
-          return { status: 403, body: wire("invitation_not_for_you", "Sign in with the address the invitation was sent to.") };
-        case "not_pending":
-          return { status: 409, body: wire("invitation_not_pending", "This invitation was already accepted, rejected or cancelled, or it has expired.") };
-        case "limit_reached":
-          return { status: 409, body: wire("membership_limit_reached", "The tenant has reached its member limit.") };
-      }
-    case "idempotency_conflict":
-      return { status: 409, body: wire("idempotency_conflict", "This idempotency key was used with a different body.") };
-    case "overloaded":
-      return {
-        status: 503,
-        body: wire("overloaded", "The log is busy; try again shortly."),
-        headers: { "Retry-After": String(e.retryAfterSeconds) },
-      };
-    case "log_unavailable":
-      return {
-        status: 503,
-        body: wire("log_unavailable", "The log could not commit this request; nothing was stored."),
-        headers: { "Retry-After": "5" },
-      };
-    case "split_view":
-      // The details (which R2 object disagrees) are for operators, in the logs and in stats.
-      console.error("log refused to write", e.refusal);
-      return {
-        status: 503,
-        body: wire("log_unavailable", "The log refused to write: its snapshot store disagrees with it. An operator must investigate."),
-        headers: { "Retry-After": "60" },
-      };
-    case "seal_failed":
-      console.error("seal failed", e.detail);
-      return { status: 503, body: wire("seal_failed", "The snapshot could not be written now; it will be retried."), headers: { "Retry-After": "30" } };
-    case "legal_hold_active":
-      return {
-        status: 409,
-        body: wire(
-          "legal_hold_active",
-          `Retention cannot be lowered (from ${e.retentionYears} to ${e.requested} years) while a legal hold is on, nor in the change that turns it on or off. Lift the hold first; nothing was changed.`,
-        ),
-      };
-    case "integrity_error":
-      // 502: a store behind this server (D1) answered with data the log itself contradicts. A
-      // retry will not help; the server's copy is corrupt or was tampered with.
-      return {
-        status: 502,
-        body: wire(
-          "integrity_error",
-          `The stored copy of entry ${e.seq} is not the entry the signed log holds: it is corrupt or was tampered with. Nothing was served; run a verification, and tell an operator.`,
-        ),
-      };
-    case "internal":
-      return { status: 500, body: wire("internal", "Internal error.") };
-  }
+  const spec = HTTP[e.reason] as WireSpec;
+  spec.log?.(e);
+  const headers = spec.headers?.(e);
+  return { status: spec.status, body: { error: { code: spec.code, message: spec.message(e) } }, ...(headers ? { headers } : {}) };
 }

@@ -72,7 +72,7 @@ export const Cursor = {
       // fall through to the refusal below
     }
     const m = /^(after|before):(\d{1,16})$/.exec(text);
-    if (!m) throw new Failure({ reason: "invalid_request", code: "invalid_cursor", message: "cursor is not one this API issued." });
+    if (!m) throw new Failure({ reason: "invalid_cursor" });
     return { dir: m[1] as "after" | "before", seq: Number(m[2]) };
   },
 };

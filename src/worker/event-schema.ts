@@ -3,6 +3,7 @@
  * Durable Object. Limits are documented in README.md ("Limits"); change both together.
  */
 import { z } from "zod";
+import type { SchemaRefusal } from "./errors";
 
 export const LIMITS = {
   /** Request body, in bytes. */
@@ -82,7 +83,7 @@ const eventFields = {
     .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "a dotted name such as user.login")
     .refine((a) => !isReservedAction(a), {
       message: `actions starting with "${RESERVED_ACTION_PREFIX}" (in any case) are reserved for entries the service writes itself`,
-      params: { code: "reserved_action" },
+      params: { reason: "reserved_action" satisfies SchemaRefusal },
     })
     .describe(`a dotted name such as user.login; names starting with "${RESERVED_ACTION_PREFIX}" are reserved`),
   actor: Ref,
@@ -97,11 +98,11 @@ const eventLimits = <T extends z.ZodType>(schema: T) =>
   schema
     .refine((e) => depth(e) <= LIMITS.maxEventDepth, {
       message: `nesting deeper than ${LIMITS.maxEventDepth} levels`,
-      params: { code: "too_deep" },
+      params: { reason: "event_too_deep" satisfies SchemaRefusal },
     })
     .refine((e) => canonicalSize(e) <= LIMITS.maxEventBytes, {
       message: `event larger than ${LIMITS.maxEventBytes} bytes as canonical JSON`,
-      params: { code: "event_too_large" },
+      params: { reason: "event_too_large" satisfies SchemaRefusal },
     });
 
 /** A single event: the body of a single-event POST. Unknown fields are rejected. */

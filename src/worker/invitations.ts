@@ -19,8 +19,9 @@ import { z } from "zod";
 import { sha256Hex } from "../core/hash";
 import type { AppEnv } from "./app-env";
 import { Failure } from "./errors";
-import { parseWith, readJsonBody } from "./request";
+import { readJsonBody } from "./request";
 import { requestScope } from "./request-scope";
+import { bodyOf, LOG_APPEND, route } from "./route-spec";
 import { refuseCrossSite } from "./tenant-access";
 
 const ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -56,17 +57,34 @@ async function secretMatches(db: D1Database, invitationId: string, secret: strin
   return row !== null && row.secret_hash === sha256Hex(secret);
 }
 
-const AcceptInvitation = z.strictObject({ secret: z.string().min(1).max(256) });
+export const INVITATION_ROUTE = route({
+  method: "post",
+  path: "/v1/invitations/{id}/accept",
+  summary: "Accept an invitation with its link's one-time secret, signed in as the invited address (logged)",
+  access: "the signed-in person the invitation was sent to",
+  body: z.strictObject({ secret: z.string().min(1).max(256) }),
+  invalid: "invalid_invitation_request",
+  response: z.object({ invitation: z.record(z.string(), z.unknown()), member: z.record(z.string(), z.unknown()) }),
+  errors: [
+    "unauthenticated",
+    "cross_site_request",
+    "invitation_secret_invalid",
+    "invitation_not_for_you",
+    "invitation_not_pending",
+    "membership_limit_reached",
+    ...LOG_APPEND,
+  ],
+});
 
 /** better-auth's refusals of an acceptance, as ours. */
 function refusal(code: string | undefined): Failure | null {
   switch (code) {
     case "YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION":
-      return new Failure({ reason: "invitation_refused", why: "not_for_you" });
+      return new Failure({ reason: "invitation_not_for_you" });
     case "INVITATION_NOT_FOUND":
-      return new Failure({ reason: "invitation_refused", why: "not_pending" });
+      return new Failure({ reason: "invitation_not_pending" });
     case "ORGANIZATION_MEMBERSHIP_LIMIT_REACHED":
-      return new Failure({ reason: "invitation_refused", why: "limit_reached" });
+      return new Failure({ reason: "membership_limit_reached" });
     default:
       return null;
   }
@@ -76,9 +94,9 @@ export const invitations = new Hono<AppEnv>().post("/:id/accept", async (c) => {
   const session = await c.var.auth.api.getSession({ headers: c.req.raw.headers });
   if (!session) throw new Failure({ reason: "unauthenticated" });
   refuseCrossSite(c);
-  const { secret } = parseWith(AcceptInvitation, await readJsonBody(c), "invalid_invitation_request");
+  const { secret } = bodyOf(INVITATION_ROUTE, await readJsonBody(c));
   const id = c.req.param("id");
-  if (!(await secretMatches(c.env.DB, id, secret))) throw new Failure({ reason: "invitation_refused", why: "secret_invalid" });
+  if (!(await secretMatches(c.env.DB, id, secret))) throw new Failure({ reason: "invitation_secret_invalid" });
   requestScope().acceptedInvitationId = id;
   try {
     // better-auth checks the signed-in address, the status and expiry; its hooks record the join.
@@ -89,7 +107,7 @@ export const invitations = new Hono<AppEnv>().post("/:id/accept", async (c) => {
       const mapped = refusal((e.body as { code?: string } | undefined)?.code);
       if (mapped) throw mapped;
       console.error(`request ${c.var.requestId}: invitation ${id} refused by better-auth`, e);
-      throw new Failure({ reason: "invitation_refused", why: "not_pending" });
+      throw new Failure({ reason: "invitation_not_pending" });
     }
     throw e;
   }

@@ -31,10 +31,11 @@ import type { JsonObject } from "../core/entry";
 import { recordAccess } from "./access-log";
 import type { AppEnv } from "./app-env";
 import { authRouteAllowed } from "./auth-routes";
-import { Failure } from "./errors";
+import { Failure, type ErrorReason } from "./errors";
 import { issueInvitationSecret } from "./invitations";
 import { readCapped } from "./request";
 import { requestScope } from "./request-scope";
+import { LOG_APPEND, route } from "./route-spec";
 import { revokeKeysCreatedBy } from "./routes/keys";
 import { permissionsOfRoles } from "./permissions";
 
@@ -43,6 +44,27 @@ import { permissionsOfRoles } from "./permissions";
  * above any of them and small enough to read into memory before better-auth parses it.
  */
 export const MAX_AUTH_BODY_BYTES = 64 * 1024;
+
+/** better-auth's routes, for the reference: our refusals are ours; better-auth's own errors are in its words. */
+const authRoute = (method: "get" | "post", summary: string, errors: readonly ErrorReason[]) =>
+  route({
+    method,
+    path: "/api/auth/{path}",
+    summary,
+    errors,
+    otherErrors: "better-auth's own refusals ({code, message}: wrong password, no such organization, …)",
+  });
+
+export const AUTH_ROUTES = {
+  post: authRoute(
+    "post",
+    "better-auth: sign-up/in/out, organizations (tenants), members and invitations (membership changes are logged in the tenant's log; " +
+      "invite-member answers with the link's one-time secret; api-key/*, accept-invitation and delete-user are refused; " +
+      `bodies over ${MAX_AUTH_BODY_BYTES / 1024} KiB are refused with 413)`,
+    ["not_found", "body_too_large", ...LOG_APPEND],
+  ),
+  get: authRoute("get", "better-auth: session and organization reads", ["not_found"]),
+};
 
 /** Handles /api/auth/*: refuses what auth-routes.ts refuses, caps the body, then better-auth answers. */
 export async function authHandler(c: Context<AppEnv>): Promise<Response> {
@@ -129,7 +151,7 @@ export function organizationHooks(): Hooks {
     },
     beforeAcceptInvitation: async ({ invitation }) => {
       // Only POST /v1/invitations/:id/accept, after checking the link's secret, may accept.
-      if (requestScope().acceptedInvitationId !== invitation.id) throw new Failure({ reason: "invitation_refused", why: "secret_invalid" });
+      if (requestScope().acceptedInvitationId !== invitation.id) throw new Failure({ reason: "invitation_secret_invalid" });
     },
     afterAcceptInvitation: async ({ invitation, member, user }) => {
       try {

@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import type { JsonValue } from "../core/jcs";
 import type { AppEnv } from "./app-env";
-import { Failure } from "./errors";
+import { Failure, type InvalidInput, type SchemaRefusal } from "./errors";
 import { LIMITS } from "./event-schema";
 import { readJson } from "../core/strict-json";
 
@@ -46,14 +46,20 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, limit:
   return out;
 }
 
-/** Parses with a zod schema; the first issue becomes the error the client sees. */
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, fallbackCode = "invalid_event"): z.infer<S> {
+/** A schema's own refusals (event-schema.ts sets `params: { reason }` on its refinements). */
+const SCHEMA_REFUSALS: ReadonlySet<string> = new Set<SchemaRefusal>(["reserved_action", "event_too_deep", "event_too_large"]);
+
+/**
+ * Parses with a zod schema; the first issue becomes the error the client sees: a refusal the
+ * schema names itself, `unknown_field`, or else `invalid` (what was being validated).
+ */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, invalid: InvalidInput = "invalid_event"): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const path = issue.path.join(".");
-  const custom = issue.code === "custom" ? (issue.params as { code?: string } | undefined)?.code : undefined;
-  const code = custom ?? (issue.code === "unrecognized_keys" ? "unknown_field" : fallbackCode);
-  const status = code === "event_too_large" ? 413 : 400;
-  throw new Failure({ reason: "invalid_request", code, message: path ? `${path}: ${issue.message}` : issue.message, status });
+  const named = issue.code === "custom" ? (issue.params as { reason?: string } | undefined)?.reason : undefined;
+  let reason: InvalidInput | SchemaRefusal = invalid;
+  if (named !== undefined && SCHEMA_REFUSALS.has(named)) reason = named as SchemaRefusal;
+  else if (issue.code === "unrecognized_keys") reason = "unknown_field";
+  throw new Failure({ reason, path: issue.path.join("."), message: issue.message });
 }

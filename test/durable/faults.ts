@@ -52,3 +52,33 @@ export function failingR2(real: R2Bucket, mode: "before" | "after", match: RegEx
     },
   });
 }
+
+/**
+ * A Durable Object namespace whose objects' `methods` fail (the call throws, as when the object
+ * is reset or throws mid-call); every other method, and idFromName(), are the real ones.
+ */
+export function failingObjects<T extends Rpc.DurableObjectBranded | undefined>(
+  real: DurableObjectNamespace<T>,
+  methods: readonly string[],
+): DurableObjectNamespace<T> {
+  const bind = (target: object, prop: string | symbol) => {
+    const value = Reflect.get(target, prop) as unknown;
+    return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+  };
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop !== "get") return bind(target, prop);
+      return (id: DurableObjectId) =>
+        new Proxy(target.get(id), {
+          get(stub, method) {
+            if (typeof method === "string" && methods.includes(method)) {
+              return async () => {
+                throw new Error(`injected Durable Object failure (${method})`);
+              };
+            }
+            return Reflect.get(stub, method) as unknown;
+          },
+        });
+    },
+  });
+}

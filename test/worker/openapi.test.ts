@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/worker/app";
 import { documentedRoutes } from "../../src/worker/openapi";
-import { api } from "./helpers";
+import { api, bearer, createKey, event, signUp, tenantWithKeys } from "./helpers";
 
 describe("OpenAPI document", () => {
   it("is served at /openapi.json, with a reference page at /docs/api", async () => {
@@ -23,5 +23,87 @@ describe("OpenAPI document", () => {
     const documented = new Set(documentedRoutes().map(([m, p]) => `${m} ${p}`));
     expect([...served].filter((r) => !documented.has(r))).toEqual([]);
     expect([...documented].filter((r) => !served.has(r))).toEqual([]);
+  });
+});
+
+type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: ErrorSchema }> }> }>> };
+type ErrorSchema = { properties?: { error?: { properties?: { code?: { enum?: string[] } } } } };
+
+/** The codes /openapi.json lists for an operation's answers with `status`. */
+function listedCodes(doc: Doc, method: string, path: string, status: number): string[] {
+  const response = doc.paths[path]?.[method]?.responses[String(status)];
+  return response?.content?.["application/json"]?.schema.properties?.error?.properties?.code?.enum ?? [];
+}
+
+describe("each route's documented errors", () => {
+  it("include what it answers to bad requests (status and code)", async () => {
+    const { owner, tenant, appendKey, readKey } = await tenantWithKeys();
+    const adminKey = await createKey(owner, tenant, ["admin"]);
+    const stranger = await signUp("Eve");
+    const doc = (await (await api("/openapi.json")).json()) as Doc;
+    const t = `/v1/tenants/${tenant}`;
+    const json = (body: unknown, headers: Record<string, string> = {}) => ({
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const owned = (method: string, body?: unknown): RequestInit => ({
+      method,
+      headers: { ...bearer(owner), ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const key = (k: string) => ({ headers: { "x-api-key": k } });
+    // [method, documented path, the request, the code it must get]
+    const cases: [string, string, [string, RequestInit], string][] = [
+      ["post", "/v1/tenants/{t}/events", [`${t}/events`, { method: "POST", headers: { "x-api-key": appendKey }, body: "{}" }], "unsupported_media_type"],
+      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json("{", { "x-api-key": appendKey })], "invalid_json"],
+      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event({ severity: 1 }), { "x-api-key": appendKey })], "unknown_field"],
+      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event({ action: "sealtrail.x" }), { "x-api-key": appendKey })], "reserved_action"],
+      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event({ outcome: "?" }), { "x-api-key": appendKey })], "invalid_event"],
+      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event(), { "x-api-key": appendKey, "idempotency-key": "a b" })], "invalid_idempotency_key"],
+      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json({ events: Array.from({ length: 101 }, () => event()) }, { "x-api-key": appendKey })], "too_many_events"],
+      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event())], "unauthenticated"],
+      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event(), { "x-api-key": readKey })], "forbidden"],
+      ["get", "/v1/tenants/{t}/events", [`${t}/events?limit=0`, key(readKey)], "invalid_query"],
+      ["get", "/v1/tenants/{t}/events", [`${t}/events?cursor=nope`, key(readKey)], "invalid_cursor"],
+      ["get", "/v1/tenants/{t}/events", [`${t}/events?colour=red`, key(readKey)], "unknown_field"],
+      ["get", "/v1/tenants/{t}/events/{seq}", [`${t}/events/999999`, key(readKey)], "not_found"],
+      ["get", "/v1/tenants/{t}/events/{seq}/proof", [`${t}/events/999999/proof`, key(readKey)], "not_found"],
+      ["get", "/v1/tenants/{t}/export", [`${t}/export?format=xml`, key(readKey)], "invalid_query"],
+      ["get", "/v1/tenants/{t}/checkpoint", [`${t}/checkpoint`, key(appendKey)], "forbidden"],
+      ["get", "/v1/tenants/{t}/proof/inclusion", [`${t}/proof/inclusion?index=5&size=1`, key(readKey)], "index_out_of_range"],
+      ["get", "/v1/tenants/{t}/proof/inclusion", [`${t}/proof/inclusion?index=0`, key(readKey)], "invalid_query"],
+      ["get", "/v1/tenants/{t}/proof/consistency", [`${t}/proof/consistency?from=0&to=1`, key(readKey)], "size_out_of_range"],
+      ["post", "/v1/tenants/{t}/seal", [`${t}/seal`, { method: "POST", headers: { "x-api-key": readKey } }], "forbidden"],
+      ["post", "/v1/tenants/{t}/rebuild", [`${t}/rebuild`, owned("POST", { next_seal: -1 })], "invalid_rebuild_request"],
+      ["get", "/v1/tenants/{t}/snapshots", [`${t}/snapshots?cursor=nope`, owned("GET")], "invalid_cursor"],
+      ["get", "/v1/tenants/{t}/snapshots/{id}", [`${t}/snapshots/1`, owned("GET")], "not_found"],
+      ["get", "/v1/tenants/{t}/snapshots/{id}/bundle", [`${t}/snapshots/000000000001/bundle`, owned("GET")], "not_found"],
+      ["get", "/v1/tenants/{t}/stats", [`${t}/stats`, { headers: bearer(stranger) }], "not_found"],
+      ["get", "/v1/tenants/{t}/stats/activity", [`${t}/stats/activity?range=1y`, owned("GET")], "invalid_query"],
+      ["put", "/v1/tenants/{t}/settings", [`${t}/settings`, owned("PUT", { retention_years: 0 })], "invalid_settings"],
+      ["put", "/v1/tenants/{t}/settings", [`${t}/settings`, owned("PUT", { colour: "red" })], "unknown_field"],
+      ["post", "/v1/tenants/{t}/verify", [`${t}/verify`, owned("POST", { mode: "full", from: 0 })], "invalid_verify_request"],
+      ["get", "/v1/tenants/{t}/verify/{job}", [`${t}/verify/nope`, owned("GET")], "not_found"],
+      ["post", "/v1/tenants/{t}/keys", [`${t}/keys`, owned("POST", { name: "", permissions: [] })], "invalid_key_request"],
+      ["post", "/v1/tenants/{t}/keys", [`${t}/keys`, json({ name: "k", permissions: ["read"] }, { "x-api-key": adminKey })], "forbidden"],
+      ["patch", "/v1/tenants/{t}/keys/{id}", [`${t}/keys/nope`, owned("PATCH", { allowed_origins: ["https://a.example"] })], "not_found"],
+      ["delete", "/v1/tenants/{t}/keys/{id}", [`${t}/keys/nope`, owned("DELETE")], "not_found"],
+      ["get", "/v1/keys", ["/v1/keys", {}], "tenant_required"],
+      ["get", "/v1/keys", ["/v1/keys?tenant=nope", {}], "not_found"],
+      ["get", "/v1/keys", [`/v1/keys?tenant=${tenant}&all=1`, {}], "unknown_field"],
+      ["post", "/v1/invitations/{id}/accept", ["/v1/invitations/nope/accept", json({ secret: "s" })], "unauthenticated"],
+      ["post", "/v1/invitations/{id}/accept", ["/v1/invitations/nope/accept", owned("POST", {})], "invalid_invitation_request"],
+      ["post", "/v1/invitations/{id}/accept", ["/v1/invitations/nope/accept", owned("POST", { secret: "s" })], "invitation_secret_invalid"],
+      ["post", "/api/auth/{path}", ["/api/auth/api-key/create", json({})], "not_found"],
+      ["get", "/api/auth/{path}", ["/api/auth/get-session/", {}], "not_found"],
+    ];
+    for (const [method, path, [url, init], expected] of cases) {
+      const res = await api(url, init);
+      const { error } = (await res.json()) as { error: { code: string } };
+      const what = `${method.toUpperCase()} ${url} → ${res.status} ${error.code}`;
+      expect(error.code, what).toBe(expected);
+      expect(listedCodes(doc, method, path, res.status), what).toContain(error.code);
+    }
   });
 });

@@ -13,8 +13,9 @@ import { Failure } from "../errors";
 import { Batch, Event, IdempotencyKey, LIMITS } from "../event-schema";
 import { provenance } from "../provenance";
 import { parseWith, readJsonBody } from "../request";
+import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
-import { proofFailure, tenantLog } from "../tenant-log";
+import { tenantLog } from "../tenant-log";
 
 export const PAGE_SIZE_DEFAULT = 50;
 export const PAGE_SIZE_MAX = 100;
@@ -25,13 +26,7 @@ function idempotencyHeader(c: Context<AppEnv>): string | undefined {
   const key = c.req.header("idempotency-key");
   if (key === undefined) return undefined;
   const checked = IdempotencyKey.safeParse(key);
-  if (!checked.success) {
-    throw new Failure({
-      reason: "invalid_request",
-      code: "invalid_idempotency_key",
-      message: "Idempotency-Key must be 1 to 128 printable ASCII characters.",
-    });
-  }
+  if (!checked.success) throw new Failure({ reason: "invalid_idempotency_key", why: "malformed" });
   return checked.data;
 }
 
@@ -41,6 +36,68 @@ const ListQuery = EventFilter.extend({
 });
 
 const Seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** A receipt: where the entry is in the log (also in the settings route's answer). */
+export const Receipt = z.object({ seq: z.number().int(), leaf_hash: z.string(), received_at: z.string(), tree_size: z.number().int() });
+
+const Entry = z.object({
+  seq: z.number().int(),
+  leaf_hash: z.string(),
+  received_at: z.string(),
+  event: z.record(z.string(), z.unknown()),
+  provenance: z.record(z.string(), z.string()),
+  entry: z.string().describe("the stored entry bytes (RFC 8785 JSON), verbatim"),
+});
+
+/** The entries the tree contradicts are refused, not served (entry-integrity.ts). */
+const READ_CHECKED = ["integrity_error", ...LOG_APPEND] as const;
+
+export const EVENT_ROUTES = {
+  append: route({
+    method: "post",
+    path: "/v1/tenants/{t}/events",
+    summary: `Append one event, or {"events":[…]} (at most ${LIMITS.maxBatchEvents})`,
+    permissions: ["append"],
+    body: z.union([Event, Batch]),
+    invalid: "invalid_event",
+    response: z.union([Receipt, z.object({ receipts: z.array(Receipt) })]),
+    status: 201,
+    errors: [
+      "reserved_action",
+      "event_too_deep",
+      "event_too_large",
+      "too_many_events",
+      "invalid_idempotency_key",
+      "idempotency_conflict",
+      ...LOG_APPEND,
+    ],
+  }),
+  list: route({
+    method: "get",
+    path: "/v1/tenants/{t}/events",
+    summary: "List events (filters, cursor pagination in sequence order); every row is checked against the log's tree",
+    permissions: ["read"],
+    query: ListQuery,
+    response: z.object({ events: z.array(Entry), next_cursor: z.string().nullable(), prev_cursor: z.string().nullable() }),
+    errors: ["invalid_cursor", ...READ_CHECKED],
+  }),
+  entry: route({
+    method: "get",
+    path: "/v1/tenants/{t}/events/{seq}",
+    summary: "One entry, with its stored bytes, checked against the log's tree",
+    permissions: ["read"],
+    response: Entry,
+    errors: ["not_found", ...READ_CHECKED],
+  }),
+  proof: route({
+    method: "get",
+    path: "/v1/tenants/{t}/events/{seq}/proof",
+    summary: "c2sp.org/tlog-proof@v1 for one entry",
+    permissions: ["read", "verify"],
+    responseType: "text/plain",
+    errors: ["not_found", "entry_not_found", "not_reconciled", ...LOG_APPEND],
+  }),
+};
 
 /** The wire form of a stored entry: its exact bytes (as `entry`) and what they contain. */
 function entryView(row: { seq: number; entry: string; leafHash: string }) {
@@ -55,27 +112,18 @@ function entryView(row: { seq: number; entry: string; leafHash: string }) {
   };
 }
 
+const { append, list, entry, proof } = EVENT_ROUTES;
+
 export const events = new Hono<AppEnv>()
-  .post("/", requirePermission("append"), async (c) => {
+  .post("/", requirePermission(...append.permissions), async (c) => {
     const body = await readJsonBody(c);
     let items: AppendItem[];
     const batch = isBatch(body);
     if (batch) {
-      if (c.req.header("idempotency-key") !== undefined) {
-        throw new Failure({
-          reason: "invalid_request",
-          code: "invalid_idempotency_key",
-          message: "A batch takes an idempotency_key per event, not an Idempotency-Key header.",
-        });
-      }
+      if (c.req.header("idempotency-key") !== undefined) throw new Failure({ reason: "invalid_idempotency_key", why: "header_on_batch" });
       const count = (body as { events?: unknown }).events;
       if (Array.isArray(count) && count.length > LIMITS.maxBatchEvents) {
-        throw new Failure({
-          reason: "invalid_request",
-          code: "too_many_events",
-          message: `A batch holds at most ${LIMITS.maxBatchEvents} events.`,
-          status: 413,
-        });
+        throw new Failure({ reason: "too_many_events", limit: LIMITS.maxBatchEvents });
       }
       items = parseWith(Batch, body).events.map(({ idempotency_key, ...event }) => ({
         event,
@@ -90,8 +138,8 @@ export const events = new Hono<AppEnv>()
     return batch ? c.json({ receipts: result.receipts }, 201) : c.json(result.receipts[0]!, 201);
   })
 
-  .get("/", requirePermission("read"), async (c) => {
-    const q = parseWith(ListQuery, c.req.query(), "invalid_query");
+  .get("/", requirePermission(...list.permissions), async (c) => {
+    const q = queryOf(c, list);
     const { cursor, limit, ...filter } = q;
     const db = drizzle(c.env.DB);
     const where = filterConditions(db, c.var.access.tenantId, filter);
@@ -122,7 +170,7 @@ export const events = new Hono<AppEnv>()
     return c.json(body);
   })
 
-  .get("/:seq{[0-9]+}", requirePermission("read"), async (c) => {
+  .get("/:seq{[0-9]+}", requirePermission(...entry.permissions), async (c) => {
     const parsed = Seq.safeParse(c.req.param("seq"));
     if (!parsed.success) throw new Failure({ reason: "not_found", what: "Entry" });
     const seq = parsed.data;
@@ -148,11 +196,11 @@ export const events = new Hono<AppEnv>()
     return c.json(entryView(found));
   })
 
-  .get("/:seq{[0-9]+}/proof", requirePermission("read", "verify"), async (c) => {
+  .get("/:seq{[0-9]+}/proof", requirePermission(...proof.permissions), async (c) => {
     const parsed = Seq.safeParse(c.req.param("seq"));
     if (!parsed.success) throw new Failure({ reason: "not_found", what: "Entry" });
     const r = await tenantLog(c).entryProof(c.var.access.tenantId, parsed.data);
-    if (!r.ok) throw proofFailure(r.error);
+    if (!r.ok) throw new Failure(r.error);
     await recordAccess(c, "sealtrail.proof.downloaded", { id: String(parsed.data), type: "entry" }, { format: "tlog-proof" });
     return c.text(r.value, 200, {
       "content-type": "text/plain; charset=utf-8",

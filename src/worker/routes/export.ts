@@ -14,13 +14,21 @@ import type { AppEnv } from "../app-env";
 import { csvRow } from "../csv";
 import { checkServedRows } from "../entry-integrity";
 import { EventFilter, filterConditions } from "../event-query";
-import { parseWith } from "../request";
+import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 
 /** Rows read from D1 per page while streaming. */
 export const EXPORT_PAGE = 1_000;
 
-const ExportQuery = EventFilter.extend({ format: z.enum(["jsonl", "csv"]).default("jsonl") });
+export const EXPORT_ROUTE = route({
+  method: "get",
+  path: "/v1/tenants/{t}/export",
+  summary: "Stream matching entries as JSONL (stored bytes) or CSV",
+  permissions: ["read"],
+  query: EventFilter.extend({ format: z.enum(["jsonl", "csv"]).default("jsonl") }),
+  responseType: "application/x-ndjson",
+  errors: LOG_APPEND,
+});
 
 export const CSV_COLUMNS = [
   "seq", "received_at", "occurred_at", "action", "actor_type", "actor_id", "actor_name", "outcome",
@@ -54,8 +62,8 @@ function csvLine(entry: string, leafHash: string): string {
   ]);
 }
 
-export const exporter = new Hono<AppEnv>().get("/export", requirePermission("read"), async (c) => {
-  const { format, ...filter } = parseWith(ExportQuery, c.req.query(), "invalid_query");
+export const exporter = new Hono<AppEnv>().get("/export", requirePermission(...EXPORT_ROUTE.permissions), async (c) => {
+  const { format, ...filter } = queryOf(c, EXPORT_ROUTE);
   const tenant = c.var.access.tenantId;
   const db = drizzle(c.env.DB);
   await recordAccess(c, "sealtrail.events.exported", { id: tenant, type: "tenant" }, {

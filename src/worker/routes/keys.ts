@@ -17,8 +17,9 @@ import type { AppEnv } from "../app-env";
 import { PUBLISHABLE_KEY_CONFIG, TENANT_KEY_CONFIG } from "../auth-options";
 import { Failure } from "../errors";
 import { LOG_STATEMENT, PERMISSIONS } from "../permissions";
-import { parseWith, readJsonBody } from "../request";
+import { readJsonBody } from "../request";
 import { recordAccess } from "../access-log";
+import { bodyOf, LOG_APPEND, route } from "../route-spec";
 import { parseKeyMetadata } from "../cors";
 import { allowedOriginsOf, requirePermission, verifiedKeys } from "../tenant-access";
 
@@ -53,7 +54,73 @@ function memberOnly(c: Context<AppEnv>): string {
   return principal.userId;
 }
 
-const UpdateKey = z.strictObject({ allowed_origins: z.array(Origin).min(1).max(MAX_ALLOWED_ORIGINS) });
+const KeyView = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  type: z.enum(["secret", "publishable"]),
+  start: z.string().nullable().describe("the key's first characters"),
+  allowed_origins: z.array(z.string()).optional().describe("publishable keys only"),
+  permissions: z.array(z.string()),
+  enabled: z.boolean().nullable(),
+  created_by: z.string().nullable().describe("the member who created it; the key is revoked when they leave"),
+  created_at: z.string(),
+  last_used_at: z.string().nullable(),
+});
+
+const ADMIN = ["admin"] as const;
+const MEMBER = "signed-in members only (not API keys)";
+
+export const KEY_ROUTES = {
+  create: route({
+    method: "post",
+    path: "/v1/tenants/{t}/keys",
+    summary: "Create an API key (shown once; logged); allowed_origins makes a publishable (browser) ingest key, append only",
+    permissions: ADMIN,
+    access: MEMBER,
+    body: CreateKey,
+    invalid: "invalid_key_request",
+    response: z.object({
+      id: z.string(),
+      key: z.string().describe("the secret, shown this once"),
+      name: z.string(),
+      type: z.enum(["secret", "publishable"]),
+      permissions: z.array(z.enum(PERMISSIONS)),
+      allowed_origins: z.array(z.string()).optional(),
+      created_at: z.string(),
+    }),
+    status: 201,
+    errors: LOG_APPEND,
+  }),
+  list: route({
+    method: "get",
+    path: "/v1/tenants/{t}/keys",
+    summary: "List API keys (without secrets)",
+    permissions: ADMIN,
+    access: MEMBER,
+    response: z.object({ keys: z.array(KeyView) }),
+    errors: [],
+  }),
+  update: route({
+    method: "patch",
+    path: "/v1/tenants/{t}/keys/{id}",
+    summary: "Change a publishable key's allowed origins (logged)",
+    permissions: ADMIN,
+    access: MEMBER,
+    body: z.strictObject({ allowed_origins: z.array(Origin).min(1).max(MAX_ALLOWED_ORIGINS) }),
+    invalid: "invalid_key_request",
+    response: z.object({ id: z.string(), allowed_origins: z.array(z.string()) }),
+    errors: ["not_found", ...LOG_APPEND],
+  }),
+  revoke: route({
+    method: "delete",
+    path: "/v1/tenants/{t}/keys/{id}",
+    summary: "Revoke an API key (logged)",
+    permissions: ADMIN,
+    access: MEMBER,
+    response: z.object({ id: z.string(), revoked: z.literal(true) }),
+    errors: ["not_found", ...LOG_APPEND],
+  }),
+};
 
 /** Who created a key (a user id), from its metadata; null for keys made before this was recorded. */
 export function keyCreator(metadata: string | null): string | null {
@@ -89,10 +156,10 @@ const keyPermissions = (stored: string | null): string[] => {
 };
 
 export const keys = new Hono<AppEnv>()
-  .use(requirePermission("admin"))
+  .use(requirePermission(...ADMIN))
   .post("/", async (c) => {
     const userId = memberOnly(c);
-    const body = parseWith(CreateKey, await readJsonBody(c), "invalid_key_request");
+    const body = bodyOf(KEY_ROUTES.create, await readJsonBody(c));
     // Server-side call without headers: `permissions` is server-only in better-auth.
     const publishable = body.allowed_origins !== undefined;
     const created = await c.var.auth.api.createApiKey({
@@ -149,7 +216,7 @@ export const keys = new Hono<AppEnv>()
   })
   .patch("/:id", async (c) => {
     memberOnly(c);
-    const body = parseWith(UpdateKey, await readJsonBody(c), "invalid_key_request");
+    const body = bodyOf(KEY_ROUTES.update, await readJsonBody(c));
     const db = drizzle(c.env.DB);
     const where = and(eq(apikey.id, c.req.param("id")), eq(apikey.referenceId, c.var.access.tenantId), eq(apikey.configId, PUBLISHABLE_KEY_CONFIG));
     const found = await db.select({ id: apikey.id, metadata: apikey.metadata }).from(apikey).where(where).get();

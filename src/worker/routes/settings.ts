@@ -12,9 +12,11 @@ import { principalEvent } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
 import { provenance } from "../provenance";
-import { parseWith, readJsonBody } from "../request";
+import { readJsonBody } from "../request";
+import { bodyOf, LOG_APPEND, LOG_CALL, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { logAudit, tenantLog } from "../tenant-log";
+import { Receipt } from "./events";
 
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
@@ -34,10 +36,80 @@ export const ACTIVITY_RANGES = {
   "7d": { buckets: 7, bucketMs: 86_400_000 },
   "30d": { buckets: 30, bucketMs: 86_400_000 },
 } as const;
-const ActivityQuery = z.strictObject({ range: z.enum(["24h", "7d", "30d"]).default("24h") });
+
+const Settings = z.object({
+  seal_interval_seconds: z.number().int(),
+  retention_years: z.number().int(),
+  legal_hold: z.boolean(),
+  max_clock_skew_seconds: z.number().int(),
+});
+const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
+const Stats = z.object({
+  size: z.number().int(),
+  mirrored_to: z.number().int(),
+  mirror_lag: z.number().int(),
+  mirror_failures: z.number().int(),
+  sealed_to: z.number().int(),
+  latest_seal: z.record(z.string(), z.unknown()).nullable(),
+  seal_failures: z.number().int(),
+  last_seal_error: z.string().nullable(),
+  refusing_writes: z.boolean(),
+  skewed_events: z.number().int(),
+  last_received_at: z.string().nullable(),
+  usual_gap_ms: z.number().int(),
+  ingest_stalled: z.boolean(),
+  last_full_verification: z
+    .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
+    .nullable()
+    .describe("the tenant's verification status: its last finished full run (range runs never count)"),
+});
+
+export const SETTINGS_ROUTES = {
+  stats: route({
+    method: "get",
+    path: "/v1/tenants/{t}/stats",
+    summary: "The log's state: size, D1 mirror lag, seals, refusal, clock-skew and stalled-ingest flags, last full verification",
+    permissions: ["read", "verify", "admin"],
+    response: Stats,
+    errors: LOG_CALL,
+  }),
+  activity: route({
+    method: "get",
+    path: "/v1/tenants/{t}/stats/activity",
+    summary: "Entries per hour (24h) or per day (7d, 30d), counted in D1",
+    permissions: ["read", "verify", "admin"],
+    query: z.strictObject({ range: z.enum(["24h", "7d", "30d"]).default("24h") }),
+    response: z.object({
+      range: z.string(),
+      bucket_seconds: z.number().int(),
+      buckets: z.array(z.object({ start: z.string(), count: z.number().int() })),
+    }),
+    errors: [],
+  }),
+  read: route({
+    method: "get",
+    path: "/v1/tenants/{t}/settings",
+    summary: "Seal interval, retention, legal hold",
+    permissions: ["read", "verify", "admin", "append"],
+    response: Settings,
+    errors: LOG_CALL,
+  }),
+  update: route({
+    method: "put",
+    path: "/v1/tenants/{t}/settings",
+    summary: "Change settings (logged, applied to the current settings in the same transaction)",
+    permissions: ["admin"],
+    body: SettingsPatch,
+    invalid: "invalid_settings",
+    response: z.object({ settings: Settings, receipt: Receipt }),
+    errors: ["legal_hold_active", ...LOG_APPEND],
+  }),
+};
+
+const { stats, activity, read, update } = SETTINGS_ROUTES;
 
 export const settings = new Hono<AppEnv>()
-  .get("/stats", requirePermission("read", "verify", "admin"), async (c) => {
+  .get("/stats", requirePermission(...stats.permissions), async (c) => {
     const [s, lastFull] = await Promise.all([tenantLog(c).stats(), logAudit(c).lastFullVerification()]);
     return c.json({
       size: s.size,
@@ -55,12 +127,12 @@ export const settings = new Hono<AppEnv>()
       ingest_stalled: s.ingest_stalled,
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
-    });
+    } satisfies z.infer<typeof Stats>);
   })
   // Entries per time bucket, counted in D1 on the (tenant_id, received_at, seq) index. Entries
   // the mirror has not copied yet are not counted; `mirror_lag` in /stats says how many.
-  .get("/stats/activity", requirePermission("read", "verify", "admin"), async (c) => {
-    const { range } = parseWith(ActivityQuery, c.req.query(), "invalid_query");
+  .get("/stats/activity", requirePermission(...activity.permissions), async (c) => {
+    const { range } = queryOf(c, activity);
     const { buckets, bucketMs } = ACTIVITY_RANGES[range];
     const end = (Math.floor(Date.now() / bucketMs) + 1) * bucketMs;
     const start = end - buckets * bucketMs;
@@ -78,11 +150,11 @@ export const settings = new Hono<AppEnv>()
       buckets: counts.map((count, i) => ({ start: new Date(start + i * bucketMs).toISOString(), count })),
     });
   })
-  .get("/settings", requirePermission("read", "verify", "admin", "append"), async (c) => {
-    return c.json(view(await tenantLog(c).settings(c.var.access.tenantId)));
+  .get("/settings", requirePermission(...read.permissions), async (c) => {
+    return c.json(view(await tenantLog(c).settings(c.var.access.tenantId)) satisfies z.infer<typeof Settings>);
   })
-  .put("/settings", requirePermission("admin"), async (c) => {
-    const patch = parseWith(SettingsPatch, await readJsonBody(c), "invalid_settings");
+  .put("/settings", requirePermission(...update.permissions), async (c) => {
+    const patch = bodyOf(update, await readJsonBody(c));
     const tenant = c.var.access.tenantId;
     // The object adds metadata.before and .after, read in the transaction that applies the change.
     const event = principalEvent(c, "sealtrail.settings.updated", { id: tenant, type: "tenant" });

@@ -10,19 +10,57 @@ import { sealKeys, sealPrefix, type SealSummary } from "../../durable/sealer";
 import { recordAccess } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
-import { parseWith } from "../request";
+import { LOG_APPEND, LOG_CALL, queryOf, route, type RouteSpec } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { tenantLog } from "../tenant-log";
 
 export const SNAPSHOT_PAGE_DEFAULT = 50;
 export const SNAPSHOT_PAGE_MAX = 100;
 
-const ListQuery = z.strictObject({
-  cursor: z.string().max(1024).optional(),
-  limit: z.coerce.number().int().min(1).max(SNAPSHOT_PAGE_MAX).default(SNAPSHOT_PAGE_DEFAULT),
-});
+const VERIFY = ["verify"] as const;
 
-const verify = requirePermission("verify");
+/** A snapshot's parts: each download is logged (an append), or refused if it cannot be. */
+const part = (path: string, summary: string, responseType: string): RouteSpec =>
+  route({ method: "get", path, summary, permissions: VERIFY, responseType, errors: ["not_found", ...LOG_APPEND] });
+
+const Snapshot = z.object({
+  id: z.string(),
+  from: z.number().int(),
+  to: z.number().int(),
+  root: z.string(),
+  bundle_sha256: z.string(),
+  sealed_at: z.string(),
+  manifest_key: z.string(),
+  bundle_key: z.string(),
+}) satisfies z.ZodType<SealSummary>;
+
+export const SNAPSHOT_ROUTES = {
+  seal: route({
+    method: "post",
+    path: "/v1/tenants/{t}/seal",
+    summary: "Seal waiting entries now",
+    permissions: ["admin"],
+    response: z.object({ sealed: z.array(Snapshot) }),
+    errors: ["seal_failed", "split_view", ...LOG_CALL],
+  }),
+  list: route({
+    method: "get",
+    path: "/v1/tenants/{t}/snapshots",
+    summary: "Sealed snapshots",
+    permissions: VERIFY,
+    query: z.strictObject({
+      cursor: z.string().max(1024).optional(),
+      limit: z.coerce.number().int().min(1).max(SNAPSHOT_PAGE_MAX).default(SNAPSHOT_PAGE_DEFAULT),
+    }),
+    response: z.object({ snapshots: z.array(Snapshot), next_cursor: z.string().nullable(), source: z.enum(["kv", "r2"]) }),
+    errors: ["invalid_cursor", ...LOG_CALL],
+  }),
+  manifest: part("/v1/tenants/{t}/snapshots/{id}", "A snapshot's signed manifest", "text/plain"),
+  checkpoint: part("/v1/tenants/{t}/snapshots/{id}/checkpoint", "A snapshot's signed checkpoint", "text/plain"),
+  bundle: part("/v1/tenants/{t}/snapshots/{id}/bundle", "A snapshot's entry bundle (JSON lines)", "application/x-ndjson"),
+};
+
+const verify = requirePermission(...VERIFY);
 
 /** A seal's summary read back from its manifest in R2 (used when the KV index lags). */
 async function summaryFromR2(bucket: R2Bucket, tenant: string, id: string): Promise<SealSummary | undefined> {
@@ -65,19 +103,19 @@ async function download(c: Context<AppEnv>, part: "manifest" | "checkpoint" | "b
 }
 
 export const snapshots = new Hono<AppEnv>()
-  .post("/seal", requirePermission("admin"), async (c) => {
+  .post("/seal", requirePermission(...SNAPSHOT_ROUTES.seal.permissions), async (c) => {
     const result = await tenantLog(c).sealNow(c.var.access.tenantId);
     if (!result.ok) throw new Failure(result.error);
     return c.json(result.value);
   })
 
   .get("/snapshots", verify, async (c) => {
-    const q = parseWith(ListQuery, c.req.query(), "invalid_query");
+    const q = queryOf(c, SNAPSHOT_ROUTES.list);
     const tenant = c.var.access.tenantId;
     if (q.cursor?.startsWith("r2:")) return c.json(await listFromR2(c, tenant, q.cursor.slice(3), q.limit));
     const kvCursor = q.cursor?.startsWith("kv:") ? q.cursor.slice(3) : undefined;
     if (q.cursor !== undefined && kvCursor === undefined) {
-      throw new Failure({ reason: "invalid_request", code: "invalid_cursor", message: "cursor is not one this API issued." });
+      throw new Failure({ reason: "invalid_cursor" });
     }
     const listed = await c.env.KV.list<SealSummary>({ prefix: sealPrefix(tenant), limit: q.limit, ...(kvCursor ? { cursor: kvCursor } : {}) });
     const items = listed.keys.flatMap((k) => (k.metadata ? [k.metadata] : []));

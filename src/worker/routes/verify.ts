@@ -8,24 +8,99 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
+import { z } from "zod";
 import type { JsonValue } from "../../core/jcs";
 import { verificationReports } from "../../db/audit-schema";
 import { principalEvent } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
 import { provenance } from "../provenance";
-import { parseWith, readJsonBody } from "../request";
+import { readJsonBody } from "../request";
+import { bodyOf, LOG_CALL, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { logAudit } from "../tenant-log";
 import { StartBody } from "../verify-request";
 
-const verify = requirePermission("verify");
+const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
+const Mode = z.enum(["full", "incremental", "range"]).describe("only a full run is the tenant's verification status");
+const Failures = z.array(
+  z.object({
+    kind: z.string(),
+    seq: z.number().int().nullable().optional(),
+    key: z.string().optional(),
+    detail: z.string().optional(),
+    expected: z.unknown().optional(),
+    found: z.unknown().optional(),
+  }),
+);
+const Report = z.object({
+  job_id: z.string(),
+  tenant: z.string(),
+  mode: Mode,
+  ok: z.boolean(),
+  range: Range,
+  checked: z.object({ entries: z.number().int(), seals: z.number().int(), bundle_entries: z.number().int(), sampled: z.number().int() }),
+  started_at: z.string(),
+  finished_at: z.string(),
+  duration_ms: z.number().int(),
+  failures: Failures,
+});
+const Job = z.object({
+  job_id: z.string(),
+  status: z.enum(["running", "done"]),
+  mode: Mode,
+  range: Range,
+  progress: z.object({ checked: z.number().int(), next: z.number().int(), to: z.number().int(), phase: z.string() }),
+  report: Report.nullable(),
+});
+const ReportRow = z.object({
+  job_id: z.string(),
+  mode: Mode,
+  range: Range.nullable(),
+  ok: z.boolean(),
+  failures: z.number().int(),
+  created_at: z.string(),
+});
+
+const VERIFY = ["verify"] as const;
+
+export const VERIFY_ROUTES = {
+  start: route({
+    method: "post",
+    path: "/v1/tenants/{t}/verify",
+    summary: "Start a verification run (from/to make it a range run); 200 with its report if it finished at once, else 202",
+    permissions: VERIFY,
+    body: StartBody,
+    invalid: "invalid_verify_request",
+    optionalBody: true,
+    response: Job,
+    errors: LOG_CALL,
+  }),
+  list: route({
+    method: "get",
+    path: "/v1/tenants/{t}/verify",
+    summary: "Past verification reports, newest first",
+    permissions: VERIFY,
+    response: z.object({ reports: z.array(ReportRow) }),
+    errors: [],
+  }),
+  job: route({
+    method: "get",
+    path: "/v1/tenants/{t}/verify/{job}",
+    summary: "A verification run's progress and report",
+    permissions: VERIFY,
+    response: Job,
+    errors: ["not_found", ...LOG_CALL],
+  }),
+};
+
+const verify = requirePermission(...VERIFY);
 
 export const verification = new Hono<AppEnv>()
   .post("/verify", verify, async (c) => {
     const hasBody = (c.req.header("content-length") ?? "0") !== "0" || c.req.header("transfer-encoding") !== undefined;
     const body: JsonValue = hasBody ? await readJsonBody(c) : {};
-    const args = parseWith(StartBody, body, "invalid_verify_request");
+    const args = bodyOf(VERIFY_ROUTES.start, body);
     const mode = args.mode ?? (args.from !== undefined || args.to !== undefined ? "range" : "full");
     const tenant = c.var.access.tenantId;
     const jobId = crypto.randomUUID();
@@ -36,7 +111,7 @@ export const verification = new Hono<AppEnv>()
       { event: principalEvent(c, "sealtrail.log.verified", { id: tenant, type: "tenant" }), provenance: provenance(c) },
     );
     c.header("location", `/v1/tenants/${tenant}/verify/${job.job_id}`);
-    return c.json(job, job.status === "done" ? 200 : 202);
+    return c.json(job satisfies z.infer<typeof Job>, job.status === "done" ? 200 : 202);
   })
   .get("/verify", verify, async (c) => {
     const r = verificationReports;
@@ -71,5 +146,5 @@ export const verification = new Hono<AppEnv>()
     if (!/^[0-9a-f-]{36}$/.test(id)) throw new Failure({ reason: "not_found", what: "Verification" });
     const job = await logAudit(c).job(id);
     if (!job) throw new Failure({ reason: "not_found", what: "Verification" });
-    return c.json(job);
+    return c.json(job satisfies z.infer<typeof Job>);
   });
