@@ -27,7 +27,7 @@ export const EXPORT_ROUTE = route({
   permissions: ["read"],
   query: EventFilter.extend({ format: z.enum(["jsonl", "csv"]).default("jsonl") }),
   responseType: "application/x-ndjson",
-  errors: LOG_APPEND,
+  errors: ["integrity_error", ...LOG_APPEND],
 });
 
 export const CSV_COLUMNS = [
