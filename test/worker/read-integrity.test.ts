@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { api, event, postEvent, tenantWithKeys } from "./helpers";
-import { failingD1 } from "../durable/faults";
+import { d1RefusesRowsOf } from "../durable/faults";
 
 const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 
@@ -97,9 +97,7 @@ describe("reads check rows against the log's tree", () => {
 
   it("untampered entries, and entries the mirror has not copied yet, are served as before", async () => {
     const { tenant, appendKey, get } = await tenWithReader();
-    await runInDurableObject(logOf(tenant), (log: TenantLog) => {
-      log.mirrorDb = failingD1(log.mirrorDb, "before");
-    });
+    await d1RefusesRowsOf(env.DB, tenant);
     expect((await postEvent(tenant, appendKey, event({ action: "late.event" }))).status).toBe(201);
     const late = await get("/events/10");
     expect(late.status).toBe(200);
