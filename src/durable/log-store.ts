@@ -130,7 +130,7 @@ export class LogStore {
    * Rows read on every commit (issue #8: a dozen small SELECTs per group cost ~15% of a
    * small group's CPU), remembered until this store writes them. A write only forgets the
    * value, so a rolled-back transaction can never leave a wrong one behind, as long as callers
-   * call forgetCached() when a transaction fails (TenantLog does).
+   * call forgetCached() when a transaction fails (group-commit.ts does).
    */
   #settings: TenantSettings | undefined;
   #latestSeal: SealRecord | null | undefined;
