@@ -14,10 +14,15 @@ export const BUILD_DIR = ".bench/build";
 export const CORE_BUILD_DIR = ".bench/core";
 const secret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 
-/** Builds the Worker exactly as `wrangler deploy` would (offline: --dry-run) and the in-workerd core bench. */
+/**
+ * Builds the bench's Worker (bench/worker.ts: the production Worker plus the baseline route and
+ * maxBatch) exactly as `wrangler deploy` would (offline: --dry-run, wrangler.toml's settings),
+ * and the in-workerd core bench.
+ */
 export function build() {
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
-  const worker = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", BUILD_DIR], { env, encoding: "utf8" });
+  rmSync(BUILD_DIR, { recursive: true, force: true });
+  const worker = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", BUILD_DIR, "bench/worker.ts"], { env, encoding: "utf8" });
   if (worker.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${worker.stdout}\n${worker.stderr}`);
   const core = spawnSync(
     "esbuild",
@@ -30,7 +35,7 @@ export function build() {
 /**
  * Starts the Worker in Miniflare with wrangler.toml's bindings (vars, Durable Objects with
  * SQLite, D1, R2, KV), fresh random secrets, D1 migrations applied from migrations/, and a
- * fresh state folder on disk. `vars` adds bench-only variables.
+ * fresh state folder on disk. `vars` adds bench-only variables (bench/worker.ts).
  */
 export async function startServer(vars = {}, { inspectorPort } = {}) {
   const state = mkdtempSync(join(tmpdir(), "sealtrail-bench-"));
@@ -42,7 +47,7 @@ export async function startServer(vars = {}, { inspectorPort } = {}) {
     ...workerOptions,
     name: "sealtrail",
     modules: true,
-    scriptPath: join(BUILD_DIR, "index.js"),
+    scriptPath: join(BUILD_DIR, "worker.js"),
     bindings: {
       ...workerOptions.bindings,
       BETTER_AUTH_SECRET: process.env.BETTER_AUTH_SECRET,

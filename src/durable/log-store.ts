@@ -114,12 +114,14 @@ export class LogStore {
    * Rows read on every commit (issue #8: a dozen small SELECTs per group cost ~15% of a
    * small group's CPU), remembered until this store writes them. A write only forgets the
    * value, so a rolled-back transaction can never leave a wrong one behind, as long as callers
-   * call forgetCached() when a transaction fails (TenantLog does).
+   * call forgetCached() when a transaction fails (group-commit.ts does).
    */
   #settings: TenantSettings | undefined;
   #latestSeal: SealRecord | null | undefined;
   #latestPublishedSeal: SealRecord | null | undefined;
   readonly #counters = new Map<string, number>();
+  /** Entries below this were evicted by this store (nothing is ever stored below it again). */
+  #evictedBelow = 0;
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
@@ -250,9 +252,16 @@ export class LogStore {
     };
   }
 
-  /** Drops entries below `seq` from DO storage: only for entries both in D1 and sealed in R2. */
-  evictEntriesBelow(seq: number): void {
-    this.#sql.exec("DELETE FROM entries WHERE seq < ?", seq);
+  /**
+   * Invariant 3: entries leave DO storage only once they are both in D1 (below `mirroredTo`, the
+   * mirror's watermark) and sealed in R2 (below the latest published seal). Called by the mirror
+   * after a pass and by the sealer after a publish; each knows only its own half.
+   */
+  evictSettled(mirroredTo: number): void {
+    const below = Math.min(mirroredTo, this.latestPublishedSeal()?.to ?? 0);
+    if (below <= this.#evictedBelow) return;
+    this.#sql.exec("DELETE FROM entries WHERE seq < ?", below);
+    this.#evictedBelow = below;
   }
 
   insertSeal(s: SealRecord): void {

@@ -3,7 +3,7 @@
  * other stores: the sealed R2 bundles, then the entries DO storage still holds. Every entry is
  * checked before it is written: a bundle must hash to its seal's recorded SHA-256, and each
  * entry must hash to the leaf the log's own tree holds for its sequence number. Writes insert
- * only the rows D1 lacks (mirror.ts), so rows that survived are left as they are (and checked
+ * only the rows D1 lacks (audit-events.ts), so rows that survived are left as they are (and checked
  * by the next verification), and a rebuild can be run again at any point.
  */
 import { toBase64 } from "../core/bytes";
@@ -11,8 +11,8 @@ import { entryLeafHash } from "../core/entry";
 import { bundleRows } from "../core/audit";
 import { sha256Base64 } from "../core/manifest";
 import { sealKeys, type SealRecord } from "../core/seal";
+import { writeToD1 } from "./audit-events";
 import type { LogStore, StoredEntry } from "./log-store";
-import { writeToD1 } from "./mirror";
 
 /** Rows written to D1 per batch while rebuilding. */
 export const REBUILD_BATCH = 1_000;
@@ -28,6 +28,8 @@ export interface RebuildProgress {
   restored: number;
   done: boolean;
 }
+
+export type RebuildResult = { ok: true; value: RebuildProgress } | { ok: false; error: RebuildError };
 
 /** Checks rows against the log's tree and writes them to D1. */
 async function restore(db: D1Database, store: LogStore, rows: { seq: number; entry: string; idempotencyKey: string | null }[]): Promise<RebuildError | undefined> {
@@ -46,8 +48,41 @@ async function restore(db: D1Database, store: LogStore, rows: { seq: number; ent
   return undefined;
 }
 
+/**
+ * Restores the tenant's D1 rows, seal by seal from `nextSeal`, then the entries not sealed yet
+ * (below `size`). Works for about `budgetMs`, then returns where it stopped; call again with
+ * `progress.nextSeal` until `done`.
+ */
+export async function rebuildD1(
+  src: { db: D1Database; bucket: R2Bucket; store: LogStore; now: () => number },
+  tenant: string,
+  size: number,
+  nextSeal: number,
+  budgetMs: number,
+): Promise<RebuildResult> {
+  const { db, bucket, store, now } = src;
+  const started = now();
+  let restored = 0;
+  let id = nextSeal;
+  for (;;) {
+    const seal = store.seals(id, 1)[0];
+    if (!seal || !seal.published) break;
+    const failed = await restoreSeal(db, bucket, store, tenant, seal);
+    if (failed) return { ok: false, error: failed };
+    restored += seal.to - seal.from;
+    id += 1;
+    if (now() - started > budgetMs) return { ok: true, value: { nextSeal: id, restored, done: false } };
+  }
+  // The rest is still in DO storage: it leaves only once sealed and in D1.
+  const sealedTo = store.latestPublishedSeal()?.to ?? 0;
+  const failed = await restoreUnsealed(db, store, sealedTo, size);
+  if (failed) return { ok: false, error: failed };
+  restored += size - sealedTo;
+  return { ok: true, value: { nextSeal: id, restored, done: true } };
+}
+
 /** Restores one seal's entries from its R2 bundle. */
-export async function restoreSeal(db: D1Database, bucket: R2Bucket, store: LogStore, tenant: string, seal: SealRecord): Promise<RebuildError | undefined> {
+async function restoreSeal(db: D1Database, bucket: R2Bucket, store: LogStore, tenant: string, seal: SealRecord): Promise<RebuildError | undefined> {
   const key = sealKeys(tenant, seal.id).bundle;
   const bundle = await (await bucket.get(key))?.text();
   if (bundle === undefined) return { reason: "bundle_missing", key };
@@ -59,7 +94,7 @@ export async function restoreSeal(db: D1Database, bucket: R2Bucket, store: LogSt
 }
 
 /** Restores the entries not sealed yet, from DO storage. */
-export async function restoreUnsealed(db: D1Database, store: LogStore, from: number, to: number): Promise<RebuildError | undefined> {
+async function restoreUnsealed(db: D1Database, store: LogStore, from: number, to: number): Promise<RebuildError | undefined> {
   const entries = store.entries(from, to - from);
   return restore(db, store, entries.map((e) => ({ seq: e.seq, entry: e.entry, idempotencyKey: e.idempotencyKey })));
 }

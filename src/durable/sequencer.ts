@@ -8,19 +8,7 @@ import { toBase64 } from "../core/bytes";
 import { encodeEntry, entryLeafHash, eventDigest, formatTimestamp, type JsonObject } from "../core/entry";
 import type { CompactRange, StoredNode } from "../core/merkle";
 import type { Head, LogStore, StoredEntry, StoredReceipt } from "./log-store";
-
-export interface AppendItem {
-  event: JsonObject;
-  idempotencyKey?: string;
-}
-
-/** A receipt as the API returns it (DESIGN.md: `{seq, leaf_hash, received_at, tree_size}`). */
-export interface Receipt {
-  seq: number;
-  leaf_hash: string;
-  received_at: string;
-  tree_size: number;
-}
+import type { AppendItem, Receipt } from "./log-types";
 
 export interface AppendRequest {
   items: readonly AppendItem[];

@@ -6,6 +6,10 @@
  */
 import type { TenantSettings } from "./log-store";
 
+/** Bounds of the per-tenant seal interval. */
+export const SEAL_INTERVAL_MIN_MS = 10_000;
+export const SEAL_INTERVAL_MAX_MS = 86_400_000;
+
 /** The wire form of a change (PUT /v1/tenants/:t/settings, validated by the route). */
 export interface SettingsPatch {
   seal_interval_seconds?: number;

@@ -19,12 +19,11 @@ import {
 import { entryLeafHash } from "../core/entry";
 import { parseVerifierKey, type NoteVerifier } from "../core/note";
 import { sealId, sealKeys, sealPrefix } from "../core/seal";
+import { entriesAt, entriesIn, seqsFrom } from "./audit-events";
 import { publishedKeys } from "./checkpoint-keys";
-import { kvLatestKey } from "./sealer";
+import { kvLatestKey } from "./seal-objects";
 import type { TenantLog } from "./tenant-log";
 
-/** Entries read from D1 per query. */
-export const D1_CHUNK = 2_000;
 /** Unsealed entries checked per step. */
 export const TAIL_CHUNK = 5_000;
 /** Older entries re-checked at random by an incremental run. */
@@ -92,15 +91,7 @@ function verifiersOf(env: Sources["env"], tenant: string): { origin: string; ver
 }
 
 async function d1Rows(db: D1Database, tenant: string, from: number, to: number) {
-  const rows: { seq: number; entry: string; leafColumn: string }[] = [];
-  for (let at = from; at < to; at += D1_CHUNK) {
-    const { results } = await db
-      .prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq < ? ORDER BY seq")
-      .bind(tenant, at, Math.min(to, at + D1_CHUNK))
-      .all<{ seq: number; entry: string; leaf_hash: string }>();
-    for (const r of results) rows.push({ seq: r.seq, entry: r.entry, leafColumn: r.leaf_hash });
-  }
-  return rows;
+  return (await entriesIn(db, tenant, from, to)).map((r) => ({ seq: r.seq, entry: r.entry, leafColumn: r.leaf_hash }));
 }
 
 /**
@@ -170,25 +161,18 @@ export async function step(src: Sources, run: Run): Promise<void> {
       // Older entries, already verified once: bytes must still hash to the log's leaf and column.
       const seqs = run.sample;
       const leaves = await src.log.leavesAt(tenant, seqs);
-      for (let i = 0; i < seqs.length; i += 90) {
-        const chunk = seqs.slice(i, i + 90);
-        const { results } = await src.db
-          .prepare(`SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? AND seq IN (${chunk.map(() => "?").join(",")})`)
-          .bind(tenant, ...chunk)
-          .all<{ seq: number; entry: string; leaf_hash: string }>();
-        const bySeq = new Map(results.map((r) => [r.seq, r]));
-        for (const [j, seq] of chunk.entries()) {
-          const row = bySeq.get(seq);
-          const logLeaf = leaves[i + j];
-          if (!row) {
-            fail(state, { kind: "entry_missing", seq });
-            continue;
-          }
-          const leaf = toBase64(entryLeafHash(row.entry));
-          if (row.leaf_hash !== leaf) fail(state, { kind: "leaf_hash_mismatch", seq, expected: leaf, found: row.leaf_hash });
-          if (logLeaf && logLeaf !== leaf) fail(state, { kind: "entry_changed", seq, expected: logLeaf, found: leaf });
-          run.sampled += 1;
+      const bySeq = await entriesAt(src.db, tenant, seqs);
+      for (const [i, seq] of seqs.entries()) {
+        const row = bySeq.get(seq);
+        const logLeaf = leaves[i];
+        if (!row) {
+          fail(state, { kind: "entry_missing", seq });
+          continue;
         }
+        const leaf = toBase64(entryLeafHash(row.entry));
+        if (row.leaf_hash !== leaf) fail(state, { kind: "leaf_hash_mismatch", seq, expected: leaf, found: row.leaf_hash });
+        if (logLeaf && logLeaf !== leaf) fail(state, { kind: "entry_changed", seq, expected: logLeaf, found: leaf });
+        run.sampled += 1;
       }
       run.phase = "seals";
       return;
@@ -251,11 +235,9 @@ export async function step(src: Sources, run: Run): Promise<void> {
     case "final": {
       const stats = await src.log.stats();
       // Rows in D1 the log never made (a forged tail).
-      const { results } = await src.db
-        .prepare("SELECT seq FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT 10")
-        .bind(tenant, stats.size)
-        .all<{ seq: number }>();
-      for (const r of results) fail(state, { kind: "entry_unexpected", seq: r.seq, detail: "D1 holds an entry beyond the log's head" });
+      for (const seq of await seqsFrom(src.db, tenant, stats.size, 10)) {
+        fail(state, { kind: "entry_unexpected", seq, detail: "D1 holds an entry beyond the log's head" });
+      }
       // The log's head equals what the stores recompute to (only when the whole log is in scope).
       if (run.to === stats.size) {
         if (state.prevLeaf !== stats.head_leaf_hash) {

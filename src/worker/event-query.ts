@@ -1,6 +1,7 @@
 /**
  * Filters over a tenant's events, shared by the list and export routes. Every filter is
- * served by a D1 index (docs/query-plans.md; test/worker/query-plans.test.ts checks it).
+ * served by a D1 index (docs/query-plans.md; test/worker/read-side.test.ts "every filter is
+ * served by an index" checks it).
  * Order is always by sequence number, never by time (DESIGN.md invariant 5).
  */
 import { and, eq, gte, inArray, lt, type SQL } from "drizzle-orm";

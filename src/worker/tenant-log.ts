@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { ProofRangeError } from "../durable/log-types";
 import type { AppEnv } from "./app-env";
 import { Failure } from "./errors";
 

@@ -2,7 +2,8 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LogStore } from "../../src/durable/log-store";
 import { clockSkew } from "../../src/durable/sequencer";
-import { STALL_FACTOR, STALL_MIN_MS, type TenantLog } from "../../src/durable/tenant-log";
+import { STALL_FACTOR, STALL_MIN_MS } from "../../src/durable/group-commit";
+import type { TenantLog } from "../../src/durable/tenant-log";
 import { api, bearer, event, logOf, postEvent, tenantWithKeys } from "../worker/helpers";
 
 describe("clock skew", () => {

@@ -1,9 +1,11 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { JsonObject } from "../../src/core/entry";
+import { LogStore } from "../../src/durable/log-store";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
-import { failingR2 } from "./faults";
+import { appendVia, failingR2, withLog } from "./faults";
 import { runVerification } from "./log-helpers";
 
 const verifyOk = async (tenant: string, key: string) => (await runVerification(tenant, key)).report!;
@@ -14,28 +16,34 @@ async function d1Seqs(tenant: string) {
 }
 
 describe("the Durable Object aborted mid-flush", () => {
-  it("the caller gets a 503; a retry with the same key lands exactly once; chain and tree stay consistent", async () => {
+  it("the call fails; a retry with the same key lands exactly once; chain and tree stay consistent", async () => {
     const { owner, tenant, appendKey } = await tenantWithKeys();
     const verifyKey = await createKey(owner, tenant, ["verify"]);
     const base = await logSize(owner, tenant); // the keys' creation entries
-    await postEvent(tenant, appendKey, event());
+    const body = event({ action: "payment.captured", metadata: { amount: 42 } });
+    expect((await postEvent(tenant, appendKey, body)).status).toBe(201);
+    // The event and provenance the Worker stamps for this key (its idempotency keys are scoped by it).
+    const sent = await runInDurableObject(logOf(tenant), (_log: TenantLog, state) => {
+      return JSON.parse(new LogStore(state.storage.sql).entry(base)!.entry) as { event: JsonObject; provenance: JsonObject };
+    });
     // Abort the object between its commit and its reply (inside the D1 mirror step).
-    await runInDurableObject(logOf(tenant), (log: TenantLog, state) => {
-      log.mirrorDb = new Proxy(log.mirrorDb, {
+    const aborting = (state: DurableObjectState) => ({
+      db: new Proxy(env.DB, {
         get(target, prop) {
           if (prop === "batch") return async () => state.abort("injected abort between commit and reply");
           const v = Reflect.get(target, prop) as unknown;
           return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         },
-      });
+      }),
     });
-    const body = event({ action: "payment.captured", metadata: { amount: 42 } });
-    const first = await postEvent(tenant, appendKey, body, { "idempotency-key": "pay-42" });
-    expect(first.status).toBe(503);
-    expect(first.headers.get("retry-after")).not.toBeNull();
+    const first = withLog(logOf(tenant), tenant, aborting, (log) =>
+      log.commit.enqueue(tenant, { req: { items: [{ event: sent.event, idempotencyKey: "pay-42" }], provenance: sent.provenance } }),
+    );
+    await expect(first).rejects.toThrow();
     const retry = await postEvent(tenant, appendKey, body, { "idempotency-key": "pay-42" });
     expect(retry.status).toBe(201);
     const receipt = await retry.json();
+    expect(receipt).toMatchObject({ seq: base + 1 });
     const again = await postEvent(tenant, appendKey, body, { "idempotency-key": "pay-42" });
     expect(await again.json()).toEqual(receipt);
     await logOf(tenant).drainMirror();
@@ -44,6 +52,21 @@ describe("the Durable Object aborted mid-flush", () => {
     expect(rows!.n).toBe(1);
     expect(await d1Seqs(tenant)).toEqual(Array.from({ length: base + 2 }, (_, i) => i));
     expect(await verifyOk(tenant, verifyKey)).toMatchObject({ ok: true });
+  });
+});
+
+describe("a Durable Object call that fails", () => {
+  it("is answered 503 log_unavailable with Retry-After (src/worker/tenant-log.ts failClosed), never a 500", async () => {
+    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
+    // A fault in the object's own storage: a leaf the proof of entry 0 reads is gone, so the call throws.
+    await runInDurableObject(logOf(tenant), (_log: TenantLog, state) => {
+      state.storage.sql.exec("DELETE FROM tree_nodes WHERE level = 0 AND idx = 1");
+    });
+    const res = await api(`/v1/tenants/${tenant}/events/0/proof`, { headers: { "x-api-key": readKey } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).not.toBeNull();
+    expect(await res.json()).toMatchObject({ error: { code: "log_unavailable" } });
   });
 });
 
@@ -81,24 +104,21 @@ describe("R2 failing during reconcile", () => {
     expect((await api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) })).status).toBe(200);
     await postEvent(tenant, appendKey, event());
     const stub = logOf(tenant);
-    await runInDurableObject(stub, (log: TenantLog) => {
-      log.bucket = failingR2(env.BUCKET, "before", /./, 3, { list: true, get: true });
+    // R2's list and get fail four times: at start, in two reconciles, and when asked to sign.
+    await withLog(stub, tenant, { bucket: failingR2(env.BUCKET, "before", /./, 4, { list: true, get: true }) }, async (log) => {
+      for (let i = 0; i < 2; i++) expect(await log.sealer.reconcileAgain(tenant)).toBe(false);
+      const stats = log.sealer.stats(tenant);
+      expect(stats.last_seal_error).toMatch(/reconcile: R2 unavailable/);
+      expect(stats.refusal).toBeNull();
+      // Nothing is signed while R2 could not be read to rule out a newer or conflicting seal
+      // (the checkpoint call tries R2 once more: the fourth injected failure).
+      expect(await log.reads.checkpoint(tenant)).toMatchObject({ ok: false, error: { reason: "not_reconciled" } });
+      // Appends go on while R2 is down.
+      expect(await appendVia(log, tenant, event())).toMatchObject({ ok: true });
+      // R2 is back (the wrapper's failures are spent).
+      expect(await log.sealer.reconcileAgain(tenant)).toBe(true);
+      expect(await log.reads.checkpoint(tenant)).toMatchObject({ ok: true });
     });
-    for (let i = 0; i < 2; i++) {
-      const r = await stub.reconcile(tenant);
-      expect(r).toBe(false);
-    }
-    const stats = await stub.stats();
-    expect(stats.last_seal_error).toMatch(/reconcile: R2 unavailable/);
-    expect(stats.refusal).toBeNull();
-    // Nothing is signed while R2 could not be read to rule out a newer or conflicting seal
-    // (the checkpoint call tries R2 once more: the third injected failure).
-    const signed = await stub.checkpoint(tenant);
-    expect(signed).toMatchObject({ ok: false, error: { reason: "not_reconciled" } });
-    // Appends go on while R2 is down.
-    expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
-    // R2 is back (the wrapper's three failures are spent).
-    expect(await stub.reconcile(tenant)).toBe(true);
     expect((await api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) })).status).toBe(200);
     expect(await verifyOk(tenant, verifyKey)).toMatchObject({ ok: true, checked: { seals: 2 } });
   });

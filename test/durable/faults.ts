@@ -1,14 +1,55 @@
-/** Fault-injecting wrappers around real bindings (the real binding does the work otherwise). */
+/**
+ * Faults for the Durable Object's tests. Fault-injecting wrappers around real bindings (the real
+ * binding does the work otherwise), given to the log's parts when a test builds them (`withLog`,
+ * the same wiring TenantLog uses: src/durable/tenant-log.ts `openLog`); and faults injected into
+ * real storage, which reach every caller (`d1RefusesRowsOf`).
+ */
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type { JsonObject } from "../../src/core/entry";
+import type { AppendResult } from "../../src/durable/log-types";
+import { openLog, type Log, type LogOptions, type TenantLog } from "../../src/durable/tenant-log";
+
+/**
+ * Runs `body` with the tenant's log opened over its Durable Object's real storage by `openLog`,
+ * with `options` (bindings wrapped in the doubles below; maxBatch; another `env`, as a deploy
+ * would give it), and started as TenantLog starts. Then the object is evicted: the next call
+ * builds a TenantLog, with the real bindings, from what storage holds (the one the runtime had
+ * built before knows nothing of `body`'s work).
+ */
+export async function withLog<T>(
+  stub: DurableObjectStub<TenantLog>,
+  tenant: string,
+  options: (LogOptions & { env?: Env }) | ((state: DurableObjectState) => LogOptions),
+  body: (log: Log, state: DurableObjectState) => Promise<T>,
+): Promise<T> {
+  try {
+    return await runInDurableObject(stub, async (_runtime: TenantLog, state) => {
+      const opened: LogOptions & { env?: Env } = typeof options === "function" ? options(state) : options;
+      const log = openLog(state, opened.env ?? env, opened);
+      await log.start(tenant);
+      return body(log, state);
+    });
+  } finally {
+    await evictDurableObject(stub);
+  }
+}
+
+/** Appends one event through the log's group commit (what TenantLog.append does). */
+export function appendVia(log: Log, tenant: string, event: Record<string, unknown>, provenance: JsonObject = {}): Promise<AppendResult> {
+  return log.commit.enqueue(tenant, { req: { items: [{ event: event as JsonObject }], provenance } });
+}
 
 /**
  * A D1 binding whose batch() fails: "before" fails without writing, "after" lets the write
- * land and then fails, as when D1 commits but the reply is lost.
+ * land and then fails, as when D1 commits but the reply is lost. Only while `failing()` says so.
  */
-export function failingD1(real: D1Database, mode: "before" | "after"): D1Database {
+export function failingD1(real: D1Database, mode: "before" | "after", failing: () => boolean = () => true): D1Database {
   return new Proxy(real, {
     get(target, prop) {
       if (prop === "batch") {
         return async (statements: D1PreparedStatement[]) => {
+          if (!failing()) return target.batch(statements);
           if (mode === "after") await target.batch(statements);
           throw new Error(`injected D1 failure (${mode} write)`);
         };
@@ -81,4 +122,17 @@ export function failingObjects<T extends Rpc.DurableObjectBranded | undefined>(
         });
     },
   });
+}
+
+/**
+ * Makes D1 refuse the tenant's new `audit_events` rows, a fault in real storage (a BEFORE INSERT
+ * trigger): every mirror pass for the tenant fails before writing, as while D1 is down, in
+ * whichever object instance runs it; other tenants are unaffected. Returns what lifts it.
+ */
+export async function d1RefusesRowsOf(db: D1Database, tenant: string): Promise<() => Promise<void>> {
+  if (!/^[A-Za-z0-9_-]+$/.test(tenant)) throw new Error(`unexpected tenant id ${tenant}`);
+  const trigger = `inject_fault_${tenant.replaceAll("-", "_")}`;
+  const refuse = "BEGIN SELECT RAISE(ABORT, 'injected D1 failure'); END";
+  await db.prepare(`CREATE TRIGGER ${trigger} BEFORE INSERT ON audit_events WHEN NEW.tenant_id = '${tenant}' ${refuse}`).run();
+  return async () => void (await db.prepare(`DROP TRIGGER ${trigger}`).run());
 }

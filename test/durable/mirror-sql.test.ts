@@ -1,7 +1,7 @@
 import { getTableConfig } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { auditEvents, auditEventTargets } from "../../src/db/audit-schema";
-import { EVENT_SQL_COLUMNS, TARGET_SQL_COLUMNS } from "../../src/durable/mirror";
+import { EVENT_SQL_COLUMNS, TARGET_SQL_COLUMNS } from "../../src/durable/audit-events";
 import { insertChunks, multiRowInsert } from "../../src/durable/sql";
 
 describe("the D1 mirror's hand-written INSERTs", () => {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { sealKeys } from "../../src/durable/sealer";
+import { sealKeys } from "../../src/core/seal";
 import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
 import { runVerification } from "./log-helpers";
 

@@ -8,10 +8,13 @@ import { CompactRange } from "../../src/core/merkle";
 import { openCheckpoint, type Checkpoint } from "../../src/core/checkpoint";
 import { parseVerifierKey, type NoteVerifier } from "../../src/core/note";
 import { publishedKeys } from "../../src/durable/checkpoint-keys";
-import { kvLatestKey, putCreateOnly, SEAL_AFTER_ENTRIES, sealKeys, sealPrefix } from "../../src/durable/sealer";
+import { sealKeys, sealPrefix } from "../../src/core/seal";
+import { kvLatestKey, putCreateOnly } from "../../src/durable/seal-objects";
+import { SEAL_AFTER_ENTRIES } from "../../src/durable/sealer";
 import type { TenantLog } from "../../src/durable/tenant-log";
+import { toHttp } from "../../src/worker/errors";
 import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
-import { failingR2 } from "./faults";
+import { appendVia, failingR2, withLog } from "./faults";
 import { appendN } from "./log-helpers";
 
 function keysOf(tenant: string): { origin: string; verifiers: NoteVerifier[] } {
@@ -132,21 +135,22 @@ describe("sealing", () => {
       const { owner, tenant, appendKey, base } = await tenantWithKeys();
       await appendN(tenant, appendKey, 10);
       const stub = logOf(tenant);
-      await runInDurableObject(stub, (log: TenantLog) => {
-        log.bucket = failingR2(env.BUCKET, mode, /\/checkpoint$/, 2);
-      });
-      const failed = await sealNow(tenant, owner);
-      expect(failed.status).toBe(503);
-      expect(await failed.json()).toMatchObject({ error: { code: "seal_failed" } });
-      const stats = await stub.stats();
-      expect(stats.seal_failures).toBe(1);
-      expect(stats.last_seal_error).toMatch(/r2_unavailable/);
-      // Appends go on while sealing fails.
-      await appendN(tenant, appendKey, 5);
-      await runInDurableObject(stub, async (log: TenantLog) => {
-        await log.alarm(); // the second injected failure
-        log.bucket = env.BUCKET;
-        await log.alarm();
+      // The log's parts over this object's storage, with an R2 whose checkpoint puts fail twice.
+      await withLog(stub, tenant, { bucket: failingR2(env.BUCKET, mode, /\/checkpoint$/, 2) }, async (log) => {
+        const failed = await log.sealer.seal(tenant, true); // what POST /seal runs
+        expect(failed).toMatchObject({ ok: false, error: { reason: "seal_failed" } });
+        expect(toHttp(failed.ok ? { reason: "internal" } : failed.error).status).toBe(503);
+        const stats = log.sealer.stats(tenant);
+        expect(stats.seal_failures).toBe(1);
+        expect(stats.last_seal_error).toMatch(/r2_unavailable/);
+        // Appends go on while sealing fails.
+        for (let i = 0; i < 5; i++) {
+          expect(await appendVia(log, tenant, event({ metadata: { i } }))).toMatchObject({ ok: true });
+        }
+        // What the alarm runs: the second injected failure, then R2 answers.
+        expect(await log.sealer.seal(tenant, false)).toMatchObject({ ok: false });
+        expect(await log.sealer.seal(tenant, false)).toMatchObject({ ok: true });
+        expect(log.sealer.stats(tenant).seal_failures).toBe(0);
       });
       expect(await sealIdsInR2(tenant)).toEqual(["000000000000/bundle.jsonl", "000000000000/checkpoint", "000000000000/manifest"]);
       const manifests = await verifyChainInR2(tenant);

@@ -1,10 +1,11 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { kvLatestKey, sealKeys } from "../../src/durable/sealer";
+import { sealKeys } from "../../src/core/seal";
+import { kvLatestKey } from "../../src/durable/seal-objects";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { api, auditOf, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
-import { failingD1 } from "./faults";
+import { d1RefusesRowsOf, failingD1 } from "./faults";
 import { appendN, runVerification, sealedLog, tamperD1 } from "./log-helpers";
 
 const verify = runVerification;
@@ -77,9 +78,7 @@ describe("verification of a clean log", () => {
 describe("verification while D1 lags", () => {
   it("entries not yet mirrored to D1 are left out of the range, not reported as missing", async () => {
     const { tenant, appendKey, verifyKey, base } = await sealedLog();
-    await runInDurableObject(logOf(tenant), (log: TenantLog) => {
-      log.mirrorDb = failingD1(log.mirrorDb, "before");
-    });
+    await d1RefusesRowsOf(env.DB, tenant);
     await appendN(tenant, appendKey, 3);
     const job = await verify(tenant, verifyKey);
     expect(job.report).toMatchObject({ ok: true, range: { from: 0, to: base + 55 }, checked: { entries: base + 55 } });

@@ -2,6 +2,7 @@
  * `npm run check:bundle` (scripts/check-bundle.mjs, run by `npm test` before vitest): the Worker
  * bundle that `wrangler deploy` would upload is measured and held to the budget documented in
  * README.md and CLAUDE.md (1 MiB gzipped, 5 MiB raw); over it, the check fails and says so.
+ * It also fails if the bundle holds bench-only code (issue #14): that lives in bench/worker.ts.
  */
 import { spawnSync } from "node:child_process";
 import { delimiter, resolve } from "node:path";
@@ -26,4 +27,13 @@ test("above the budget the check fails, naming the size and the budget", () => {
   const r = check("--max-gzip-kib", "100", "--max-raw-kib", "1000");
   expect(r.status).toBe(1);
   expect(r.stderr).toMatch(/over its budget \(gzipped [\d.]+ KiB > 100 KiB; raw [\d.]+ KiB > 1000 KiB\)/);
+});
+
+test("the deployed Worker holds no bench-only code; the bench's own entry is refused by the same check", () => {
+  const production = check();
+  expect(production.status, production.stdout + production.stderr).toBe(0);
+  expect(production.stderr).not.toMatch(/bench-only/);
+  const bench = check("--entry", "bench/worker.ts");
+  expect(bench.status).toBe(1);
+  expect(bench.stderr).toMatch(/holds bench-only code \(the \/__bench\/ route, SEALTRAIL_BENCH_\*, .*TenantLog\.ping\)/);
 });

@@ -7,7 +7,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { sealKeys } from "../../src/durable/sealer";
+import { sealKeys } from "../../src/core/seal";
 import { authFor } from "../../src/worker/auth";
 import { AUTH_ENDPOINTS, mountedAuthEndpoints } from "../../src/worker/auth-routes";
 import {

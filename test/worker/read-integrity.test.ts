@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { api, event, logOf, postEvent, tenantWithKeys } from "./helpers";
-import { failingD1 } from "../durable/faults";
+import { d1RefusesRowsOf } from "../durable/faults";
 import { tamperD1 } from "../durable/log-helpers";
 
 async function leafOf(entry: string): Promise<string> {
@@ -88,9 +88,7 @@ describe("reads check rows against the log's tree", () => {
   it("untampered entries, and entries the mirror has not copied yet, are served as before", async () => {
     // `base`: the keys' creation entries, which come before the ten events.
     const { tenant, appendKey, get, base } = await tenWithReader();
-    await runInDurableObject(logOf(tenant), (log: TenantLog) => {
-      log.mirrorDb = failingD1(log.mirrorDb, "before");
-    });
+    await d1RefusesRowsOf(env.DB, tenant);
     expect((await postEvent(tenant, appendKey, event({ action: "late.event" }))).status).toBe(201);
     const late = await get(`/events/${base + 10}`);
     expect(late.status).toBe(200);

@@ -1,4 +1,3 @@
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { fromBase64, toBase64 } from "../../src/core/bytes";
@@ -10,6 +9,7 @@ import { parseVerifierKey, type NoteVerifier } from "../../src/core/note";
 import { verifyTlogProof } from "../../src/core/tlog-proof";
 import { publishedKeys } from "../../src/durable/checkpoint-keys";
 import type { TenantLog } from "../../src/durable/tenant-log";
+import { withLog } from "../durable/faults";
 import { api, bearer, createKey, createTenant, event, logOf, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
 
 const b64 = (s: string) => fromBase64(s)!;
@@ -175,12 +175,13 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
     const before = await get();
     const stub = logOf(tenant);
     const rotated = { ...env, SEALTRAIL_KEY_VERSION: "2" };
-    await runInDurableObject(stub, (log: TenantLog) => {
-      // The Durable Object reads its env on each signing: swap in the rotated configuration.
-      (log as unknown as { env: Env }).env = rotated;
-    });
     await appendUpTo(tenant, appendKey, 3, 4);
-    const after = await get();
+    // The log as a deploy of the rotated configuration starts it, over the same storage.
+    const after = await withLog(stub, tenant, { env: rotated }, async (log) => {
+      const signed = await log.reads.checkpoint(tenant);
+      if (!signed.ok) throw new Error(JSON.stringify(signed.error));
+      return signed.value.note;
+    });
     const published = publishedKeys(rotated, tenant);
     expect(published.map((k) => k.version)).toEqual([1, 2]);
     const all = published.map((k) => (parseVerifierKey(k.verifier_key) as { value: NoteVerifier }).value);

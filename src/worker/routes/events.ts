@@ -4,7 +4,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { auditEvents } from "../../db/audit-schema";
-import type { AppendItem } from "../../durable/sequencer";
+import type { AppendItem } from "../../durable/log-types";
 import { recordAccess } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { checkMissing, checkServedRows } from "../entry-integrity";

@@ -6,8 +6,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { SEAL_INTERVAL_MAX_MS, SEAL_INTERVAL_MIN_MS } from "../../durable/sealer";
-import { settingsView as view } from "../../durable/settings";
+import { SEAL_INTERVAL_MAX_MS, SEAL_INTERVAL_MIN_MS, settingsView as view } from "../../durable/settings";
 import { principalEvent } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";

@@ -1,0 +1,202 @@
+/**
+ * Group commit (DESIGN.md "The path of one event"; invariants 2, 3, 5, 8): appends that arrive
+ * while a commit is in progress queue up and are committed together, in one transactionSync
+ * (sequencer.ts); then the group is copied to D1 (mirror.ts), then every request of the group
+ * gets its answer. Back-pressure: past MAX_QUEUED_EVENTS waiting events, appends are refused.
+ * Holds the log's head and the tree's frontier, and counts what ingest looks like (clock skew,
+ * the usual gap between commits) for the stats.
+ */
+import { toBase64 } from "../core/bytes";
+import type { Hash } from "../core/hash";
+import { CompactRange, type NodeReader } from "../core/merkle";
+import type { Head, LogStore, StoredEntry } from "./log-store";
+import type { AppendResult, LogError, LogStats } from "./log-types";
+import { sequenceGroup, type AppendRequest } from "./sequencer";
+
+/** Back-pressure: events waiting for a commit beyond this are refused with 503 + Retry-After. */
+export const MAX_QUEUED_EVENTS = 10_000;
+/** Weight of the newest gap in the usual-gap mean. */
+const INGEST_GAP_WEIGHT = 0.1;
+/** Ingest is flagged as stalled after this many usual gaps without an entry (and at least a minute). */
+export const STALL_FACTOR = 10;
+export const STALL_MIN_MS = 60_000;
+
+/** The part of LogStats the group commit knows. */
+export type CommitStats = Pick<
+  LogStats,
+  "size" | "head_leaf_hash" | "queued_events" | "skewed_events" | "last_received_at" | "usual_gap_ms" | "ingest_stalled"
+>;
+
+/** A request waiting for its commit. */
+export interface Pending {
+  req: AppendRequest;
+  /**
+   * Runs inside the commit's transaction, before the group is sequenced, in queue order: it may
+   * refuse the request (nothing of it is stored), or write through `store` and set the request's
+   * items from the state of this very transaction (settings changes).
+   */
+  prepare?: (store: LogStore) => LogError | undefined;
+}
+
+export interface GroupCommitDeps {
+  storage: DurableObjectStorage;
+  store: LogStore;
+  now: () => number;
+  /** Where a committed group goes next: its entries are copied to D1 before anyone is answered. */
+  mirror: { committed(created: readonly StoredEntry[]): void; copy(): Promise<boolean> };
+  /** Before a request is queued: waits for the reconcile with R2 when needed; an error refuses it. */
+  admit: (tenant: string) => Promise<LogError | undefined>;
+  /** After a group that added entries is committed (the next seal may be due). */
+  afterCommit: () => void;
+  /**
+   * Requests per group commit (a request's items always commit together). Unlimited in
+   * production; the bench's entry (bench/worker.ts) sets 1 to measure what group commit buys
+   * (one transaction and one D1 write per request, not pipelined).
+   */
+  maxBatch: number;
+}
+
+export class GroupCommit {
+  readonly #d: GroupCommitDeps;
+  readonly #readNode: NodeReader;
+  #head: Head;
+  /** Frontier of the tree at #head.size; replaced only after a commit succeeds. */
+  #tree: CompactRange;
+  #tenant: string | undefined;
+  #queue: (Pending & { resolve: (r: AppendResult) => void })[] = [];
+  #queuedEvents = 0;
+  #flushing = false;
+  /** The latest committed group's acknowledgement (after its D1 copy is attempted). */
+  #lastAnswered: Promise<void> = Promise.resolve();
+
+  constructor(deps: GroupCommitDeps) {
+    this.#d = deps;
+    this.#readNode = (level, index) => deps.store.node(level, index);
+    this.#head = deps.store.head();
+    this.#tree = CompactRange.fromStore(this.#head.size, this.#readNode);
+  }
+
+  /** The committed head: size, last leaf, last received_at. */
+  get head(): Head {
+    return this.#head;
+  }
+
+  /** The root of the committed tree (RFC 6962 MTH of the first head.size leaves). */
+  root(): Hash {
+    return this.#tree.root();
+  }
+
+  /**
+   * Queues one request and resolves once its group is committed and its D1 copy attempted (or
+   * at once, if it is refused). The caller has checked that `tenant` is this object's tenant.
+   */
+  async enqueue(tenant: string, pending: Pending): Promise<AppendResult> {
+    const refused = await this.#d.admit(tenant);
+    if (refused) return { ok: false, error: refused };
+    if (this.#queuedEvents + pending.req.items.length > MAX_QUEUED_EVENTS) {
+      return { ok: false, error: { reason: "overloaded", retryAfterSeconds: 1 } };
+    }
+    this.#tenant = tenant;
+    const done = new Promise<AppendResult>((resolve) => this.#queue.push({ ...pending, resolve }));
+    this.#queuedEvents += pending.req.items.length;
+    if (!this.#flushing) void this.#flushLoop();
+    return done;
+  }
+
+  async #flushLoop(): Promise<void> {
+    const { storage, store, now, mirror, maxBatch } = this.#d;
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const group = this.#queue.splice(0, Math.min(this.#queue.length, maxBatch));
+        for (const p of group) this.#queuedEvents -= p.req.items.length;
+        const tenant = this.#tenant!;
+        let outcomes: AppendResult[];
+        let created: StoredEntry[];
+        try {
+          const tree = this.#tree.clone();
+          const previous = this.#head;
+          const sequenced = storage.transactionSync(() => {
+            const maxClockSkewMs = store.settings().maxClockSkewMs;
+            // Settings changes apply here, to this transaction's state; a refused one adds nothing.
+            const refused = group.map((p) => p.prepare?.(store));
+            const requests = group.map((p, i) => (refused[i] ? { items: [], provenance: p.req.provenance } : p.req));
+            const s = sequenceGroup(store, tenant, previous, tree, requests, now(), maxClockSkewMs);
+            store.writeHead(tenant, s.head);
+            if (s.created.length > 0) this.#countIngest(previous, s);
+            return { ...s, outcomes: s.outcomes.map((o, i): AppendResult => (refused[i] ? { ok: false, error: refused[i] } : o)) };
+          });
+          // Durable now: entries, tree nodes, idempotency rows, settings and head are in DO
+          // storage. A crash from here on loses nothing: [mirroredTo, size) is the outbox,
+          // re-driven by the alarm armed next (mirror.ts `committed`; and by `start` on restart).
+          // No reply leaves before the alarm write is durable too: the output gate holds it.
+          this.#head = sequenced.head;
+          this.#tree = tree;
+          outcomes = sequenced.outcomes;
+          created = sequenced.created;
+        } catch (e) {
+          // Nothing of this group was committed (transactionSync rolled back).
+          console.error("TenantLog commit failed", e);
+          store.forgetCached();
+          this.#head = store.head();
+          for (const p of group) p.resolve({ ok: false, error: { reason: "log_unavailable" } });
+          continue;
+        }
+        // Outside the try: the group is committed whatever this does.
+        mirror.committed(created);
+        if (created.length > 0) this.#d.afterCommit();
+        // Acknowledge after the D1 copy is attempted, so an acknowledged entry is normally in
+        // two stores. If D1 is down the entry is still durable in DO storage and the outbox
+        // retries it: the append succeeds (DESIGN.md: appends keep working while D1 is down).
+        // The group is committed: whatever the mirror does, every caller gets its answer.
+        const answered = mirror
+          .copy()
+          .catch((e: unknown) => console.error("D1 mirror pass failed", e))
+          .then(() => group.forEach((p, i) => p.resolve(outcomes[i]!)));
+        // Pipelined, two deep (issue #8): the next group may commit while this group's D1 write
+        // is in flight, but not before the previous group's has finished, so groups still
+        // gather while D1 works, and a mirror pass is always ready to start when one ends (each
+        // pass copies everything committed before it started). maxBatch = 1, the bench's
+        // comparison, keeps one commit and one D1 write per request, one after the other.
+        if (maxBatch === 1) {
+          await answered;
+        } else {
+          await this.#lastAnswered;
+          this.#lastAnswered = answered;
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  /**
+   * Ingest counters, in the commit's transaction: events flagged for clock skew, and the usual
+   * gap between commits (an exponentially weighted mean) that tells when ingest has stalled.
+   */
+  #countIngest(previous: Head, s: { skewed: number; head: Head }): void {
+    const { store } = this.#d;
+    if (s.skewed > 0) store.setCounter("skewed_events", store.counter("skewed_events") + s.skewed);
+    if (previous.size > 0) {
+      const gap = s.head.lastReceivedAtMs - previous.lastReceivedAtMs;
+      const mean = store.counter("gap_ewma_ms");
+      store.setCounter("gap_ewma_ms", Math.round(mean === 0 ? gap : mean + INGEST_GAP_WEIGHT * (gap - mean)));
+    }
+  }
+
+  /** The head, the queue, and how ingest looks (LogStats). */
+  stats(): CommitStats {
+    const { store, now } = this.#d;
+    const head = this.#head;
+    const gap = store.counter("gap_ewma_ms");
+    return {
+      size: head.size,
+      head_leaf_hash: toBase64(head.lastLeaf),
+      queued_events: this.#queuedEvents,
+      skewed_events: store.counter("skewed_events"),
+      last_received_at: head.size > 0 ? new Date(head.lastReceivedAtMs).toISOString() : null,
+      usual_gap_ms: gap,
+      ingest_stalled: head.size >= 2 && gap !== 0 && now() - head.lastReceivedAtMs > Math.max(STALL_MIN_MS, STALL_FACTOR * gap),
+    };
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * What the TenantLog Durable Object takes and answers over RPC: the types the Worker's routes
+ * import (src/worker/*), in one module. Types only; the logic is in the modules that produce
+ * them (tenant-log.ts lists them).
+ */
+import type { JsonObject } from "../core/entry";
+import type { SettingsError } from "./settings";
+
+export type { TenantSettings } from "./log-store";
+
+/** One event to append, with its client's Idempotency-Key if it sent one. */
+export interface AppendItem {
+  event: JsonObject;
+  idempotencyKey?: string;
+}
+
+/** A receipt as the API returns it (DESIGN.md: `{seq, leaf_hash, received_at, tree_size}`). */
+export interface Receipt {
+  seq: number;
+  leaf_hash: string;
+  received_at: string;
+  tree_size: number;
+}
+
+/** Why the log refuses to write (DESIGN.md invariant 10): R2 holds what this object did not sign. */
+export interface Refusal {
+  reason: "r2_ahead" | "r2_conflict";
+  key: string;
+  detail: string;
+}
+
+export type LogError =
+  | { reason: "idempotency_conflict"; key: string }
+  | { reason: "overloaded"; retryAfterSeconds: number }
+  | { reason: "log_unavailable" }
+  | { reason: "split_view"; refusal: Refusal }
+  | SettingsError;
+
+export type AppendResult = { ok: true; receipts: Receipt[] } | { ok: false; error: LogError };
+
+export type ProofRangeError =
+  | { reason: "index_out_of_range"; index: number; size: number }
+  | { reason: "size_out_of_range"; size: number; treeSize: number }
+  | { reason: "entry_not_found"; seq: number }
+  | { reason: "split_view"; refusal: Refusal }
+  | { reason: "not_reconciled" };
+
+export type ProofResult<T> = { ok: true; value: T } | { ok: false; error: ProofRangeError };
+
+/** RFC 6962 §2.1.1 audit path of leaf `index` in the tree of `size` (base64 hashes). */
+export interface InclusionProof {
+  index: number;
+  size: number;
+  hashes: string[];
+}
+
+/** RFC 6962 §2.1.2 consistency proof between tree sizes `from` and `to` (base64 hashes). */
+export interface ConsistencyProof {
+  from: number;
+  to: number;
+  hashes: string[];
+}
+
+/** The tree at a size as a verifier resumes from it: the compact range's frontier, the last leaf (base64). */
+export interface TreeState {
+  frontier: (string | null)[];
+  prevLeaf: string;
+}
+
+/** A signed checkpoint (c2sp.org/tlog-checkpoint note) for a tree size. */
+export interface SignedCheckpoint {
+  size: number;
+  note: string;
+}
+
+/** The metadata the KV index keeps for a seal (and the snapshots list returns). */
+export interface SealSummary {
+  id: string;
+  from: number;
+  to: number;
+  root: string;
+  bundle_sha256: string;
+  sealed_at: string;
+  manifest_key: string;
+  bundle_key: string;
+}
+
+export type SealResult =
+  | { ok: true; value: { sealed: SealSummary[] } }
+  | { ok: false; error: { reason: "split_view"; refusal: Refusal } | { reason: "seal_failed"; detail: string } };
+
+/** A seal as the log recorded it (published or only planned), for verification. */
+export interface SealView {
+  id: number;
+  from: number;
+  to: number;
+  root: string;
+  manifest: string;
+  published: boolean;
+}
+
+export interface StoredEntryView {
+  seq: number;
+  entry: string;
+  leaf_hash: string;
+}
+
+export interface LogStats {
+  tenant: string | null;
+  size: number;
+  head_leaf_hash: string;
+  mirrored_to: number;
+  queued_events: number;
+  mirror_failures: number;
+  sealed_to: number;
+  latest_seal: SealSummary | null;
+  seal_failures: number;
+  last_seal_error: string | null;
+  refusal: Refusal | null;
+  /** Events whose occurred_at was further from received_at than the tenant allows. */
+  skewed_events: number;
+  last_received_at: string | null;
+  /** The usual gap between commits, in ms (0 until there are two). */
+  usual_gap_ms: number;
+  /** No entry for STALL_FACTOR usual gaps (and at least STALL_MIN_MS). */
+  ingest_stalled: boolean;
+}
