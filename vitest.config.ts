@@ -49,7 +49,9 @@ export default defineConfig(async () => {
         {
           test: {
             name: "node",
-            include: bench ? ["bench/core.bench.ts", "bench/cli.bench.ts"] : ["test/core/**/*.test.ts", "test/cli/**/*.test.ts", "test/console/**/*.test.ts", "test/scripts/**/*.test.ts"],
+            include: bench
+              ? ["bench/core.bench.ts", "bench/cli.bench.ts"]
+              : ["test/core/**/*.test.ts", "test/cli/**/*.test.ts", "test/console/**/*.test.ts", "test/scripts/**/*.test.ts"],
             environment: "node",
             testTimeout: 600_000,
           },

@@ -8,5 +8,8 @@ import { keyOf, writeChain } from "../test/cli/chain";
 const seals = Number(process.argv[2] ?? "10");
 const perSeal = Number(process.argv[3] ?? "100000");
 const start = performance.now();
-const { dir } = writeChain("bench", Array.from({ length: seals }, () => perSeal));
+const { dir } = writeChain(
+  "bench",
+  Array.from({ length: seals }, () => perSeal),
+);
 console.log(JSON.stringify({ dir, key: keyOf("bench"), ms: performance.now() - start, entries: seals * perSeal }));

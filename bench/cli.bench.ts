@@ -10,10 +10,16 @@ import { report } from "./report";
 
 it("sealtrail verify, 1,000,000 entries", () => {
   const build = performance.now();
-  const { dir } = writeChain("bench", Array.from({ length: 10 }, () => 100_000));
+  const { dir } = writeChain(
+    "bench",
+    Array.from({ length: 10 }, () => 100_000),
+  );
   report("build 10 seals x 100,000 entries (encode, hash, sign)", 1_000_000_000 / (performance.now() - build), "entries/s");
   const start = performance.now();
-  const r = spawnSync(process.execPath, ["dist/sealtrail.mjs", "verify", dir, "--key", keyOf("bench"), "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, ["dist/sealtrail.mjs", "verify", dir, "--key", keyOf("bench"), "--json"], {
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+  });
   const ms = performance.now() - start;
   const parsed = JSON.parse(r.stdout) as { ok: boolean; entries: number };
   if (r.status !== 0 || !parsed.ok) throw new Error(`verify failed: ${r.stderr}`);

@@ -13,13 +13,19 @@ import { parseVerifierKey, signNote } from "../src/core/note";
 import { report, throughput } from "./report";
 import { provenance, sampleEvent } from "./sample-event";
 
-
 it("entry encoding (RFC 8785) + RFC 6962 leaf hash", () => {
   const events = Array.from({ length: 1000 }, (_, i) => sampleEvent(i));
   const size = encodeEntry({ tenant: "t", seq: 0, receivedAtMs: 0, prev: GENESIS_PREV, event: events[0]!, provenance }).length;
   let i = 0;
   const perSecond = throughput(() => {
-    const text = encodeEntry({ tenant: "tenant_0123456789", seq: i, receivedAtMs: 1795674988356 + i, prev: GENESIS_PREV, event: events[i % 1000]!, provenance });
+    const text = encodeEntry({
+      tenant: "tenant_0123456789",
+      seq: i,
+      receivedAtMs: 1795674988356 + i,
+      prev: GENESIS_PREV,
+      event: events[i % 1000]!,
+      provenance,
+    });
     entryLeafHash(text);
     i++;
   });
@@ -59,9 +65,17 @@ it("signed checkpoint verification (Ed25519, @noble/curves)", () => {
   ]);
   const v = parseVerifierKey(checkpointVerifierKey(secret, origin, 1));
   if (!v.ok) throw new Error("key");
-  report("open + verify signed checkpoint", throughput(() => void openCheckpoint(note, origin, [v.value])), "notes/s");
+  report(
+    "open + verify signed checkpoint",
+    throughput(() => void openCheckpoint(note, origin, [v.value])),
+    "notes/s",
+  );
   const signer = checkpointSigner(secret, origin, 1);
   const body = formatCheckpoint({ origin, size: 1000, root: leafHash(new Uint8Array(2)), extensions: [] });
-  report("sign checkpoint", throughput(() => void signNote(body, [signer])), "notes/s");
+  report(
+    "sign checkpoint",
+    throughput(() => void signNote(body, [signer])),
+    "notes/s",
+  );
   void toBase64;
 });

@@ -26,7 +26,17 @@ export function build() {
   if (worker.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${worker.stdout}\n${worker.stderr}`);
   const core = spawnSync(
     "esbuild",
-    ["bench/workerd/core-worker.ts", "--bundle", "--format=esm", "--platform=neutral", "--target=es2022", "--external:cloudflare:*", "--external:node:*", `--outfile=${CORE_BUILD_DIR}/index.js`, "--log-level=warning"],
+    [
+      "bench/workerd/core-worker.ts",
+      "--bundle",
+      "--format=esm",
+      "--platform=neutral",
+      "--target=es2022",
+      "--external:cloudflare:*",
+      "--external:node:*",
+      `--outfile=${CORE_BUILD_DIR}/index.js`,
+      "--log-level=warning",
+    ],
     { env, encoding: "utf8" },
   );
   if (core.status !== 0) throw new Error(`esbuild of the core bench failed:\n${core.stderr}`);
@@ -81,7 +91,9 @@ export async function startServer(vars = {}, { inspectorPort } = {}) {
   );
   const url = await mf.ready;
   const db = await mf.getD1Database("DB");
-  for (const file of readdirSync("migrations").filter((f) => f.endsWith(".sql")).sort()) {
+  for (const file of readdirSync("migrations")
+    .filter((f) => f.endsWith(".sql"))
+    .sort()) {
     const statements = unstable_splitSqlQuery(readFileSync(join("migrations", file), "utf8"));
     await db.batch(statements.map((s) => db.prepare(s)));
   }
@@ -108,7 +120,7 @@ export function workerdPids() {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
       const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(stat);
-      if (m && m[1].startsWith("workerd") && Number(m[2]) === process.pid) pids.push(Number(name));
+      if (m?.[1].startsWith("workerd") && Number(m[2]) === process.pid) pids.push(Number(name));
     } catch {}
   }
   return pids;
@@ -135,7 +147,14 @@ export function request(agent, base, method, path, headers = {}, body) {
   return new Promise((resolve, reject) => {
     const url = new URL(path, base);
     const req = http.request(
-      { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) } },
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method,
+        headers: body === undefined ? headers : { ...headers, "content-length": Buffer.byteLength(body) },
+      },
       (res) => {
         const chunks = [];
         res.on("data", (c) => chunks.push(c));
@@ -154,7 +173,14 @@ let ipCounter = 1;
 const clientIp = () => `2001:db8:${(ipCounter++).toString(16)}::1`;
 
 async function json(agent, base, origin, method, path, headers, body) {
-  const r = await request(agent, base, method, path, { "content-type": "application/json", origin, "cf-connecting-ip": clientIp(), ...headers }, body === undefined ? undefined : JSON.stringify(body));
+  const r = await request(
+    agent,
+    base,
+    method,
+    path,
+    { "content-type": "application/json", origin, "cf-connecting-ip": clientIp(), ...headers },
+    body === undefined ? undefined : JSON.stringify(body),
+  );
   if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
   return { body: JSON.parse(r.body), headers: r.headers };
 }
@@ -168,13 +194,28 @@ export async function setupTenants(base, count, origin) {
   const tenants = [];
   for (let i = 0; i < count; i++) {
     const email = `bench-${i}-${Date.now().toString(36)}@example.com`;
-    const signed = await json(agent, base, origin, "POST", "/api/auth/sign-up/email", {}, { email, password: "correct horse battery", name: "Bench" });
+    const signed = await json(
+      agent,
+      base,
+      origin,
+      "POST",
+      "/api/auth/sign-up/email",
+      {},
+      { email, password: "correct horse battery", name: "Bench" },
+    );
     const token = signed.headers["set-auth-token"] ?? signed.body.token;
     const auth = { authorization: `Bearer ${token}` };
-    const org = await json(agent, base, origin, "POST", "/api/auth/organization/create", auth, { name: `Bench ${i}`, slug: `bench-${i}-${Date.now().toString(36)}` });
+    const org = await json(agent, base, origin, "POST", "/api/auth/organization/create", auth, {
+      name: `Bench ${i}`,
+      slug: `bench-${i}-${Date.now().toString(36)}`,
+    });
     const tenant = org.body.id;
-    const appendKey = (await json(agent, base, origin, "POST", `/v1/tenants/${tenant}/keys`, auth, { name: "writer", permissions: ["append"] })).body.key;
-    const readKey = (await json(agent, base, origin, "POST", `/v1/tenants/${tenant}/keys`, auth, { name: "reader", permissions: ["read", "verify"] })).body.key;
+    const appendKey = (
+      await json(agent, base, origin, "POST", `/v1/tenants/${tenant}/keys`, auth, { name: "writer", permissions: ["append"] })
+    ).body.key;
+    const readKey = (
+      await json(agent, base, origin, "POST", `/v1/tenants/${tenant}/keys`, auth, { name: "reader", permissions: ["read", "verify"] })
+    ).body.key;
     tenants.push({ tenant, appendKey, readKey, token });
   }
   agent.destroy();
@@ -239,7 +280,7 @@ export async function closedLoop({ base, connections, durationMs, warmupMs = 500
       let res;
       try {
         res = await request(agent, base, r.method, r.path, r.headers, r.body);
-      } catch (e) {
+      } catch (_e) {
         statuses.error = (statuses.error ?? 0) + 1;
         continue;
       }

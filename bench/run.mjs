@@ -8,16 +8,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
-import {
-  build,
-  closedLoop,
-  openLoop,
-  sampleEvent,
-  setupTenants,
-  startServer,
-  treeSize,
-  workerdMemory,
-} from "./harness.mjs";
+import { build, closedLoop, openLoop, sampleEvent, setupTenants, startServer, treeSize, workerdMemory } from "./harness.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -55,7 +46,13 @@ row("encode", "entry encoding + leaf hash inside workerd (~920-byte entries)", "
 row("tree_grow", "tree append into DO SQLite up to 10^6 leaves (setup for the proof row)", "leaves/s", null, "higher");
 row("proof", "inclusion proof at 10^6 entries, in the Durable Object", "ms", 5, "lower");
 row("cli_verify", "offline verification (CLI, --jobs = all cores) of a 10^6-entry bundle chain", "entries/s", 300_000, "higher");
-row("overload_503", "overload: batched POSTs at 256 connections, share answered 503 + Retry-After", "%", "> 0, all with Retry-After", "higher");
+row(
+  "overload_503",
+  "overload: batched POSTs at 256 connections, share answered 503 + Retry-After",
+  "%",
+  "> 0, all with Retry-After",
+  "higher",
+);
 row("overload_rss", "overload: peak workerd RSS (all workerd processes of the run)", "MiB", "bounded", "lower");
 
 const record = (id, value, detail) => {
@@ -112,7 +109,9 @@ async function serverPhase() {
       const s = await closed(64, single(one));
       if (profile) await profile.stop("bench/profile-single.cpuprofile");
       record("single", s.events_per_s, s);
-      log(`baseline ${b.requests_per_s.toFixed(0)} req/s; single ${s.events_per_s.toFixed(0)} events/s ${JSON.stringify(s.statuses)} p50 ${s.p50_ms.toFixed(1)} p99 ${s.p99_ms.toFixed(1)} ms`);
+      log(
+        `baseline ${b.requests_per_s.toFixed(0)} req/s; single ${s.events_per_s.toFixed(0)} events/s ${JSON.stringify(s.statuses)} p50 ${s.p50_ms.toFixed(1)} p99 ${s.p99_ms.toFixed(1)} ms`,
+      );
     }
     if (wanted("latency")) {
       const seqs = new Set();
@@ -133,7 +132,9 @@ async function serverPhase() {
       const durable = seqs.size === o.acked && [...seqs].every((s) => s >= before && s < after);
       record("latency_p99", o.p99_ms, { ...o, durable, tree_before: before, tree_after: after });
       record("latency_p50", o.p50_ms);
-      log(`open loop 500/s: p50 ${o.p50_ms.toFixed(1)} p99 ${o.p99_ms.toFixed(1)} max ${o.max_ms.toFixed(1)} ms ${JSON.stringify(o.statuses)} durable=${durable}`);
+      log(
+        `open loop 500/s: p50 ${o.p50_ms.toFixed(1)} p99 ${o.p99_ms.toFixed(1)} max ${o.max_ms.toFixed(1)} ms ${JSON.stringify(o.statuses)} durable=${durable}`,
+      );
       for (const rate of [100, 250]) {
         const lower = await openLoop({ base, ratePerS: rate, durationMs: RUN_MS, next: single(lat) });
         record(`latency_p99_${rate}`, lower.p99_ms, lower);
@@ -172,7 +173,9 @@ async function serverPhase() {
       const refused = r.statuses[503] ?? 0;
       record("overload_503", (100 * refused) / Math.max(1, total), { ...r, retry_after_on_503: r.retry_after });
       record("overload_rss", peak, { idle_rss: idle.rss, peak_rss: peak, after_rss: workerdMemory().rss });
-      log(`overload run ${run + 1}: ${JSON.stringify(r.statuses)}, Retry-After on ${r.retry_after}; workerd RSS idle ${idle.rss}, peak ${peak} MiB`);
+      log(
+        `overload run ${run + 1}: ${JSON.stringify(r.statuses)}, Retry-After on ${r.retry_after}; workerd RSS idle ${idle.rss}, peak ${peak} MiB`,
+      );
     }
   }
 
@@ -221,7 +224,11 @@ async function maxBatchPhase() {
 
 function cliPhase() {
   const entries = Number(opts["cli-entries"]);
-  const bundled = spawnSync("esbuild", ["bench/cli-chain.ts", "--bundle", "--platform=node", "--format=esm", "--outfile=.bench/cli-chain.mjs", "--log-level=warning"], { encoding: "utf8" });
+  const bundled = spawnSync(
+    "esbuild",
+    ["bench/cli-chain.ts", "--bundle", "--platform=node", "--format=esm", "--outfile=.bench/cli-chain.mjs", "--log-level=warning"],
+    { encoding: "utf8" },
+  );
   if (bundled.status !== 0) throw new Error(bundled.stderr);
   const made = spawnSync(process.execPath, [".bench/cli-chain.mjs", "10", String(entries / 10)], { encoding: "utf8", maxBuffer: 1 << 24 });
   if (made.status !== 0) throw new Error(made.stderr);
@@ -229,7 +236,10 @@ function cliPhase() {
   log(`chain of ${entries} entries built in ${(chain.ms / 1000).toFixed(1)} s`);
   for (let run = 0; run < RUNS; run++) {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, ["dist/sealtrail.mjs", "verify", chain.dir, "--key", chain.key, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
+    const r = spawnSync(process.execPath, ["dist/sealtrail.mjs", "verify", chain.dir, "--key", chain.key, "--json"], {
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
     const ms = performance.now() - t0;
     const report = JSON.parse(r.stdout);
     if (r.status !== 0 || !report.ok) throw new Error(`verify failed: ${r.stderr}`);
@@ -289,7 +299,8 @@ async function startProfile(server) {
         const idle = profile.nodes.find((n) => n.callFrame.functionName === "(idle)")?.id;
         const busy = profile.samples.filter((x) => x !== idle).length / Math.max(1, profile.samples.length);
         shares.push(`${s.target} ${(100 * busy).toFixed(0)}%`);
-        if (s.target !== "core:user:sealtrail") writeFileSync(file.replace(".cpuprofile", `.${s.target.replaceAll(":", "-")}.cpuprofile`), JSON.stringify(profile));
+        if (s.target !== "core:user:sealtrail")
+          writeFileSync(file.replace(".cpuprofile", `.${s.target.replaceAll(":", "-")}.cpuprofile`), JSON.stringify(profile));
         else {
           writeFileSync(file, JSON.stringify(profile));
           log(`profile written to ${file}; top self time:\n${summarizeProfile(profile)}`);
@@ -355,21 +366,27 @@ function verdicts() {
   for (const r of ratios) r.met = r.value === undefined ? null : r.value >= r.target;
   const met = {
     single: ratios[0].met,
-    latency_p99: med("latency_p99") === undefined ? null : med("latency_p99") <= 20 && rows.get("latency_p99").details.every((d) => d.durable),
+    latency_p99:
+      med("latency_p99") === undefined ? null : med("latency_p99") <= 20 && rows.get("latency_p99").details.every((d) => d.durable),
     batched: med("batched") === undefined ? null : med("batched") >= 30_000,
     tenants16: ratios[1].met,
     maxbatch1: ratios[2].met,
     encode: med("encode") === undefined ? null : med("encode") >= 150_000,
     proof: med("proof") === undefined ? null : med("proof") <= 5,
     cli_verify: med("cli_verify") === undefined ? null : med("cli_verify") >= 300_000,
-    overload_503: med("overload_503") === undefined ? null : med("overload_503") > 0 && rows.get("overload_503").details.every((d) => d.retry_after_on_503 >= (d.statuses[503] ?? 0)),
+    overload_503:
+      med("overload_503") === undefined
+        ? null
+        : med("overload_503") > 0 && rows.get("overload_503").details.every((d) => d.retry_after_on_503 >= (d.statuses[503] ?? 0)),
   };
   return { ratios, met };
 }
 
 function printTable({ ratios, met }) {
   const lines = [];
-  lines.push(`${"measure".padEnd(82)} ${"min".padStart(9)} ${"median".padStart(9)} ${"max".padStart(9)}  unit       target              met`);
+  lines.push(
+    `${"measure".padEnd(82)} ${"min".padStart(9)} ${"median".padStart(9)} ${"max".padStart(9)}  unit       target              met`,
+  );
   for (const r of rows.values()) {
     const s = stats(r.runs);
     const m = met[r.id];
@@ -378,7 +395,10 @@ function printTable({ ratios, met }) {
     );
   }
   lines.push("");
-  for (const r of ratios) lines.push(`ratio ${r.what.padEnd(50)} ${r.value === undefined ? "—" : r.value.toFixed(2).padStart(6)}  target >= ${r.target}  ${r.met === null ? "not run" : r.met ? "met" : "NOT met"}`);
+  for (const r of ratios)
+    lines.push(
+      `ratio ${r.what.padEnd(50)} ${r.value === undefined ? "—" : r.value.toFixed(2).padStart(6)}  target >= ${r.target}  ${r.met === null ? "not run" : r.met ? "met" : "NOT met"}`,
+    );
   console.log(lines.join("\n"));
 }
 
@@ -397,5 +417,5 @@ const results = {
   rows: [...rows.values()].map((r) => ({ ...r, ...stats(r.runs), met: v.met[r.id] })),
   ratios: v.ratios,
 };
-writeFileSync("bench/results.json", JSON.stringify(results, null, 2) + "\n");
+writeFileSync("bench/results.json", `${JSON.stringify(results, null, 2)}\n`);
 log(`bench/results.json written (${results.duration_s} s)`);

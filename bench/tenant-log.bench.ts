@@ -48,7 +48,11 @@ it("proofs from DO storage at 10^4, 10^5, 10^6 entries", async () => {
       reads = 0;
       start = performance.now();
       for (let j = 0; j < samples; j++) consistencyProof(Math.max(1, Math.floor(((j + 0.5) * n) / samples)), n, read);
-      report(`consistency proof to ${n.toLocaleString("en-US")} entries (${(reads / samples).toFixed(1)} node reads)`, (performance.now() - start) / samples, "ms");
+      report(
+        `consistency proof to ${n.toLocaleString("en-US")} entries (${(reads / samples).toFixed(1)} node reads)`,
+        (performance.now() - start) / samples,
+        "ms",
+      );
     }
     const bytes = state.storage.sql.databaseSize;
     report("DO SQLite bytes per entry (tree nodes only)", bytes / 1_000_000, "bytes");

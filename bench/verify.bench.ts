@@ -25,7 +25,11 @@ it("verification route engine, 100,000 entries", async () => {
     await runInDurableObject(stub, (log: TenantLog) =>
       Promise.all(
         Array.from({ length: 5 }, (_, j) =>
-          log.append(tenant, Array.from({ length: 1_000 }, (_, k) => ({ event: event(at + j * 1_000 + k) })), { principal_type: "bench" }),
+          log.append(
+            tenant,
+            Array.from({ length: 1_000 }, (_, k) => ({ event: event(at + j * 1_000 + k) })),
+            { principal_type: "bench" },
+          ),
         ),
       ),
     );
@@ -45,5 +49,9 @@ it("verification route engine, 100,000 entries", async () => {
   );
   const ms = performance.now() - start;
   if (!job.report?.ok) throw new Error(`verification failed: ${JSON.stringify(job.report?.failures[0])}`);
-  report(`verify full log (${job.report.checked.entries} entries, ${job.report.checked.seals} seals)`, (job.report.checked.entries * 1000) / ms, "entries/s");
+  report(
+    `verify full log (${job.report.checked.entries} entries, ${job.report.checked.seals} seals)`,
+    (job.report.checked.entries * 1000) / ms,
+    "entries/s",
+  );
 });

@@ -27,9 +27,14 @@ let declaration;
 const result = program.emit(source, (_name, text) => (declaration = text), undefined, true);
 const problems = [...program.getDeclarationDiagnostics(source), ...result.diagnostics];
 if (problems.length > 0 || declaration === undefined) {
-  console.error(ts.formatDiagnostics(problems, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => "\n" }));
+  console.error(
+    ts.formatDiagnostics(problems, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => "\n" }),
+  );
   throw new Error("build-client-types: no declaration for src/client/index.ts");
 }
 const imports = declaration.match(/^\s*(import|export .* from)\b.*$|\bimport\(|\brequire\(|\/\/\/ <reference/gm);
 if (imports) throw new Error(`build-client-types: dist/client.d.ts must import nothing, found: ${imports.join(" | ")}`);
-writeFileSync(`${root}dist/client.d.ts`, `// sealtrail/client: generated from src/client/index.ts by scripts/build-client-types.mjs\n${declaration}`);
+writeFileSync(
+  `${root}dist/client.d.ts`,
+  `// sealtrail/client: generated from src/client/index.ts by scripts/build-client-types.mjs\n${declaration}`,
+);

@@ -69,7 +69,9 @@ function check(outdir) {
   const line = (what, kib, max) => `${what} ${kib.toFixed(2)} KiB (budget ${max} KiB, ${((kib / max) * 100).toFixed(0)}%)`;
   console.log(`Worker bundle: ${modules.length} module(s), ${line("raw", rawKib, maxRawKib)}, ${line("gzip", gzipKib, maxGzipKib)}`);
   const text = all.toString("utf8");
-  const bench = Object.entries(BENCH_MARKERS).filter(([, re]) => re.test(text)).map(([name]) => name);
+  const bench = Object.entries(BENCH_MARKERS)
+    .filter(([, re]) => re.test(text))
+    .map(([name]) => name);
   if (bench.length > 0) {
     console.error(`check:bundle: the Worker bundle holds bench-only code (${bench.join(", ")}): it belongs in bench/worker.ts.`);
   }

@@ -51,8 +51,7 @@ function readConfig() {
 // ---------------------------------------------------------------------------------------
 // 1. Local settings that must not reach production (no remote call before this passes).
 
-const isLocalHost = (host) =>
-  /^(localhost|.*\.localhost|127(\.\d+){3}|0\.0\.0\.0|\[::1?\]|::1?)$/i.test(host.replace(/\.$/, ""));
+const isLocalHost = (host) => /^(localhost|.*\.localhost|127(\.\d+){3}|0\.0\.0\.0|\[::1?\]|::1?)$/i.test(host.replace(/\.$/, ""));
 
 function problemsOf(config) {
   const vars = config.vars ?? {};
@@ -65,7 +64,9 @@ function problemsOf(config) {
         `choose it once, it cannot change later.`,
     );
   } else if (/[\s+]|:\/\//.test(origin)) {
-    problems.push(`SEALTRAIL_ORIGIN ${JSON.stringify(origin)} must be a plain name such as "audit.example.com" (no scheme, spaces or "+").`);
+    problems.push(
+      `SEALTRAIL_ORIGIN ${JSON.stringify(origin)} must be a plain name such as "audit.example.com" (no scheme, spaces or "+").`,
+    );
   }
   const authUrl = String(vars.BETTER_AUTH_URL ?? "");
   let url = null;
@@ -74,20 +75,23 @@ function problemsOf(config) {
   } catch {
     // Reported below.
   }
-  if (!url || url.protocol !== "https:" || isLocalHost(url.hostname)) {
+  if (url?.protocol !== "https:" || isLocalHost(url.hostname)) {
     problems.push(
       `BETTER_AUTH_URL is ${JSON.stringify(authUrl)}. Set it to the https URL the Worker is served at, where people ` +
         `open the console: https://${config.name ?? "sealtrail"}.<your-subdomain>.workers.dev or your own domain.`,
     );
   }
-  for (const o of String(vars.TRUSTED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const o of String(vars.TRUSTED_ORIGINS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     let parsed = null;
     try {
       parsed = new URL(o);
     } catch {
       // Reported below.
     }
-    if (!parsed || parsed.protocol !== "https:" || isLocalHost(parsed.hostname) || parsed.origin !== o) {
+    if (parsed?.protocol !== "https:" || isLocalHost(parsed.hostname) || parsed.origin !== o) {
       problems.push(
         `TRUSTED_ORIGINS lists ${JSON.stringify(o)}: pages there could use a signed-in person's session. List only https ` +
           `origins of your own (comma separated), or set TRUSTED_ORIGINS = "".`,
@@ -293,7 +297,8 @@ step("Secrets");
   }
   const missing = required.filter((s) => !existing.has(s));
   const unknown = missing.filter((s) => unknownSecrets.includes(s));
-  if (unknown.length > 0) fail(`Set ${unknown.join(", ")} first: \`npx wrangler secret put <NAME>\` (this script only makes Sealtrail's own secrets).`);
+  if (unknown.length > 0)
+    fail(`Set ${unknown.join(", ")} first: \`npx wrangler secret put <NAME>\` (this script only makes Sealtrail's own secrets).`);
   for (const name of required.filter((s) => existing.has(s))) console.log(`  ${name} is set (kept)`);
   for (const name of missing) {
     let value = randomBytes(32).toString("base64url");

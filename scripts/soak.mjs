@@ -37,7 +37,21 @@ const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--loc
 if (migrate.status !== 0) throw new Error("migrations failed");
 const dev = spawn(
   "wrangler",
-  ["dev", "--ip", "127.0.0.1", "--port", values.port, "--persist-to", state, "--var", `BETTER_AUTH_SECRET:${secret()}`, "--var", `SEALTRAIL_SIGNING_SECRET:${secret()}`, "--var", `BETTER_AUTH_URL:${B}`],
+  [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    values.port,
+    "--persist-to",
+    state,
+    "--var",
+    `BETTER_AUTH_SECRET:${secret()}`,
+    "--var",
+    `SEALTRAIL_SIGNING_SECRET:${secret()}`,
+    "--var",
+    `BETTER_AUTH_URL:${B}`,
+  ],
   { env, stdio: "ignore", detached: true },
 );
 let stopped = false;
@@ -73,7 +87,10 @@ function peakMemoryMiB() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function call(path, init = {}, ip = "2001:db8:5::1") {
   for (let attempt = 0; ; attempt++) {
-    const res = await fetch(`${B}${path}`, { ...init, headers: { "content-type": "application/json", origin: B, "cf-connecting-ip": ip, ...init.headers } });
+    const res = await fetch(`${B}${path}`, {
+      ...init,
+      headers: { "content-type": "application/json", origin: B, "cf-connecting-ip": ip, ...init.headers },
+    });
     if ((res.status === 503 || res.status === 429) && attempt < 20) {
       await sleep(Number(res.headers.get("retry-after") ?? "1") * 1000);
       continue;
@@ -99,11 +116,30 @@ log(`sealtrail is up at ${B}; creating ${TENANTS} tenants`);
 const tenants = [];
 for (let i = 0; i < TENANTS; i++) {
   const ip = `2001:db8:${(100 + i).toString(16)}::1`;
-  const signUp = await call("/api/auth/sign-up/email", { method: "POST", body: JSON.stringify({ email: `soak${i}@example.com`, password: "correct horse battery", name: `Soak ${i}` }) }, ip);
+  const signUp = await call(
+    "/api/auth/sign-up/email",
+    { method: "POST", body: JSON.stringify({ email: `soak${i}@example.com`, password: "correct horse battery", name: `Soak ${i}` }) },
+    ip,
+  );
   const token = signUp.headers.get("set-auth-token");
   const auth = { authorization: `Bearer ${token}` };
-  const org = await json(await call("/api/auth/organization/create", { method: "POST", headers: auth, body: JSON.stringify({ name: `Soak ${i}`, slug: `soak-${i}` }) }, ip));
-  const key = async (permissions) => (await json(await call(`/v1/tenants/${org.id}/keys`, { method: "POST", headers: auth, body: JSON.stringify({ name: permissions.join("+"), permissions }) }))).key;
+  const org = await json(
+    await call(
+      "/api/auth/organization/create",
+      { method: "POST", headers: auth, body: JSON.stringify({ name: `Soak ${i}`, slug: `soak-${i}` }) },
+      ip,
+    ),
+  );
+  const key = async (permissions) =>
+    (
+      await json(
+        await call(`/v1/tenants/${org.id}/keys`, {
+          method: "POST",
+          headers: auth,
+          body: JSON.stringify({ name: permissions.join("+"), permissions }),
+        }),
+      )
+    ).key;
   const [append, verify] = [await key(["append"]), await key(["verify"])];
   // Creating the keys is logged: the events start after those entries.
   const base = (await json(await call(`/v1/tenants/${org.id}/stats`, { headers: { "x-api-key": verify } }))).size;
@@ -129,7 +165,9 @@ async function worker() {
       metadata: { tenant: ti, batch: b, i },
       idempotency_key: `soak-${b}-${i}`,
     }));
-    const { receipts } = await json(await call(`/v1/tenants/${t.id}/events`, { method: "POST", headers: { "x-api-key": t.append }, body: JSON.stringify({ events }) }));
+    const { receipts } = await json(
+      await call(`/v1/tenants/${t.id}/events`, { method: "POST", headers: { "x-api-key": t.append }, body: JSON.stringify({ events }) }),
+    );
     for (const r of receipts) {
       if (t.seqs.has(r.seq)) t.duplicates++;
       t.seqs.add(r.seq);

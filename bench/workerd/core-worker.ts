@@ -20,7 +20,11 @@ import { provenance, sampleEvent } from "../sample-event";
 useNativeSha256();
 
 /** Other ways to hash, measured beside the one the log uses (entryLeafHash). */
-const nodeCrypto = { createHash: () => ({ update: (a: Uint8Array | string) => ({ update: (b: Uint8Array | string) => ({ digest: () => nodeSha256([a, b]) }) }) }) };
+const nodeCrypto = {
+  createHash: () => ({
+    update: (a: Uint8Array | string) => ({ update: (b: Uint8Array | string) => ({ digest: () => nodeSha256([a, b]) }) }),
+  }),
+};
 
 async function variant(n: number, mode: string): Promise<{ bytes: number; mode: string; available: boolean }> {
   if (mode === "small-native" || mode === "small-noble") {
@@ -37,7 +41,14 @@ async function variant(n: number, mode: string): Promise<{ bytes: number; mode: 
   const enc = new TextEncoder();
   let prev = GENESIS_PREV;
   for (let i = 0; i < n; i++) {
-    const text = encodeEntry({ tenant: "tenant_0123456789abcdef0123456789", seq: i, receivedAtMs: 1795674988356 + i, prev, event: events[i % 1000]!, provenance });
+    const text = encodeEntry({
+      tenant: "tenant_0123456789abcdef0123456789",
+      seq: i,
+      receivedAtMs: 1795674988356 + i,
+      prev,
+      event: events[i % 1000]!,
+      provenance,
+    });
     if (mode === "subtle") {
       const bytes = enc.encode(text);
       const input = new Uint8Array(bytes.length + 1);
@@ -57,7 +68,14 @@ function encodeAndHash(n: number): { bytes: number } {
   let prev = GENESIS_PREV;
   let bytes = 0;
   for (let i = 0; i < n; i++) {
-    const text = encodeEntry({ tenant: "tenant_0123456789abcdef0123456789", seq: i, receivedAtMs: 1795674988356 + i, prev, event: events[i % 1000]!, provenance });
+    const text = encodeEntry({
+      tenant: "tenant_0123456789abcdef0123456789",
+      seq: i,
+      receivedAtMs: 1795674988356 + i,
+      prev,
+      event: events[i % 1000]!,
+      provenance,
+    });
     prev = entryLeafHash(text);
     bytes += text.length;
   }

@@ -45,10 +45,10 @@ export async function fetchSnapshots(o: FetchOptions): Promise<FetchResult> {
   mkdirSync(o.out, { recursive: true });
   // A head from an earlier fetch would describe an older log: never leave one behind.
   for (const file of [HEAD_CHECKPOINT, HEAD_CONSISTENCY]) rmSync(join(o.out, file), { force: true });
-  const keys = (JSON.parse(await get(`/v1/keys?tenant=${encodeURIComponent(o.tenant)}`, false)) as { keys: { verifier_key: string }[] }).keys.map(
-    (k) => k.verifier_key,
-  );
-  writeFileSync(join(o.out, FETCHED_KEYS), keys.join("\n") + "\n");
+  const keys = (
+    JSON.parse(await get(`/v1/keys?tenant=${encodeURIComponent(o.tenant)}`, false)) as { keys: { verifier_key: string }[] }
+  ).keys.map((k) => k.verifier_key);
+  writeFileSync(join(o.out, FETCHED_KEYS), `${keys.join("\n")}\n`);
   const seals: { id: string; to: number }[] = [];
   let cursor: string | null = null;
   do {
@@ -62,7 +62,11 @@ export async function fetchSnapshots(o: FetchOptions): Promise<FetchResult> {
   for (const [i, { id }] of seals.entries()) {
     const prefix = `${tenantPath}/snapshots/${id}`;
     // Sealed snapshots never change: what is already here is not downloaded again.
-    for (const [suffix, file] of [["", `${id}.manifest`], ["/checkpoint", `${id}.checkpoint`], ["/bundle", `${id}.jsonl`]] as const) {
+    for (const [suffix, file] of [
+      ["", `${id}.manifest`],
+      ["/checkpoint", `${id}.checkpoint`],
+      ["/bundle", `${id}.jsonl`],
+    ] as const) {
       if (!existsSync(join(o.out, file))) writeFileSync(join(o.out, file), await get(`${prefix}${suffix}`));
     }
     o.onProgress?.(i + 1, seals.length);

@@ -44,7 +44,13 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 
 function keysFrom(values: string[] | undefined): string[] {
   if (!values?.length) throw new Usage("--key is required");
-  return values.flatMap((k) => (k.startsWith("@") ? readFileSync(k.slice(1), "utf8").split("\n").filter((l) => l.trim()) : [k]));
+  return values.flatMap((k) =>
+    k.startsWith("@")
+      ? readFileSync(k.slice(1), "utf8")
+          .split("\n")
+          .filter((l) => l.trim())
+      : [k],
+  );
 }
 
 /** Whether `file` is the verifier-keys.txt that fetch saved in `dir`. */
@@ -102,7 +108,9 @@ function progress(label: string) {
   return (done: number, total: number, extra?: number) => {
     const width = 30;
     const filled = Math.round((done / Math.max(total, 1)) * width);
-    process.stderr.write(`\r${label} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total}${extra !== undefined ? `  ${extra} entries` : ""}`);
+    process.stderr.write(
+      `\r${label} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total}${extra !== undefined ? `  ${extra} entries` : ""}`,
+    );
     if (done === total) process.stderr.write("\n");
   };
 }
@@ -144,11 +152,16 @@ async function main(argv: string[]): Promise<number> {
       const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
       if (!Number.isSafeInteger(jobs) || jobs < 1) throw new Usage("--jobs must be a whole number >= 1");
       // With more than one core, worker threads read and precheck bundles (same report).
-      const report = jobs > 1 ? await verifyDirParallel(dir, verifiers.value, jobs, new URL(import.meta.url), progress("verifying")) : verifyDir(dir, verifiers.value, progress("verifying"));
+      const report =
+        jobs > 1
+          ? await verifyDirParallel(dir, verifiers.value, jobs, new URL(import.meta.url), progress("verifying"))
+          : verifyDir(dir, verifiers.value, progress("verifying"));
       if (values.json) console.log(json({ ...report, keys_from_server: fromServer !== undefined }));
       else if (report.ok) {
         const unpinned = fromServer ? ", against keys from the server under test (not pinned)" : "";
-        console.log(`OK: ${plural(report.entries, "entry", "entries")} in ${plural(report.seals, "seal", "seals")} of ${report.origin} verified (tree size ${report.tree_size})${unpinned}`);
+        console.log(
+          `OK: ${plural(report.entries, "entry", "entries")} in ${plural(report.seals, "seal", "seals")} of ${report.origin} verified (tree size ${report.tree_size})${unpinned}`,
+        );
         console.log(tailLine(dir, report));
       } else {
         console.error(`FAILED: ${report.failures.length} problem(s) in ${report.origin}; the first:`);
@@ -159,26 +172,47 @@ async function main(argv: string[]): Promise<number> {
     case "verify-proof": {
       const [proofFile] = positionals;
       const raw = values["entry-raw"];
-      if (!proofFile || (values.entry === undefined && raw === undefined)) throw new Usage("verify-proof needs a proof file and --entry (or --entry-raw)");
-      if (values.entry !== undefined && raw !== undefined) throw new Usage("give --entry (a Sealtrail entry) or --entry-raw (exact bytes), not both");
-      const entry: EntryFile = raw !== undefined ? { format: "raw", bytes: readFileSync(raw) } : { format: "sealtrail", text: readFileSync(values.entry!, "utf8") };
+      if (!proofFile || (values.entry === undefined && raw === undefined))
+        throw new Usage("verify-proof needs a proof file and --entry (or --entry-raw)");
+      if (values.entry !== undefined && raw !== undefined)
+        throw new Usage("give --entry (a Sealtrail entry) or --entry-raw (exact bytes), not both");
+      const entry: EntryFile =
+        raw !== undefined
+          ? { format: "raw", bytes: readFileSync(raw) }
+          : { format: "sealtrail", text: readFileSync(values.entry!, "utf8") };
       const report = verifyProofFiles(readFileSync(proofFile, "utf8"), entry, keysFrom(values.key));
       if (values.json) console.log(json(report));
       else if (report.ok) {
         console.log(`OK: entry ${report.index} is in ${report.origin} at tree size ${report.tree_size} (checkpoint signature verified)`);
-        if (report.unverified_fields) console.error(`note: not part of the entry's bytes, so not verified: ${report.unverified_fields.map((f) => `"${f}"`).join(", ")}`);
-      } else console.error(`FAILED: ${report.error ? describeProofFailure(report.error) : "unknown"}${report.origin ? ` (${report.origin})` : ""}`);
+        if (report.unverified_fields)
+          console.error(
+            `note: not part of the entry's bytes, so not verified: ${report.unverified_fields.map((f) => `"${f}"`).join(", ")}`,
+          );
+      } else
+        console.error(
+          `FAILED: ${report.error ? describeProofFailure(report.error) : "unknown"}${report.origin ? ` (${report.origin})` : ""}`,
+        );
       if (report.error?.reason === "bad_key") return 2;
       return report.ok ? 0 : 1;
     }
     case "fetch": {
       if (!values.url || !values.tenant || !values.token) throw new Usage("fetch needs --url, --tenant and --token");
       const out = values.out ?? `sealtrail-${values.tenant}`;
-      const r = await fetchSnapshots({ url: values.url, tenant: values.tenant, token: values.token, out, onProgress: progress("downloading") });
+      const r = await fetchSnapshots({
+        url: values.url,
+        tenant: values.tenant,
+        token: values.token,
+        out,
+        onProgress: progress("downloading"),
+      });
       if (values.json) console.log(json({ out, ...r }));
       else {
-        console.log(`Downloaded ${plural(r.seals, "snapshot", "snapshots")} (${plural(r.sealed, "entry", "entries")} sealed; the log holds ${r.head_size}) to ${out}.`);
-        console.log(`Verify with the tenant's verifier key, pinned out of band (not the ${FETCHED_KEYS} just downloaded from this server):`);
+        console.log(
+          `Downloaded ${plural(r.seals, "snapshot", "snapshots")} (${plural(r.sealed, "entry", "entries")} sealed; the log holds ${r.head_size}) to ${out}.`,
+        );
+        console.log(
+          `Verify with the tenant's verifier key, pinned out of band (not the ${FETCHED_KEYS} just downloaded from this server):`,
+        );
         console.log(`  sealtrail verify ${out} --key <verifier key>`);
       }
       return 0;
@@ -190,11 +224,13 @@ async function main(argv: string[]): Promise<number> {
 
 // The CLI bundle is also the worker of `verify` (verifyDirParallel).
 if (!isMainThread && (workerData as { role?: string } | null)?.role === PRECHECK_ROLE) runPrecheckWorker();
-else main(process.argv.slice(2)).then(
-  (code) => (process.exitCode = code),
-  (e: unknown) => {
-    if (e instanceof Usage || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) console.error(`${(e as Error).message}\n\n${USAGE}`);
-    else console.error(`sealtrail: ${(e as Error).message}`);
-    process.exitCode = 2;
-  },
-);
+else
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (e: unknown) => {
+      if (e instanceof Usage || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))
+        console.error(`${(e as Error).message}\n\n${USAGE}`);
+      else console.error(`sealtrail: ${(e as Error).message}`);
+      process.exitCode = 2;
+    },
+  );

@@ -102,7 +102,15 @@ export interface PrecheckedBundle {
 type Step = "next" | "stop";
 
 /** Verifies seal `id` (the i-th) into `state`, exactly as the sequential verifier always has. */
-function verifySeal(state: AuditState, dir: string, id: string, i: number, origin: string, verifiers: readonly NoteVerifier[], bundleOf: () => PrecheckedBundle | string | undefined): Step {
+function verifySeal(
+  state: AuditState,
+  dir: string,
+  id: string,
+  i: number,
+  origin: string,
+  verifiers: readonly NoteVerifier[],
+  bundleOf: () => PrecheckedBundle | string | undefined,
+): Step {
   const expected = String(i).padStart(12, "0");
   if (id !== expected) {
     fail(state, { kind: "seal_missing", key: `${expected}.manifest` });
@@ -151,7 +159,13 @@ function checkHead(state: AuditState, dir: string, origin: string, verifiers: re
   const size = cp.value.size;
   const sealed = state.prevSeal?.to ?? 0;
   if (size < sealed) {
-    fail(state, { kind: "seal_invalid", key: HEAD_CHECKPOINT, detail: "the log's head is smaller than its last seal", expected: sealed, found: size });
+    fail(state, {
+      kind: "seal_invalid",
+      key: HEAD_CHECKPOINT,
+      detail: "the log's head is smaller than its last seal",
+      expected: sealed,
+      found: size,
+    });
     return { size, unsealed: 0, consistent: false };
   }
   const head = { size, unsealed: size - sealed, consistent: null as boolean | null };
@@ -161,7 +175,8 @@ function checkHead(state: AuditState, dir: string, origin: string, verifiers: re
   if (size === sealed) {
     // The same tree: the roots must be the same bytes (no proof needed, none fetched).
     head.consistent = verifyConsistency(sealed, size, [], prevRoot, cp.value.root).ok;
-    if (!head.consistent) fail(state, { kind: "seal_invalid", key: HEAD_CHECKPOINT, detail: "the log's head has the last seal's size but another root" });
+    if (!head.consistent)
+      fail(state, { kind: "seal_invalid", key: HEAD_CHECKPOINT, detail: "the log's head has the last seal's size but another root" });
     return head;
   }
   const proofText = readIf(join(dir, HEAD_CONSISTENCY));
@@ -179,12 +194,25 @@ function checkHead(state: AuditState, dir: string, origin: string, verifiers: re
       : verifyConsistency(sealed, size, hashes as Uint8Array[], prevRoot, cp.value.root);
   head.consistent = checked.ok;
   if (!checked.ok) {
-    fail(state, { kind: "seal_invalid", key: HEAD_CONSISTENCY, detail: `no proof that the log's head extends the last seal: ${checked.error.reason}`, expected: sealed, found: size });
+    fail(state, {
+      kind: "seal_invalid",
+      key: HEAD_CONSISTENCY,
+      detail: `no proof that the log's head extends the last seal: ${checked.error.reason}`,
+      expected: sealed,
+      found: size,
+    });
   }
   return head;
 }
 
-function report(state: AuditState, dir: string, origin: string, verifiers: readonly NoteVerifier[], ids: string[], started: number): DirReport {
+function report(
+  state: AuditState,
+  dir: string,
+  origin: string,
+  verifiers: readonly NoteVerifier[],
+  ids: string[],
+  started: number,
+): DirReport {
   if (ids.length === 0) fail(state, { kind: "seal_missing", key: "000000000000.manifest" });
   const head = checkHead(state, dir, origin, verifiers);
   return {
@@ -210,7 +238,11 @@ function startRun(dir: string, verifiers: readonly NoteVerifier[]) {
 }
 
 /** Verifies a folder on this thread, one seal after another. */
-export function verifyDir(dir: string, verifiers: readonly NoteVerifier[], onProgress?: (done: number, total: number, entries: number) => void): DirReport {
+export function verifyDir(
+  dir: string,
+  verifiers: readonly NoteVerifier[],
+  onProgress?: (done: number, total: number, entries: number) => void,
+): DirReport {
   const { started, origin, ids, state } = startRun(dir, verifiers);
   for (const [i, id] of ids.entries()) {
     if (verifySeal(state, dir, id, i, origin, verifiers, () => readIf(join(dir, `${id}.jsonl`))) === "stop") break;
@@ -234,7 +266,10 @@ export async function verifyDirParallel(
   onProgress?: (done: number, total: number, entries: number) => void,
 ): Promise<DirReport> {
   const { started, origin, ids, state } = startRun(dir, verifiers);
-  const workers = Array.from({ length: Math.max(1, Math.min(jobs, ids.length)) }, () => new Worker(workerUrl, { workerData: { role: PRECHECK_ROLE } }));
+  const workers = Array.from(
+    { length: Math.max(1, Math.min(jobs, ids.length)) },
+    () => new Worker(workerUrl, { workerData: { role: PRECHECK_ROLE } }),
+  );
   const results = new Map<string, Promise<PrecheckedBundle | undefined>>();
   const waiting = new Map<string, { resolve: (r: PrecheckedBundle | undefined) => void; reject: (e: Error) => void }>();
   // A worker that fails (an unreadable bundle, say) or exits early fails the run as an I/O
@@ -313,5 +348,9 @@ function precheckOne(id: string, dir: string, tenant: string): void {
   const { sha256, rows } = precheckBundle(text, tenant, fromOf(readIf(join(dir, `${id}.manifest`))));
   const result: PrecheckedBundle = { text, sha256, rows };
   // The leaves' buffer is transferred; subtree hashes are small copies (structured clone).
-  parentPort!.postMessage({ id, result }, [rows.leaves.buffer as ArrayBuffer, rows.seqs.buffer as ArrayBuffer, rows.linked.buffer as ArrayBuffer]);
+  parentPort!.postMessage({ id, result }, [
+    rows.leaves.buffer as ArrayBuffer,
+    rows.seqs.buffer as ArrayBuffer,
+    rows.linked.buffer as ArrayBuffer,
+  ]);
 }

@@ -73,7 +73,8 @@ function sealtrailEntryFrom(
   // A key written twice reads one way to a person (the first) and another to JSON.parse (the
   // last): such a file says two things, and is refused as the server's strict parser would.
   const strict = readJson(new TextEncoder().encode(fileText), STRICT_DEPTH);
-  if (!strict.ok && strict.error.reason === "duplicate_key") return { ok: false, error: { reason: "entry_duplicate_key", key: strict.error.key } };
+  if (!strict.ok && strict.error.reason === "duplicate_key")
+    return { ok: false, error: { reason: "entry_duplicate_key", key: strict.error.key } };
   if (isObject(parsed) && typeof parsed.entry === "string") return { ok: true, value: { bytes: parsed.entry, view: parsed } };
   if (isObject(parsed) && typeof parsed.seq === "number" && "v" in parsed) {
     // Canonical entries never end in a newline; one added by a shell or editor is not part of them.
@@ -83,7 +84,8 @@ function sealtrailEntryFrom(
     ok: false,
     error: {
       reason: "not_a_sealtrail_entry",
-      detail: "neither Sealtrail entry bytes nor the JSON of GET /v1/tenants/:t/events/:seq; for another log's entry, give its exact bytes with --entry-raw",
+      detail:
+        "neither Sealtrail entry bytes nor the JSON of GET /v1/tenants/:t/events/:seq; for another log's entry, give its exact bytes with --entry-raw",
     },
   };
 }
@@ -161,7 +163,8 @@ export function verifyProofFiles(proofText: string, entryFile: string | EntryFil
   }
   // The bytes are in the log. What a person reads beside them must be what they say.
   const { differ, unverified } = entry.value.view ? compareView(entry.value.view, bytes) : { differ: [], unverified: [] };
-  if (differ.length > 0) return { ok: false, origin, index: result.value.index, error: { reason: "entry_fields_mismatch", fields: differ } };
+  if (differ.length > 0)
+    return { ok: false, origin, index: result.value.index, error: { reason: "entry_fields_mismatch", fields: differ } };
   return {
     ok: true,
     index: result.value.index,

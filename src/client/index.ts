@@ -152,7 +152,7 @@ export class SealtrailClient {
         });
         if (res.status === 201) {
           const { receipts } = (await res.json()) as { receipts: Receipt[] };
-          batch.forEach((q, i) => q.resolve(receipts[i]!));
+          for (const [i, q] of batch.entries()) q.resolve(receipts[i]!);
           return;
         }
         const err = ((await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } }).error;

@@ -24,10 +24,19 @@ export function barChart(buckets: { start: string; count: number }[], label: (st
   const every = Math.ceil(buckets.length / 8);
   buckets.forEach((b, i) => {
     const barH = (b.count / max) * plotH;
-    const rect = svg("rect", { x: pad.left + i * barW + 1, y: pad.top + plotH - barH, width: Math.max(1, barW - 2), height: barH, class: "bar" });
+    const rect = svg("rect", {
+      x: pad.left + i * barW + 1,
+      y: pad.top + plotH - barH,
+      width: Math.max(1, barW - 2),
+      height: barH,
+      class: "bar",
+    });
     rect.appendChild(svg("title", {}, `${label(b.start)}: ${b.count}`));
     root.appendChild(rect);
-    if (i % every === 0) root.appendChild(svg("text", { x: pad.left + i * barW + barW / 2, y: height - 6, "text-anchor": "middle", class: "tick" }, label(b.start)));
+    if (i % every === 0)
+      root.appendChild(
+        svg("text", { x: pad.left + i * barW + barW / 2, y: height - 6, "text-anchor": "middle", class: "tick" }, label(b.start)),
+      );
   });
   return root;
 }

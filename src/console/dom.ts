@@ -73,4 +73,4 @@ export function inert(s: string): HTMLSpanElement {
 }
 
 /** A short string of any value from the log, inert. */
-export const show = (v: unknown): HTMLSpanElement => inert(typeof v === "string" ? v : JSON.stringify(v) ?? "");
+export const show = (v: unknown): HTMLSpanElement => inert(typeof v === "string" ? v : (JSON.stringify(v) ?? ""));

@@ -43,7 +43,12 @@ function filterForm(ctx: TenantContext): HTMLFormElement {
     field("Until (exclusive)", h("input", { name: "until", type: "datetime-local", value: toLocal(p.get("until")) })),
     field("From seq", h("input", { name: "from_seq", type: "number", min: 0, value: p.get("from_seq") ?? "" })),
     field("To seq (exclusive)", h("input", { name: "to_seq", type: "number", min: 0, value: p.get("to_seq") ?? "" })),
-    h("div", { class: "actions" }, h("button", { type: "submit" }, "Search"), h("a", { href: tenantHash(ctx.tenant.id, "/events"), class: "button secondary" }, "Clear")),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "submit" }, "Search"),
+      h("a", { href: tenantHash(ctx.tenant.id, "/events"), class: "button secondary" }, "Clear"),
+    ),
   );
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -70,11 +75,11 @@ export async function eventsPage(ctx: TenantContext): Promise<Node> {
   const exportLink = (format: string) => tenantPath(t, `/export${query({ ...filter, format })}`);
   let list: Node;
   try {
-    const page = await json<EventPage>(
-      tenantPath(t, `/events${query({ ...filter, cursor, limit: 50 })}`),
-    );
+    const page = await json<EventPage>(tenantPath(t, `/events${query({ ...filter, cursor, limit: 50 })}`));
     const pageLink = (c: string | null, label: string) =>
-      c ? h("a", { class: "button secondary", href: tenantHash(t, `/events${query({ ...filter, cursor: c })}`) }, label) : h("span", { class: "button secondary disabled" }, label);
+      c
+        ? h("a", { class: "button secondary", href: tenantHash(t, `/events${query({ ...filter, cursor: c })}`) }, label)
+        : h("span", { class: "button secondary disabled" }, label);
     list = h(
       "div",
       null,
@@ -83,7 +88,15 @@ export async function eventsPage(ctx: TenantContext): Promise<Node> {
         : h(
             "table",
             { class: "events", "data-testid": "events-table" },
-            h("thead", null, h("tr", null, ["Seq", "Received", "Action", "Actor", "Outcome", "Targets"].map((c) => h("th", null, c)))),
+            h(
+              "thead",
+              null,
+              h(
+                "tr",
+                null,
+                ["Seq", "Received", "Action", "Actor", "Outcome", "Targets"].map((c) => h("th", null, c)),
+              ),
+            ),
             h(
               "tbody",
               null,
@@ -94,7 +107,12 @@ export async function eventsPage(ctx: TenantContext): Promise<Node> {
                   h("td", null, h("a", { href: tenantHash(t, `/events/${e.seq}`) }, String(e.seq))),
                   h("td", { class: "nowrap" }, show(e.received_at)),
                   h("td", null, show(e.event.action ?? "")),
-                  h("td", null, show(e.event.actor?.name ?? e.event.actor?.id ?? ""), e.event.actor?.type ? h("small", null, " ", show(e.event.actor.type)) : null),
+                  h(
+                    "td",
+                    null,
+                    show(e.event.actor?.name ?? e.event.actor?.id ?? ""),
+                    e.event.actor?.type ? h("small", null, " ", show(e.event.actor.type)) : null,
+                  ),
                   h("td", null, h("span", { class: `outcome ${String(e.event.outcome)}` }, show(e.event.outcome ?? ""))),
                   h("td", null, show((e.event.targets ?? []).map((x) => (x as { id?: unknown }).id).join(", "))),
                 ),
@@ -109,7 +127,14 @@ export async function eventsPage(ctx: TenantContext): Promise<Node> {
   return h(
     "section",
     null,
-    h("div", { class: "row" }, h("h1", null, "Events"), h("span", { class: "spacer" }), h("a", { href: exportLink("jsonl"), class: "button secondary", download: "" }, "Export JSONL"), h("a", { href: exportLink("csv"), class: "button secondary", download: "" }, "Export CSV")),
+    h(
+      "div",
+      { class: "row" },
+      h("h1", null, "Events"),
+      h("span", { class: "spacer" }),
+      h("a", { href: exportLink("jsonl"), class: "button secondary", download: "" }, "Export JSONL"),
+      h("a", { href: exportLink("csv"), class: "button secondary", download: "" }, "Export CSV"),
+    ),
     filterForm(ctx),
     list,
   );
@@ -128,7 +153,11 @@ export async function entryPage(ctx: TenantContext, seqText: string): Promise<No
       "section",
       null,
       h("h1", null, `Entry ${seqText}`),
-      h("div", { "data-testid": "entry-check" }, banner("bad", h("strong", null, `Entry ${seqText} FAILED the server's integrity check. `), err.message)),
+      h(
+        "div",
+        { "data-testid": "entry-check" },
+        banner("bad", h("strong", null, `Entry ${seqText} FAILED the server's integrity check. `), err.message),
+      ),
     );
   }
   const check = h("div", { "data-testid": "entry-check" }, banner("info", "Checking this entry's proof in your browser…"));
@@ -143,7 +172,10 @@ export async function entryPage(ctx: TenantContext, seqText: string): Promise<No
       check.replaceChildren(
         failure
           ? banner("bad", `Entry ${e.seq} FAILED the in-browser check. ${describeFailure(failure)}`)
-          : banner("ok", `Verified in your browser: these exact bytes are entry ${e.seq} of the tree of ${cp.checkpoint!.size} entries whose checkpoint is signed by the pinned key (${pin.pin.origin}).`),
+          : banner(
+              "ok",
+              `Verified in your browser: these exact bytes are entry ${e.seq} of the tree of ${cp.checkpoint!.size} entries whose checkpoint is signed by the pinned key (${pin.pin.origin}).`,
+            ),
       );
     } catch (err) {
       check.replaceChildren(errorBanner(err));
@@ -174,16 +206,39 @@ export async function entryPage(ctx: TenantContext, seqText: string): Promise<No
     h("p", null, h("a", { href: tenantHash(t, "/events") }, "← Events")),
     h("h1", null, `Entry ${e.seq}`),
     check,
-    h("table", { class: "kv" }, h("tbody", null, rows.map(([k, v]) => h("tr", null, h("th", null, k), h("td", null, v))))),
+    h(
+      "table",
+      { class: "kv" },
+      h(
+        "tbody",
+        null,
+        rows.map(([k, v]) => h("tr", null, h("th", null, k), h("td", null, v))),
+      ),
+    ),
     h("h2", null, "Stored bytes"),
-    h("p", { class: "muted" }, "Exactly what was hashed into the log (RFC 8785 canonical JSON). Control and direction characters are shown escaped, ", h("span", { class: "esc" }, "like\\u{1B}this"), "."),
+    h(
+      "p",
+      { class: "muted" },
+      "Exactly what was hashed into the log (RFC 8785 canonical JSON). Control and direction characters are shown escaped, ",
+      h("span", { class: "esc" }, "like\\u{1B}this"),
+      ".",
+    ),
     h("pre", { class: "bytes", "data-testid": "entry-bytes" }, inert(e.entry)),
     h(
       "div",
       { class: "row" },
-      h("a", { class: "button", href: tenantPath(t, `/events/${e.seq}/proof`), download: `${e.seq}.tlog-proof` }, "Download proof (.tlog-proof)"),
+      h(
+        "a",
+        { class: "button", href: tenantPath(t, `/events/${e.seq}/proof`), download: `${e.seq}.tlog-proof` },
+        "Download proof (.tlog-proof)",
+      ),
       h("a", { class: "button secondary", href: tenantPath(t, `/events/${e.seq}`), download: `${e.seq}.json` }, "Download entry"),
     ),
-    h("p", { class: "muted" }, "Check it offline: ", h("code", null, `npx sealtrail verify-proof ${e.seq}.tlog-proof --entry ${e.seq}.json --key "$KEY"`)),
+    h(
+      "p",
+      { class: "muted" },
+      "Check it offline: ",
+      h("code", null, `npx sealtrail verify-proof ${e.seq}.tlog-proof --entry ${e.seq}.json --key "$KEY"`),
+    ),
   );
 }

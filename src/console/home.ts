@@ -16,7 +16,13 @@ export function authPage(mode: "signin" | "signup", next: string | null): HTMLEl
     field("Email", h("input", { name: "email", type: "email", required: true, autocomplete: "email" })),
     field(
       "Password",
-      h("input", { name: "password", type: "password", required: true, minlength: 10, autocomplete: signup ? "new-password" : "current-password" }),
+      h("input", {
+        name: "password",
+        type: "password",
+        required: true,
+        minlength: 10,
+        autocomplete: signup ? "new-password" : "current-password",
+      }),
       signup ? "At least 10 characters." : undefined,
     ),
     h("button", { type: "submit" }, signup ? "Create account" : "Sign in"),
@@ -25,7 +31,11 @@ export function authPage(mode: "signin" | "signup", next: string | null): HTMLEl
       "p",
       { class: "muted" },
       signup ? "Already have an account? " : "New here? ",
-      h("a", { href: `#/${signup ? "signin" : "signup"}${next ? `?next=${encodeURIComponent(next)}` : ""}` }, signup ? "Sign in" : "Create an account"),
+      h(
+        "a",
+        { href: `#/${signup ? "signin" : "signup"}${next ? `?next=${encodeURIComponent(next)}` : ""}` },
+        signup ? "Sign in" : "Create an account",
+      ),
     ),
   );
   onSubmit(form, status, async (d) => {
@@ -33,13 +43,19 @@ export function authPage(mode: "signin" | "signup", next: string | null): HTMLEl
       ? { name: str(d, "name"), email: str(d, "email"), password: String(d.get("password")) }
       : { email: str(d, "email"), password: String(d.get("password")) };
     await json(signup ? "/api/auth/sign-up/email" : "/api/auth/sign-in/email", { body });
-    go(next && next.startsWith("#/") ? next : "#/");
+    go(next?.startsWith("#/") ? next : "#/");
   });
   return form;
 }
 
 const slugOf = (name: string) =>
-  `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "tenant"}-${crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36)}`;
+  `${
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "")
+      .slice(0, 40) || "tenant"
+  }-${crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36)}`;
 
 export function homePage(orgs: Org[]): HTMLElement {
   const status = h("div");
@@ -75,13 +91,23 @@ export function homePage(orgs: Org[]): HTMLElement {
 export async function invitePage(id: string, secret: string | undefined): Promise<HTMLElement> {
   const status = h("div");
   if (!secret) {
-    return h("section", null, h("h1", null, "Invitation"), banner("bad", "This invitation link is incomplete: ask whoever invited you for the whole link."));
+    return h(
+      "section",
+      null,
+      h("h1", null, "Invitation"),
+      banner("bad", "This invitation link is incomplete: ask whoever invited you for the whole link."),
+    );
   }
   let invitation: Invitation;
   try {
     invitation = await json<Invitation>(`/api/auth/organization/get-invitation?id=${encodeURIComponent(id)}`);
   } catch {
-    return h("section", null, h("h1", null, "Invitation"), banner("bad", "This invitation is not for the account you are signed in with, or it has expired or been used."));
+    return h(
+      "section",
+      null,
+      h("h1", null, "Invitation"),
+      banner("bad", "This invitation is not for the account you are signed in with, or it has expired or been used."),
+    );
   }
   const accept = h("button", { type: "button" }, "Accept invitation");
   accept.addEventListener("click", async () => {
@@ -97,7 +123,15 @@ export async function invitePage(id: string, secret: string | undefined): Promis
     "section",
     null,
     h("h1", null, "Invitation"),
-    h("p", null, "You are invited to ", h("strong", null, show(invitation.organizationName ?? invitation.organizationId)), " as ", h("strong", null, show(invitation.role)), "."),
+    h(
+      "p",
+      null,
+      "You are invited to ",
+      h("strong", null, show(invitation.organizationName ?? invitation.organizationId)),
+      " as ",
+      h("strong", null, show(invitation.role)),
+      ".",
+    ),
     accept,
     status,
   );

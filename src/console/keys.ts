@@ -15,7 +15,11 @@ const PERMISSIONS = [
 /** The key just created, shown by the next render of this page only (then forgotten). */
 let justCreated: (CreatedKey & { tenant: string }) | null = null;
 
-const originsOf = (text: string) => text.split(/[\s,]+/).map((o) => o.trim()).filter(Boolean);
+const originsOf = (text: string) =>
+  text
+    .split(/[\s,]+/)
+    .map((o) => o.trim())
+    .filter(Boolean);
 
 function originsEditor(t: string, k: KeyRow, status: HTMLElement): HTMLElement {
   const area = h("textarea", { rows: 2, "aria-label": `Allowed origins of ${k.name}` }, (k.allowed_origins ?? []).join("\n"));
@@ -45,13 +49,24 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
   justCreated = null;
   if (fresh) created.replaceChildren(createdPanel(t, fresh));
   const publishable = h("input", { type: "checkbox", name: "publishable" });
-  const origins = field("Allowed origins (publishable keys)", h("textarea", { name: "origins", rows: 2, placeholder: "https://app.example.com" }), "One per line. Browsers on these origins may append with the key; nothing else.");
+  const origins = field(
+    "Allowed origins (publishable keys)",
+    h("textarea", { name: "origins", rows: 2, placeholder: "https://app.example.com" }),
+    "One per line. Browsers on these origins may append with the key; nothing else.",
+  );
   const form = h(
     "form",
     { class: "panel", "data-testid": "create-key" },
     h("h2", null, "New key"),
     field("Name", h("input", { name: "name", required: true, maxlength: 64, placeholder: "billing-service" })),
-    h("fieldset", null, h("legend", null, "Permissions"), PERMISSIONS.map(([p, what]) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "perm", value: p }), ` ${p} `, h("small", null, what)))),
+    h(
+      "fieldset",
+      null,
+      h("legend", null, "Permissions"),
+      PERMISSIONS.map(([p, what]) =>
+        h("label", { class: "check" }, h("input", { type: "checkbox", name: "perm", value: p }), ` ${p} `, h("small", null, what)),
+      ),
+    ),
     h("label", { class: "check" }, publishable, " Publishable ingest key for browsers (append only, bound to origins)"),
     origins,
     h("button", { type: "submit" }, "Create key"),
@@ -72,7 +87,11 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
     "section",
     null,
     h("h1", null, "Keys"),
-    h("p", { class: "muted" }, "Keys belong to the tenant. Give each service its own key with the least permission it needs. Revoking a key and changing its origins is recorded in the log."),
+    h(
+      "p",
+      { class: "muted" },
+      "Keys belong to the tenant. Give each service its own key with the least permission it needs. Revoking a key and changing its origins is recorded in the log.",
+    ),
     created,
     status,
     rows.length === 0
@@ -80,7 +99,15 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
       : h(
           "table",
           { "data-testid": "keys-table" },
-          h("thead", null, h("tr", null, ["Name", "Type", "Starts with", "Permissions", "Created", "Last used", ""].map((c) => h("th", null, c)))),
+          h(
+            "thead",
+            null,
+            h(
+              "tr",
+              null,
+              ["Name", "Type", "Starts with", "Permissions", "Created", "Last used", ""].map((c) => h("th", null, c)),
+            ),
+          ),
           h(
             "tbody",
             null,
@@ -124,12 +151,20 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
 }
 
 function createdPanel(t: string, k: { key: string; name: string; type: string; permissions: string[] }): HTMLElement {
-  const example = JSON.stringify({ action: "user.login", actor: { id: "user-42", type: "user" }, targets: [{ id: "app", type: "application" }], outcome: "success" });
+  const example = JSON.stringify({
+    action: "user.login",
+    actor: { id: "user-42", type: "user" },
+    targets: [{ id: "app", type: "application" }],
+    outcome: "success",
+  });
   const tryIt =
     k.type === "secret" && k.permissions.includes("append")
       ? [
           h("p", null, "Try it: append an event, then find it on the Events page."),
-          copyable(`curl -X POST ${location.origin}${tenantPath(t, "/events")} \\\n  -H "x-api-key: ${k.key}" -H "content-type: application/json" \\\n  -d '${example}'`, "try-it"),
+          copyable(
+            `curl -X POST ${location.origin}${tenantPath(t, "/events")} \\\n  -H "x-api-key: ${k.key}" -H "content-type: application/json" \\\n  -d '${example}'`,
+            "try-it",
+          ),
         ]
       : null;
   return h(

@@ -6,7 +6,7 @@
 import { ApiError, json } from "./api";
 import { h, mount, show } from "./dom";
 import { authPage, homePage, invitePage } from "./home";
-import { eventsPage, entryPage } from "./events";
+import { eventsPage } from "./events";
 import { keysPage } from "./keys";
 import { membersPage } from "./members";
 import { overviewPage } from "./overview";
@@ -79,7 +79,11 @@ function nav(tenant: Org, page: string): HTMLElement {
     "nav",
     null,
     Object.entries(TENANT_PAGES).map(([id, p]) =>
-      h("a", { href: tenantHash(tenant.id, `/${id}`), class: id === page ? "active" : null, "aria-current": id === page ? "page" : null }, p.title),
+      h(
+        "a",
+        { href: tenantHash(tenant.id, `/${id}`), class: id === page ? "active" : null, "aria-current": id === page ? "page" : null },
+        p.title,
+      ),
     ),
   );
 }

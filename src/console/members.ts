@@ -18,7 +18,8 @@ const ROLES = [
 ] as const;
 
 /** The invitation link: the id and the one-time secret, in the fragment (never sent to a server by the browser). */
-export const inviteLink = (id: string, secret: string) => `${location.origin}/#/invite/${encodeURIComponent(id)}/${encodeURIComponent(secret)}`;
+export const inviteLink = (id: string, secret: string) =>
+  `${location.origin}/#/invite/${encodeURIComponent(id)}/${encodeURIComponent(secret)}`;
 
 export async function membersPage(ctx: TenantContext): Promise<Node> {
   const t = ctx.tenant.id;
@@ -47,7 +48,10 @@ export async function membersPage(ctx: TenantContext): Promise<Node> {
       known ? null : h("option", { value: m.role, selected: true }, m.role),
       ROLES.map(([r]) => h("option", { value: r, selected: m.role === r }, r)),
     );
-    s.addEventListener("change", () => void act("/api/auth/organization/update-member-role", { memberId: m.id, role: s.value, organizationId: t }));
+    s.addEventListener(
+      "change",
+      () => void act("/api/auth/organization/update-member-role", { memberId: m.id, role: s.value, organizationId: t }),
+    );
     return s;
   };
   const invited = h("div", { "data-testid": "invite-link" });
@@ -55,7 +59,14 @@ export async function membersPage(ctx: TenantContext): Promise<Node> {
     "form",
     { class: "panel inline" },
     field("Email", h("input", { name: "email", type: "email", required: true })),
-    field("Role", h("select", { name: "role" }, ROLES.map(([r, what]) => h("option", { value: r, title: what }, r)))),
+    field(
+      "Role",
+      h(
+        "select",
+        { name: "role" },
+        ROLES.map(([r, what]) => h("option", { value: r, title: what }, r)),
+      ),
+    ),
     h("button", { type: "submit" }, "Invite"),
   );
   onSubmit(form, status, async (d) => {
@@ -68,7 +79,11 @@ export async function membersPage(ctx: TenantContext): Promise<Node> {
         { class: "panel highlight" },
         h("p", null, "Send this link to ", show(inv.email), " yourself. They sign in (or sign up) with that address and accept:"),
         copyable(inviteLink(inv.id, inv.secret)),
-        h("p", { class: "muted" }, "The link is shown only now. Anyone holding it who signs in with that address can join: send it privately."),
+        h(
+          "p",
+          { class: "muted" },
+          "The link is shown only now. Anyone holding it who signs in with that address can join: send it privately.",
+        ),
       ),
     );
     form.reset();
@@ -78,12 +93,24 @@ export async function membersPage(ctx: TenantContext): Promise<Node> {
     "section",
     null,
     h("h1", null, "Members"),
-    h("p", { class: "muted" }, ROLES.map(([r, what]) => h("span", { class: "role" }, h("strong", null, r), `: ${what}. `))),
+    h(
+      "p",
+      { class: "muted" },
+      ROLES.map(([r, what]) => h("span", { class: "role" }, h("strong", null, r), `: ${what}. `)),
+    ),
     status,
     h(
       "table",
       { "data-testid": "members-table" },
-      h("thead", null, h("tr", null, ["Person", "Role", "Member since", ""].map((c) => h("th", null, c)))),
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          ["Person", "Role", "Member since", ""].map((c) => h("th", null, c)),
+        ),
+      ),
       h(
         "tbody",
         null,
@@ -98,7 +125,17 @@ export async function membersPage(ctx: TenantContext): Promise<Node> {
               "td",
               null,
               canManage && m.userId !== ctx.session.user.id
-                ? h("button", { type: "button", class: "danger small", onclick: () => confirm(`Remove ${m.user.email}?`) && void act("/api/auth/organization/remove-member", { memberIdOrEmail: m.id, organizationId: t }) }, "Remove")
+                ? h(
+                    "button",
+                    {
+                      type: "button",
+                      class: "danger small",
+                      onclick: () =>
+                        confirm(`Remove ${m.user.email}?`) &&
+                        void act("/api/auth/organization/remove-member", { memberIdOrEmail: m.id, organizationId: t }),
+                    },
+                    "Remove",
+                  )
                 : null,
             ),
           ),
@@ -123,7 +160,21 @@ export async function membersPage(ctx: TenantContext): Promise<Node> {
                   h("td", null, i.role),
                   h("td", null, `expires ${i.expiresAt}`),
                   h("td", { class: "muted" }, "link shown once, when invited"),
-                  h("td", null, canManage ? h("button", { type: "button", class: "secondary small", onclick: () => void act("/api/auth/organization/cancel-invitation", { invitationId: i.id }) }, "Cancel") : null),
+                  h(
+                    "td",
+                    null,
+                    canManage
+                      ? h(
+                          "button",
+                          {
+                            type: "button",
+                            class: "secondary small",
+                            onclick: () => void act("/api/auth/organization/cancel-invitation", { invitationId: i.id }),
+                          },
+                          "Cancel",
+                        )
+                      : null,
+                  ),
                 ),
               ),
             ),

@@ -12,19 +12,40 @@ import type { Activity, ReportList, ReportRow, Stats } from "./wire";
  * run of any mode, adds an alert only when it failed: a range run that passes says nothing
  * about the rest of the log, one that fails has found something.
  */
-export function alertsOf(s: Stats, newest: Pick<ReportRow, "job_id" | "mode" | "range" | "ok" | "failures"> | null): { tone: "bad" | "warn"; text: string }[] {
+export function alertsOf(
+  s: Stats,
+  newest: Pick<ReportRow, "job_id" | "mode" | "range" | "ok" | "failures"> | null,
+): { tone: "bad" | "warn"; text: string }[] {
   const out: { tone: "bad" | "warn"; text: string }[] = [];
   const full = s.last_full_verification;
-  if (s.refusing_writes) out.push({ tone: "bad", text: "The log refuses writes: its reconcile check found stored seals that disagree with its state (a possible split view). Appends and seals are stopped until an operator resolves it." });
-  if (full && !full.ok) out.push({ tone: "bad", text: `The last verification failed with ${full.failures} failure(s) (a full run). See Verification.` });
+  if (s.refusing_writes)
+    out.push({
+      tone: "bad",
+      text: "The log refuses writes: its reconcile check found stored seals that disagree with its state (a possible split view). Appends and seals are stopped until an operator resolves it.",
+    });
+  if (full && !full.ok)
+    out.push({ tone: "bad", text: `The last verification failed with ${full.failures} failure(s) (a full run). See Verification.` });
   if (newest && !newest.ok && newest.job_id !== full?.job_id) {
     const range = newest.range ? ` of entries [${newest.range.from}, ${newest.range.to})` : "";
     out.push({ tone: "bad", text: `A ${newest.mode} verification${range} found ${newest.failures} failure(s). See Verification.` });
   }
-  if (s.seal_failures > 0) out.push({ tone: "bad", text: `Sealing is failing (${s.seal_failures} attempt(s)): ${s.last_seal_error ?? "unknown error"}. Entries are safe in the log; snapshots are behind.` });
-  if (s.mirror_lag > 0 && s.mirror_failures > 0) out.push({ tone: "warn", text: `The D1 mirror is ${s.mirror_lag} entries behind after ${s.mirror_failures} failed write(s). Entries are safe in the log and are copied when D1 recovers.` });
-  if (s.ingest_stalled) out.push({ tone: "warn", text: `No events for much longer than usual (last one ${s.last_received_at ?? "never"}). Check your senders.` });
-  if (s.skewed_events > 0) out.push({ tone: "warn", text: `${s.skewed_events} event(s) carried an occurred_at far from the time they were received.` });
+  if (s.seal_failures > 0)
+    out.push({
+      tone: "bad",
+      text: `Sealing is failing (${s.seal_failures} attempt(s)): ${s.last_seal_error ?? "unknown error"}. Entries are safe in the log; snapshots are behind.`,
+    });
+  if (s.mirror_lag > 0 && s.mirror_failures > 0)
+    out.push({
+      tone: "warn",
+      text: `The D1 mirror is ${s.mirror_lag} entries behind after ${s.mirror_failures} failed write(s). Entries are safe in the log and are copied when D1 recovers.`,
+    });
+  if (s.ingest_stalled)
+    out.push({
+      tone: "warn",
+      text: `No events for much longer than usual (last one ${s.last_received_at ?? "never"}). Check your senders.`,
+    });
+  if (s.skewed_events > 0)
+    out.push({ tone: "warn", text: `${s.skewed_events} event(s) carried an occurred_at far from the time they were received.` });
   return out;
 }
 
@@ -50,7 +71,13 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
     "section",
     null,
     h("h1", null, show(ctx.tenant.name)),
-    h("div", { class: "alerts", "data-testid": "alerts" }, alerts.length === 0 ? banner("ok", "All is well: the log accepts writes, seals are current and nothing is flagged.") : alerts.map((a) => banner(a.tone, a.text))),
+    h(
+      "div",
+      { class: "alerts", "data-testid": "alerts" },
+      alerts.length === 0
+        ? banner("ok", "All is well: the log accepts writes, seals are current and nothing is flagged.")
+        : alerts.map((a) => banner(a.tone, a.text)),
+    ),
     h(
       "div",
       { class: "cards" },
@@ -58,24 +85,33 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
       card(
         "Last seal",
         stats.latest_seal ? `#${Number(stats.latest_seal.id)}` : "none",
-        stats.latest_seal ? `${ago(stats.latest_seal.sealed_at, ctx.now)} · sealed to entry ${stats.sealed_to}` : "entries are sealed on the seal interval",
+        stats.latest_seal
+          ? `${ago(stats.latest_seal.sealed_at, ctx.now)} · sealed to entry ${stats.sealed_to}`
+          : "entries are sealed on the seal interval",
       ),
       card(
         "Last full verification",
-        full ? h("span", { class: full.ok ? "good" : "badtext", "data-testid": "full-verification" }, full.ok ? "passed" : "FAILED") : "never run",
+        full
+          ? h("span", { class: full.ok ? "good" : "badtext", "data-testid": "full-verification" }, full.ok ? "passed" : "FAILED")
+          : "never run",
         full ? `${ago(full.finished_at, ctx.now)} · entries [${full.range.from}, ${full.range.to})` : "partial (range) runs do not count",
       ),
-      card("D1 mirror lag", `${stats.mirror_lag} entries`, stats.mirror_failures > 0 ? `${stats.mirror_failures} failed write(s)` : "in step"),
+      card(
+        "D1 mirror lag",
+        `${stats.mirror_lag} entries`,
+        stats.mirror_failures > 0 ? `${stats.mirror_failures} failed write(s)` : "in step",
+      ),
     ),
     h(
       "div",
       { class: "row" },
       h("h2", null, "Entries over time (UTC)"),
       h("span", { class: "spacer" }),
-      (["24h", "7d", "30d"] as const).map((r) => h("a", { href: tenantHash(t, `/overview?range=${r}`), class: r === range ? "pill active" : "pill" }, r)),
+      (["24h", "7d", "30d"] as const).map((r) =>
+        h("a", { href: tenantHash(t, `/overview?range=${r}`), class: r === range ? "pill active" : "pill" }, r),
+      ),
     ),
     barChart(activity.buckets, label),
     h("p", { class: "muted" }, `${total} entries in the last ${range} (counted in the D1 mirror).`),
   );
 }
-

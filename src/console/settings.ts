@@ -9,14 +9,24 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
   const t = ctx.tenant.id;
   const s = await json<Settings>(tenantPath(t, "/settings"));
   const status = h("div", { "data-testid": "settings-status" });
-  const num = (name: keyof Settings, min: number, max: number) => h("input", { name, type: "number", min, max, required: true, value: String(s[name]) });
+  const num = (name: keyof Settings, min: number, max: number) =>
+    h("input", { name, type: "number", min, max, required: true, value: String(s[name]) });
   const form = h(
     "form",
     { class: "panel" },
     field("Seal interval (seconds)", num("seal_interval_seconds", 10, 86400), "How often new entries are sealed into a signed snapshot."),
     field("Retention (years)", num("retention_years", 1, 100), "How long entries must be kept."),
-    h("label", { class: "check" }, h("input", { type: "checkbox", name: "legal_hold", checked: s.legal_hold }), " Legal hold (nothing may be removed, whatever the retention)"),
-    field("Maximum clock skew (seconds)", num("max_clock_skew_seconds", 1, 86400), "Events whose occurred_at is further than this from their receipt are flagged."),
+    h(
+      "label",
+      { class: "check" },
+      h("input", { type: "checkbox", name: "legal_hold", checked: s.legal_hold }),
+      " Legal hold (nothing may be removed, whatever the retention)",
+    ),
+    field(
+      "Maximum clock skew (seconds)",
+      num("max_clock_skew_seconds", 1, 86400),
+      "Events whose occurred_at is further than this from their receipt are flagged.",
+    ),
     h("button", { type: "submit" }, "Save settings"),
     status,
   );
@@ -36,7 +46,12 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
     Object.assign(s, next);
     status.replaceChildren(
       receipt
-        ? banner("ok", "Saved. The change is recorded in the log as ", h("a", { href: tenantHash(t, `/events/${receipt.seq}`) }, `entry ${receipt.seq}`), ".")
+        ? banner(
+            "ok",
+            "Saved. The change is recorded in the log as ",
+            h("a", { href: tenantHash(t, `/events/${receipt.seq}`) }, `entry ${receipt.seq}`),
+            ".",
+          )
         : banner("ok", "Saved. The change is recorded in the log."),
     );
   });
@@ -45,6 +60,12 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
     null,
     h("h1", null, "Settings"),
     form,
-    h("p", { class: "muted" }, "Allowed browser origins belong to each publishable key: change them on the ", h("a", { href: tenantHash(t, "/keys") }, "Keys"), " page (changes are logged too)."),
+    h(
+      "p",
+      { class: "muted" },
+      "Allowed browser origins belong to each publishable key: change them on the ",
+      h("a", { href: tenantHash(t, "/keys") }, "Keys"),
+      " page (changes are logged too).",
+    ),
   );
 }

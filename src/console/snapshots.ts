@@ -36,19 +36,32 @@ export async function snapshotsPage(ctx: TenantContext): Promise<Node> {
       ? `npx sealtrail verify ${dir} ${pinned.keys.map((k) => `--key "${k}"`).join(" ")}   # the key pinned in this browser`
       : `npx sealtrail verify ${dir} --key "<the verifier key, pinned out of band>"`,
   ].join("\n");
-  const part = (id: string, p: string, label: string, file: string) => h("a", { href: tenantPath(t, `/snapshots/${id}${p}`), download: file }, label);
+  const part = (id: string, p: string, label: string, file: string) =>
+    h("a", { href: tenantPath(t, `/snapshots/${id}${p}`), download: file }, label);
   return h(
     "section",
     null,
     h("div", { class: "row" }, h("h1", null, "Snapshots"), h("span", { class: "spacer" }), seal),
     status,
-    h("p", { class: "muted" }, "Each snapshot is a signed checkpoint, an entry bundle and a signed manifest, written once to R2. Anyone with them and the verifier key can check the log offline."),
+    h(
+      "p",
+      { class: "muted" },
+      "Each snapshot is a signed checkpoint, an entry bundle and a signed manifest, written once to R2. Anyone with them and the verifier key can check the log offline.",
+    ),
     list.snapshots.length === 0
       ? banner("info", "No snapshots yet: entries are sealed on the seal interval (Settings), or with Seal now.")
       : h(
           "table",
           { "data-testid": "snapshots-table" },
-          h("thead", null, h("tr", null, ["Snapshot", "Entries", "Sealed", "Root", "Download"].map((c) => h("th", null, c)))),
+          h(
+            "thead",
+            null,
+            h(
+              "tr",
+              null,
+              ["Snapshot", "Entries", "Sealed", "Root", "Download"].map((c) => h("th", null, c)),
+            ),
+          ),
           h(
             "tbody",
             null,
@@ -60,16 +73,28 @@ export async function snapshotsPage(ctx: TenantContext): Promise<Node> {
                 h("td", null, `${s.from}–${s.to - 1}`),
                 h("td", { class: "nowrap" }, `${show(s.sealed_at).textContent} (${ago(s.sealed_at, ctx.now)})`),
                 h("td", null, h("code", { class: "hash" }, s.root)),
-                h("td", { class: "nowrap" }, part(s.id, "", "manifest", `${s.id}.manifest`), " · ", part(s.id, "/checkpoint", "checkpoint", `${s.id}.checkpoint`), " · ", part(s.id, "/bundle", "bundle", `${s.id}.jsonl`)),
+                h(
+                  "td",
+                  { class: "nowrap" },
+                  part(s.id, "", "manifest", `${s.id}.manifest`),
+                  " · ",
+                  part(s.id, "/checkpoint", "checkpoint", `${s.id}.checkpoint`),
+                  " · ",
+                  part(s.id, "/bundle", "bundle", `${s.id}.jsonl`),
+                ),
               ),
             ),
           ),
         ),
-    list.next_cursor ? h("a", { class: "button secondary", href: tenantHash(t, `/snapshots${query({ cursor: list.next_cursor })}`) }, "More →") : null,
+    list.next_cursor
+      ? h("a", { class: "button secondary", href: tenantHash(t, `/snapshots${query({ cursor: list.next_cursor })}`) }, "More →")
+      : null,
     h("h2", null, "Verifier key"),
     h("p", { class: "muted" }, "The public key (c2sp.org/signed-note) that signs this tenant's checkpoints and manifests."),
     keys.keys.map((k) => copyable(k.verifier_key, "verifier-key")),
-    pinned && keys.keys.some((k) => !pinned.keys.includes(k.verifier_key)) ? banner("warn", "This differs from the key pinned in this browser (see Verification).") : null,
+    pinned && keys.keys.some((k) => !pinned.keys.includes(k.verifier_key))
+      ? banner("warn", "This differs from the key pinned in this browser (see Verification).")
+      : null,
     h("h2", null, "Verify offline with the CLI"),
     copyable(cli, "cli-command"),
   );

@@ -110,7 +110,10 @@ function extendSeen(tenant: string, cp: Checkpoint): Promise<CheckpointCheck> {
   // an entry page, another tab's writes are re-read below): each compares with what the last
   // one stored.
   const run = (chains.get(tenant) ?? Promise.resolve()).then(() => extendSeenNow(tenant, cp));
-  chains.set(tenant, run.catch(() => undefined));
+  chains.set(
+    tenant,
+    run.catch(() => undefined),
+  );
   return run;
 }
 const chains = new Map<string, Promise<unknown>>();
@@ -118,7 +121,8 @@ const chains = new Map<string, Promise<unknown>>();
 async function consistent(tenant: string, from: { size: number; root: Uint8Array }, to: { size: number; root: Uint8Array }) {
   // RFC 9162 §2.1.4.2; a tree of size 0 is a prefix of every tree (the API refuses from=0).
   if (from.size === 0) return { ok: true as const };
-  if (from.size === to.size) return equalBytes(from.root, to.root) ? { ok: true as const } : { ok: false as const, reason: "same size, another root" };
+  if (from.size === to.size)
+    return equalBytes(from.root, to.root) ? { ok: true as const } : { ok: false as const, reason: "same size, another root" };
   const proof = await json<ProofHashes>(tenantPath(tenant, `/proof/consistency?from=${from.size}&to=${to.size}`));
   const hashes = proof.hashes.map((h) => fromBase64(h) ?? new Uint8Array(0));
   const r = verifyConsistency(from.size, to.size, hashes, from.root, to.root);
@@ -166,7 +170,8 @@ export async function checkCheckpoint(tenant: string, pin: Pin): Promise<Checkpo
  * so every entry of one check is held to the same signed tree.
  */
 export async function checkEntry(tenant: string, cp: Checkpoint, entry: Pick<EntryView, "seq" | "entry">): Promise<CheckFailure | null> {
-  if (entry.seq >= cp.size) return { reason: "entry_not_included", seq: entry.seq, detail: `beyond the checked tree of ${cp.size} entries` };
+  if (entry.seq >= cp.size)
+    return { reason: "entry_not_included", seq: entry.seq, detail: `beyond the checked tree of ${cp.size} entries` };
   const proof = await json<ProofHashes>(tenantPath(tenant, `/proof/inclusion?index=${entry.seq}&size=${cp.size}`));
   const hashes = proof.hashes.map((h) => fromBase64(h) ?? new Uint8Array(0));
   const result = verifyInclusion(entry.seq, cp.size, entryLeafHash(entry.entry), hashes, cp.root);

@@ -4,7 +4,8 @@ import { h } from "./dom";
 
 export type Tone = "ok" | "warn" | "bad" | "info";
 
-export const banner = (tone: Tone, ...children: (Node | string)[]) => h("div", { class: `banner ${tone}`, role: tone === "bad" ? "alert" : "status" }, ...children);
+export const banner = (tone: Tone, ...children: (Node | string)[]) =>
+  h("div", { class: `banner ${tone}`, role: tone === "bad" ? "alert" : "status" }, ...children);
 
 export function errorBanner(e: unknown): HTMLElement {
   if (e instanceof ApiError) return banner("bad", `${e.message} `, h("code", null, `${e.status} ${e.code}`));
@@ -12,7 +13,13 @@ export function errorBanner(e: unknown): HTMLElement {
 }
 
 export const card = (label: string, value: Node | string, note?: Node | string) =>
-  h("div", { class: "card" }, h("div", { class: "label" }, label), h("div", { class: "value" }, value), note ? h("div", { class: "note" }, note) : null);
+  h(
+    "div",
+    { class: "card" },
+    h("div", { class: "label" }, label),
+    h("div", { class: "value" }, value),
+    note ? h("div", { class: "note" }, note) : null,
+  );
 
 /** "5 min ago" from an ISO time, against `now` (the console's one clock is `new Date()` in main.ts). */
 export function ago(iso: string | null | undefined, now: Date): string {
@@ -40,7 +47,12 @@ export function copyButton(value: () => string, label = "Copy"): HTMLButtonEleme
 
 /** A read-only block of text to copy (keys, commands). */
 export const copyable = (value: string, testId?: string) =>
-  h("div", { class: "copyable" }, h("pre", testId ? { "data-testid": testId } : null, value), copyButton(() => value));
+  h(
+    "div",
+    { class: "copyable" },
+    h("pre", testId ? { "data-testid": testId } : null, value),
+    copyButton(() => value),
+  );
 
 export function field(label: string, input: HTMLElement, hint?: string): HTMLLabelElement {
   return h("label", { class: "field" }, h("span", null, label), input, hint ? h("small", null, hint) : null);

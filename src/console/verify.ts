@@ -1,5 +1,5 @@
 /**
- * Verification: the server's full run (DESIGN.md verification engine) with its progress and
+ * Verification: the server's full run (docs/design.md invariant 9) with its progress and
  * report, and this browser's own checks with src/core against the pinned key: the checkpoint's
  * signature, its consistency with the last one seen here, and the newest entries' proofs.
  */
@@ -15,23 +15,53 @@ export const BROWSER_CHECKED_ENTRIES = 20;
 const POLL_MS = 1000;
 
 function failureRow(f: VerificationFailure): HTMLElement {
-  const where = f.seq !== undefined && f.seq !== null ? `entry ${f.seq}` : f.key ?? "";
-  const detail = [f.detail, f.expected !== undefined ? `expected ${JSON.stringify(f.expected)}` : "", f.found !== undefined ? `found ${JSON.stringify(f.found)}` : ""].filter(Boolean).join("; ");
-  return h("tr", { "data-kind": f.kind }, h("td", null, h("code", null, f.kind)), h("td", null, show(where)), h("td", { class: "wrap" }, show(detail)));
+  const where = f.seq !== undefined && f.seq !== null ? `entry ${f.seq}` : (f.key ?? "");
+  const detail = [
+    f.detail,
+    f.expected !== undefined ? `expected ${JSON.stringify(f.expected)}` : "",
+    f.found !== undefined ? `found ${JSON.stringify(f.found)}` : "",
+  ]
+    .filter(Boolean)
+    .join("; ");
+  return h(
+    "tr",
+    { "data-kind": f.kind },
+    h("td", null, h("code", null, f.kind)),
+    h("td", null, show(where)),
+    h("td", { class: "wrap" }, show(detail)),
+  );
 }
 
 export function reportView(r: Report): HTMLElement {
   const summary = `${r.checked.entries} entries and ${r.checked.seals} seal(s) in range [${r.range.from}, ${r.range.to}), ${r.duration_ms} ms`;
   if (r.ok && r.mode === "range") {
     // A range run that passes vouches for its range alone, never for the log.
-    return h("div", { "data-testid": "report", "data-ok": "true" }, banner("info", h("strong", null, "Range verified. "), `Only entries [${r.range.from}, ${r.range.to}) were checked: ${summary}. This is not a full verification.`));
+    return h(
+      "div",
+      { "data-testid": "report", "data-ok": "true" },
+      banner(
+        "info",
+        h("strong", null, "Range verified. "),
+        `Only entries [${r.range.from}, ${r.range.to}) were checked: ${summary}. This is not a full verification.`,
+      ),
+    );
   }
-  if (r.ok) return h("div", { "data-testid": "report", "data-ok": "true" }, banner("ok", h("strong", null, "Verified. "), `Every entry and seal checked out: ${summary}.`));
+  if (r.ok)
+    return h(
+      "div",
+      { "data-testid": "report", "data-ok": "true" },
+      banner("ok", h("strong", null, "Verified. "), `Every entry and seal checked out: ${summary}.`),
+    );
   return h(
     "div",
     { "data-testid": "report", "data-ok": "false" },
     banner("bad", h("strong", null, "Verification FAILED. "), `${r.failures.length} failure(s) found; checked ${summary}.`),
-    h("table", { class: "failures" }, h("thead", null, h("tr", null, h("th", null, "Failure"), h("th", null, "Where"), h("th", null, "Detail"))), h("tbody", null, r.failures.map(failureRow))),
+    h(
+      "table",
+      { class: "failures" },
+      h("thead", null, h("tr", null, h("th", null, "Failure"), h("th", null, "Where"), h("th", null, "Detail"))),
+      h("tbody", null, r.failures.map(failureRow)),
+    ),
   );
 }
 
@@ -45,7 +75,10 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
   }
   const size = cp.checkpoint!.size;
   const lines: HTMLElement[] = [
-    banner("ok", `Checkpoint: ${size} entries, signed by the pinned key${cp.previous !== undefined ? `, consistent with the checkpoint of ${cp.previous} entries this browser verified before` : ""}.`),
+    banner(
+      "ok",
+      `Checkpoint: ${size} entries, signed by the pinned key${cp.previous !== undefined ? `, consistent with the checkpoint of ${cp.previous} entries this browser verified before` : ""}.`,
+    ),
   ];
   if (size === 0) {
     out.replaceChildren(...lines, banner("info", "The log is empty: there are no entries to check."));
@@ -57,7 +90,9 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
   // The server refuses a page (or an entry) whose stored copy contradicts the log's tree
   // (integrity_error): then each entry is read on its own, and the refused ones are named.
   const refused = (err: unknown) => err instanceof ApiError && err.code === "integrity_error";
-  const page = await json<Pick<EventPage, "events">>(tenantPath(t, `/events${query({ from_seq: from, to_seq: size, limit: BROWSER_CHECKED_ENTRIES })}`)).catch((err: unknown) => {
+  const page = await json<Pick<EventPage, "events">>(
+    tenantPath(t, `/events${query({ from_seq: from, to_seq: size, limit: BROWSER_CHECKED_ENTRIES })}`),
+  ).catch((err: unknown) => {
     if (refused(err)) return { events: [] };
     throw err;
   });
@@ -84,7 +119,15 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
   lines.push(
     failures.length === 0
       ? banner("ok", `Entries ${from}–${size - 1}: all ${count} proofs check out against the bytes the server shows.`)
-      : banner("bad", h("strong", null, `${failures.length} of ${count} entries failed: `), h("ul", null, failures.map((f) => h("li", { "data-seq": "seq" in f ? f.seq : "" }, describeFailure(f))))),
+      : banner(
+          "bad",
+          h("strong", null, `${failures.length} of ${count} entries failed: `),
+          h(
+            "ul",
+            null,
+            failures.map((f) => h("li", { "data-seq": "seq" in f ? f.seq : "" }, describeFailure(f))),
+          ),
+        ),
   );
   out.replaceChildren(...lines);
 }
@@ -96,7 +139,11 @@ function pinPanel(ctx: TenantContext, state: Awaited<ReturnType<typeof pinState>
   const status = h("div");
   const pinButton = h("button", { type: "button", class: "secondary" }, "Pin this key instead");
   pinButton.addEventListener("click", () => {
-    const r = writePin(t, area.value.split("\n").filter((l) => l.trim()), new Date());
+    const r = writePin(
+      t,
+      area.value.split("\n").filter((l) => l.trim()),
+      new Date(),
+    );
     if (typeof r === "string") status.replaceChildren(banner("bad", r));
     else location.reload();
   });
@@ -105,9 +152,21 @@ function pinPanel(ctx: TenantContext, state: Awaited<ReturnType<typeof pinState>
     { class: "panel" },
     h("h2", null, "Pinned verifier key"),
     state.firstUse
-      ? banner("warn", "First visit from this browser: the key the server serves was pinned now. Compare it with one you got out of band (from the tenant's auditor, your contract) to be sure.")
-      : h("p", { class: "muted" }, `Pinned ${ago(state.pin.pinned_at, ctx.now)} in this browser. Checks below use only this key, not the server's word.`),
-    state.unpinned.length > 0 ? banner("warn", `The server now also offers ${state.unpinned.length} key(s) that are not pinned. They are not trusted here until you pin them.`) : null,
+      ? banner(
+          "warn",
+          "First visit from this browser: the key the server serves was pinned now. Compare it with one you got out of band (from the tenant's auditor, your contract) to be sure.",
+        )
+      : h(
+          "p",
+          { class: "muted" },
+          `Pinned ${ago(state.pin.pinned_at, ctx.now)} in this browser. Checks below use only this key, not the server's word.`,
+        ),
+    state.unpinned.length > 0
+      ? banner(
+          "warn",
+          `The server now also offers ${state.unpinned.length} key(s) that are not pinned. They are not trusted here until you pin them.`,
+        )
+      : null,
     state.pin.keys.map((k) => copyable(k, "pinned-key")),
     h("details", null, h("summary", null, "Pin a different key"), area, pinButton, status),
   );
@@ -159,7 +218,10 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
     const full = stats.last_full_verification;
     status.replaceChildren(
       full
-        ? banner(full.ok ? "ok" : "bad", `Last full verification ${full.ok ? "passed" : `FAILED with ${full.failures} failure(s)`} ${ago(full.finished_at, now)} (entries [${full.range.from}, ${full.range.to})).`)
+        ? banner(
+            full.ok ? "ok" : "bad",
+            `Last full verification ${full.ok ? "passed" : `FAILED with ${full.failures} failure(s)`} ${ago(full.finished_at, now)} (entries [${full.range.from}, ${full.range.to})).`,
+          )
         : banner("warn", "This log has no full verification yet. Range runs check part of the log only and do not count."),
     );
     history.replaceChildren(
@@ -168,7 +230,11 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
         : h(
             "table",
             { class: "history" },
-            h("thead", null, h("tr", null, h("th", null, "When"), h("th", null, "Mode"), h("th", null, "Entries"), h("th", null, "Result"))),
+            h(
+              "thead",
+              null,
+              h("tr", null, h("th", null, "When"), h("th", null, "Mode"), h("th", null, "Entries"), h("th", null, "Result")),
+            ),
             h(
               "tbody",
               null,
@@ -200,11 +266,19 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
     null,
     h("h1", null, "Verification"),
     status,
-    h("p", null, "A full run re-derives every entry hash, the hash chain, the Merkle tree and every sealed snapshot from D1, R2 and KV, and compares them with the signed checkpoints. The run is itself logged."),
+    h(
+      "p",
+      null,
+      "A full run re-derives every entry hash, the hash chain, the Merkle tree and every sealed snapshot from D1, R2 and KV, and compares them with the signed checkpoints. The run is itself logged.",
+    ),
     h("div", { class: "row" }, run, progress, progressText),
     result,
     h("h2", null, "In your browser"),
-    h("p", { class: "muted" }, `Your browser checks the signed checkpoint, its consistency with the last one it saw, and the proofs of the newest ${BROWSER_CHECKED_ENTRIES} entries, with Sealtrail's own verification code running here.`),
+    h(
+      "p",
+      { class: "muted" },
+      `Your browser checks the signed checkpoint, its consistency with the last one it saw, and the proofs of the newest ${BROWSER_CHECKED_ENTRIES} entries, with Sealtrail's own verification code running here.`,
+    ),
     browserButton,
     browser,
     pinPanel(ctx, state),

@@ -62,10 +62,12 @@ export interface Invited {
 // Sealtrail (/v1)
 
 /** The client's event inside an entry, as src/worker/event-schema.ts accepted it. */
-export type EventView = { action?: string; actor?: { id?: string; type?: string; name?: string }; outcome?: string; targets?: unknown[] } & Record<
-  string,
-  unknown
->;
+export type EventView = {
+  action?: string;
+  actor?: { id?: string; type?: string; name?: string };
+  outcome?: string;
+  targets?: unknown[];
+} & Record<string, unknown>;
 
 /** GET /v1/tenants/:t/events/:seq. */
 export interface EntryView {

@@ -1,5 +1,5 @@
 /**
- * Verification of a whole log, as data (DESIGN.md invariant 9): every entry re-hashed and
+ * Verification of a whole log, as data (docs/design.md invariant 9): every entry re-hashed and
  * chained, the RFC 6962 root recomputed at every sealed size and compared with the signed
  * checkpoint, every seal's manifest, checkpoint, bundle and consistency proof checked.
  *
@@ -105,11 +105,25 @@ export function checkEntries(
   const end = start + count;
   const bySeq = new Map(rows.map((r) => [r.seq, r]));
   for (const r of rows) {
-    if (r.seq < state.next || r.seq >= end) fail(state, { kind: "entry_unexpected", seq: r.seq, detail: "row outside the range being checked" });
+    if (r.seq < state.next || r.seq >= end)
+      fail(state, { kind: "entry_unexpected", seq: r.seq, detail: "row outside the range being checked" });
   }
   // Precomputed results apply only to rows as bundleRows makes them: row i holds seq start + i.
-  const pre = prechecked && prechecked.tenant === state.tenant && rows.length === count && prechecked.seqs.length === count && rows.every((r, i) => r.seq === start + i) ? prechecked : undefined;
-  if (pre?.subtrees?.from === start && count > 0 && logLeaves === undefined && rows.every((r, i) => r.leafColumn === undefined && pre.seqs[i] === start + i && pre.linked[i] === 1) && pre.firstPrev === state.prevLeaf) {
+  const pre =
+    prechecked &&
+    prechecked.tenant === state.tenant &&
+    rows.length === count &&
+    prechecked.seqs.length === count &&
+    rows.every((r, i) => r.seq === start + i)
+      ? prechecked
+      : undefined;
+  if (
+    pre?.subtrees?.from === start &&
+    count > 0 &&
+    logLeaves === undefined &&
+    rows.every((r, i) => r.leafColumn === undefined && pre.seqs[i] === start + i && pre.linked[i] === 1) &&
+    pre.firstPrev === state.prevLeaf
+  ) {
     // Every row passes (as the loop below would find): the tree takes the subtrees whole.
     for (const node of pre.subtrees.nodes) range.appendSubtree(node.level, node.hash);
     state.checked.entries += count;
@@ -159,8 +173,10 @@ export function checkEntries(
       }
       if (parsed) {
         if (parsed.seq !== seq) fail(state, { kind: "entry_seq_mismatch", seq, expected: seq, found: String(parsed.seq) });
-        if (parsed.tenant !== state.tenant) fail(state, { kind: "entry_tenant_mismatch", seq, expected: state.tenant, found: String(parsed.tenant) });
-        if (parsed.prev !== state.prevLeaf) fail(state, { kind: "chain_broken", seq, expected: state.prevLeaf, found: String(parsed.prev) });
+        if (parsed.tenant !== state.tenant)
+          fail(state, { kind: "entry_tenant_mismatch", seq, expected: state.tenant, found: String(parsed.tenant) });
+        if (parsed.prev !== state.prevLeaf)
+          fail(state, { kind: "chain_broken", seq, expected: state.prevLeaf, found: String(parsed.prev) });
       }
       if (row.leafColumn !== undefined && row.leafColumn !== leaf) {
         fail(state, { kind: "leaf_hash_mismatch", seq, expected: leaf, found: row.leafColumn });
@@ -206,7 +222,8 @@ export interface PrecheckedRows {
 }
 
 /** Bundle lines as bundleRows splits them. */
-const bundleLines = (bundle: string): string[] => (bundle.length === 0 ? [] : bundle.endsWith("\n") ? bundle.slice(0, -1).split("\n") : bundle.split("\n"));
+const bundleLines = (bundle: string): string[] =>
+  bundle.length === 0 ? [] : bundle.endsWith("\n") ? bundle.slice(0, -1).split("\n") : bundle.split("\n");
 
 function parseOrNull(text: string): { seq?: unknown; tenant?: unknown; prev?: unknown } | null {
   try {
@@ -249,9 +266,22 @@ function sealFailure(key: string, e: ManifestError): VerificationFailure {
     case "manifest_mismatch":
       return { kind: "seal_invalid", key, detail: `manifest field ${e.field}`, expected: e.expected, found: e.got };
     case "root_mismatch":
-      return { kind: "seal_invalid", key, detail: "consistency proof does not link the previous seal", expected: toBase64(e.expected), found: toBase64(e.got) };
+      return {
+        kind: "seal_invalid",
+        key,
+        detail: "consistency proof does not link the previous seal",
+        expected: toBase64(e.expected),
+        found: toBase64(e.got),
+      };
     case "bundle_mismatch":
-      return { kind: "bundle_mismatch", key, seq: e.seq, detail: e.detail, ...(e.expected ? { expected: e.expected } : {}), ...(e.got ? { found: e.got } : {}) };
+      return {
+        kind: "bundle_mismatch",
+        key,
+        seq: e.seq,
+        detail: e.detail,
+        ...(e.expected ? { expected: e.expected } : {}),
+        ...(e.got ? { found: e.got } : {}),
+      };
     default:
       return { kind: "seal_invalid", key, detail: e.reason };
   }
@@ -320,20 +350,41 @@ export function closeSeal(state: AuditState, id: number, key: string, note: stri
  * and each line with `entries` (the same range from another store), naming the first seq
  * that differs.
  */
-export function checkBundleAgainst(state: AuditState, key: string, bundle: string, m: Manifest, entries: ReadonlyMap<number, string>, bundleSha256?: string): void {
+export function checkBundleAgainst(
+  state: AuditState,
+  key: string,
+  bundle: string,
+  m: Manifest,
+  entries: ReadonlyMap<number, string>,
+  bundleSha256?: string,
+): void {
   const digest = bundleSha256 ?? sha256Base64(bundle);
   if (digest !== m.bundle_sha256) {
     fail(state, { kind: "bundle_mismatch", key, seq: null, detail: "sha256", expected: m.bundle_sha256, found: digest });
   }
   const lines = bundle.endsWith("\n") ? bundle.slice(0, -1).split("\n") : bundle.split("\n");
   if (lines.length !== m.to - m.from) {
-    fail(state, { kind: "bundle_mismatch", key, seq: null, detail: "entry count", expected: String(m.to - m.from), found: String(lines.length) });
+    fail(state, {
+      kind: "bundle_mismatch",
+      key,
+      seq: null,
+      detail: "entry count",
+      expected: String(m.to - m.from),
+      found: String(lines.length),
+    });
   }
   for (let seq = m.from; seq < m.to; seq++) {
     const line = lines[seq - m.from];
     const other = entries.get(seq);
     if (line !== undefined && other !== undefined && line !== other) {
-      fail(state, { kind: "bundle_mismatch", key, seq, detail: "bundle line differs from the stored entry", expected: sha256Base64(other), found: sha256Base64(line) });
+      fail(state, {
+        kind: "bundle_mismatch",
+        key,
+        seq,
+        detail: "bundle line differs from the stored entry",
+        expected: sha256Base64(other),
+        found: sha256Base64(line),
+      });
       break;
     }
     state.checked.bundle_entries += 1;

@@ -23,7 +23,7 @@ export type CheckpointError =
 
 /** The checkpoint's note text. Requires a non-empty origin and a 32-byte root. */
 export function formatCheckpoint(cp: Checkpoint): string {
-  return [cp.origin, String(cp.size), toBase64(cp.root), ...cp.extensions].join("\n") + "\n";
+  return `${[cp.origin, String(cp.size), toBase64(cp.root), ...cp.extensions].join("\n")}\n`;
 }
 
 /** Parses checkpoint note text (the body, without signatures). */
@@ -47,7 +47,10 @@ export function parseCheckpoint(text: string): Result<Checkpoint, CheckpointErro
  * to `origin` (the key name, c2sp.org/tlog-checkpoint "Signed note format").
  */
 export function openCheckpoint(note: string, origin: string, verifiers: readonly NoteVerifier[]): Result<Checkpoint, CheckpointError> {
-  const opened = openNote(note, verifiers.filter((v) => v.name === origin));
+  const opened = openNote(
+    note,
+    verifiers.filter((v) => v.name === origin),
+  );
   if (!opened.ok) return opened;
   const cp = parseCheckpoint(opened.value.text);
   if (!cp.ok) return cp;

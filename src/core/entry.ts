@@ -1,16 +1,16 @@
 /**
- * Sealtrail entry bytes (DESIGN.md "Formats"): the UTF-8 of the RFC 8785 canonical JSON of
+ * Sealtrail entry bytes (docs/design.md "Entry bytes"): the UTF-8 of the RFC 8785 canonical JSON of
  * {"v":1,"tenant","seq","received_at","prev","event","provenance"}. `prev` is the base64
  * leaf hash of entry seq-1, or 32 zero bytes for seq 0, which makes the log a hash chain as
  * well as the leaves of an RFC 6962 Merkle tree (leaf hash = SHA-256(0x00 ‖ entry bytes)).
  */
-import { toBase64, utf8 } from "./bytes";
+import { toBase64 } from "./bytes";
 import { HASH_SIZE, leafHashText, sha256Text, type Hash } from "./hash";
 import { canonicalize, canonicalString, type JsonValue } from "./jcs";
 
 export const ENTRY_VERSION = 1;
 
-/** `prev` of entry 0: 32 zero bytes (DESIGN.md "Formats"). */
+/** `prev` of entry 0: 32 zero bytes (docs/design.md "Entry bytes"). */
 export const GENESIS_PREV: Hash = new Uint8Array(HASH_SIZE);
 
 export type JsonObject = { [key: string]: JsonValue };

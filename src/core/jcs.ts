@@ -51,7 +51,7 @@ function write(value: JsonValue | undefined): string {
           const item = value[i];
           out += item === undefined ? "null" : write(item);
         }
-        return out + "]";
+        return `${out}]`;
       }
       assertPlain(value);
       let out = "{";
@@ -59,10 +59,10 @@ function write(value: JsonValue | undefined): string {
       for (const key of sorted(Object.keys(value))) {
         const item = value[key];
         if (item === undefined) continue;
-        out += (first ? "" : ",") + canonicalString(key) + ":" + write(item);
+        out += `${(first ? "" : ",") + canonicalString(key)}:${write(item)}`;
         first = false;
       }
-      return out + "}";
+      return `${out}}`;
     }
     default:
       throw new TypeError("value has no JSON representation");

@@ -1,5 +1,5 @@
 /**
- * Per-tenant checkpoint keys (DESIGN.md "Formats": keys derived from one deployment secret).
+ * Per-tenant checkpoint keys (docs/design.md "Checkpoints and keys": derived from one deployment secret).
  * seed = HKDF-SHA256 (RFC 5869) with IKM = the deployment secret, salt = CHECKPOINT_KEY_SALT
  * and info = "<origin>\n<version>"; the seed is an Ed25519 private key (RFC 8032 §5.1.5).
  * A new version is a new key for the same origin: older checkpoints keep verifying with the

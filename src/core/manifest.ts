@@ -1,5 +1,5 @@
 /**
- * Snapshot manifests and bundles (DESIGN.md "Formats" → "Snapshot").
+ * Snapshot manifests and bundles (docs/design.md "Seals: bundles and manifests").
  *
  * bundle   = the entry bytes of entries [from, to), each followed by "\n".
  * manifest = a c2sp.org/signed-note whose text is the RFC 8785 canonical JSON of
@@ -15,7 +15,7 @@ import { openCheckpoint, type Checkpoint, type CheckpointError } from "./checkpo
 import { entryLeafHash } from "./entry";
 import { sha256, type Hash } from "./hash";
 import { canonicalize } from "./jcs";
-import { CompactRange, verifyConsistency, type ProofError } from "./merkle";
+import { type CompactRange, verifyConsistency, type ProofError } from "./merkle";
 import { openNote, signNote, type NoteError, type NoteSigner, type NoteVerifier } from "./note";
 import { err, ok, type Result } from "./result";
 
@@ -60,7 +60,10 @@ const int = (v: unknown): v is number => typeof v === "number" && Number.isSafeI
 
 /** Verifies a manifest's signature (by `origin`'s key) and shape; returns its fields. */
 export function openManifest(note: string, origin: string, verifiers: readonly NoteVerifier[]): Result<Manifest, ManifestError> {
-  const opened = openNote(note, verifiers.filter((v) => v.name === origin));
+  const opened = openNote(
+    note,
+    verifiers.filter((v) => v.name === origin),
+  );
   if (!opened.ok) return opened;
   const bad = (detail: string) => err<ManifestError>({ reason: "malformed_manifest", detail });
   let m: Manifest;
@@ -69,7 +72,7 @@ export function openManifest(note: string, origin: string, verifiers: readonly N
   } catch {
     return bad("not JSON");
   }
-  if (canonicalize({ ...m }) + "\n" !== opened.value.text) return bad("not canonical JSON");
+  if (`${canonicalize({ ...m })}\n` !== opened.value.text) return bad("not canonical JSON");
   if (m.v !== MANIFEST_VERSION) return bad(`unknown version ${String(m.v)}`);
   if (!str(m.tenant) || !str(m.origin) || !int(m.from) || !int(m.to) || m.from > m.to) return bad("bad tenant, origin or range");
   if (!str(m.root) || !str(m.checkpoint) || !str(m.bundle_sha256) || !str(m.bundle_key) || !str(m.sealed_at)) return bad("missing fields");
@@ -92,7 +95,8 @@ export function verifySealLink(
   const cp = openCheckpoint(m.checkpoint, m.origin, verifiers);
   if (!cp.ok) return cp;
   if (cp.value.size !== m.to) return err({ reason: "manifest_mismatch", field: "to", expected: cp.value.size, got: m.to });
-  if (toBase64(cp.value.root) !== m.root) return err({ reason: "manifest_mismatch", field: "root", expected: toBase64(cp.value.root), got: m.root });
+  if (toBase64(cp.value.root) !== m.root)
+    return err({ reason: "manifest_mismatch", field: "root", expected: toBase64(cp.value.root), got: m.root });
   const expectedFrom = prev ? prev.manifest.to : 0;
   if (m.from !== expectedFrom) return err({ reason: "manifest_mismatch", field: "from", expected: expectedFrom, got: m.from });
   const expectedPrev = prev ? sha256Base64(prev.note) : null;
@@ -118,7 +122,8 @@ export function verifySealLink(
  */
 export function verifyBundle(bundle: string, m: Manifest, range: CompactRange, prevLeaf: Hash): Result<Hash, ManifestError> {
   const digest = sha256Base64(bundle);
-  if (digest !== m.bundle_sha256) return err({ reason: "bundle_mismatch", seq: null, detail: "sha256", expected: m.bundle_sha256, got: digest });
+  if (digest !== m.bundle_sha256)
+    return err({ reason: "bundle_mismatch", seq: null, detail: "sha256", expected: m.bundle_sha256, got: digest });
   if (range.size !== m.from) return err({ reason: "bundle_mismatch", seq: m.from, detail: "does not continue the previous bundle" });
   if (m.to > m.from && !bundle.endsWith("\n")) return err({ reason: "bundle_mismatch", seq: null, detail: "last line not terminated" });
   const lines = m.to === m.from ? [] : bundle.slice(0, -1).split("\n");
@@ -136,7 +141,8 @@ export function verifyBundle(bundle: string, m: Manifest, range: CompactRange, p
     }
     if (e.seq !== seq) return err({ reason: "bundle_mismatch", seq, detail: "seq", expected: String(seq), got: String(e.seq) });
     if (e.tenant !== m.tenant) return err({ reason: "bundle_mismatch", seq, detail: "tenant", expected: m.tenant, got: String(e.tenant) });
-    if (e.prev !== toBase64(prev)) return err({ reason: "bundle_mismatch", seq, detail: "prev", expected: toBase64(prev), got: String(e.prev) });
+    if (e.prev !== toBase64(prev))
+      return err({ reason: "bundle_mismatch", seq, detail: "prev", expected: toBase64(prev), got: String(e.prev) });
     prev = entryLeafHash(line);
     range.append(prev);
   }

@@ -142,7 +142,8 @@ export function parseVerifierKey(text: string): Result<NoteVerifier, NoteError> 
 export function parseSignerKey(text: string): Result<NoteSigner, NoteError> {
   const at: number[] = [];
   for (let i = 0; i < text.length && at.length < 4; i++) if (text[i] === "+") at.push(i);
-  if (at.length < 4 || text.slice(0, at[1]) !== "PRIVATE+KEY") return err({ reason: "malformed_key", detail: "expected PRIVATE+KEY+name+keyid+key" });
+  if (at.length < 4 || text.slice(0, at[1]) !== "PRIVATE+KEY")
+    return err({ reason: "malformed_key", detail: "expected PRIVATE+KEY+name+keyid+key" });
   const parts = splitKey([text.slice(at[1]! + 1, at[2]), text.slice(at[2]! + 1, at[3]), text.slice(at[3]! + 1)]);
   if (!parts.ok) return parts;
   const { name, id, typ, key } = parts.value;
@@ -211,4 +212,3 @@ export function openNote(note: string, verifiers: readonly NoteVerifier[]): Resu
   if (verified.length === 0) return err({ reason: "no_verified_signature", names: unverified.map((s) => s.name) });
   return ok({ text, verified, unverified });
 }
-

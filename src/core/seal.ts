@@ -1,5 +1,5 @@
 /**
- * Planning a seal (DESIGN.md "Snapshot"): which range it covers and the exact bytes of its
+ * Planning a seal (docs/design.md "Seals: bundles and manifests"): which range it covers and the exact bytes of its
  * bundle, checkpoint and manifest, plus where those objects live. Pure: the Durable Object
  * stores the plan before writing anything to R2, so every retry publishes the same bytes
  * (sealed_at and the key version included); tests and tools build genuine seals with it.

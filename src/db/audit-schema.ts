@@ -1,7 +1,7 @@
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /**
- * The D1 mirror of every tenant's log (DESIGN.md invariants 3, 4). Rows are only ever
+ * The D1 mirror of every tenant's log (docs/design.md invariants 3, 4). Rows are only ever
  * INSERTed: migrations/0001_append_only.sql adds triggers that abort UPDATE and DELETE.
  * `entry` holds the entry bytes verbatim (RFC 8785 JSON, UTF-8); the other columns are
  * copies of fields inside it, for queries only. Verification trusts `entry`, never them.

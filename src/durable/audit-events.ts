@@ -4,7 +4,7 @@
  * evicted its entries (sealer.ts), and verification's reads (verification.ts). The Worker's read
  * routes query the same tables with drizzle (src/worker/event-query.ts).
  *
- * INSERT only (DESIGN.md invariants 3, 4): every entry committed in the Durable Object is copied
+ * INSERT only (docs/design.md invariants 3, 4): every entry committed in the Durable Object is copied
  * into D1 with INSERT only. Inserts are idempotent: only rows whose key D1 does not hold yet are
  * inserted, so a pass that is retried after D1 applied it but the reply was lost adds nothing
  * twice. A row already there is left as it is, even if it differs (a forged or forked row):
@@ -70,12 +70,32 @@ export function mirrorRows(e: StoredEntry): { event: EventRow; targets: TargetRo
 }
 
 export const EVENT_SQL_COLUMNS = [
-  "tenant_id", "seq", "entry", "leaf_hash", "received_at", "occurred_at", "action", "actor_id", "actor_type", "outcome", "idempotency_key",
+  "tenant_id",
+  "seq",
+  "entry",
+  "leaf_hash",
+  "received_at",
+  "occurred_at",
+  "action",
+  "actor_id",
+  "actor_type",
+  "outcome",
+  "idempotency_key",
 ] as const;
 export const TARGET_SQL_COLUMNS = ["tenant_id", "seq", "position", "target_id", "target_type"] as const;
 
 const eventValues = (r: EventRow): (string | number | null)[] => [
-  r.tenantId, r.seq, r.entry, r.leafHash, r.receivedAt, r.occurredAt ?? null, r.action, r.actorId, r.actorType, r.outcome, r.idempotencyKey ?? null,
+  r.tenantId,
+  r.seq,
+  r.entry,
+  r.leafHash,
+  r.receivedAt,
+  r.occurredAt ?? null,
+  r.action,
+  r.actorId,
+  r.actorType,
+  r.outcome,
+  r.idempotencyKey ?? null,
 ];
 const targetValues = (r: TargetRow): (string | number)[] => [r.tenantId, r.seq, r.position, r.targetId, r.targetType];
 

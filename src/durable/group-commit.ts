@@ -1,5 +1,5 @@
 /**
- * Group commit (DESIGN.md "The path of one event"; invariants 2, 3, 5, 8): appends that arrive
+ * Group commit (docs/design.md "The path of one event"; invariants 2, 3, 5, 8): appends that arrive
  * while a commit is in progress queue up and are committed together, in one transactionSync
  * (sequencer.ts); then the group is copied to D1 (mirror.ts), then every request of the group
  * gets its answer. Back-pressure: past MAX_QUEUED_EVENTS waiting events, appends are refused.
@@ -147,12 +147,14 @@ export class GroupCommit {
         if (created.length > 0) this.#d.afterCommit();
         // Acknowledge after the D1 copy is attempted, so an acknowledged entry is normally in
         // two stores. If D1 is down the entry is still durable in DO storage and the outbox
-        // retries it: the append succeeds (DESIGN.md: appends keep working while D1 is down).
+        // retries it: the append succeeds (docs/design.md invariant 3: appends keep working while D1 is down).
         // The group is committed: whatever the mirror does, every caller gets its answer.
         const answered = mirror
           .copy()
           .catch((e: unknown) => console.error("D1 mirror pass failed", e))
-          .then(() => group.forEach((p, i) => p.resolve(outcomes[i]!)));
+          .then(() => {
+            for (const [i, p] of group.entries()) p.resolve(outcomes[i]!);
+          });
         // Pipelined, two deep (issue #8): the next group may commit while this group's D1 write
         // is in flight, but not before the previous group's has finished, so groups still
         // gather while D1 works, and a mirror pass is always ready to start when one ends (each

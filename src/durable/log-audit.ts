@@ -95,7 +95,11 @@ export class LogAudit extends DurableObject<Env> {
     });
     this.ctx.storage.sql.exec(
       "INSERT INTO jobs (id, run, requested_by, report, created_at, budget_ms) VALUES (?, ?, ?, NULL, ?, ?)",
-      run.jobId, JSON.stringify(run), JSON.stringify(requestedBy), Date.now(), args.budgetMs ?? STEP_BUDGET_MS,
+      run.jobId,
+      JSON.stringify(run),
+      JSON.stringify(requestedBy),
+      Date.now(),
+      args.budgetMs ?? STEP_BUDGET_MS,
     );
     await this.#work(run.jobId);
     return this.#view(run.jobId);
@@ -197,7 +201,17 @@ export class LogAudit extends DurableObject<Env> {
        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
        WHERE NOT EXISTS (SELECT 1 FROM verification_reports WHERE tenant_id = ?1 AND job_id = ?2)`,
     )
-      .bind(run.tenant, run.jobId, run.mode, report.ok ? 1 : 0, report.failures.length, JSON.stringify(report), Date.now(), run.from, run.to)
+      .bind(
+        run.tenant,
+        run.jobId,
+        run.mode,
+        report.ok ? 1 : 0,
+        report.failures.length,
+        JSON.stringify(report),
+        Date.now(),
+        run.from,
+        run.to,
+      )
       .run();
     const first = report.failures[0];
     const event: JsonObject = {
@@ -232,14 +246,16 @@ export class LogAudit extends DurableObject<Env> {
         // after a range run, which may have skipped the seals before its range.
         this.ctx.storage.sql.exec(
           "INSERT INTO last_good (id, state, job_id) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, job_id = excluded.job_id",
-          JSON.stringify(run.sealedState), run.jobId,
+          JSON.stringify(run.sealedState),
+          run.jobId,
         );
       }
       if (run.mode === "full") {
         // The tenant's status, passed or failed (GET /stats, the console's overview).
         this.ctx.storage.sql.exec(
           "INSERT INTO last_full (id, job_id, report) VALUES (0, ?, ?) ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, report = excluded.report",
-          run.jobId, JSON.stringify(report),
+          run.jobId,
+          JSON.stringify(report),
         );
       }
     });

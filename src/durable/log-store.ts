@@ -127,7 +127,12 @@ export class LogStore {
     this.#sql = sql;
     this.#sql.exec(SCHEMA);
     // Columns added after the first release: existing objects gain them here.
-    const columns = new Set(this.#sql.exec("PRAGMA table_info(settings)").toArray().map((c) => String(c.name)));
+    const columns = new Set(
+      this.#sql
+        .exec("PRAGMA table_info(settings)")
+        .toArray()
+        .map((c) => String(c.name)),
+    );
     if (!columns.has("max_clock_skew_ms")) {
       this.#sql.exec(`ALTER TABLE settings ADD COLUMN max_clock_skew_ms INTEGER NOT NULL DEFAULT ${DEFAULT_SETTINGS.maxClockSkewMs}`);
     }
@@ -162,9 +167,7 @@ export class LogStore {
   }
 
   head(): Head {
-    const row = this.#sql
-      .exec("SELECT size, last_leaf, last_received_at FROM log_head WHERE id = 0")
-      .toArray()[0];
+    const row = this.#sql.exec("SELECT size, last_leaf, last_received_at FROM log_head WHERE id = 0").toArray()[0];
     if (!row) return { size: 0, lastLeaf: GENESIS_PREV, lastReceivedAtMs: 0 };
     return { size: Number(row.size), lastLeaf: bytes(row.last_leaf), lastReceivedAtMs: Number(row.last_received_at) };
   }
@@ -181,7 +184,10 @@ export class LogStore {
        VALUES (0, ?, ?, ?, ?, 0)
        ON CONFLICT (id) DO UPDATE SET size = excluded.size, last_leaf = excluded.last_leaf,
          last_received_at = excluded.last_received_at`,
-      tenant, head.size, head.lastLeaf, head.lastReceivedAtMs,
+      tenant,
+      head.size,
+      head.lastLeaf,
+      head.lastReceivedAtMs,
     );
   }
 
@@ -197,7 +203,10 @@ export class LogStore {
   /** Entries in multi-row INSERTs (issue #8: one statement per 25 entries, not one each). */
   insertEntries(entries: readonly StoredEntry[]): void {
     for (const chunk of insertChunks(entries, ENTRY_COLUMNS.length)) {
-      this.#sql.exec(multiRowInsert("entries", ENTRY_COLUMNS, chunk.length), ...chunk.flatMap((e) => [e.seq, e.entry, e.leafHash, e.idempotencyKey]));
+      this.#sql.exec(
+        multiRowInsert("entries", ENTRY_COLUMNS, chunk.length),
+        ...chunk.flatMap((e) => [e.seq, e.entry, e.leafHash, e.idempotencyKey]),
+      );
     }
   }
 
@@ -232,14 +241,17 @@ export class LogStore {
   insertIdempotency(key: string, digest: string, r: StoredReceipt): void {
     this.#sql.exec(
       "INSERT INTO idempotency (key, digest, seq, leaf_hash, received_at, tree_size) VALUES (?, ?, ?, ?, ?, ?)",
-      key, digest, r.seq, r.leafHash, r.receivedAtMs, r.treeSize,
+      key,
+      digest,
+      r.seq,
+      r.leafHash,
+      r.receivedAtMs,
+      r.treeSize,
     );
   }
 
   findIdempotency(key: string): { digest: string; receipt: StoredReceipt } | undefined {
-    const row = this.#sql
-      .exec("SELECT digest, seq, leaf_hash, received_at, tree_size FROM idempotency WHERE key = ?", key)
-      .toArray()[0];
+    const row = this.#sql.exec("SELECT digest, seq, leaf_hash, received_at, tree_size FROM idempotency WHERE key = ?", key).toArray()[0];
     if (!row) return undefined;
     return {
       digest: String(row.digest),
@@ -270,7 +282,16 @@ export class LogStore {
     this.#sql.exec(
       `INSERT INTO seals (id, from_seq, to_seq, root, checkpoint, manifest, bundle_sha256, sealed_at, published, indexed)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      s.id, s.from, s.to, s.root, s.checkpoint, s.manifest, s.bundleSha256, s.sealedAtMs, s.published ? 1 : 0, s.indexed ? 1 : 0,
+      s.id,
+      s.from,
+      s.to,
+      s.root,
+      s.checkpoint,
+      s.manifest,
+      s.bundleSha256,
+      s.sealedAtMs,
+      s.published ? 1 : 0,
+      s.indexed ? 1 : 0,
     );
   }
 
@@ -293,7 +314,8 @@ export class LogStore {
   }
 
   latestPublishedSeal(): SealRecord | undefined {
-    if (this.#latestPublishedSeal === undefined) this.#latestPublishedSeal = this.#seals("WHERE published = 1 ORDER BY id DESC LIMIT 1")[0] ?? null;
+    if (this.#latestPublishedSeal === undefined)
+      this.#latestPublishedSeal = this.#seals("WHERE published = 1 ORDER BY id DESC LIMIT 1")[0] ?? null;
     return this.#latestPublishedSeal ?? undefined;
   }
 
@@ -330,7 +352,9 @@ export class LogStore {
   }
 
   #readSettings(): TenantSettings {
-    const row = this.#sql.exec("SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms FROM settings WHERE id = 0").toArray()[0];
+    const row = this.#sql
+      .exec("SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms FROM settings WHERE id = 0")
+      .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
     return {
       sealIntervalMs: Number(row.seal_interval_ms),
@@ -347,7 +371,10 @@ export class LogStore {
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
          retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
          max_clock_skew_ms = excluded.max_clock_skew_ms`,
-      s.sealIntervalMs, s.retentionYears, s.legalHold ? 1 : 0, s.maxClockSkewMs,
+      s.sealIntervalMs,
+      s.retentionYears,
+      s.legalHold ? 1 : 0,
+      s.maxClockSkewMs,
     );
   }
 

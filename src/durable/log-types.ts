@@ -14,7 +14,7 @@ export interface AppendItem {
   idempotencyKey?: string;
 }
 
-/** A receipt as the API returns it (DESIGN.md: `{seq, leaf_hash, received_at, tree_size}`). */
+/** A receipt as the API returns it (docs/design.md "HTTP surface": `{seq, leaf_hash, received_at, tree_size}`). */
 export interface Receipt {
   seq: number;
   leaf_hash: string;
@@ -22,7 +22,7 @@ export interface Receipt {
   tree_size: number;
 }
 
-/** Why the log refuses to write (DESIGN.md invariant 10): R2 holds what this object did not sign. */
+/** Why the log refuses to write (docs/design.md invariant 10): R2 holds what this object did not sign. */
 export interface Refusal {
   reason: "r2_ahead" | "r2_conflict";
   key: string;

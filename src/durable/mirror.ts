@@ -1,5 +1,5 @@
 /**
- * The D1 mirror (DESIGN.md invariant 3): every entry committed in DO storage is copied into D1
+ * The D1 mirror (docs/design.md invariant 3): every entry committed in DO storage is copied into D1
  * (audit-events.ts `writeToD1`: INSERT only, idempotent). The outbox is [mirroredTo, size): entries
  * committed and not yet in D1. Passes are serialized, and each copies everything committed before
  * it started; a failed pass is retried from the alarm with exponential backoff, and the append

@@ -32,7 +32,11 @@ export interface RebuildProgress {
 export type RebuildResult = { ok: true; value: RebuildProgress } | { ok: false; error: RebuildError };
 
 /** Checks rows against the log's tree and writes them to D1. */
-async function restore(db: D1Database, store: LogStore, rows: { seq: number; entry: string; idempotencyKey: string | null }[]): Promise<RebuildError | undefined> {
+async function restore(
+  db: D1Database,
+  store: LogStore,
+  rows: { seq: number; entry: string; idempotencyKey: string | null }[],
+): Promise<RebuildError | undefined> {
   if (rows.length === 0) return undefined;
   const leaves = store.leaves(rows[0]!.seq, rows.length);
   const checked: StoredEntry[] = [];
@@ -66,7 +70,7 @@ export async function rebuildD1(
   let id = nextSeal;
   for (;;) {
     const seal = store.seals(id, 1)[0];
-    if (!seal || !seal.published) break;
+    if (!seal?.published) break;
     const failed = await restoreSeal(db, bucket, store, tenant, seal);
     if (failed) return { ok: false, error: failed };
     restored += seal.to - seal.from;
@@ -82,7 +86,13 @@ export async function rebuildD1(
 }
 
 /** Restores one seal's entries from its R2 bundle. */
-async function restoreSeal(db: D1Database, bucket: R2Bucket, store: LogStore, tenant: string, seal: SealRecord): Promise<RebuildError | undefined> {
+async function restoreSeal(
+  db: D1Database,
+  bucket: R2Bucket,
+  store: LogStore,
+  tenant: string,
+  seal: SealRecord,
+): Promise<RebuildError | undefined> {
   const key = sealKeys(tenant, seal.id).bundle;
   const bundle = await (await bucket.get(key))?.text();
   if (bundle === undefined) return { reason: "bundle_missing", key };
@@ -90,11 +100,19 @@ async function restoreSeal(db: D1Database, bucket: R2Bucket, store: LogStore, te
   if (digest !== seal.bundleSha256) return { reason: "bundle_mismatch", key, expected: seal.bundleSha256, found: digest };
   // Idempotency keys are not in the entry bytes; the log kept them beside each key's receipt.
   const keys = store.idempotencyKeysIn(seal.from, seal.to);
-  return restore(db, store, bundleRows(bundle, seal.from).map((r) => ({ ...r, idempotencyKey: keys.get(r.seq) ?? null })));
+  return restore(
+    db,
+    store,
+    bundleRows(bundle, seal.from).map((r) => ({ ...r, idempotencyKey: keys.get(r.seq) ?? null })),
+  );
 }
 
 /** Restores the entries not sealed yet, from DO storage. */
 async function restoreUnsealed(db: D1Database, store: LogStore, from: number, to: number): Promise<RebuildError | undefined> {
   const entries = store.entries(from, to - from);
-  return restore(db, store, entries.map((e) => ({ seq: e.seq, entry: e.entry, idempotencyKey: e.idempotencyKey })));
+  return restore(
+    db,
+    store,
+    entries.map((e) => ({ seq: e.seq, entry: e.entry, idempotencyKey: e.idempotencyKey })),
+  );
 }

@@ -1,7 +1,7 @@
 /**
  * A seal's objects: where they live in R2 and KV, and how they are written (sealer.ts decides
  * when, and what to do when a write fails or finds other bytes). R2 objects are
- * written create-only and never deleted by the application (DESIGN.md invariant 4); the KV
+ * written create-only and never deleted by the application (docs/design.md invariant 4); the KV
  * index is a convenience that may lag, never the truth.
  *
  * R2:  tenants/<tenant>/seals/<id>/bundle.jsonl   entry bytes of [from, to), one per line

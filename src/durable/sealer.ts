@@ -1,5 +1,5 @@
 /**
- * The sealer (DESIGN.md "Sealing"; invariants 3, 4, 10). A seal pass plans the next seal's exact
+ * The sealer (docs/design.md "Seals: bundles and manifests"; invariants 3, 4, 10). A seal pass plans the next seal's exact
  * bytes (src/core/seal.ts `planSeal`) and stores the plan before any R2 write; then publishes
  * bundle, checkpoint and manifest to R2, create-only and in that order (seal-objects.ts); then
  * marks it published and lets DO storage evict what D1 holds too; then writes the KV index.
@@ -106,14 +106,14 @@ export class Sealer {
   }
 
   /**
-   * Compares DO state with R2 (DESIGN.md invariant 10). R2 ahead (a seal this object never
+   * Compares DO state with R2 (docs/design.md invariant 10). R2 ahead (a seal this object never
    * made) or in conflict (different bytes for a seal it did make): refuse to write or sign.
    * R2 behind (a seal planned or published here but missing there): publish it again.
    * Returns false if R2 could not be read; appends go on, sealing waits for the next try.
    */
   async #reconcile(tenant: string): Promise<boolean> {
     const latest = this.#d.store.latestSeal();
-    const next = sealPrefix(tenant) + sealId(latest ? latest.id + 1 : 0) + "/";
+    const next = `${sealPrefix(tenant) + sealId(latest ? latest.id + 1 : 0)}/`;
     try {
       const ahead = await this.#d.bucket.list({ prefix: next, limit: 1 });
       if (ahead.objects.length > 0) {

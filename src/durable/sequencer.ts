@@ -1,5 +1,5 @@
 /**
- * Sequencing one group commit (DESIGN.md "The path of one event"; invariants 2, 5, 6, 7).
+ * Sequencing one group commit (docs/design.md "The path of one event"; invariants 2, 5, 6, 7).
  * Runs entirely inside the caller's transactionSync: it reads and writes through LogStore
  * synchronously and never awaits, so idempotency checks, sequence numbers, entry bytes, leaf
  * hashes and the new head commit together or not at all.
@@ -15,9 +15,7 @@ export interface AppendRequest {
   provenance: JsonObject;
 }
 
-export type SequenceOutcome =
-  | { ok: true; receipts: Receipt[] }
-  | { ok: false; error: { reason: "idempotency_conflict"; key: string } };
+export type SequenceOutcome = { ok: true; receipts: Receipt[] } | { ok: false; error: { reason: "idempotency_conflict"; key: string } };
 
 export interface SequencedGroup {
   head: Head;
@@ -106,7 +104,9 @@ export function sequenceGroup(
   };
 
   const outcomes = requests.map((req): SequenceOutcome => {
-    const scoped = req.items.map((item) => (item.idempotencyKey === undefined ? undefined : scopedIdempotencyKey(req.provenance, item.idempotencyKey)));
+    const scoped = req.items.map((item) =>
+      item.idempotencyKey === undefined ? undefined : scopedIdempotencyKey(req.provenance, item.idempotencyKey),
+    );
     const digests = req.items.map((item) => (item.idempotencyKey === undefined ? "" : eventDigest(item.event)));
     // First pass: refuse the whole request if any key conflicts, before writing anything.
     const seen = new Map<string, string>();

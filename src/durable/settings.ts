@@ -39,7 +39,10 @@ export const settingsView = (s: TenantSettings): SettingsView => ({
  * `before` with `patch` applied. Retention is never lowered while a legal hold is on, nor in
  * the change that turns a hold on or off: lifting a hold is a change (and an entry) of its own.
  */
-export function applySettingsPatch(before: TenantSettings, patch: SettingsPatch): { ok: true; after: TenantSettings } | { ok: false; error: SettingsError } {
+export function applySettingsPatch(
+  before: TenantSettings,
+  patch: SettingsPatch,
+): { ok: true; after: TenantSettings } | { ok: false; error: SettingsError } {
   const after: TenantSettings = {
     sealIntervalMs: patch.seal_interval_seconds !== undefined ? patch.seal_interval_seconds * 1000 : before.sealIntervalMs,
     retentionYears: patch.retention_years ?? before.retentionYears,

@@ -33,7 +33,10 @@ export function multiRowInsert(table: string, columns: readonly string[], rows: 
     if (skipExisting === 0) {
       sql = `INSERT INTO ${table} (${names}) ${values}`;
     } else {
-      const match = columns.slice(0, skipExisting).map((c, i) => `t.${c} = v.column${i + 1}`).join(" AND ");
+      const match = columns
+        .slice(0, skipExisting)
+        .map((c, i) => `t.${c} = v.column${i + 1}`)
+        .join(" AND ");
       sql = `INSERT INTO ${table} (${names}) SELECT * FROM (${values}) AS v WHERE NOT EXISTS (SELECT 1 FROM ${table} AS t WHERE ${match})`;
     }
     texts.set(key, sql);

@@ -1,5 +1,5 @@
 /**
- * TenantLog: the one writer of one tenant's log (DESIGN.md invariant 1), reached with
+ * TenantLog: the one writer of one tenant's log (docs/design.md invariant 1), reached with
  * idFromName(tenant id). This class is its RPC surface and its alarm; the work is done by plain
  * classes, one per storage role, that receive their bindings and clock (`openLog` wires them):
  *   group-commit.ts  the queue, the commit (sequencer.ts, in transactionSync), pipelining, back-pressure
@@ -83,7 +83,15 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   });
   const reads = new LogReads({ store, env, commit, sealer });
   return {
-    store, alarm, commit, mirror, sealer, reads, db, bucket, now,
+    store,
+    alarm,
+    commit,
+    mirror,
+    sealer,
+    reads,
+    db,
+    bucket,
+    now,
     async start(tenant) {
       await alarm.load();
       // Entries committed before a crash but not yet in D1: re-drive them soon.

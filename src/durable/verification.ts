@@ -1,5 +1,5 @@
 /**
- * One verification run against every store of a tenant's log (DESIGN.md invariant 9), in
+ * One verification run against every store of a tenant's log (docs/design.md invariant 9), in
  * resumable steps. Sources compared: D1 rows (bytes and leaf_hash column), the TenantLog's
  * own tree leaves, head and seal records, R2 manifests, checkpoints and bundles, and the KV
  * index. The run's position is a JSON `Run` so it can be stored between steps.
@@ -102,7 +102,16 @@ async function d1Rows(db: D1Database, tenant: string, from: number, to: number) 
  */
 export async function startRun(
   src: Sources,
-  args: { jobId: string; tenant: string; mode: Mode; from?: number; to?: number; resumeFrom: AuditState | null; random: () => number; nowMs: number },
+  args: {
+    jobId: string;
+    tenant: string;
+    mode: Mode;
+    from?: number;
+    to?: number;
+    resumeFrom: AuditState | null;
+    random: () => number;
+    nowMs: number;
+  },
 ): Promise<Run> {
   // D1 may lag the log by design (the mirror is bounded per pass): let it catch up first, then
   // check only what D1 must hold. Entries still waiting for D1 are counted, not failed.
@@ -131,7 +140,13 @@ export async function startRun(
     if (start) {
       const tree = await src.log.treeStateAt(args.tenant, start.to);
       if (tree.ok) {
-        state = { ...state, next: start.to, prevLeaf: tree.value.prevLeaf, frontier: tree.value.frontier, prevSeal: { id: start.id, note: start.manifest, to: start.to, root: start.root } };
+        state = {
+          ...state,
+          next: start.to,
+          prevLeaf: tree.value.prevLeaf,
+          frontier: tree.value.frontier,
+          prevSeal: { id: start.id, note: start.manifest, to: start.to, root: start.root },
+        };
         nextSeal = start.id + 1;
       }
     }
@@ -206,7 +221,14 @@ export async function step(src: Sources, run: Run): Promise<void> {
       opened ??= checkSealManifest({ ...state, failures: [] }, keys.manifest, record.manifest, origin, verifiers);
       const rows = await d1Rows(src.db, tenant, record.from, record.to);
       const leaves = await src.log.leaves(tenant, record.from, record.to - record.from);
-      if (state.next !== record.from) fail(state, { kind: "seal_invalid", key: keys.manifest, detail: "range does not continue the previous seal", expected: state.next, found: record.from });
+      if (state.next !== record.from)
+        fail(state, {
+          kind: "seal_invalid",
+          key: keys.manifest,
+          detail: "range does not continue the previous seal",
+          expected: state.next,
+          found: record.from,
+        });
       checkEntries(state, rows, record.to - record.from, leaves);
       const bundle = await (await src.bucket.get(keys.bundle))?.text();
       if (bundle === undefined) fail(state, { kind: "seal_missing", key: keys.bundle });
@@ -256,7 +278,8 @@ export async function step(src: Sources, run: Run): Promise<void> {
       // A planned seal may be half written; only objects past every seal the log planned are foreign.
       const planned = all[all.length - 1];
       const beyond = await src.bucket.list({ prefix: `${sealPrefix(tenant)}${sealId(planned ? planned.id + 1 : 0)}/`, limit: 1 });
-      if (beyond.objects.length > 0) fail(state, { kind: "seal_invalid", key: beyond.objects[0]!.key, detail: "R2 holds a seal the log never made" });
+      if (beyond.objects.length > 0)
+        fail(state, { kind: "seal_invalid", key: beyond.objects[0]!.key, detail: "R2 holds a seal the log never made" });
       if (newest) {
         const latest = await src.kv.get(kvLatestKey(tenant));
         const pointed = latest ? (JSON.parse(latest) as { id?: string; manifest_key?: string }) : {};

@@ -12,7 +12,12 @@ import { provenance } from "./provenance";
 import { tenantLog } from "./tenant-log";
 
 /** The event that records an action by the current principal on `target`. */
-export function principalEvent(c: Context<AppEnv>, action: string, target: { id: string; type: string }, metadata?: JsonObject): JsonObject {
+export function principalEvent(
+  c: Context<AppEnv>,
+  action: string,
+  target: { id: string; type: string },
+  metadata?: JsonObject,
+): JsonObject {
   const { principal } = c.var.access;
   return {
     action,

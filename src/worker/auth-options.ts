@@ -11,7 +11,9 @@ import { LOG_STATEMENT, PERMISSIONS, ROLE_PERMISSIONS } from "./permissions";
 
 /** The origins whose pages may use a signed-in person's cookie session: the Worker's own, and TRUSTED_ORIGINS. */
 export function trustedOrigins(env: { BETTER_AUTH_URL: string; TRUSTED_ORIGINS: string }): string[] {
-  const listed = env.TRUSTED_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean);
+  const listed = env.TRUSTED_ORIGINS.split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
   return [new URL(env.BETTER_AUTH_URL).origin, ...listed];
 }
 
@@ -64,7 +66,13 @@ export function authPlugins(hooks?: OrganizationHooks) {
     bearer(),
     // A tenant's log outlives its people: an organization (and with it the tenant's members and
     // keys) cannot be deleted through the API.
-    organization({ ac, roles, allowUserToCreateOrganization: true, disableOrganizationDeletion: true, ...(hooks ? { organizationHooks: hooks } : {}) }),
+    organization({
+      ac,
+      roles,
+      allowUserToCreateOrganization: true,
+      disableOrganizationDeletion: true,
+      ...(hooks ? { organizationHooks: hooks } : {}),
+    }),
     apiKey([
       {
         configId: TENANT_KEY_CONFIG,

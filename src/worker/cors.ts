@@ -45,7 +45,10 @@ async function tenantOrigins(db: D1Database, tenant: string): Promise<Set<string
 export const ingestCors = createMiddleware<AppEnv>(async (c, next) => {
   const origin = c.req.header("origin");
   if (c.req.method === "OPTIONS") {
-    const allowed = origin !== undefined && c.req.header("access-control-request-method") === "POST" && (await tenantOrigins(c.env.DB, c.req.param("t") ?? "")).has(origin);
+    const allowed =
+      origin !== undefined &&
+      c.req.header("access-control-request-method") === "POST" &&
+      (await tenantOrigins(c.env.DB, c.req.param("t") ?? "")).has(origin);
     if (!allowed) throw new Failure({ reason: "preflight_refused" });
     return c.body(null, 204, {
       "access-control-allow-origin": origin,

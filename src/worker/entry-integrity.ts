@@ -20,12 +20,17 @@ export interface ServedRow {
 
 export async function checkServedRows(c: Context<AppEnv>, rows: readonly ServedRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const leaves = await tenantLog(c).leavesAt(c.var.access.tenantId, rows.map((r) => r.seq));
+  const leaves = await tenantLog(c).leavesAt(
+    c.var.access.tenantId,
+    rows.map((r) => r.seq),
+  );
   for (const [i, row] of rows.entries()) {
     const recomputed = toBase64(entryLeafHash(row.entry));
     const logLeaf = leaves[i] ?? null;
     if (recomputed !== row.leafHash || recomputed !== logLeaf) {
-      console.error(`integrity: tenant ${c.var.access.tenantId} entry ${row.seq}: bytes hash to ${recomputed}, column ${row.leafHash}, log ${logLeaf ?? "(no such entry)"}`);
+      console.error(
+        `integrity: tenant ${c.var.access.tenantId} entry ${row.seq}: bytes hash to ${recomputed}, column ${row.leafHash}, log ${logLeaf ?? "(no such entry)"}`,
+      );
       throw new Failure({ reason: "integrity_error", seq: row.seq });
     }
   }

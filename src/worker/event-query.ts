@@ -2,7 +2,7 @@
  * Filters over a tenant's events, shared by the list and export routes. Every filter is
  * served by a D1 index (docs/query-plans.md; test/worker/read-side.test.ts "every filter is
  * served by an index" checks it).
- * Order is always by sequence number, never by time (DESIGN.md invariant 5).
+ * Order is always by sequence number, never by time (docs/design.md invariant 5).
  */
 import { and, eq, gte, inArray, lt, type SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
@@ -56,7 +56,15 @@ export function filterConditions(db: DrizzleD1Database, tenant: string, f: Event
     const t = [eq(auditEventTargets.tenantId, tenant)];
     if (f.target) t.push(eq(auditEventTargets.targetId, f.target));
     if (f.target_type) t.push(eq(auditEventTargets.targetType, f.target_type));
-    where.push(inArray(auditEvents.seq, db.select({ seq: auditEventTargets.seq }).from(auditEventTargets).where(and(...t))));
+    where.push(
+      inArray(
+        auditEvents.seq,
+        db
+          .select({ seq: auditEventTargets.seq })
+          .from(auditEventTargets)
+          .where(and(...t)),
+      ),
+    );
   }
   return where;
 }

@@ -60,10 +60,7 @@ function depth(v: unknown): number {
 
 const Metadata = z
   .record(z.string().max(256), z.json())
-  .refine(
-    (m) => canonicalSize(m) <= LIMITS.maxMetadataBytes,
-    `at most ${LIMITS.maxMetadataBytes} bytes as canonical JSON`,
-  );
+  .refine((m) => canonicalSize(m) <= LIMITS.maxMetadataBytes, `at most ${LIMITS.maxMetadataBytes} bytes as canonical JSON`);
 
 /**
  * Actions whose first segment is "sealtrail" (in any case) name the entries the service writes

@@ -143,7 +143,10 @@ export function organizationHooks(): Hooks {
     },
     beforeCancelInvitation: async ({ invitation: i, cancelledBy }) => {
       const target = { id: i.id, type: "invitation" };
-      await record(i.organizationId, asUser(cancelledBy.id), "sealtrail.member.invitation_cancelled", target, { email: i.email, role: i.role });
+      await record(i.organizationId, asUser(cancelledBy.id), "sealtrail.member.invitation_cancelled", target, {
+        email: i.email,
+        role: i.role,
+      });
     },
     beforeRejectInvitation: async ({ invitation: i, user }) => {
       const target = { id: i.id, type: "invitation" };
@@ -169,7 +172,13 @@ export function organizationHooks(): Hooks {
     },
     beforeUpdateMemberRole: async ({ member, newRole }) => {
       const metadata = { user_id: member.userId, role: newRole, previous_role: member.role };
-      const c = await record(member.organizationId, actingUser(), "sealtrail.member.role_updated", { id: member.id, type: "member" }, metadata);
+      const c = await record(
+        member.organizationId,
+        actingUser(),
+        "sealtrail.member.role_updated",
+        { id: member.id, type: "member" },
+        metadata,
+      );
       // Keys are created with the creator's authority to manage keys (`admin`): a member who
       // loses it loses the keys they created too, or a demoted admin would keep acting as one
       // through a key. Revoked before the role changes (a refused change leaves them revoked:
@@ -191,10 +200,16 @@ export function organizationHooks(): Hooks {
         .c.env.DB.prepare("SELECT name, slug FROM organization WHERE id = ?")
         .bind(tenant)
         .first<{ name: string; slug: string }>();
-      await record(tenant, actingUser(), "sealtrail.tenant.updated", { id: tenant, type: "tenant" }, {
-        name: typeof organization.name === "string" ? organization.name : (current?.name ?? ""),
-        slug: typeof organization.slug === "string" ? organization.slug : (current?.slug ?? ""),
-      });
+      await record(
+        tenant,
+        actingUser(),
+        "sealtrail.tenant.updated",
+        { id: tenant, type: "tenant" },
+        {
+          name: typeof organization.name === "string" ? organization.name : (current?.name ?? ""),
+          slug: typeof organization.slug === "string" ? organization.slug : (current?.slug ?? ""),
+        },
+      );
     },
   };
 }
@@ -218,7 +233,11 @@ export const leaveHook = createAuthMiddleware(async (ctx) => {
     .bind(tenant, session.user.id)
     .first<{ id: string; role: string }>();
   if (!me) return;
-  const isOwner = (role: string) => role.split(",").map((r) => r.trim()).includes("owner");
+  const isOwner = (role: string) =>
+    role
+      .split(",")
+      .map((r) => r.trim())
+      .includes("owner");
   if (isOwner(me.role)) {
     const { results } = await db.prepare("SELECT role FROM member WHERE organization_id = ?").bind(tenant).all<{ role: string }>();
     if (results.filter((m) => isOwner(m.role)).length <= 1) return;

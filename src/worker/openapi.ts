@@ -112,7 +112,10 @@ function operation(spec: RouteSpec) {
 
 export function openApiDocument(serverUrl: string) {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const spec of ROUTES) (paths[spec.path] ??= {})[spec.method] = operation(spec);
+  for (const spec of ROUTES) {
+    paths[spec.path] ??= {};
+    paths[spec.path]![spec.method] = operation(spec);
+  }
   // Operations are built first: they fill `definitions`.
   return {
     openapi: "3.1.0",
@@ -120,11 +123,11 @@ export function openApiDocument(serverUrl: string) {
       title: "Sealtrail",
       version: "1",
       description:
-        "A tamper-evident, append-only audit log. Every error is {\"error\":{\"code\",\"message\"}}; each operation lists the codes " +
+        'A tamper-evident, append-only audit log. Every error is {"error":{"code","message"}}; each operation lists the codes ' +
         "it can answer with, by status; 429 and 503 answers under /v1 carry Retry-After. " +
         "A number in a request body must be exactly the value of an IEEE 754 double as written (1e20 and 100000000000000000000 alike; " +
         "9007199254740993 refused in every spelling): 400 number_out_of_range otherwise. " +
-        "Actions starting with \"sealtrail.\" (any case) are the service's own entries: 400 reserved_action.",
+        'Actions starting with "sealtrail." (any case) are the service\'s own entries: 400 reserved_action.',
     },
     servers: [{ url: serverUrl }],
     components: {
@@ -150,7 +153,7 @@ export function openApiDocument(serverUrl: string) {
 export const documentedRoutes = (): [string, string][] =>
   ROUTES.map(({ method, path }) => [method.toUpperCase(), path.replace(/\{(\w+)\}/g, ":$1")]);
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The reference page's only style, inline: its CSP (API_REFERENCE_CSP) allows it by hash. */
 const REFERENCE_STYLE =
@@ -165,11 +168,11 @@ export function apiReferencePage(doc: ReturnType<typeof openApiDocument>): strin
   const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => {
       const o = op as { summary: string; description?: string };
-      return `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(o.summary)}</td><td>${escape(o.description ?? "")}</td></tr>`;
+      return `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(o.summary)}</td><td>${escapeHtml(o.description ?? "")}</td></tr>`;
     }),
   );
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sealtrail API</title>
 <style>${REFERENCE_STYLE}</style>
-</head><body><h1>Sealtrail API</h1><p>${escape(doc.info.description)} The machine-readable description is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
+</head><body><h1>Sealtrail API</h1><p>${escapeHtml(doc.info.description)} The machine-readable description is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
 <table><thead><tr><th>method</th><th>path</th><th>what</th><th>access</th></tr></thead><tbody>${rows.join("")}</tbody></table></body></html>`;
 }

@@ -1,5 +1,5 @@
 /**
- * Sealtrail's permissions (DESIGN.md "Permissions"): least privilege, so writers cannot read
+ * Sealtrail's permissions (docs/design.md "Permissions"): least privilege, so writers cannot read
  * and readers cannot write. Organization roles map to sets of them; API keys carry their own.
  */
 export const PERMISSIONS = ["append", "read", "verify", "admin"] as const;

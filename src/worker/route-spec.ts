@@ -43,7 +43,14 @@ export interface RouteSpec {
 export const route = <const S extends RouteSpec>(spec: S): S => spec;
 
 /** tenant-access.ts: no or a bad credential, its rate limit, a tenant it does not reach, a missing permission. */
-const TENANT_ACCESS: readonly ErrorReason[] = ["unauthenticated", "rate_limited", "cross_site_request", "origin_not_allowed", "not_found", "forbidden"];
+const TENANT_ACCESS: readonly ErrorReason[] = [
+  "unauthenticated",
+  "rate_limited",
+  "cross_site_request",
+  "origin_not_allowed",
+  "not_found",
+  "forbidden",
+];
 
 /** request.ts `readJsonBody` and strict-json.ts. */
 export const JSON_BODY: readonly ErrorReason[] = [

@@ -1,5 +1,5 @@
 /**
- * Resolves the caller to a tenant (DESIGN.md invariant 1: the tenant comes from the
+ * Resolves the caller to a tenant (docs/design.md invariant 1: the tenant comes from the
  * authenticated principal, never from an unchecked client value). Order of refusals:
  * no credential 401; a tenant the caller does not belong to 404 (its existence is not
  * revealed); a missing permission 403.
@@ -48,7 +48,6 @@ export const verifiedKeys = new VerifiedKeyCache(
   Math.ceil((API_KEY_RATE_LIMIT.maxRequests * KEY_CACHE_TTL_MS) / API_KEY_RATE_LIMIT.timeWindow),
 );
 
-
 /** better-auth's verification (D1 reads, and writes of last_request and rate-limit counters). */
 async function verifyWithAuth(auth: Auth, key: string, configId: string): Promise<VerifiedKey & { metadata: unknown }> {
   const result = await auth.api.verifyApiKey({ body: { key, configId } });
@@ -61,9 +60,17 @@ async function verifyWithAuth(auth: Auth, key: string, configId: string): Promis
     }
     throw new Failure({ reason: "unauthenticated" });
   }
-  const granted = (result.key.permissions?.[LOG_STATEMENT] ?? []).filter((p): p is Permission => (PERMISSIONS as readonly string[]).includes(p));
+  const granted = (result.key.permissions?.[LOG_STATEMENT] ?? []).filter((p): p is Permission =>
+    (PERMISSIONS as readonly string[]).includes(p),
+  );
   const expiresAt = result.key.expiresAt ? new Date(result.key.expiresAt).getTime() : null;
-  return { keyId: result.key.id, tenantId: result.key.referenceId, permissions: granted, expiresAtMs: expiresAt, metadata: result.key.metadata };
+  return {
+    keyId: result.key.id,
+    tenantId: result.key.referenceId,
+    permissions: granted,
+    expiresAtMs: expiresAt,
+    metadata: result.key.metadata,
+  };
 }
 
 /**
@@ -74,14 +81,21 @@ async function verifyWithAuth(auth: Auth, key: string, configId: string): Promis
  */
 async function precheckPublishable(db: D1Database, key: string, tenantId: string, origin: string | undefined): Promise<void> {
   const row = await drizzle(db)
-    .select({ configId: apikey.configId, referenceId: apikey.referenceId, enabled: apikey.enabled, expiresAt: apikey.expiresAt, metadata: apikey.metadata })
+    .select({
+      configId: apikey.configId,
+      referenceId: apikey.referenceId,
+      enabled: apikey.enabled,
+      expiresAt: apikey.expiresAt,
+      metadata: apikey.metadata,
+    })
     .from(apikey)
     .where(eq(apikey.key, await defaultKeyHasher(key)))
     .get();
   const expired = row?.expiresAt != null && row.expiresAt.getTime() < Date.now();
   if (!row || row.configId !== PUBLISHABLE_KEY_CONFIG || row.enabled === false || expired) throw new Failure({ reason: "unauthenticated" });
   if (row.referenceId !== tenantId) throw new Failure({ reason: "not_found", what: "Tenant" });
-  if (!origin || !allowedOriginsOf(row.metadata).includes(origin)) throw new Failure({ reason: "origin_not_allowed", origin: origin ?? null });
+  if (!origin || !allowedOriginsOf(row.metadata).includes(origin))
+    throw new Failure({ reason: "origin_not_allowed", origin: origin ?? null });
 }
 
 /**
@@ -128,7 +142,11 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
       if (!origin || !allowedOriginsOf(verified.metadata).includes(origin)) {
         throw new Failure({ reason: "origin_not_allowed", origin: origin ?? null });
       }
-      access = { tenantId, principal: { type: "publishable_key", keyId: verified.keyId, origin }, permissions: new Set(verified.permissions.filter((p) => p === "append")) };
+      access = {
+        tenantId,
+        principal: { type: "publishable_key", keyId: verified.keyId, origin },
+        permissions: new Set(verified.permissions.filter((p) => p === "append")),
+      };
     } else {
       // Secret keys: better-auth (and its D1 writes) once per KEY_CACHE_TTL_MS per isolate (key-cache.ts).
       // SHA-256 of the key (hex): the cache never holds a key itself.

@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import type { ProofRangeError } from "../durable/log-types";
 import type { AppEnv } from "./app-env";
 import { Failure } from "./errors";
 

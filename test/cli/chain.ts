@@ -20,7 +20,14 @@ export function originOf(tenant: string) {
 export const keyOf = (tenant: string) => checkpointVerifierKey(secret, originOf(tenant), 1);
 
 const entryAt = (tenant: string, seq: number, prev: Uint8Array) =>
-  encodeEntry({ tenant, seq, receivedAtMs: 1_795_000_000_000 + seq, prev, event: { action: "doc.read", actor: { id: `u${seq}`, type: "user" } }, provenance: {} });
+  encodeEntry({
+    tenant,
+    seq,
+    receivedAtMs: 1_795_000_000_000 + seq,
+    prev,
+    event: { action: "doc.read", actor: { id: `u${seq}`, type: "user" } },
+    provenance: {},
+  });
 
 export interface HeadOptions {
   /** Entries appended after the last seal. */
@@ -48,7 +55,10 @@ export function writeHead(dir: string, tenant: string, sealed: number, o: HeadOp
   }
   const size = sealed + o.unsealed;
   const signer = checkpointSigner(o.secret ?? secret, originOf(tenant), 1);
-  writeFileSync(join(dir, "head.checkpoint"), signNote(formatCheckpoint({ origin: originOf(tenant), size, root: range.root(), extensions: [] }), [signer]));
+  writeFileSync(
+    join(dir, "head.checkpoint"),
+    signNote(formatCheckpoint({ origin: originOf(tenant), size, root: range.root(), extensions: [] }), [signer]),
+  );
   if (o.noProof || sealed === 0) return;
   const hashes = consistencyProof(sealed, size, (l, i) => nodes.get(`${l}/${i}`)!).map(toBase64);
   writeFileSync(join(dir, "head.consistency.json"), JSON.stringify({ from: sealed, to: size, hashes }));

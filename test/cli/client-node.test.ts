@@ -17,7 +17,9 @@ describe("sealtrail/client on Node", () => {
         return new Response(JSON.stringify({ receipts }), { status: 201 });
       },
     });
-    const receipts = await Promise.all([1, 2, 3].map((i) => client.log({ action: "a.b", actor: { id: `u${i}`, type: "user" }, outcome: "success", targets: [] })));
+    const receipts = await Promise.all(
+      [1, 2, 3].map((i) => client.log({ action: "a.b", actor: { id: `u${i}`, type: "user" }, outcome: "success", targets: [] })),
+    );
     expect(receipts.map((r) => r.seq)).toEqual([0, 1, 2]);
     expect(bodies).toHaveLength(1);
     expect(new Set(bodies[0]!.events.map((e) => e.idempotency_key)).size).toBe(3);

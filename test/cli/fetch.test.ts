@@ -24,7 +24,9 @@ const cli = async (...args: string[]) => {
  * from files written by the same code the Durable Object seals with (./chain.ts).
  */
 function serveChain(dir: string, token: string): Server {
-  const seals = readdirSync(dir).filter((f) => f.endsWith(".manifest")).sort();
+  const seals = readdirSync(dir)
+    .filter((f) => f.endsWith(".manifest"))
+    .sort();
   const file = (name: string) => readFileSync(join(dir, name), "utf8");
   return createServer((req, res) => {
     const url = new URL(req.url!, "http://x");
@@ -71,14 +73,22 @@ describe("sealtrail fetch, then verify", () => {
     expect(f.stdout).toContain("pinned out of band");
     expect(f.stdout).toContain(`sealtrail verify ${out} --key <verifier key>`);
     expect(readdirSync(out).sort()).toEqual([
-      "000000000000.checkpoint", "000000000000.jsonl", "000000000000.manifest",
-      "000000000001.checkpoint", "000000000001.jsonl", "000000000001.manifest",
-      "head.checkpoint", "head.consistency.json", "verifier-keys.txt",
+      "000000000000.checkpoint",
+      "000000000000.jsonl",
+      "000000000000.manifest",
+      "000000000001.checkpoint",
+      "000000000001.jsonl",
+      "000000000001.manifest",
+      "head.checkpoint",
+      "head.consistency.json",
+      "verifier-keys.txt",
     ]);
     const v = await cli("verify", out, "--key", keyOf("acme"));
     expect(v.status, v.stderr).toBe(0);
     expect(v.stderr).toBe("");
-    expect(v.stdout).toContain("Not covered: 4 entries past the last seal (seq 12 to 15; the log's signed checkpoint said 16 when fetched, proven to extend the last seal)");
+    expect(v.stdout).toContain(
+      "Not covered: 4 entries past the last seal (seq 12 to 15; the log's signed checkpoint said 16 when fetched, proven to extend the last seal)",
+    );
     const unpinned = await cli("verify", out);
     expect(unpinned.status).toBe(0);
     expect(unpinned.stderr).toContain("WARNING: the verifier keys come from");

@@ -15,7 +15,8 @@ import { formatTlogProof } from "../../src/core/tlog-proof";
 // the tarball installed into a fresh project with no registry (--offline): the CLI and the SDK
 // must work from there, with their types, and nothing from this repository around them.
 const repo = resolve(".");
-const run = (cmd: string, args: string[], cwd: string) => spawnSync(cmd, args, { cwd, encoding: "utf8", env: { ...process.env, npm_config_update_notifier: "false" } });
+const run = (cmd: string, args: string[], cwd: string) =>
+  spawnSync(cmd, args, { cwd, encoding: "utf8", env: { ...process.env, npm_config_update_notifier: "false" } });
 
 /** One genuine receipt, entry and proof, made with the core the Durable Object uses. */
 function receiptFixture() {
@@ -26,13 +27,22 @@ function receiptFixture() {
   const range = new CompactRange();
   let prev = GENESIS_PREV;
   for (let seq = 0; seq < 3; seq++) {
-    const entry = encodeEntry({ tenant: "packaged", seq, receivedAtMs: 1_795_000_000_000 + seq, prev, event: { action: "a.b", n: seq }, provenance: {} });
+    const entry = encodeEntry({
+      tenant: "packaged",
+      seq,
+      receivedAtMs: 1_795_000_000_000 + seq,
+      prev,
+      event: { action: "a.b", n: seq },
+      provenance: {},
+    });
     entries.push(entry);
     prev = entryLeafHash(entry);
     for (const n of range.append(prev)) nodes.set(`${n.level}/${n.index}`, n.hash);
   }
   const read: NodeReader = (l, i) => nodes.get(`${l}/${i}`)!;
-  const checkpoint = signNote(formatCheckpoint({ origin, size: 3, root: range.root(), extensions: [] }), [checkpointSigner(secret, origin, 1)]);
+  const checkpoint = signNote(formatCheckpoint({ origin, size: 3, root: range.root(), extensions: [] }), [
+    checkpointSigner(secret, origin, 1),
+  ]);
   return {
     receipt: { seq: 1, leaf_hash: toBase64(entryLeafHash(entries[1]!)), received_at: "", tree_size: 3 },
     entry: entries[1]!,
@@ -59,14 +69,23 @@ describe("the npm package (npm pack, installed elsewhere)", () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it("holds the CLI, the SDK and its types, and nothing else: no sources, no dependencies to install", () => {
-    expect(packed.files.map((f) => f.path).sort()).toEqual(["README.md", "dist/client.d.ts", "dist/client.mjs", "dist/sealtrail.mjs", "package.json"]);
+    expect(packed.files.map((f) => f.path).sort()).toEqual([
+      "README.md",
+      "dist/client.d.ts",
+      "dist/client.mjs",
+      "dist/sealtrail.mjs",
+      "package.json",
+    ]);
     const manifest = JSON.parse(readFileSync(join(app, "node_modules/sealtrail/package.json"), "utf8")) as Record<string, unknown>;
     expect(manifest.dependencies ?? {}).toEqual({});
     expect(readdirSync(join(app, "node_modules")).filter((d) => !d.startsWith("."))).toEqual(["sealtrail"]);
   });
 
   it("the sealtrail bin runs from the installed package", () => {
-    for (const r of [run(process.execPath, ["node_modules/sealtrail/dist/sealtrail.mjs", "--help"], app), run(join(app, "node_modules/.bin/sealtrail"), ["--help"], app)]) {
+    for (const r of [
+      run(process.execPath, ["node_modules/sealtrail/dist/sealtrail.mjs", "--help"], app),
+      run(join(app, "node_modules/.bin/sealtrail"), ["--help"], app),
+    ]) {
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain("sealtrail verify <dir>");
     }
@@ -100,7 +119,19 @@ console.log(JSON.stringify({
   it("a TypeScript project type-checks against the packed types (nodenext, declaration files checked too)", () => {
     writeFileSync(
       join(app, "tsconfig.json"),
-      JSON.stringify({ compilerOptions: { module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2022", "dom"], types: [], strict: true, noEmit: true, skipLibCheck: false }, files: ["consumer.ts"] }),
+      JSON.stringify({
+        compilerOptions: {
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2022",
+          lib: ["es2022", "dom"],
+          types: [],
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+        },
+        files: ["consumer.ts"],
+      }),
     );
     writeFileSync(
       join(app, "consumer.ts"),

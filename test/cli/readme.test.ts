@@ -27,7 +27,10 @@ function eventPosts(readme: string): string[] {
 /** Runs a README command in sh with `curl` replaced by a function printing the body it would send. */
 function bodySent(command: string): string {
   const fakeCurl = `curl() { while [ $# -gt 0 ]; do case "$1" in -d|--data|--data-raw|--data-binary) shift; if [ "$1" = "@-" ]; then cat; else printf '%s' "$1"; fi;; esac; shift; done; }`;
-  const r = spawnSync("sh", ["-c", `${fakeCurl}\nB=http://127.0.0.1:8787 TENANT=t WRITE_KEY=st_x\n${command}`], { encoding: "utf8", input: "" });
+  const r = spawnSync("sh", ["-c", `${fakeCurl}\nB=http://127.0.0.1:8787 TENANT=t WRITE_KEY=st_x\n${command}`], {
+    encoding: "utf8",
+    input: "",
+  });
   expect(r.status, r.stderr).toBe(0);
   return r.stdout;
 }

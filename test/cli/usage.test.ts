@@ -6,7 +6,16 @@ const cli = (...args: string[]) => spawnSync(process.execPath, ["dist/sealtrail.
 
 describe("sealtrail usage", () => {
   it("--help, -h and help print the usage on stdout and exit 0, for the CLI and for each command", () => {
-    const asked = [["--help"], ["-h"], ["help"], ["help", "verify"], ["verify", "--help"], ["verify-proof", "-h"], ["fetch", "--help"], ["verify", "somedir", "--help"]];
+    const asked = [
+      ["--help"],
+      ["-h"],
+      ["help"],
+      ["help", "verify"],
+      ["verify", "--help"],
+      ["verify-proof", "-h"],
+      ["fetch", "--help"],
+      ["verify", "somedir", "--help"],
+    ];
     for (const args of asked) {
       const r = cli(...args);
       expect(r.status, `sealtrail ${args.join(" ")}: ${r.stderr}`).toBe(0);

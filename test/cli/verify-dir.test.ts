@@ -7,7 +7,10 @@ import { keyOf, writeChain, writeHead, type HeadOptions } from "./chain";
 const cli = (...args: string[]) => spawnSync(process.execPath, ["dist/sealtrail.mjs", ...args], { encoding: "utf8" });
 const verify = (dir: string, key = keyOf("acme")) => {
   const r = cli("verify", dir, "--key", key, "--json");
-  return { status: r.status, report: JSON.parse(r.stdout || "{}") as { ok: boolean; entries: number; seals: number; failures: Record<string, unknown>[] } };
+  return {
+    status: r.status,
+    report: JSON.parse(r.stdout || "{}") as { ok: boolean; entries: number; seals: number; failures: Record<string, unknown>[] },
+  };
 };
 
 describe("sealtrail verify <dir> (offline)", () => {
@@ -156,10 +159,17 @@ describe("sealtrail verify: keys from the server under test", () => {
     const { dir } = writeChain("acme", [4, 3]);
     writeFileSync(join(dir, "verifier-keys.txt"), `${keyOf("acme")}\n`);
     const viaDotDot = join(dir, "..", dir.split("/").at(-1)!, "verifier-keys.txt");
-    for (const args of [[dir], [dir, "--key", `@${join(dir, "verifier-keys.txt")}`], [dir, "--key", `@${viaDotDot}`], [dir, "--jobs", "1"]]) {
+    for (const args of [
+      [dir],
+      [dir, "--key", `@${join(dir, "verifier-keys.txt")}`],
+      [dir, "--key", `@${viaDotDot}`],
+      [dir, "--jobs", "1"],
+    ]) {
       const r = cli("verify", ...args);
       expect(r.status, textOf(r)).toBe(0);
-      expect(r.stderr).toMatch(/^WARNING: the verifier keys come from .*verifier-keys\.txt, which `sealtrail fetch` downloaded from the server/);
+      expect(r.stderr).toMatch(
+        /^WARNING: the verifier keys come from .*verifier-keys\.txt, which `sealtrail fetch` downloaded from the server/,
+      );
       expect(r.stderr).toContain("--key");
       expect(r.stdout).toContain("not pinned");
     }
@@ -199,7 +209,10 @@ describe("sealtrail verify: entries past the last seal", () => {
   const run = (dir: string, ...more: string[]) => cli("verify", dir, "--key", keyOf("acme"), ...more);
   const jsonOf = (dir: string) => {
     const r = run(dir, "--json");
-    return { status: r.status, report: JSON.parse(r.stdout || "{}") as { ok: boolean; head: unknown; failures: Record<string, unknown>[] } };
+    return {
+      status: r.status,
+      report: JSON.parse(r.stdout || "{}") as { ok: boolean; head: unknown; failures: Record<string, unknown>[] },
+    };
   };
 
   it("says how many entries the signed head holds beyond the last seal, not covered", () => {
@@ -209,7 +222,9 @@ describe("sealtrail verify: entries past the last seal", () => {
       const r = run(dir, "--jobs", jobs);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain("OK: 12 entries in 2 seals");
-      expect(r.stdout).toContain("Not covered: 5 entries past the last seal (seq 12 to 16; the log's signed checkpoint said 17 when fetched, proven to extend the last seal)");
+      expect(r.stdout).toContain(
+        "Not covered: 5 entries past the last seal (seq 12 to 16; the log's signed checkpoint said 17 when fetched, proven to extend the last seal)",
+      );
     }
     expect(jsonOf(dir).report).toMatchObject({ ok: true, head: { size: 17, unsealed: 5, consistent: true } });
     rmSync(dir, { recursive: true, force: true });
@@ -235,7 +250,11 @@ describe("sealtrail verify: entries past the last seal", () => {
 
   it("a head not signed by the key, smaller than the last seal, or forked from the sealed history fails (exit 1)", () => {
     const cases: [HeadOptions & { sealed?: number }, string, string][] = [
-      [{ unsealed: 3, secret: new TextEncoder().encode("another-secret-another-secret-0123456789") }, "head.checkpoint", "no_verified_signature"],
+      [
+        { unsealed: 3, secret: new TextEncoder().encode("another-secret-another-secret-0123456789") },
+        "head.checkpoint",
+        "no_verified_signature",
+      ],
       [{ unsealed: 0, sealed: 5 }, "head.checkpoint", "smaller than its last seal"],
       [{ unsealed: 3, fork: true }, "head.consistency.json", "extends the last seal"],
       [{ unsealed: 0, fork: true }, "head.checkpoint", "another root"],

@@ -27,13 +27,22 @@ function fixture() {
   const range = new CompactRange();
   let prev = GENESIS_PREV;
   for (let seq = 0; seq < 6; seq++) {
-    const entry = encodeEntry({ tenant: "tenant-cli", seq, receivedAtMs: 1_795_000_000_000 + seq, prev, event: { action: "a.b", n: seq }, provenance: {} });
+    const entry = encodeEntry({
+      tenant: "tenant-cli",
+      seq,
+      receivedAtMs: 1_795_000_000_000 + seq,
+      prev,
+      event: { action: "a.b", n: seq },
+      provenance: {},
+    });
     entries.push(entry);
     prev = entryLeafHash(entry);
     for (const n of range.append(prev)) nodes.set(`${n.level}/${n.index}`, n.hash);
   }
   const read: NodeReader = (l, i) => nodes.get(`${l}/${i}`)!;
-  const checkpoint = signNote(formatCheckpoint({ origin, size: 6, root: range.root(), extensions: [] }), [checkpointSigner(secret, origin, 1)]);
+  const checkpoint = signNote(formatCheckpoint({ origin, size: 6, root: range.root(), extensions: [] }), [
+    checkpointSigner(secret, origin, 1),
+  ]);
   const file = (name: string, text: string) => {
     writeFileSync(join(dir, name), text);
     return join(dir, name);
@@ -84,7 +93,14 @@ describe("sealtrail verify-proof", () => {
 /** The JSON that GET /v1/tenants/:t/events/:seq returns for an entry (src/worker/routes/events.ts entryView). */
 function apiView(entry: string): Record<string, unknown> {
   const parsed = JSON.parse(entry) as { seq: number; received_at: string; event: unknown; provenance: unknown };
-  return { seq: parsed.seq, leaf_hash: toBase64(entryLeafHash(entry)), received_at: parsed.received_at, event: parsed.event, provenance: parsed.provenance, entry };
+  return {
+    seq: parsed.seq,
+    leaf_hash: toBase64(entryLeafHash(entry)),
+    received_at: parsed.received_at,
+    event: parsed.event,
+    provenance: parsed.provenance,
+    entry,
+  };
 }
 
 describe("sealtrail verify-proof: the fields a person reads are the verified bytes", () => {
@@ -95,13 +111,22 @@ describe("sealtrail verify-proof: the fields a person reads are the verified byt
   let prev = GENESIS_PREV;
   for (let seq = 0; seq < 4; seq++) {
     const event = { action: "invoice.approve", actor: { id: `u${seq}`, type: "user" }, outcome: "success", targets: [] };
-    const entry = encodeEntry({ tenant: "tenant-cli", seq, receivedAtMs: 1_795_000_000_000 + seq, prev, event, provenance: { principal_type: "api_key", ip: "203.0.113.7" } });
+    const entry = encodeEntry({
+      tenant: "tenant-cli",
+      seq,
+      receivedAtMs: 1_795_000_000_000 + seq,
+      prev,
+      event,
+      provenance: { principal_type: "api_key", ip: "203.0.113.7" },
+    });
     entries.push(entry);
     prev = entryLeafHash(entry);
     for (const n of range.append(prev)) nodes.set(`${n.level}/${n.index}`, n.hash);
   }
   const read: NodeReader = (l, i) => nodes.get(`${l}/${i}`)!;
-  const checkpoint = signNote(formatCheckpoint({ origin, size: 4, root: range.root(), extensions: [] }), [checkpointSigner(secret, origin, 1)]);
+  const checkpoint = signNote(formatCheckpoint({ origin, size: 4, root: range.root(), extensions: [] }), [
+    checkpointSigner(secret, origin, 1),
+  ]);
   const proof = join(dir, "2.tlog-proof");
   writeFileSync(proof, formatTlogProof({ index: 2, path: inclusionProof(2, 4, read), checkpoint }));
   const withView = (name: string, edit: (v: Record<string, unknown>) => void) => {
@@ -112,7 +137,14 @@ describe("sealtrail verify-proof: the fields a person reads are the verified byt
   };
 
   it("the API's JSON, unedited, verifies", () => {
-    const r = cli("verify-proof", proof, "--entry", withView("genuine.json", () => {}), "--key", key);
+    const r = cli(
+      "verify-proof",
+      proof,
+      "--entry",
+      withView("genuine.json", () => {}),
+      "--key",
+      key,
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("OK: entry 2");
   });
@@ -146,7 +178,7 @@ describe("sealtrail verify-proof: the fields a person reads are the verified byt
     expect(r.status).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { reason: "entry_fields_mismatch", fields: ["event", "received_at"] } });
   });
-  it("a key written twice (a forged \"event\" before the genuine one) is refused (exit 1) and named", () => {
+  it('a key written twice (a forged "event" before the genuine one) is refused (exit 1) and named', () => {
     const genuine = JSON.stringify(apiView(entries[2]!), null, 2);
     const forged = { action: "order.refunded", actor: { id: "mallory", type: "user" }, outcome: "success" };
     const file = join(dir, "duplicate-event.json");
@@ -167,8 +199,12 @@ function foreignLog(leaves: Uint8Array[], signer: NoteSigner, logOrigin: string)
   const range = new CompactRange();
   for (const leaf of leaves) for (const n of range.append(leafHash(leaf))) nodes.set(`${n.level}/${n.index}`, n.hash);
   const read: NodeReader = (l, i) => nodes.get(`${l}/${i}`)!;
-  const checkpoint = signNote(formatCheckpoint({ origin: logOrigin, size: leaves.length, root: range.root(), extensions: ["an extension line"] }), [signer]);
-  return (index: number) => formatTlogProof({ index, path: inclusionProof(index, leaves.length, read), checkpoint, extra: Uint8Array.of(1, 2, 3) });
+  const checkpoint = signNote(
+    formatCheckpoint({ origin: logOrigin, size: leaves.length, root: range.root(), extensions: ["an extension line"] }),
+    [signer],
+  );
+  return (index: number) =>
+    formatTlogProof({ index, path: inclusionProof(index, leaves.length, read), checkpoint, extra: Uint8Array.of(1, 2, 3) });
 }
 
 describe("sealtrail verify-proof --entry-raw: any c2sp.org/tlog-proof", () => {
@@ -176,7 +212,13 @@ describe("sealtrail verify-proof --entry-raw: any c2sp.org/tlog-proof", () => {
   const seed = crypto.getRandomValues(new Uint8Array(32));
   const otherOrigin = "example.org/another-log";
   const otherKey = verifierKeyText(otherOrigin, ed25519PublicKey(seed));
-  const leaves = [utf8("first leaf\n"), Uint8Array.of(0, 0xff, 0xfe, 0x0a), utf8("{\"not\":\"a sealtrail entry\"}"), new Uint8Array(0), utf8("é☃")];
+  const leaves = [
+    utf8("first leaf\n"),
+    Uint8Array.of(0, 0xff, 0xfe, 0x0a),
+    utf8('{"not":"a sealtrail entry"}'),
+    new Uint8Array(0),
+    utf8("é☃"),
+  ];
   const proofOf = foreignLog(leaves, ed25519Signer(otherOrigin, seed), otherOrigin);
   const file = (name: string, data: string | Uint8Array) => {
     writeFileSync(join(dir, name), data);
@@ -198,7 +240,9 @@ describe("sealtrail verify-proof --entry-raw: any c2sp.org/tlog-proof", () => {
     const changed = Uint8Array.from(leaves[1]!);
     changed[1] = 0xfd;
     expect(cli("verify-proof", proof1, "--entry-raw", file("changed.bin", changed), "--key", otherKey).status).toBe(1);
-    expect(cli("verify-proof", file("p0.tlog-proof", proofOf(0)), "--entry-raw", file("0nl.bin", "first leaf\n\n"), "--key", otherKey).status).toBe(1);
+    expect(
+      cli("verify-proof", file("p0.tlog-proof", proofOf(0)), "--entry-raw", file("0nl.bin", "first leaf\n\n"), "--key", otherKey).status,
+    ).toBe(1);
     expect(cli("verify-proof", proof1, "--entry-raw", file("2.bin", leaves[2]!), "--key", otherKey).status).toBe(1);
     const throwaway = verifierKeyText(otherOrigin, ed25519PublicKey(crypto.getRandomValues(new Uint8Array(32))));
     const wrong = cli("verify-proof", proof1, "--entry-raw", file("1.bin", leaves[1]!), "--key", throwaway);
@@ -209,21 +253,45 @@ describe("sealtrail verify-proof --entry-raw: any c2sp.org/tlog-proof", () => {
     const r = cli("verify-proof", file("p0b.tlog-proof", proofOf(0)), "--entry", file("0b.bin", leaves[0]!), "--key", otherKey);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("--entry-raw");
-    const both = cli("verify-proof", join(dir, "p0b.tlog-proof"), "--entry", join(dir, "0b.bin"), "--entry-raw", join(dir, "0b.bin"), "--key", otherKey);
+    const both = cli(
+      "verify-proof",
+      join(dir, "p0b.tlog-proof"),
+      "--entry",
+      join(dir, "0b.bin"),
+      "--entry-raw",
+      join(dir, "0b.bin"),
+      "--key",
+      otherKey,
+    );
     expect(both.status).toBe(2);
   });
 
   it("the RFC 6962 inclusion vectors (transparency-dev/merkle), as tlog-proofs signed by the signed-note vector key", () => {
     const vectors = "test/vectors";
-    const ref = JSON.parse(readFileSync(join(vectors, "reference-tree.json"), "utf8")) as { leafInputsHex: string[]; leafHashesHex: string[] };
-    const noteCase = (JSON.parse(readFileSync(join(vectors, "signed-note.json"), "utf8")) as { cases: { signerKey?: string; verifierKey: string }[] }).cases.find((c) => c.signerKey)!;
+    const ref = JSON.parse(readFileSync(join(vectors, "reference-tree.json"), "utf8")) as {
+      leafInputsHex: string[];
+      leafHashesHex: string[];
+    };
+    const noteCase = (
+      JSON.parse(readFileSync(join(vectors, "signed-note.json"), "utf8")) as { cases: { signerKey?: string; verifierKey: string }[] }
+    ).cases.find((c) => c.signerKey)!;
     const signer = parseSignerKey(noteCase.signerKey!);
     if (!signer.ok) throw new Error("signer key vector");
-    const byLeafHash = new Map(ref.leafHashesHex.map((h, i) => [toBase64(Buffer.from(h, "hex")), Buffer.from(ref.leafInputsHex[i]!, "hex")]));
-    const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+    const byLeafHash = new Map(
+      ref.leafHashesHex.map((h, i) => [toBase64(Buffer.from(h, "hex")), Buffer.from(ref.leafInputsHex[i]!, "hex")]),
+    );
+    const walk = (d: string): string[] =>
+      readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
     let checked = 0;
     for (const path of walk(join(vectors, "merkle/inclusion"))) {
-      const v = JSON.parse(readFileSync(path, "utf8")) as { leafIdx: number; treeSize: number; root: string; leafHash: string; proof: string[] | null; wantErr: boolean };
+      const v = JSON.parse(readFileSync(path, "utf8")) as {
+        leafIdx: number;
+        treeSize: number;
+        root: string;
+        leafHash: string;
+        proof: string[] | null;
+        wantErr: boolean;
+      };
       const input = byLeafHash.get(v.leafHash);
       if (!input) continue; // a leaf hash with no known input (wrong-leaf, random leaves): no bytes to give
       // The vector's exact fields in a c2sp.org/tlog-proof and checkpoint (mutated ones included).
@@ -235,10 +303,22 @@ describe("sealtrail verify-proof --entry-raw: any c2sp.org/tlog-proof", () => {
     }
     expect(checked).toBeGreaterThanOrEqual(70);
     // Through the CLI too: a happy path, with the leaf's input bytes.
-    const happy = JSON.parse(readFileSync(join(vectors, "merkle/inclusion/2/happy-path.json"), "utf8")) as { leafIdx: number; treeSize: number; root: string; proof: string[] };
+    const happy = JSON.parse(readFileSync(join(vectors, "merkle/inclusion/2/happy-path.json"), "utf8")) as {
+      leafIdx: number;
+      treeSize: number;
+      root: string;
+      proof: string[];
+    };
     const note = signNote(`${signer.value.name}\n${happy.treeSize}\n${happy.root}\n`, [signer.value]);
     const p = file("vector.tlog-proof", `c2sp.org/tlog-proof@v1\nindex ${happy.leafIdx}\n${happy.proof.join("\n")}\n\n${note}`);
-    const r = cli("verify-proof", p, "--entry-raw", file("vector.bin", Buffer.from(ref.leafInputsHex[happy.leafIdx]!, "hex")), "--key", noteCase.verifierKey);
+    const r = cli(
+      "verify-proof",
+      p,
+      "--entry-raw",
+      file("vector.bin", Buffer.from(ref.leafInputsHex[happy.leafIdx]!, "hex")),
+      "--key",
+      noteCase.verifierKey,
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`OK: entry ${happy.leafIdx} is in PeterNeumann at tree size 8`);
   });

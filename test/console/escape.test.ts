@@ -7,10 +7,36 @@ import { alertsOf } from "../../src/console/overview";
 
 /** Independent of dom.ts: every character that must never be shown raw, listed by hand. */
 const MUST_ESCAPE = [
-  ...Array.from({ length: 0x20 }, (_, i) => i), 0x7f, ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i),
-  0x00ad, 0x061c, 0x180e, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028, 0x2029,
-  0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2060, 0x2066, 0x2067, 0x2068, 0x2069, 0xfeff,
-  0xfff9, 0xfffa, 0xfffb, 0xe0001, 0xe0041, 0xe007f,
+  ...Array.from({ length: 0x20 }, (_, i) => i),
+  0x7f,
+  ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i),
+  0x00ad,
+  0x061c,
+  0x180e,
+  0x200b,
+  0x200c,
+  0x200d,
+  0x200e,
+  0x200f,
+  0x2028,
+  0x2029,
+  0x202a,
+  0x202b,
+  0x202c,
+  0x202d,
+  0x202e,
+  0x2060,
+  0x2066,
+  0x2067,
+  0x2068,
+  0x2069,
+  0xfeff,
+  0xfff9,
+  0xfffa,
+  0xfffb,
+  0xe0001,
+  0xe0041,
+  0xe007f,
 ].map((c) => String.fromCodePoint(c));
 const SUSPECT = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
@@ -21,12 +47,40 @@ describe("escapeParts", () => {
     {
       desc: "CR LF (header injection) is shown as \\r\\n",
       input: "a\r\nb",
-      want: [{ text: "a", escaped: false }, { text: "\\r", escaped: true }, { text: "\\n", escaped: true }, { text: "b", escaped: false }],
+      want: [
+        { text: "a", escaped: false },
+        { text: "\\r", escaped: true },
+        { text: "\\n", escaped: true },
+        { text: "b", escaped: false },
+      ],
     },
-    { desc: "an ANSI escape shows its ESC", input: "\u001b[31m", want: [{ text: "\\u{001B}", escaped: true }, { text: "[31m", escaped: false }] },
-    { desc: "a right-to-left override is shown, not obeyed", input: "gnp\u202Eexe", want: [{ text: "gnp", escaped: false }, { text: "\\u{202E}", escaped: true }, { text: "exe", escaped: false }] },
-    { desc: "bidi isolates, zero-width and BOM are shown", input: "\u2066\u200b\ufeff", want: ["\\u{2066}", "\\u{200B}", "\\u{FEFF}"].map((text) => ({ text, escaped: true })) },
-    { desc: "C1 controls and DEL are shown", input: "\u0085\u007f", want: ["\\u{0085}", "\\u{007F}"].map((text) => ({ text, escaped: true })) },
+    {
+      desc: "an ANSI escape shows its ESC",
+      input: "\u001b[31m",
+      want: [
+        { text: "\\u{001B}", escaped: true },
+        { text: "[31m", escaped: false },
+      ],
+    },
+    {
+      desc: "a right-to-left override is shown, not obeyed",
+      input: "gnp\u202Eexe",
+      want: [
+        { text: "gnp", escaped: false },
+        { text: "\\u{202E}", escaped: true },
+        { text: "exe", escaped: false },
+      ],
+    },
+    {
+      desc: "bidi isolates, zero-width and BOM are shown",
+      input: "\u2066\u200b\ufeff",
+      want: ["\\u{2066}", "\\u{200B}", "\\u{FEFF}"].map((text) => ({ text, escaped: true })),
+    },
+    {
+      desc: "C1 controls and DEL are shown",
+      input: "\u0085\u007f",
+      want: ["\\u{0085}", "\\u{007F}"].map((text) => ({ text, escaped: true })),
+    },
     { desc: "a tag character (outside the BMP) is shown as one escape", input: "\u{E0041}", want: [{ text: "\\u{E0041}", escaped: true }] },
   ])("$desc", ({ input, want }) => {
     expect(escapeParts(input)).toEqual(want);
@@ -35,7 +89,12 @@ describe("escapeParts", () => {
   test.each(MUST_ESCAPE.map((ch) => ({ ch, hex: ch.codePointAt(0)!.toString(16) })))("U+$hex is escaped", ({ ch }) => {
     expect(escapeParts(`a${ch}b`)).toEqual([
       { text: "a", escaped: false },
-      { text: ({ "\t": "\\t", "\n": "\\n", "\r": "\\r" } as Record<string, string>)[ch] ?? `\\u{${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}}`, escaped: true },
+      {
+        text:
+          ({ "\t": "\\t", "\n": "\\n", "\r": "\\r" } as Record<string, string>)[ch] ??
+          `\\u{${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}}`,
+        escaped: true,
+      },
       { text: "b", escaped: false },
     ]);
   });
@@ -47,13 +106,19 @@ describe("escapeParts", () => {
 
   test("no suspect character survives, and the plain runs are the input's own text in order", () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.oneof(fc.constantFrom(...MUST_ESCAPE), fc.string({ unit: "binary", minLength: 1, maxLength: 1 })) }), (s) => {
-        const parts = escapeParts(s);
-        for (const p of parts) expect(SUSPECT.test(p.text)).toBe(false);
-        const plain = parts.filter((p) => !p.escaped).map((p) => p.text).join("");
-        expect(plain).toBe(s.replace(new RegExp(SUSPECT, "gu"), ""));
-        expect(parts.filter((p) => p.escaped)).toHaveLength((s.match(new RegExp(SUSPECT, "gu")) ?? []).length);
-      }),
+      fc.property(
+        fc.string({ unit: fc.oneof(fc.constantFrom(...MUST_ESCAPE), fc.string({ unit: "binary", minLength: 1, maxLength: 1 })) }),
+        (s) => {
+          const parts = escapeParts(s);
+          for (const p of parts) expect(SUSPECT.test(p.text)).toBe(false);
+          const plain = parts
+            .filter((p) => !p.escaped)
+            .map((p) => p.text)
+            .join("");
+          expect(plain).toBe(s.replace(new RegExp(SUSPECT, "gu"), ""));
+          expect(parts.filter((p) => p.escaped)).toHaveLength((s.match(new RegExp(SUSPECT, "gu")) ?? []).length);
+        },
+      ),
     );
   });
 });
@@ -61,8 +126,19 @@ describe("escapeParts", () => {
 describe("alertsOf", () => {
   const fullPassed = { job_id: "j", ok: true, failures: 0, finished_at: "2026-11-26T00:00:00Z", range: { from: 0, to: 10 } };
   const calm: Stats = {
-    size: 10, mirrored_to: 10, mirror_lag: 0, mirror_failures: 0, sealed_to: 10, latest_seal: null, seal_failures: 0,
-    last_seal_error: null, refusing_writes: false, skewed_events: 0, last_received_at: null, usual_gap_ms: null, ingest_stalled: false,
+    size: 10,
+    mirrored_to: 10,
+    mirror_lag: 0,
+    mirror_failures: 0,
+    sealed_to: 10,
+    latest_seal: null,
+    seal_failures: 0,
+    last_seal_error: null,
+    refusing_writes: false,
+    skewed_events: 0,
+    last_received_at: null,
+    usual_gap_ms: null,
+    ingest_stalled: false,
     last_full_verification: fullPassed,
   };
   const passed = { job_id: "j", mode: "full", range: { from: 0, to: 10 }, ok: true, failures: 0 };
@@ -78,10 +154,28 @@ describe("alertsOf", () => {
     { desc: "refusal from the reconcile check", stats: { refusing_writes: true }, report: passed, tone: "bad", text: "refuses writes" },
     { desc: "a failed verification", stats: failedFull, report: { ...passed, ok: false, failures: 3 }, tone: "bad", text: "3 failure(s)" },
     // Issue #13: the status is the last full run; a newer range run that passes does not hide it.
-    { desc: "a failed full run, then a passing range run", stats: failedFull, report: { ...passed, job_id: "r", mode: "range", range: { from: 0, to: 1 } }, tone: "bad", text: "The last verification failed with 3 failure(s)" },
-    { desc: "a failing range run", stats: {}, report: { ...passed, job_id: "r", mode: "range", range: { from: 0, to: 1 }, ok: false, failures: 2 }, tone: "bad", text: "A range verification of entries [0, 1) found 2 failure(s)" },
+    {
+      desc: "a failed full run, then a passing range run",
+      stats: failedFull,
+      report: { ...passed, job_id: "r", mode: "range", range: { from: 0, to: 1 } },
+      tone: "bad",
+      text: "The last verification failed with 3 failure(s)",
+    },
+    {
+      desc: "a failing range run",
+      stats: {},
+      report: { ...passed, job_id: "r", mode: "range", range: { from: 0, to: 1 }, ok: false, failures: 2 },
+      tone: "bad",
+      text: "A range verification of entries [0, 1) found 2 failure(s)",
+    },
     { desc: "sealing failing", stats: { seal_failures: 2, last_seal_error: "R2 down" }, report: passed, tone: "bad", text: "R2 down" },
-    { desc: "mirror behind after failures", stats: { mirror_lag: 40, mirror_failures: 1 }, report: passed, tone: "warn", text: "40 entries behind" },
+    {
+      desc: "mirror behind after failures",
+      stats: { mirror_lag: 40, mirror_failures: 1 },
+      report: passed,
+      tone: "warn",
+      text: "40 entries behind",
+    },
     { desc: "ingest stalled", stats: { ingest_stalled: true }, report: passed, tone: "warn", text: "No events" },
     { desc: "clock skew", stats: { skewed_events: 2 }, report: passed, tone: "warn", text: "2 event(s)" },
   ] as const)("$desc", ({ stats, report, tone, text }) => {

@@ -32,7 +32,7 @@ describe("entry bytes", () => {
     provenance: { principal_type: "api_key", principal_id: "k1" },
   };
 
-  it("are the RFC 8785 canonical JSON of the DESIGN.md fields, byte for byte", () => {
+  it("are the RFC 8785 canonical JSON of the docs/design.md entry fields, byte for byte", () => {
     expect(encodeEntry(fields)).toBe(
       '{"event":{"action":"user.login","actor":{"id":"u1","type":"user"},"outcome":"success"},' +
         '"prev":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",' +

@@ -6,14 +6,28 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { toHex as hex } from "../../src/core/bytes";
-import { installSha256, leafHash, leafHashText, nobleSha256Parts, nodeHash, resetSha256, sha256, sha256Hex, sha256Text } from "../../src/core/hash";
+import {
+  installSha256,
+  leafHash,
+  leafHashText,
+  nobleSha256Parts,
+  nodeHash,
+  resetSha256,
+  sha256,
+  sha256Hex,
+  sha256Text,
+} from "../../src/core/hash";
 import { nodeSha256 } from "../../src/runtime/native-sha256";
 
 describe("native SHA-256 = @noble/hashes", () => {
   afterAll(() => installSha256(nodeSha256));
 
   it("on arbitrary parts (bytes and strings)", () => {
-    const part = fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.string({ unit: "binary", maxLength: 100 }), fc.string({ unit: "grapheme", maxLength: 100 }));
+    const part = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.string({ unit: "binary", maxLength: 100 }),
+      fc.string({ unit: "grapheme", maxLength: 100 }),
+    );
     fc.assert(
       fc.property(fc.array(part, { maxLength: 5 }), (parts) => {
         expect(hex(nodeSha256(parts))).toBe(hex(nobleSha256Parts(parts)));
@@ -26,9 +40,21 @@ describe("native SHA-256 = @noble/hashes", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 2000 }), fc.string({ unit: "binary", maxLength: 200 }), (bytes, text) => {
         resetSha256();
-        const noble = [leafHash(bytes), leafHashText(text), sha256(bytes), sha256Text(text), nodeHash(bytes.slice(0, 32), bytes.slice(-32))].map(hex);
+        const noble = [
+          leafHash(bytes),
+          leafHashText(text),
+          sha256(bytes),
+          sha256Text(text),
+          nodeHash(bytes.slice(0, 32), bytes.slice(-32)),
+        ].map(hex);
         expect(installSha256(nodeSha256)).toBe(true);
-        const native = [leafHash(bytes), leafHashText(text), sha256(bytes), sha256Text(text), nodeHash(bytes.slice(0, 32), bytes.slice(-32))].map(hex);
+        const native = [
+          leafHash(bytes),
+          leafHashText(text),
+          sha256(bytes),
+          sha256Text(text),
+          nodeHash(bytes.slice(0, 32), bytes.slice(-32)),
+        ].map(hex);
         expect(native).toEqual(noble);
       }),
       { numRuns: 300 },

@@ -91,7 +91,11 @@ describe("imports in src/", () => {
   it("reads the sources and their imports", () => {
     expect(graph.size).toBeGreaterThan(50);
     expect(graph.get("src/worker/app.ts")).toContain("src/worker/routes/events.ts");
-    expect(specifiersOf('import type {\n  A,\n  B,\n} from "./a";\nexport { c } from "../c";\nimport "./d";')).toEqual(["./a", "../c", "./d"]);
+    expect(specifiersOf('import type {\n  A,\n  B,\n} from "./a";\nexport { c } from "../c";\nimport "./d";')).toEqual([
+      "./a",
+      "../c",
+      "./d",
+    ]);
   });
 
   it("finds a cycle when there is one (type-only imports count)", () => {
@@ -120,7 +124,11 @@ describe("imports in src/", () => {
     it(`${part} imports packages: ${what}`, () => {
       const used = [...sources]
         .filter(([file]) => partOf(file) === part)
-        .flatMap(([file, text]) => specifiersOf(text).filter((s) => !s.startsWith(".") && !allowed.test(s)).map((s) => `${file} → ${s}`));
+        .flatMap(([file, text]) =>
+          specifiersOf(text)
+            .filter((s) => !s.startsWith(".") && !allowed.test(s))
+            .map((s) => `${file} → ${s}`),
+        );
       expect(used).toEqual([]);
     });
   }

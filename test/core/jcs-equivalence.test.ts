@@ -14,10 +14,33 @@ const anyString = fc.string({ unit: "binary", maxLength: 24 });
 const wellFormed = fc.string({ unit: "grapheme", maxLength: 24 });
 /** Keys JavaScript orders specially (array indices) mixed with ordinary ones. */
 /** Strings that have tripped JSON encoders: prototype names, separators, controls, `</`, surrogate pairs vs U+E000+. */
-const TRICKY = ["__proto__", "toJSON", "constructor", "\u2028", "\u2029", "\u0000", "\u001f", "</", "</script>", "\uD800\uDC00", "\uE000", "\uFFFF", "\uD83D\uDE00", "\"\\"];
+const TRICKY = [
+  "__proto__",
+  "toJSON",
+  "constructor",
+  "\u2028",
+  "\u2029",
+  "\u0000",
+  "\u001f",
+  "</",
+  "</script>",
+  "\uD800\uDC00",
+  "\uE000",
+  "\uFFFF",
+  "\uD83D\uDE00",
+  '"\\',
+];
 const keyLike = (str: fc.Arbitrary<string>) =>
-  fc.oneof(str, fc.nat({ max: 2 ** 32 + 5 }).map(String), fc.constantFrom("0", "01", "-1", "1.5", "4294967295", "4294967294", "a", "B", "é", "\u{1F600}", ...TRICKY));
-const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.constantFrom(0, -0, 1e21, 1e-7, 5e-324, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2));
+  fc.oneof(
+    str,
+    fc.nat({ max: 2 ** 32 + 5 }).map(String),
+    fc.constantFrom("0", "01", "-1", "1.5", "4294967295", "4294967294", "a", "B", "é", "\u{1F600}", ...TRICKY),
+  );
+const number = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer(),
+  fc.constantFrom(0, -0, 1e21, 1e-7, 5e-324, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2),
+);
 const json = (str: fc.Arbitrary<string>) =>
   fc.letrec<{ value: JsonValue }>((tie) => ({
     value: fc.oneof(
@@ -52,14 +75,30 @@ function same(a: string | Error, b: string | Error): void {
 
 describe("hand-written RFC 8785 = the canonicalize package", () => {
   it("on arbitrary well-formed JSON", () => {
-    fc.assert(fc.property(json(wellFormed), (v) => same(reference(v), ours(() => canonicalize(v)))), { numRuns: 2000 });
+    fc.assert(
+      fc.property(json(wellFormed), (v) =>
+        same(
+          reference(v),
+          ours(() => canonicalize(v)),
+        ),
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it("on arbitrary strings and keys, lone surrogates included (both refuse those)", () => {
-    fc.assert(fc.property(json(anyString), (v) => same(reference(v), ours(() => canonicalize(v)))), { numRuns: 2000 });
+    fc.assert(
+      fc.property(json(anyString), (v) =>
+        same(
+          reference(v),
+          ours(() => canonicalize(v)),
+        ),
+      ),
+      { numRuns: 2000 },
+    );
   });
 
-  it("keeps an own \"__proto__\" key, as JSON.parse makes one, at any depth", () => {
+  it('keeps an own "__proto__" key, as JSON.parse makes one, at any depth', () => {
     for (const text of ['{"__proto__":{"b":1},"a":2}', '{"x":[{"__proto__":null}]}', '{"__proto__":{"__proto__":"y","0":1}}']) {
       const v = JSON.parse(text) as JsonValue;
       expect(canonicalize(v)).toBe(reference(v));
@@ -68,7 +107,11 @@ describe("hand-written RFC 8785 = the canonicalize package", () => {
   });
 
   it("on non-finite numbers (both refuse them)", () => {
-    for (const n of [NaN, Infinity, -Infinity]) same(reference({ a: [n] }), ours(() => canonicalize({ a: [n] })));
+    for (const n of [NaN, Infinity, -Infinity])
+      same(
+        reference({ a: [n] }),
+        ours(() => canonicalize({ a: [n] })),
+      );
   });
 
   it("entry bytes: the hand-built fixed part equals canonicalizing the whole entry object", () => {
@@ -83,7 +126,11 @@ describe("hand-written RFC 8785 = the canonicalize package", () => {
           event: object,
           provenance: object,
         }),
-        (f) => same(reference(entryObject(f)), ours(() => encodeEntry(f))),
+        (f) =>
+          same(
+            reference(entryObject(f)),
+            ours(() => encodeEntry(f)),
+          ),
       ),
       { numRuns: 2000 },
     );

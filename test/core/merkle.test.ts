@@ -119,7 +119,15 @@ describe("properties over random trees (fast-check)", () => {
         expect(verifyInclusion(index, size, leaves[index]!, proof, root).ok).toBe(true);
         if (proof.length > 0) {
           const i = bitIdx % proof.length;
-          expect(verifyInclusion(index, size, leaves[index]!, proof.map((h, j) => (j === i ? flip(h, bitIdx) : h)), root).ok).toBe(false);
+          expect(
+            verifyInclusion(
+              index,
+              size,
+              leaves[index]!,
+              proof.map((h, j) => (j === i ? flip(h, bitIdx) : h)),
+              root,
+            ).ok,
+          ).toBe(false);
           expect(verifyInclusion(index, size, leaves[index]!, proof.slice(0, -1), root).ok).toBe(false);
         }
         expect(verifyInclusion(index, size, leaves[index]!, [...proof, root], root).ok).toBe(false);
@@ -144,7 +152,15 @@ describe("properties over random trees (fast-check)", () => {
         expect(verifyConsistency(from, to, proof, roots[from]!, roots[to]!).ok).toBe(true);
         if (proof.length > 0) {
           const i = bitIdx % proof.length;
-          expect(verifyConsistency(from, to, proof.map((h, j) => (j === i ? flip(h, bitIdx) : h)), roots[from]!, roots[to]!).ok).toBe(false);
+          expect(
+            verifyConsistency(
+              from,
+              to,
+              proof.map((h, j) => (j === i ? flip(h, bitIdx) : h)),
+              roots[from]!,
+              roots[to]!,
+            ).ok,
+          ).toBe(false);
           expect(verifyConsistency(from, to, proof.slice(0, -1), roots[from]!, roots[to]!).ok).toBe(false);
           expect(verifyConsistency(from, to, [...proof, roots[to]!], roots[from]!, roots[to]!).ok).toBe(false);
           expect(verifyConsistency(from, to, proof, flip(roots[from]!, bitIdx), roots[to]!).ok).toBe(false);

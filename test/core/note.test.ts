@@ -4,7 +4,15 @@ import { toBase64 } from "../../src/core/bytes";
 import { leafHash, sha256Text } from "../../src/core/hash";
 import { checkpointSigner, checkpointVerifierKey } from "../../src/core/keys";
 import { CompactRange, inclusionProof, type NodeReader } from "../../src/core/merkle";
-import { openNote, parseSignerKey, parseVerifierKey, signNote, signerKeyText, verifierKeyText, ed25519PublicKey } from "../../src/core/note";
+import {
+  openNote,
+  parseSignerKey,
+  parseVerifierKey,
+  signNote,
+  signerKeyText,
+  verifierKeyText,
+  ed25519PublicKey,
+} from "../../src/core/note";
 import { formatTlogProof, parseTlogProof, verifyTlogProof } from "../../src/core/tlog-proof";
 import { loadVector } from "./vectors";
 
@@ -61,7 +69,7 @@ describe("signed notes", () => {
       ["no trailing newline", good.slice(0, -1)],
       ["control character", good.replace("hello", "hel\u0007lo")],
       ["hyphen instead of em dash", good.replace("\u2014", "-")],
-      ["101 signatures", "hello\n\n" + good.split("\n\n")[1]!.repeat(101)],
+      ["101 signatures", `hello\n\n${good.split("\n\n")[1]!.repeat(101)}`],
     ]) {
       const r = openNote(bad!, [verifier.value]);
       expect(r.ok, desc).toBe(false);
@@ -71,7 +79,7 @@ describe("signed notes", () => {
   it("one bad signature by a known key rejects the note", () => {
     const note = signNote("hello\n", [signer]);
     const line = note.split("\n\n")[1]!;
-    const forged = line.replace(/[A-Za-z](=*)\n$/, (m, pad: string) => (m[0] === "A" ? "B" : "A") + pad + "\n");
+    const forged = line.replace(/[A-Za-z](=*)\n$/, (m, pad: string) => `${(m[0] === "A" ? "B" : "A") + pad}\n`);
     expect(openNote(`hello\n\n${forged}`, [verifier.value])).toMatchObject({ ok: false, error: { reason: "invalid_signature" } });
   });
 
@@ -143,10 +151,19 @@ describe("c2sp.org/tlog-checkpoint", () => {
   });
 
   it("refuses malformed bodies", () => {
-    for (const body of [`${origin}\n07\n${toBase64(root)}\n`, `${origin}\n-1\n${toBase64(root)}\n`, `${origin}\n7\nnotbase64\n`, `${origin}\n7\n`, `\n7\n${toBase64(root)}\n`]) {
+    for (const body of [
+      `${origin}\n07\n${toBase64(root)}\n`,
+      `${origin}\n-1\n${toBase64(root)}\n`,
+      `${origin}\n7\nnotbase64\n`,
+      `${origin}\n7\n`,
+      `\n7\n${toBase64(root)}\n`,
+    ]) {
       expect(parseCheckpoint(body).ok, body).toBe(false);
     }
-    expect(parseCheckpoint(`${origin}\n7\n${toBase64(root)}\nextension line\n`)).toMatchObject({ ok: true, value: { extensions: ["extension line"] } });
+    expect(parseCheckpoint(`${origin}\n7\n${toBase64(root)}\nextension line\n`)).toMatchObject({
+      ok: true,
+      value: { extensions: ["extension line"] },
+    });
   });
 });
 
@@ -171,7 +188,11 @@ describe("c2sp.org/tlog-proof@v1", () => {
 
   it("rejects the wrong entry, a proof against an unsigned root, and a tampered checkpoint", () => {
     expect(verifyTlogProof(proofFor(5), leaves[6]!, origin, [v1.value]).ok).toBe(false);
-    const unsigned = formatTlogProof({ index: 5, path: inclusionProof(5, 13, read), checkpoint: signNote(formatCheckpoint({ origin, size: 13, root, extensions: [] }), [checkpointSigner(secret, origin, 9)]) });
+    const unsigned = formatTlogProof({
+      index: 5,
+      path: inclusionProof(5, 13, read),
+      checkpoint: signNote(formatCheckpoint({ origin, size: 13, root, extensions: [] }), [checkpointSigner(secret, origin, 9)]),
+    });
     expect(verifyTlogProof(unsigned, leaves[5]!, origin, [v1.value]).ok).toBe(false);
     const otherRoot = toBase64(sha256Text("another root"));
     const tampered = proofFor(5).replace(`\n${toBase64(root)}\n`, `\n${otherRoot}\n`);

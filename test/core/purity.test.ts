@@ -9,7 +9,11 @@ describe("src/core is pure", () => {
   for (const [file, text] of Object.entries(sources)) {
     it(`${file.replace("../../", "")} imports only pure modules`, () => {
       const imports = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^;]*?from\s+["']([^"']+)["']/g)].map((m) => m[1]!);
-      for (const spec of imports) expect(ALLOWED.some((re) => re.test(spec)), `${file} imports ${spec}`).toBe(true);
+      for (const spec of imports)
+        expect(
+          ALLOWED.some((re) => re.test(spec)),
+          `${file} imports ${spec}`,
+        ).toBe(true);
       expect(text).not.toMatch(/\bimport\s*\(/);
       expect(text).not.toMatch(/\b(?:fetch|process|Deno|caches|crypto\.subtle)\b\s*[.(]/);
     });

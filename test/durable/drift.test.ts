@@ -17,18 +17,28 @@ describe("clock skew", () => {
 
   it("a skewed event is stored as sent, flagged in its provenance, and counted in the stats", async () => {
     const { owner, tenant, appendKey, readKey, base } = await tenantWithKeys();
-    const put = await api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { "content-type": "application/json", ...bearer(owner) }, body: JSON.stringify({ max_clock_skew_seconds: 60 }) });
+    const put = await api(`/v1/tenants/${tenant}/settings`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", ...bearer(owner) },
+      body: JSON.stringify({ max_clock_skew_seconds: 60 }),
+    });
     expect(put.status).toBe(200);
     const old = new Date(Date.now() - 3_600_000).toISOString();
     expect((await postEvent(tenant, appendKey, event({ occurred_at: old }))).status).toBe(201);
     expect((await postEvent(tenant, appendKey, event({ occurred_at: new Date().toISOString() }))).status).toBe(201);
-    const get = async (seq: number) => (await (await api(`/v1/tenants/${tenant}/events/${seq}`, { headers: { "x-api-key": readKey } })).json()) as { event: { occurred_at: string }; provenance: Record<string, unknown> };
+    const get = async (seq: number) =>
+      (await (await api(`/v1/tenants/${tenant}/events/${seq}`, { headers: { "x-api-key": readKey } })).json()) as {
+        event: { occurred_at: string };
+        provenance: Record<string, unknown>;
+      };
     // The settings change is entry `base`; the two events follow it.
     const flagged = await get(base + 1);
     expect(flagged.event.occurred_at).toBe(old);
     expect(flagged.provenance.clock_skew_ms).toBeGreaterThan(3_500_000);
     expect((await get(base + 2)).provenance.clock_skew_ms).toBeUndefined();
-    const stats = (await (await api(`/v1/tenants/${tenant}/stats`, { headers: { "x-api-key": readKey } })).json()) as { skewed_events: number };
+    const stats = (await (await api(`/v1/tenants/${tenant}/stats`, { headers: { "x-api-key": readKey } })).json()) as {
+      skewed_events: number;
+    };
     expect(stats.skewed_events).toBe(1);
   });
 });

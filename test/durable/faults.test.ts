@@ -11,7 +11,9 @@ import { runVerification } from "./log-helpers";
 const verifyOk = async (tenant: string, key: string) => (await runVerification(tenant, key)).report!;
 
 async function d1Seqs(tenant: string) {
-  const { results } = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all<{ seq: number }>();
+  const { results } = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+    .bind(tenant)
+    .all<{ seq: number }>();
   return results.map((r) => r.seq);
 }
 
@@ -48,7 +50,9 @@ describe("the Durable Object aborted mid-flush", () => {
     expect(await again.json()).toEqual(receipt);
     await logOf(tenant).drainMirror();
     // D1 holds the key as the log stores it: scoped by the credential, "<type>:<id> pay-42".
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND idempotency_key LIKE '% pay-42'").bind(tenant).first<{ n: number }>();
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND idempotency_key LIKE '% pay-42'")
+      .bind(tenant)
+      .first<{ n: number }>();
     expect(rows!.n).toBe(1);
     expect(await d1Seqs(tenant)).toEqual(Array.from({ length: base + 2 }, (_, i) => i));
     expect(await verifyOk(tenant, verifyKey)).toMatchObject({ ok: true });
@@ -81,12 +85,19 @@ describe("1,000 concurrent appends with forced interleaving", () => {
     for (let i = 0; i < 800; i++) {
       const copies = i < 100 ? 3 : 1;
       for (let c = 0; c < copies; c++) {
-        sends.push(jitter().then(() => postEvent(tenant, appendKey, event({ metadata: { i } }), i < 100 ? { "idempotency-key": `k-${i}` } : {})));
+        sends.push(
+          jitter().then(() => postEvent(tenant, appendKey, event({ metadata: { i } }), i < 100 ? { "idempotency-key": `k-${i}` } : {})),
+        );
       }
     }
     expect(sends).toHaveLength(1_000);
     const responses = await Promise.all(sends);
-    const receipts = await Promise.all(responses.map(async (r) => { expect(r.status).toBe(201); return (await r.json()) as { seq: number; leaf_hash: string }; }));
+    const receipts = await Promise.all(
+      responses.map(async (r) => {
+        expect(r.status).toBe(201);
+        return (await r.json()) as { seq: number; leaf_hash: string };
+      }),
+    );
     const unique = new Map(receipts.map((r) => [r.seq, r.leaf_hash]));
     expect(unique.size).toBe(800);
     expect([...unique.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 800 }, (_, i) => base + i));

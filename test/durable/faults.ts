@@ -65,7 +65,13 @@ export function failingD1(real: D1Database, mode: "before" | "after", failing: (
  * "after" writes the object and then fails. `times` failures, then the real put again.
  * With `also`, list() and get() fail too (sharing the same count).
  */
-export function failingR2(real: R2Bucket, mode: "before" | "after", match: RegExp, times = Infinity, also: { list?: boolean; get?: boolean } = {}): R2Bucket {
+export function failingR2(
+  real: R2Bucket,
+  mode: "before" | "after",
+  match: RegExp,
+  times = Infinity,
+  also: { list?: boolean; get?: boolean } = {},
+): R2Bucket {
   let left = times;
   return new Proxy(real, {
     get(target, prop) {

@@ -14,8 +14,14 @@ const appendFive = (append: Append) =>
 
 const provenance = { principal_type: "test" };
 /** Appends through the object's RPC method, or through the log's parts built by a test (faults.ts `withLog`). */
-const viaObject = (log: TenantLog, tenant: string): Append => (items) => log.append(tenant, items, provenance);
-const viaParts = (log: Log, tenant: string): Append => (items) => log.commit.enqueue(tenant, { req: { items, provenance } });
+const viaObject =
+  (log: TenantLog, tenant: string): Append =>
+  (items) =>
+    log.append(tenant, items, provenance);
+const viaParts =
+  (log: Log, tenant: string): Append =>
+  (items) =>
+    log.commit.enqueue(tenant, { req: { items, provenance } });
 
 const treeSizes = (results: Awaited<ReturnType<typeof appendFive>>) =>
   results.map((r) => {
@@ -39,7 +45,9 @@ describe("group commit and the maxBatch setting", () => {
     const results = await withLog(stub, tenant, { maxBatch: 1 }, (log) => appendFive(viaParts(log, tenant)));
     const sizes = treeSizes(results).sort((a, b) => a.seq - b.seq);
     expect(sizes).toEqual([0, 1, 2, 3, 4].map((seq) => ({ seq, treeSize: seq + 1 })));
-    const { results: rows } = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all<{ seq: number }>();
+    const { results: rows } = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+      .bind(tenant)
+      .all<{ seq: number }>();
     expect(rows.map((r) => r.seq)).toEqual([0, 1, 2, 3, 4]);
   });
 
@@ -56,9 +64,14 @@ describe("group commit and the maxBatch setting", () => {
       failing = false;
       await appendFive(append);
       expect(await log.mirror.copy()).toBe(true);
-      return state.storage.sql.exec("SELECT seq, entry FROM entries ORDER BY seq").toArray().map((r) => ({ seq: Number(r.seq), entry: String(r.entry) }));
+      return state.storage.sql
+        .exec("SELECT seq, entry FROM entries ORDER BY seq")
+        .toArray()
+        .map((r) => ({ seq: Number(r.seq), entry: String(r.entry) }));
     });
-    const { results } = await env.DB.prepare("SELECT seq, entry FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all<{ seq: number; entry: string }>();
+    const { results } = await env.DB.prepare("SELECT seq, entry FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+      .bind(tenant)
+      .all<{ seq: number; entry: string }>();
     expect(stored).toHaveLength(25);
     expect(results).toEqual(stored);
   });

@@ -40,7 +40,8 @@ export async function sealedLog() {
   const t = await tenantWithKeys();
   const verifyKey = await createKey(t.owner, t.tenant, ["verify", "read"]);
   const base = await logSize(t.owner, t.tenant);
-  const seal = async () => expect((await api(`/v1/tenants/${t.tenant}/seal`, { method: "POST", headers: bearer(t.owner) })).status).toBe(200);
+  const seal = async () =>
+    expect((await api(`/v1/tenants/${t.tenant}/seal`, { method: "POST", headers: bearer(t.owner) })).status).toBe(200);
   await appendN(t.tenant, t.appendKey, 30);
   await seal();
   await appendN(t.tenant, t.appendKey, 20);
@@ -55,7 +56,11 @@ export async function tamperD1(sql: string, ...params: unknown[]) {
     env.DB.prepare("DROP TRIGGER audit_events_no_update"),
     env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
     env.DB.prepare(sql).bind(...params),
-    env.DB.prepare("CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
-    env.DB.prepare("CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
+    env.DB.prepare(
+      "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+    ),
+    env.DB.prepare(
+      "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+    ),
   ]);
 }

@@ -11,7 +11,9 @@ describe("the D1 mirror's hand-written INSERTs", () => {
   });
 
   it("one builder for DO storage (plain) and D1 (rows whose key exists skipped), within 100 parameters", () => {
-    expect(multiRowInsert("tree_nodes", ["level", "idx", "hash"], 2)).toBe("INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?), (?, ?, ?)");
+    expect(multiRowInsert("tree_nodes", ["level", "idx", "hash"], 2)).toBe(
+      "INSERT INTO tree_nodes (level, idx, hash) VALUES (?, ?, ?), (?, ?, ?)",
+    );
     expect(multiRowInsert("items", ["a", "b", "c"], 2, 2)).toBe(
       "INSERT INTO items (a, b, c) SELECT * FROM (VALUES (?, ?, ?), (?, ?, ?)) AS v WHERE NOT EXISTS (SELECT 1 FROM items AS t WHERE t.a = v.column1 AND t.b = v.column2)",
     );

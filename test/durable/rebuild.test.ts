@@ -6,7 +6,9 @@ import { runVerification } from "./log-helpers";
 
 async function rows(tenant: string) {
   const { results } = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all();
-  const { results: targets } = await env.DB.prepare("SELECT * FROM audit_event_targets WHERE tenant_id = ? ORDER BY seq, position").bind(tenant).all();
+  const { results: targets } = await env.DB.prepare("SELECT * FROM audit_event_targets WHERE tenant_id = ? ORDER BY seq, position")
+    .bind(tenant)
+    .all();
   return { results, targets };
 }
 
@@ -16,8 +18,12 @@ async function wipeD1(tenant: string) {
     env.DB.prepare("DROP TRIGGER audit_event_targets_no_delete"),
     env.DB.prepare("DELETE FROM audit_events WHERE tenant_id = ?").bind(tenant),
     env.DB.prepare("DELETE FROM audit_event_targets WHERE tenant_id = ?").bind(tenant),
-    env.DB.prepare("CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
-    env.DB.prepare("CREATE TRIGGER audit_event_targets_no_delete BEFORE DELETE ON audit_event_targets BEGIN SELECT RAISE(ABORT, 'audit_event_targets is append-only'); END"),
+    env.DB.prepare(
+      "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+    ),
+    env.DB.prepare(
+      "CREATE TRIGGER audit_event_targets_no_delete BEFORE DELETE ON audit_event_targets BEGIN SELECT RAISE(ABORT, 'audit_event_targets is append-only'); END",
+    ),
   ]);
 }
 
@@ -27,7 +33,9 @@ describe("reconstruction of D1 rows", () => {
     const verifyKey = await createKey(owner, tenant, ["verify"]);
     const seal = () => api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) });
     for (const n of [40, 25]) {
-      await postEvent(tenant, appendKey, { events: Array.from({ length: n }, (_, i) => event({ metadata: { i }, idempotency_key: `k-${n}-${i}` })) });
+      await postEvent(tenant, appendKey, {
+        events: Array.from({ length: n }, (_, i) => event({ metadata: { i }, idempotency_key: `k-${n}-${i}` })),
+      });
       expect((await seal()).status).toBe(200);
     }
     await postEvent(tenant, appendKey, { events: Array.from({ length: 7 }, (_, i) => event({ action: "tail.event", metadata: { i } })) });

@@ -22,7 +22,8 @@ function keysOf(tenant: string): { origin: string; verifiers: NoteVerifier[] } {
   return { origin: keys[0]!.origin, verifiers: keys.map((k) => (parseVerifierKey(k.verifier_key) as { value: NoteVerifier }).value) };
 }
 
-const sealNow = (tenant: string, owner: Parameters<typeof bearer>[0]) => api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) });
+const sealNow = (tenant: string, owner: Parameters<typeof bearer>[0]) =>
+  api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) });
 
 async function r2Text(key: string): Promise<string | undefined> {
   return (await env.BUCKET.get(key))?.text();
@@ -36,7 +37,9 @@ async function sealIdsInR2(tenant: string): Promise<string[]> {
 /** Verifies every seal in R2 from scratch, as an auditor would: returns the manifests. */
 async function verifyChainInR2(tenant: string): Promise<Manifest[]> {
   const { origin, verifiers } = keysOf(tenant);
-  const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all<{ entry: string }>();
+  const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+    .bind(tenant)
+    .all<{ entry: string }>();
   const manifests: Manifest[] = [];
   let prev: { manifest: Manifest; note: string; checkpoint: Checkpoint } | undefined;
   const range = new CompactRange();
@@ -55,7 +58,12 @@ async function verifyChainInR2(tenant: string): Promise<Manifest[]> {
     expect(checked.ok, JSON.stringify(checked)).toBe(true);
     if (checked.ok) prevLeaf = checked.value;
     // The bundle's lines are exactly D1's entry bytes for the range.
-    expect(bundle).toBe(results.slice(m.value.from, m.value.to).map((r) => `${r.entry}\n`).join(""));
+    expect(bundle).toBe(
+      results
+        .slice(m.value.from, m.value.to)
+        .map((r) => `${r.entry}\n`)
+        .join(""),
+    );
     // The checkpoint object is the one the manifest embeds.
     expect(await r2Text(sealKeys(tenant, id).checkpoint)).toBe(m.value.checkpoint);
     expect(openCheckpoint(m.value.checkpoint, origin, verifiers).ok).toBe(true);
@@ -97,7 +105,10 @@ describe("sealing", () => {
     expect(await (await sealNow(tenant, owner)).json()).toEqual({ sealed: [] });
 
     const manifests = await verifyChainInR2(tenant);
-    expect(manifests.map((m) => [m.from, m.to])).toEqual([[0, base + 25], [base + 25, base + 37]]);
+    expect(manifests.map((m) => [m.from, m.to])).toEqual([
+      [0, base + 25],
+      [base + 25, base + 37],
+    ]);
     expect(manifests[1]!.consistency.length).toBeGreaterThan(0);
     const latest = JSON.parse((await env.KV.get(kvLatestKey(tenant)))!) as { id: string; to: number };
     expect(latest).toMatchObject({ id: "000000000001", to: base + 37 });
@@ -166,7 +177,8 @@ describe("sealing", () => {
     const { owner, tenant, appendKey, readKey, base } = await tenantWithKeys();
     await appendN(tenant, appendKey, 8);
     const stub = logOf(tenant);
-    const count = () => runInDurableObject(stub, (_l: TenantLog, s) => Number(s.storage.sql.exec("SELECT count(*) AS n FROM entries").one().n));
+    const count = () =>
+      runInDurableObject(stub, (_l: TenantLog, s) => Number(s.storage.sql.exec("SELECT count(*) AS n FROM entries").one().n));
     expect(await count()).toBe(base + 8);
     await sealNow(tenant, owner);
     expect(await count()).toBe(0);
@@ -180,7 +192,9 @@ describe("sealing", () => {
     await env.DB.batch([
       env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
       env.DB.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 4").bind(tenant),
-      env.DB.prepare("CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
+      env.DB.prepare(
+        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+      ),
     ]);
     const lost = await api(`/v1/tenants/${tenant}/events/4`, { headers: { "x-api-key": readKey } });
     expect(lost.status).toBe(502);
@@ -253,7 +267,10 @@ describe("snapshot downloads", () => {
 
     const listed = (await (await get("/snapshots")).json()) as { snapshots: { id: string; from: number; to: number }[]; source: string };
     expect(listed.source).toBe("kv");
-    expect(listed.snapshots.map((s) => [s.id, s.from, s.to])).toEqual([["000000000000", 0, base + 4], ["000000000001", base + 4, base + 7]]);
+    expect(listed.snapshots.map((s) => [s.id, s.from, s.to])).toEqual([
+      ["000000000000", 0, base + 4],
+      ["000000000001", base + 4, base + 7],
+    ]);
 
     // KV lags (an index, never the truth): the list comes from R2.
     await env.KV.delete(`${sealPrefix(tenant)}000000000001`);
@@ -279,7 +296,11 @@ describe("snapshot downloads", () => {
     const last = (await (await api(`/v1/tenants/${tenant}/events/${stats.size - 1}`, { headers: { "x-api-key": readKey } })).json()) as {
       event: { action: string; targets: { id: string }[]; metadata: { part: string } };
     };
-    expect(last.event).toMatchObject({ action: "sealtrail.snapshot.downloaded", targets: [{ id: "000000000001", type: "snapshot" }], metadata: { part: "bundle" } });
+    expect(last.event).toMatchObject({
+      action: "sealtrail.snapshot.downloaded",
+      targets: [{ id: "000000000001", type: "snapshot" }],
+      metadata: { part: "bundle" },
+    });
 
     expect((await get("/snapshots/000000000009")).status).toBe(404);
     expect((await get("/snapshots/%2e%2e%2Fkeys")).status).toBe(404);
@@ -293,7 +314,11 @@ describe("settings", () => {
   it("admins change the seal interval, retention and legal hold; each change is logged; bounds are enforced", async () => {
     const { owner, tenant, readKey, base } = await tenantWithKeys();
     const put = (body: unknown, headers: Record<string, string> = bearer(owner)) =>
-      api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+      api(`/v1/tenants/${tenant}/settings`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      });
     expect(await (await api(`/v1/tenants/${tenant}/settings`, { headers: { "x-api-key": readKey } })).json()).toEqual({
       seal_interval_seconds: 60,
       retention_years: 7,
@@ -302,14 +327,26 @@ describe("settings", () => {
     });
     const res = await put({ seal_interval_seconds: 300, legal_hold: true });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ settings: { seal_interval_seconds: 300, retention_years: 7, legal_hold: true }, receipt: { seq: base } });
-    const entry = (await (await api(`/v1/tenants/${tenant}/events/${base}`, { headers: { "x-api-key": readKey } })).json()) as { event: unknown };
+    expect(await res.json()).toMatchObject({
+      settings: { seal_interval_seconds: 300, retention_years: 7, legal_hold: true },
+      receipt: { seq: base },
+    });
+    const entry = (await (await api(`/v1/tenants/${tenant}/events/${base}`, { headers: { "x-api-key": readKey } })).json()) as {
+      event: unknown;
+    };
     expect(entry.event).toMatchObject({
       action: "sealtrail.settings.updated",
       actor: { id: owner.userId, type: "user" },
       metadata: { before: { seal_interval_seconds: 60, legal_hold: false }, after: { seal_interval_seconds: 300, legal_hold: true } },
     });
-    for (const bad of [{ seal_interval_seconds: 5 }, { seal_interval_seconds: 86_401 }, { retention_years: 0 }, { legal_hold: "yes" }, {}, { delete_after: 1 }]) {
+    for (const bad of [
+      { seal_interval_seconds: 5 },
+      { seal_interval_seconds: 86_401 },
+      { retention_years: 0 },
+      { legal_hold: "yes" },
+      {},
+      { delete_after: 1 },
+    ]) {
       expect((await put(bad)).status, JSON.stringify(bad)).toBe(400);
     }
     expect((await put({ retention_years: 10 }, { "x-api-key": readKey })).status).toBe(403);

@@ -22,7 +22,9 @@ describe("soak (10,000 events)", () => {
     const batches = tenants.flatMap((t, ti) =>
       Array.from({ length: EVENTS_PER_TENANT / 100 }, (_, b) => ({
         t,
-        events: Array.from({ length: 100 }, (_, i) => event({ metadata: { t: ti, n: b * 100 + i }, idempotency_key: `soak-${ti}-${b}-${i}` })),
+        events: Array.from({ length: 100 }, (_, i) =>
+          event({ metadata: { t: ti, n: b * 100 + i }, idempotency_key: `soak-${ti}-${b}-${i}` }),
+        ),
       })),
     );
     for (let i = 0; i < batches.length; i += 4) {
@@ -33,13 +35,16 @@ describe("soak (10,000 events)", () => {
         }),
       );
       // Send a few batches twice, as a client that lost a response would.
-      if (i % 20 === 0) expect((await postEvent(batches[i]!.t.tenant, batches[i]!.t.appendKey, { events: batches[i]!.events })).status).toBe(201);
+      if (i % 20 === 0)
+        expect((await postEvent(batches[i]!.t.tenant, batches[i]!.t.appendKey, { events: batches[i]!.events })).status).toBe(201);
     }
     for (const t of tenants) {
       expect((await api(`/v1/tenants/${t.tenant}/seal`, { method: "POST", headers: bearer(t.owner) })).status).toBe(200);
       const counts = await env.DB.prepare(
         "SELECT count(*) AS n, count(DISTINCT idempotency_key) AS keys, max(seq) AS top FROM audit_events WHERE tenant_id = ?",
-      ).bind(t.tenant).first<{ n: number; keys: number; top: number }>();
+      )
+        .bind(t.tenant)
+        .first<{ n: number; keys: number; top: number }>();
       expect(counts).toEqual({ n: t.base + EVENTS_PER_TENANT, keys: EVENTS_PER_TENANT, top: t.base + EVENTS_PER_TENANT - 1 });
       const job = await runVerification(t.tenant, t.verifyKey);
       expect(job.report).toMatchObject({ ok: true, checked: { entries: t.base + EVENTS_PER_TENANT } });

@@ -8,7 +8,7 @@ import { sequenceGroup } from "../../src/durable/sequencer";
 import { MAX_QUEUED_EVENTS } from "../../src/durable/group-commit";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { toHttp } from "../../src/worker/errors";
-import { api, event, logOf, postEvent, tenantWithKeys } from "../worker/helpers";
+import { event, logOf, postEvent, tenantWithKeys } from "../worker/helpers";
 import { appendVia, failingD1, withLog } from "./faults";
 
 const d1Count = async (tenant: string, table = "audit_events") =>
@@ -33,7 +33,9 @@ describe("D1 has no update path", () => {
     ]) {
       await expect(env.DB.prepare(sql).bind(tenant).run(), sql).rejects.toThrow(/append-only/);
     }
-    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND action = 'user.login'").bind(tenant).first<{ entry: string }>();
+    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND action = 'user.login'")
+      .bind(tenant)
+      .first<{ entry: string }>();
     expect(row!.entry).toContain('"action":"user.login"');
   });
 
@@ -50,17 +52,43 @@ describe("D1 has no update path", () => {
     const row = before.events[0] as Record<string, string | number | null>;
     const forged = String(row.entry).replace("user.login", "user.logon");
     const cols = "(tenant_id, seq, entry, leaf_hash, received_at, occurred_at, action, actor_id, actor_type, outcome, idempotency_key)";
-    const values = [tenant, 0, forged, row.leaf_hash, row.received_at, row.occurred_at, "user.logon", row.actor_id, row.actor_type, row.outcome, row.idempotency_key];
+    const values = [
+      tenant,
+      0,
+      forged,
+      row.leaf_hash,
+      row.received_at,
+      row.occurred_at,
+      "user.logon",
+      row.actor_id,
+      row.actor_type,
+      row.outcome,
+      row.idempotency_key,
+    ];
     for (const verb of ["INSERT OR REPLACE INTO", "REPLACE INTO"]) {
       const sql = `${verb} audit_events ${cols} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-      await expect(env.DB.prepare(sql).bind(...values).run(), verb).rejects.toThrow(/append-only/);
+      await expect(
+        env.DB.prepare(sql)
+          .bind(...values)
+          .run(),
+        verb,
+      ).rejects.toThrow(/append-only/);
       // A new seq that reuses the row's idempotency key would replace it through the UNIQUE index.
-      await expect(env.DB.prepare(sql).bind(...[tenant, 1, ...values.slice(2)]).run(), `${verb} (unique key)`).rejects.toThrow(/append-only/);
+      await expect(
+        env.DB.prepare(sql)
+          .bind(...[tenant, 1, ...values.slice(2)])
+          .run(),
+        `${verb} (unique key)`,
+      ).rejects.toThrow(/append-only/);
       const target = `${verb} audit_event_targets (tenant_id, seq, position, target_id, target_type) VALUES (?, 0, 0, 'forged', 'application')`;
       await expect(env.DB.prepare(target).bind(tenant).run(), target).rejects.toThrow(/append-only/);
     }
     const upsert = `INSERT INTO audit_events ${cols} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, seq) DO UPDATE SET entry = excluded.entry`;
-    await expect(env.DB.prepare(upsert).bind(...values).run()).rejects.toThrow(/append-only/);
+    await expect(
+      env.DB.prepare(upsert)
+        .bind(...values)
+        .run(),
+    ).rejects.toThrow(/append-only/);
     expect(await snapshot()).toEqual(before);
   });
 
@@ -79,12 +107,25 @@ describe("D1 has no update path", () => {
     // A plain INSERT … ON CONFLICT DO NOTHING of the identical row (an older Worker's mirror) is skipped too.
     const cols = Object.keys(before!);
     const insert = `INSERT INTO audit_events (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")}) ON CONFLICT (tenant_id, seq) DO NOTHING`;
-    await env.DB.prepare(insert).bind(...Object.values(before!)).run();
+    await env.DB.prepare(insert)
+      .bind(...Object.values(before!))
+      .run();
     // …but a different row under the same key is refused, even with DO NOTHING.
     const other = { ...before!, action: "user.logon" };
-    await expect(env.DB.prepare(insert).bind(...Object.values(other)).run()).rejects.toThrow(/append-only/);
-    expect(await env.DB.prepare(rowOf).bind(tenant, seq).all().then((r) => r.results)).toEqual([before]);
-    const targets = await env.DB.prepare("SELECT count(*) AS n FROM audit_event_targets WHERE tenant_id = ? AND seq = ?").bind(tenant, seq).first<{ n: number }>();
+    await expect(
+      env.DB.prepare(insert)
+        .bind(...Object.values(other))
+        .run(),
+    ).rejects.toThrow(/append-only/);
+    expect(
+      await env.DB.prepare(rowOf)
+        .bind(tenant, seq)
+        .all()
+        .then((r) => r.results),
+    ).toEqual([before]);
+    const targets = await env.DB.prepare("SELECT count(*) AS n FROM audit_event_targets WHERE tenant_id = ? AND seq = ?")
+      .bind(tenant, seq)
+      .first<{ n: number }>();
     expect(targets?.n).toBe(1);
   });
 });
@@ -138,11 +179,14 @@ describe("atomic append", () => {
     await runInDurableObject(stub, (_log: TenantLog, state) => {
       state.storage.sql.exec("CREATE TRIGGER inject_fault BEFORE INSERT ON idempotency BEGIN SELECT RAISE(ABORT, 'injected'); END");
     });
-    const res = await postEvent(tenant, appendKey, { events: [event({ action: "a.one" }), event({ action: "a.two", idempotency_key: "x" })] });
+    const res = await postEvent(tenant, appendKey, {
+      events: [event({ action: "a.one" }), event({ action: "a.two", idempotency_key: "x" })],
+    });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ error: { code: "log_unavailable" } });
-    const entries = await runInDurableObject(stub, (_log: TenantLog, state) =>
-      state.storage.sql.exec("SELECT count(*) AS n FROM entries").one().n,
+    const entries = await runInDurableObject(
+      stub,
+      (_log: TenantLog, state) => state.storage.sql.exec("SELECT count(*) AS n FROM entries").one().n,
     );
     expect(entries).toBe(base + 1);
     expect((await stub.stats()).size).toBe(base + 1);

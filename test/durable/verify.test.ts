@@ -5,7 +5,7 @@ import { sealKeys } from "../../src/core/seal";
 import { kvLatestKey } from "../../src/durable/seal-objects";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { api, auditOf, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
-import { d1RefusesRowsOf, failingD1 } from "./faults";
+import { d1RefusesRowsOf } from "./faults";
 import { appendN, runVerification, sealedLog, tamperD1 } from "./log-helpers";
 
 const verify = runVerification;
@@ -14,13 +14,28 @@ describe("verification of a clean log", () => {
   it("a sealed log with an unsealed tail verifies ok; the report is stored INSERT-only and the run is logged", async () => {
     const { tenant, verifyKey, readKey, base } = await sealedLog();
     const job = await verify(tenant, verifyKey);
-    expect(job.report).toMatchObject({ ok: true, mode: "full", failures: [], checked: { entries: base + 55, seals: 2, bundle_entries: base + 50 } });
-    const listed = (await (await api(`/v1/tenants/${tenant}/verify`, { headers: { "x-api-key": verifyKey } })).json()) as { reports: unknown[] };
+    expect(job.report).toMatchObject({
+      ok: true,
+      mode: "full",
+      failures: [],
+      checked: { entries: base + 55, seals: 2, bundle_entries: base + 50 },
+    });
+    const listed = (await (await api(`/v1/tenants/${tenant}/verify`, { headers: { "x-api-key": verifyKey } })).json()) as {
+      reports: unknown[];
+    };
     expect(listed.reports).toEqual([expect.objectContaining({ job_id: job.job_id, ok: true, failures: 0 })]);
-    await expect(env.DB.prepare("UPDATE verification_reports SET ok = 0 WHERE job_id = ?").bind(job.job_id).run()).rejects.toThrow(/append-only/);
+    await expect(env.DB.prepare("UPDATE verification_reports SET ok = 0 WHERE job_id = ?").bind(job.job_id).run()).rejects.toThrow(
+      /append-only/,
+    );
     await expect(env.DB.prepare("DELETE FROM verification_reports WHERE job_id = ?").bind(job.job_id).run()).rejects.toThrow(/append-only/);
-    const last = (await (await api(`/v1/tenants/${tenant}/events/${base + 55}`, { headers: { "x-api-key": readKey } })).json()) as { event: unknown };
-    expect(last.event).toMatchObject({ action: "sealtrail.log.verified", outcome: "success", metadata: { job_id: job.job_id, ok: true, entries: base + 55 } });
+    const last = (await (await api(`/v1/tenants/${tenant}/events/${base + 55}`, { headers: { "x-api-key": readKey } })).json()) as {
+      event: unknown;
+    };
+    expect(last.event).toMatchObject({
+      action: "sealtrail.log.verified",
+      outcome: "success",
+      metadata: { job_id: job.job_id, ok: true, entries: base + 55 },
+    });
     expect((await api(`/v1/tenants/${tenant}/verify`, { method: "POST", headers: { "x-api-key": readKey } })).status).toBe(403);
   });
 
@@ -37,9 +52,12 @@ describe("verification of a clean log", () => {
   });
 
   it("a run goes step by step from the alarm, survives eviction, and runs one at a time", async () => {
-    const { tenant, verifyKey, base } = await sealedLog();
+    const { tenant, base } = await sealedLog();
     const stub = auditOf(tenant);
-    const requestedBy = { event: { action: "sealtrail.log.verified", actor: { id: "t", type: "test" }, targets: [], outcome: "success" }, provenance: {} };
+    const requestedBy = {
+      event: { action: "sealtrail.log.verified", actor: { id: "t", type: "test" }, targets: [], outcome: "success" },
+      provenance: {},
+    };
     const started = await stub.start(tenant, { jobId: crypto.randomUUID(), mode: "full", seed: 1, budgetMs: 0 }, requestedBy);
     expect(started.status).toBe("running");
     const again = await stub.start(tenant, { jobId: crypto.randomUUID(), mode: "full", seed: 2 }, requestedBy);
@@ -68,7 +86,11 @@ describe("verification of a clean log", () => {
     expect(inc.report).toMatchObject({ ok: true, mode: "incremental", checked: { seals: 1, sampled: base + 50 } });
     expect(inc.report!.checked.entries).toBe(16); // the new seal (5 + 1 logged run + 10) only
     // An old entry changed out of band is caught by the sample (here every older entry).
-    await tamperD1("UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = ?", tenant, base + 2);
+    await tamperD1(
+      "UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = ?",
+      tenant,
+      base + 2,
+    );
     const caught = await verify(tenant, verifyKey, { mode: "incremental" });
     expect(caught.report?.ok).toBe(false);
     expect(caught.report?.failures[0]).toMatchObject({ seq: base + 2 });
@@ -114,7 +136,9 @@ describe("tampering is detected and named", () => {
 
   it("an entry's bytes and leaf hash column both changed in D1", async () => {
     const { tenant, verifyKey } = await sealedLog();
-    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = 40").bind(tenant).first<{ entry: string }>();
+    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = 40")
+      .bind(tenant)
+      .first<{ entry: string }>();
     const forged = row!.entry.replace('"success"', '"failure"');
     const input = new Uint8Array([0, ...new TextEncoder().encode(forged)]);
     const leaf = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", input))));
@@ -140,18 +164,33 @@ describe("tampering is detected and named", () => {
 
   it("a leaf hash column altered alone", async () => {
     const { tenant, verifyKey } = await sealedLog();
-    await tamperD1("UPDATE audit_events SET leaf_hash = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' WHERE tenant_id = ? AND seq = 9", tenant);
-    expect(await first(tenant, verifyKey)).toMatchObject({ kind: "leaf_hash_mismatch", seq: 9, found: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" });
+    await tamperD1(
+      "UPDATE audit_events SET leaf_hash = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' WHERE tenant_id = ? AND seq = 9",
+      tenant,
+    );
+    expect(await first(tenant, verifyKey)).toMatchObject({
+      kind: "leaf_hash_mismatch",
+      seq: 9,
+      found: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    });
   });
 
   it("a forged entry appended at the tail of D1", async () => {
     const { tenant, verifyKey } = await sealedLog();
     const size = (await logOf(tenant).stats()).size;
-    const last = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq = ?").bind(tenant, size - 1).first<Record<string, unknown>>();
+    const last = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq = ?")
+      .bind(tenant, size - 1)
+      .first<Record<string, unknown>>();
     await env.DB.prepare(
       "INSERT INTO audit_events (tenant_id, seq, entry, leaf_hash, received_at, action, actor_id, actor_type, outcome) VALUES (?, ?, ?, ?, ?, 'x.y', 'a', 'user', 'success')",
     )
-      .bind(tenant, size, String(last!.entry).replace(`"seq":${size - 1}`, `"seq":${size}`), String(last!.leaf_hash), Number(last!.received_at))
+      .bind(
+        tenant,
+        size,
+        String(last!.entry).replace(`"seq":${size - 1}`, `"seq":${size}`),
+        String(last!.leaf_hash),
+        Number(last!.received_at),
+      )
       .run();
     expect(await first(tenant, verifyKey)).toMatchObject({ kind: "entry_unexpected", seq: size });
   });
@@ -159,7 +198,7 @@ describe("tampering is detected and named", () => {
   it("an R2 bundle replaced by another valid-looking one", async () => {
     const { tenant, verifyKey } = await sealedLog();
     const key = sealKeys(tenant, 0).bundle;
-    const other = (await (await env.BUCKET.get(sealKeys(tenant, 1).bundle))!.text());
+    const other = await (await env.BUCKET.get(sealKeys(tenant, 1).bundle))!.text();
     await env.BUCKET.delete(key);
     await env.BUCKET.put(key, other);
     expect(await first(tenant, verifyKey)).toMatchObject({ kind: "bundle_mismatch", key, detail: "sha256" });
@@ -170,7 +209,7 @@ describe("tampering is detected and named", () => {
     const other = await sealedLog();
     const key = sealKeys(victim.tenant, 1).manifest;
     await env.BUCKET.delete(key);
-    await env.BUCKET.put(key, (await (await env.BUCKET.get(sealKeys(other.tenant, 1).manifest))!.text()));
+    await env.BUCKET.put(key, await (await env.BUCKET.get(sealKeys(other.tenant, 1).manifest))!.text());
     expect(await first(victim.tenant, victim.verifyKey)).toMatchObject({ kind: "seal_invalid", key });
   });
 

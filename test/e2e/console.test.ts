@@ -95,7 +95,10 @@ describe("the console", () => {
   test("create an append key; the raw key is shown once and works", async () => {
     await page.getByRole("link", { name: "Keys" }).click();
     await page.getByLabel("Name").fill("billing-service");
-    await page.getByRole("checkbox", { name: /append/ }).first().check();
+    await page
+      .getByRole("checkbox", { name: /append/ })
+      .first()
+      .check();
     await page.getByRole("button", { name: "Create key" }).click();
     appendKey = (await page.getByTestId("raw-key").textContent())!.trim();
     expect(appendKey).toMatch(/^st_/);
@@ -131,7 +134,12 @@ describe("the console", () => {
       fetch(`${API}/v1/tenants/${tenant}/events`, {
         method: "POST",
         headers: { "content-type": "application/json", "x-api-key": publishable, origin },
-        body: JSON.stringify({ action: "page.viewed", actor: { id: "visitor", type: "anonymous" }, targets: [{ id: "home", type: "page" }], outcome: "success" }),
+        body: JSON.stringify({
+          action: "page.viewed",
+          actor: { id: "visitor", type: "anonymous" },
+          targets: [{ id: "home", type: "page" }],
+          outcome: "success",
+        }),
       });
     expect((await send("https://shop.example.com")).status).toBe(201);
     expect((await send("https://www.example.com")).status).toBe(403);
@@ -164,8 +172,15 @@ describe("the console", () => {
   });
 
   test("hostile content is shown inert and visibly escaped", async () => {
-    const hostile = '<img src=x onerror=alert(1)><script>alert(2)</script>\u001b[31mred\u001b[0m\u202Egnp.exe\r\nX-Injected: yes';
-    const [receipt] = await append([{ action: "document.shared", actor: { id: "mallory", type: "user", name: hostile }, targets: [{ id: "doc-1", type: "document", name: hostile }], outcome: "success" }]);
+    const hostile = "<img src=x onerror=alert(1)><script>alert(2)</script>\u001b[31mred\u001b[0m\u202Egnp.exe\r\nX-Injected: yes";
+    const [receipt] = await append([
+      {
+        action: "document.shared",
+        actor: { id: "mallory", type: "user", name: hostile },
+        targets: [{ id: "doc-1", type: "document", name: hostile }],
+        outcome: "success",
+      },
+    ]);
     // In the list, the actor's name (a plain string) shows every control character escaped.
     await page.goto(`${B}/#/t/${tenant}/events?action=document.shared`);
     const row = page.locator(`[data-testid=events-table] tr[data-seq="${receipt!.seq}"]`);
@@ -209,7 +224,9 @@ describe("the console", () => {
     const range = (await rows.first().locator("td:nth-child(2)").textContent())!;
     const [from, last] = range.split("–").map(Number);
     const [bundle] = await Promise.all([page.waitForEvent("download"), rows.first().getByRole("link", { name: "bundle" }).click()]);
-    const lines = readFileSync((await bundle.path())!, "utf8").trimEnd().split("\n");
+    const lines = readFileSync((await bundle.path())!, "utf8")
+      .trimEnd()
+      .split("\n");
     expect(lines.length).toBe(last! - from! + 1);
     expect(JSON.parse(lines[0]!).seq).toBe(from);
     const [manifest] = await Promise.all([page.waitForEvent("download"), rows.first().getByRole("link", { name: "manifest" }).click()]);
@@ -269,7 +286,12 @@ describe("the console", () => {
   });
 
   test("a row tampered with in D1 is named by the console", async () => {
-    tamperD1(server.d1File(), "UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = ?", tenant, loginSeq);
+    tamperD1(
+      server.d1File(),
+      "UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = ?",
+      tenant,
+      loginSeq,
+    );
     await page.goto(`${B}/#/t/${tenant}/verify`);
     await page.getByTestId("run-verification").click();
     const report = page.getByTestId("report");
@@ -290,7 +312,9 @@ describe("the console", () => {
     // The entry's own page says its bytes are not the ones the signed log holds: the server
     // checks the row against the log's tree and refuses to serve it (502 integrity_error).
     await page.goto(`${B}/#/t/${tenant}/events/${loginSeq}`);
-    await expect.poll(() => page.getByTestId("entry-check").textContent()).toContain(`Entry ${loginSeq} FAILED the server's integrity check`);
+    await expect
+      .poll(() => page.getByTestId("entry-check").textContent())
+      .toContain(`Entry ${loginSeq} FAILED the server's integrity check`);
     // And the overview raises the alarm.
     await page.goto(`${B}/#/t/${tenant}/overview`);
     await expect.poll(() => page.getByTestId("alerts").textContent()).toContain("The last verification failed");
@@ -299,10 +323,15 @@ describe("the console", () => {
 
   test("a log that does not extend the checkpoint this browser saw is called out", async () => {
     // As if this browser had seen a different tree of 5 entries (a fork, or a rewritten log).
-    await page.evaluate((t) => localStorage.setItem(`sealtrail.seen.${t}`, JSON.stringify({ size: 5, root: btoa("x".repeat(32)) })), tenant);
+    await page.evaluate(
+      (t) => localStorage.setItem(`sealtrail.seen.${t}`, JSON.stringify({ size: 5, root: btoa("x".repeat(32)) })),
+      tenant,
+    );
     await page.goto(`${B}/#/t/${tenant}/verify`);
     await page.getByRole("button", { name: "Check in this browser" }).click();
-    await expect.poll(() => page.getByTestId("browser-checks").textContent()).toContain("The log is not an extension of the one this browser verified before");
+    await expect
+      .poll(() => page.getByTestId("browser-checks").textContent())
+      .toContain("The log is not an extension of the one this browser verified before");
     // A signature by any key but the pinned one is refused too: pin a valid verifier key of this
     // log's name (c2sp.org/signed-note: id = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]) that the
     // server never used.
@@ -310,7 +339,11 @@ describe("the console", () => {
     const name = pinned.split("+")[0]!;
     const raw = generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(-32);
     const typed = Buffer.concat([Buffer.of(0x01), raw]);
-    const id = createHash("sha256").update(Buffer.concat([Buffer.from(`${name}\n`), typed])).digest().subarray(0, 4).toString("hex");
+    const id = createHash("sha256")
+      .update(Buffer.concat([Buffer.from(`${name}\n`), typed]))
+      .digest()
+      .subarray(0, 4)
+      .toString("hex");
     const forged = `${name}+${id}+${typed.toString("base64")}`;
     await page.evaluate((t) => localStorage.removeItem(`sealtrail.seen.${t}`), tenant);
     await page.getByText("Pin a different key").click();
@@ -350,11 +383,21 @@ describe("the console", () => {
     const probe = "cross.site.probe";
     const target = `${B}/v1/tenants/${tenant}/events?action=${probe}`;
     await other.goto(`${API}/docs/api`);
-    const [res] = await Promise.all([other.waitForResponse((r) => r.url() === target), other.evaluate((u) => void (location.href = u), target)]);
+    const [res] = await Promise.all([
+      other.waitForResponse((r) => r.url() === target),
+      other.evaluate((u) => {
+        location.href = u;
+      }, target),
+    ]);
     expect(res.status()).toBe(403);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("cross_site_request");
     const logged = await page.evaluate(
-      async ([t, from]) => ((await (await fetch(`/v1/tenants/${t}/events?from_seq=${from}&limit=100`)).json()) as { events: { event: { metadata?: unknown } }[] }).events,
+      async ([t, from]) =>
+        (
+          (await (await fetch(`/v1/tenants/${t}/events?from_seq=${from}&limit=100`)).json()) as {
+            events: { event: { metadata?: unknown } }[];
+          }
+        ).events,
       [tenant, before] as const,
     );
     expect(JSON.stringify(logged)).not.toContain(probe);

@@ -62,7 +62,11 @@ afterAll(async () => {
   if (state) rmSync(state, { recursive: true, force: true });
 });
 
-const cookieOf = (res: Response) => res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+const cookieOf = (res: Response) =>
+  res.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
 
 describe(`PORT=${PORT} npm run dev`, () => {
   test("serves the console on that port", async () => {

@@ -35,16 +35,33 @@ export async function startServer(port = Number(process.env.E2E_PORT ?? 8795)): 
   if (inUse) throw new Error(`port ${port} is already in use: stop what runs there, or set E2E_PORT`);
   const state = mkdtempSync(join(tmpdir(), "sealtrail-e2e-"));
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", X_LOCAL_OBSERVABILITY: "false" };
-  const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, encoding: "utf8" });
+  const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
+    env,
+    encoding: "utf8",
+  });
   if (migrate.status !== 0) throw new Error(`migrations failed: ${migrate.stderr}`);
   const dev: ChildProcess = spawn(
     "npx",
     [
-      "wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state,
-      "--var", `BETTER_AUTH_SECRET:${secret()}`, "--var", `SEALTRAIL_SIGNING_SECRET:${secret()}`,
-      "--var", `BETTER_AUTH_URL:${base}`, "--var", `TRUSTED_ORIGINS:http://localhost:${port}`,
+      "wrangler",
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      state,
+      "--var",
+      `BETTER_AUTH_SECRET:${secret()}`,
+      "--var",
+      `SEALTRAIL_SIGNING_SECRET:${secret()}`,
+      "--var",
+      `BETTER_AUTH_URL:${base}`,
+      "--var",
+      `TRUSTED_ORIGINS:http://localhost:${port}`,
       // Local origins whatever wrangler.toml says (after `npm run deploy` it holds production values).
-      "--var", "SEALTRAIL_ORIGIN:sealtrail.localhost",
+      "--var",
+      "SEALTRAIL_ORIGIN:sealtrail.localhost",
     ],
     { env, stdio: "ignore", detached: true },
   );
@@ -86,7 +103,9 @@ export function tamperD1(file: string, sql: string, ...params: (string | number)
   try {
     db.exec("BEGIN; DROP TRIGGER audit_events_no_update;");
     db.prepare(sql).run(...params);
-    db.exec("CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END; COMMIT;");
+    db.exec(
+      "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END; COMMIT;",
+    );
   } finally {
     db.close();
   }

@@ -127,7 +127,12 @@ describe("npm run deploy refuses local settings before any remote call", () => {
     dirs.push(home);
     const config = join(home, "wrangler.toml");
     writeFileSync(config, shipped());
-    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, ".config"), PATH: `${BIN}${delimiter}${process.env.PATH}` };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, ".config"),
+      PATH: `${BIN}${delimiter}${process.env.PATH}`,
+    };
     for (const name of ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL", "CLOUDFLARE_ACCOUNT_ID"]) delete env[name];
     const r = spawnSync("npm", ["run", "--silent", "deploy", "--", "--config", config], { cwd: ROOT, encoding: "utf8", env });
     expect(r.status).toBe(1);
@@ -152,8 +157,16 @@ describe("npm run deploy refuses local settings before any remote call", () => {
     const cases: [string, (t: string) => string, RegExp][] = [
       ["origin", (t) => production(t).replace(/^SEALTRAIL_ORIGIN = .*$/m, 'SEALTRAIL_ORIGIN = "sealtrail.localhost"'), /SEALTRAIL_ORIGIN/],
       ["auth url", (t) => production(t).replace(/^BETTER_AUTH_URL = .*$/m, 'BETTER_AUTH_URL = "http://localhost:8787"'), /BETTER_AUTH_URL/],
-      ["plain http", (t) => production(t).replace(/^BETTER_AUTH_URL = .*$/m, 'BETTER_AUTH_URL = "http://audit.example.com"'), /BETTER_AUTH_URL/],
-      ["trusted", (t) => production(t).replace(/^TRUSTED_ORIGINS = .*$/m, 'TRUSTED_ORIGINS = "https://a.example, http://127.0.0.1:8787"'), /TRUSTED_ORIGINS lists "http:\/\/127/],
+      [
+        "plain http",
+        (t) => production(t).replace(/^BETTER_AUTH_URL = .*$/m, 'BETTER_AUTH_URL = "http://audit.example.com"'),
+        /BETTER_AUTH_URL/,
+      ],
+      [
+        "trusted",
+        (t) => production(t).replace(/^TRUSTED_ORIGINS = .*$/m, 'TRUSTED_ORIGINS = "https://a.example, http://127.0.0.1:8787"'),
+        /TRUSTED_ORIGINS lists "http:\/\/127/,
+      ],
     ];
     for (const [name, edit, named] of cases) {
       const s = setup({}, edit);

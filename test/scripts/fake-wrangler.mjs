@@ -115,7 +115,9 @@ switch (true) {
   case command === "d1 migrations apply DB --remote": {
     banner();
     out("Resource location: remote \n");
-    const all = readdirSync(state.migrationsDir).filter((f) => f.endsWith(".sql")).sort();
+    const all = readdirSync(state.migrationsDir)
+      .filter((f) => f.endsWith(".sql"))
+      .sort();
     const pending = all.filter((m) => !state.migrationsApplied.includes(m));
     if (pending.length === 0) out("\u2705 No migrations to apply!");
     else {
@@ -127,7 +129,13 @@ switch (true) {
   }
   case command === "secret list --format json":
     if (!state.workerExists) notFound();
-    out(JSON.stringify(Object.keys(state.secrets).map((name) => ({ name, type: "secret_text" })), null, "  "));
+    out(
+      JSON.stringify(
+        Object.keys(state.secrets).map((name) => ({ name, type: "secret_text" })),
+        null,
+        "  ",
+      ),
+    );
     break;
   case /^secret put \S+$/.test(command): {
     banner();

@@ -38,9 +38,7 @@ const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => f
 describe("append", () => {
   it("500 concurrent appends get sequence numbers base..base+499 exactly once, chained, matching the head", async () => {
     const { tenant, appendKey, base } = await tenantWithKeys();
-    const responses = await Promise.all(
-      Array.from({ length: 500 }, (_, i) => postEvent(tenant, appendKey, event({ metadata: { i } }))),
-    );
+    const responses = await Promise.all(Array.from({ length: 500 }, (_, i) => postEvent(tenant, appendKey, event({ metadata: { i } }))));
     const receipts = await Promise.all(
       responses.map(async (r) => {
         expect(r.status).toBe(201);

@@ -131,7 +131,10 @@ describe("better-auth's own key routes are refused (item 1)", () => {
     for (const [path, body] of attempts) {
       for (const url of spellings(path)) {
         for (const method of ["POST", "GET"]) {
-          const query = body && method === "GET" ? `${url.includes("?") ? "&" : "?"}${new URLSearchParams({ id: web.id, keyId: web.id, organizationId: tenant })}` : "";
+          const query =
+            body && method === "GET"
+              ? `${url.includes("?") ? "&" : "?"}${new URLSearchParams({ id: web.id, keyId: web.id, organizationId: tenant })}`
+              : "";
           const res = await raw(url + query, method, owner, method === "POST" ? (body ?? {}) : undefined);
           expect(res.status, `${method} ${url}`).toBeGreaterThanOrEqual(400);
           expect(res.status, `${method} ${url}`).not.toBe(500);
@@ -183,7 +186,11 @@ describe("key creation is logged; keys do not outlive their creator (item 2)", (
     const secretId = keys.find((k) => k.type === "secret")!.id;
     const created = await entriesOf(owner, tenant, "sealtrail.key.created");
     expect(created.map((e) => [e.event.actor, e.event.targets, e.event.metadata])).toEqual([
-      [{ id: owner.userId, type: "user" }, [{ id: secretId, type: "api_key" }], { name: "auditor-key", type: "secret", permissions: ["read", "verify"] }],
+      [
+        { id: owner.userId, type: "user" },
+        [{ id: secretId, type: "api_key" }],
+        { name: "auditor-key", type: "secret", permissions: ["read", "verify"] },
+      ],
       [
         { id: owner.userId, type: "user" },
         [{ id: web.id, type: "api_key" }],
@@ -196,7 +203,9 @@ describe("key creation is logged; keys do not outlive their creator (item 2)", (
       expect(e.entry).not.toContain(secret.slice(3, 20));
     }
     // The key list names who created each key.
-    const listed = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as { keys: { created_by: string | null }[] };
+    const listed = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as {
+      keys: { created_by: string | null }[];
+    };
     expect(listed.keys.map((k) => k.created_by)).toEqual([owner.userId, owner.userId]);
   });
 
@@ -226,12 +235,16 @@ describe("key creation is logged; keys do not outlive their creator (item 2)", (
     expect((await keysOf(owner, tenant)).map((k) => k.name)).toEqual(["owner-writer"]);
 
     const revoked = await entriesOf(owner, tenant, "sealtrail.key.revoked");
-    const byTarget = revoked.map((e) => [(e.event.targets as { id: string }[])[0]!.id, (e.event.actor as { id: string }).id, e.event.metadata]);
+    const byTarget = revoked.map((e) => [
+      (e.event.targets as { id: string }[])[0]!.id,
+      (e.event.actor as { id: string }).id,
+      e.event.metadata,
+    ]);
     expect(byTarget).toHaveLength(3);
     expect(byTarget).toEqual(
       expect.arrayContaining([
         [ids["ada-writer"], owner.userId, { reason: "creator_removed", created_by: ada.userId }],
-        [ids["web"], owner.userId, { reason: "creator_removed", created_by: ada.userId }],
+        [ids.web, owner.userId, { reason: "creator_removed", created_by: ada.userId }],
         [ids["bob-writer"], bob.userId, { reason: "creator_left", created_by: bob.userId }],
       ]),
     );
@@ -256,7 +269,11 @@ describe("key creation is logged; keys do not outlive their creator (item 2)", (
     // Used once: the secret keys are now in this isolate's verified-key cache.
     for (const k of [adaWriter, cyWriter]) expect((await postEvent(tenant, k, event())).status).toBe(201);
     const settings = (key: string) =>
-      api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { "content-type": "application/json", "x-api-key": key }, body: JSON.stringify({ legal_hold: true }) });
+      api(`/v1/tenants/${tenant}/settings`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", "x-api-key": key },
+        body: JSON.stringify({ legal_hold: true }),
+      });
     expect((await settings(adaAdmin)).status).toBe(200);
     const ids = Object.fromEntries((await keysOf(owner, tenant)).map((k) => [k.name, k.id]));
 
@@ -279,7 +296,11 @@ describe("key creation is logged; keys do not outlive their creator (item 2)", (
     expect(revoked).toHaveLength(2);
     const all = (await changesOf(owner, tenant)).map((e) => e.event.action);
     const changedAt = all.indexOf("sealtrail.member.role_updated");
-    expect(all.slice(changedAt, changedAt + 3)).toEqual(["sealtrail.member.role_updated", "sealtrail.key.revoked", "sealtrail.key.revoked"]);
+    expect(all.slice(changedAt, changedAt + 3)).toEqual([
+      "sealtrail.member.role_updated",
+      "sealtrail.key.revoked",
+      "sealtrail.key.revoked",
+    ]);
   });
 
   it("a refused removal (the only owner leaving) revokes nothing and logs nothing", async () => {
@@ -332,7 +353,12 @@ describe("/api/auth/* bodies are capped (item 7)", () => {
   it("a body over the limit on a membership route changes nothing and logs nothing", async () => {
     const owner = await signUp("Olivia");
     const tenant = await createTenant(owner);
-    const res = await orgRoute(owner, "invite-member", { email: "x@example.com", role: "member", organizationId: tenant, pad: big(70 * 1024) });
+    const res = await orgRoute(owner, "invite-member", {
+      email: "x@example.com",
+      role: "member",
+      organizationId: tenant,
+      pad: big(70 * 1024),
+    });
     expect(res.status).toBe(413);
     const pending = await raw(`/api/auth/organization/list-invitations?organizationId=${tenant}`, "GET", owner);
     expect(await pending.json()).toEqual([]);
@@ -359,7 +385,9 @@ describe("membership logging does not depend on the body's size (item 9)", () =>
     expect((await orgRoute(bob, "reject-invitation", { invitationId: inv.id, pad })).status).toBe(200);
     expect((await orgRoute(owner, "update-member-role", { memberId, role: "member", organizationId: tenant, pad })).status).toBe(200);
     const rejected = await entriesOf(owner, tenant, "sealtrail.member.invitation_rejected");
-    expect(rejected.map((e) => [(e.event.actor as { id: string }).id, e.event.metadata])).toEqual([[bob.userId, { email: bob.email, role: "member" }]]);
+    expect(rejected.map((e) => [(e.event.actor as { id: string }).id, e.event.metadata])).toEqual([
+      [bob.userId, { email: bob.email, role: "member" }],
+    ]);
     const updated = await entriesOf(owner, tenant, "sealtrail.member.role_updated");
     expect(updated.map((e) => e.event.metadata)).toEqual([{ user_id: ada.userId, role: "member", previous_role: "auditor" }]);
   });
@@ -368,8 +396,10 @@ describe("membership logging does not depend on the body's size (item 9)", () =>
     const { owner, tenant, ada, bob, memberId, inv } = await team();
     const carol = await signUp("Carol");
     const carolInv = await invite(owner, tenant, carol.email, "admin");
-    const roleOf = async () => (await env.DB.prepare("SELECT role FROM member WHERE id = ?").bind(memberId).first<{ role: string }>())?.role;
-    const statusOf = async () => (await env.DB.prepare("SELECT status FROM invitation WHERE id = ?").bind(inv.id).first<{ status: string }>())?.status;
+    const roleOf = async () =>
+      (await env.DB.prepare("SELECT role FROM member WHERE id = ?").bind(memberId).first<{ role: string }>())?.role;
+    const statusOf = async () =>
+      (await env.DB.prepare("SELECT status FROM invitation WHERE id = ?").bind(inv.id).first<{ status: string }>())?.status;
     // The log refuses every append from now on: R2 holds a seal it never made (invariant 10).
     await env.BUCKET.put(sealKeys(tenant, 0).manifest, "a manifest this log never signed\n");
     await evictDurableObject(logOf(tenant));
@@ -381,7 +411,11 @@ describe("membership logging does not depend on the body's size (item 9)", () =>
       orgRoute(ada, "leave", { organizationId: tenant }),
       orgRoute(owner, "update", { organizationId: tenant, data: { name: "Renamed" } }),
       acceptInvitation(carol, carolInv.id, carolInv.secret),
-      api(`/v1/tenants/${tenant}/keys`, { method: "POST", headers: { ...json, ...bearer(owner) }, body: JSON.stringify({ name: "unlogged", permissions: ["read"] }) }),
+      api(`/v1/tenants/${tenant}/keys`, {
+        method: "POST",
+        headers: { ...json, ...bearer(owner) },
+        body: JSON.stringify({ name: "unlogged", permissions: ["read"] }),
+      }),
     ];
     for (const res of await Promise.all(attempts)) {
       expect(res.status).toBe(503);
@@ -389,7 +423,9 @@ describe("membership logging does not depend on the body's size (item 9)", () =>
     }
     expect(await roleOf()).toBe("auditor");
     expect(await statusOf()).toBe("pending");
-    const invitations = await env.DB.prepare("SELECT email FROM invitation WHERE organization_id = ?").bind(tenant).all<{ email: string }>();
+    const invitations = await env.DB.prepare("SELECT email FROM invitation WHERE organization_id = ?")
+      .bind(tenant)
+      .all<{ email: string }>();
     expect(invitations.results.map((r) => r.email)).not.toContain("carol@example.com");
     const org = await env.DB.prepare("SELECT name FROM organization WHERE id = ?").bind(tenant).first<{ name: string }>();
     expect(org?.name).not.toBe("Renamed");
@@ -397,9 +433,13 @@ describe("membership logging does not depend on the body's size (item 9)", () =>
     const unlogged = await env.DB.prepare("SELECT id FROM apikey WHERE reference_id = ? AND name = 'unlogged'").bind(tenant).first();
     expect(unlogged).toBeNull();
     // The join was undone: Carol is no member, and her invitation can still be accepted later.
-    const carolMember = await env.DB.prepare("SELECT id FROM member WHERE organization_id = ? AND user_id = ?").bind(tenant, carol.userId).first();
+    const carolMember = await env.DB.prepare("SELECT id FROM member WHERE organization_id = ? AND user_id = ?")
+      .bind(tenant, carol.userId)
+      .first();
     expect(carolMember).toBeNull();
-    expect((await env.DB.prepare("SELECT status FROM invitation WHERE id = ?").bind(carolInv.id).first<{ status: string }>())?.status).toBe("pending");
+    expect((await env.DB.prepare("SELECT status FROM invitation WHERE id = ?").bind(carolInv.id).first<{ status: string }>())?.status).toBe(
+      "pending",
+    );
   });
 });
 
@@ -443,7 +483,11 @@ describe("invitations need the link's one-time secret (item 10)", () => {
     expect(stranger.status).toBe(403);
     expect(await code(stranger)).toBe("invitation_not_for_you");
     // Without a session.
-    const anonymous = await api(`/v1/invitations/${inv.id}/accept`, { method: "POST", headers: json, body: JSON.stringify({ secret: inv.secret }) });
+    const anonymous = await api(`/v1/invitations/${inv.id}/accept`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ secret: inv.secret }),
+    });
     expect(anonymous.status).toBe(401);
     expect(await isMember(ada)).toBe(false);
     expect(await isMember(mallory)).toBe(false);
@@ -456,7 +500,9 @@ describe("invitations need the link's one-time secret (item 10)", () => {
     expect(reused.status).toBe(409);
     expect(await code(reused)).toBe("invitation_not_pending");
     const joined = await entriesOf(owner, tenant, "sealtrail.member.joined");
-    expect(joined.map((e) => [(e.event.actor as { id: string }).id, e.event.metadata])).toEqual([[ada.userId, { role: "admin", invitation_id: inv.id }]]);
+    expect(joined.map((e) => [(e.event.actor as { id: string }).id, e.event.metadata])).toEqual([
+      [ada.userId, { role: "admin", invitation_id: inv.id }],
+    ]);
   });
 
   it("a cookie session must come from this site to accept", async () => {
@@ -469,9 +515,16 @@ describe("invitations need the link's one-time secret (item 10)", () => {
       headers: { ...json, origin: BASE, "cf-connecting-ip": clientIp() },
       body: JSON.stringify({ email: ada.email, password: "correct horse battery" }),
     });
-    const cookie = signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    const cookie = signIn.headers
+      .getSetCookie()
+      .map((c) => c.split(";")[0])
+      .join("; ");
     const accept = (origin: string) =>
-      api(`/v1/invitations/${inv.id}/accept`, { method: "POST", headers: { ...json, cookie, origin }, body: JSON.stringify({ secret: inv.secret }) });
+      api(`/v1/invitations/${inv.id}/accept`, {
+        method: "POST",
+        headers: { ...json, cookie, origin },
+        body: JSON.stringify({ secret: inv.secret }),
+      });
     expect((await accept("https://evil.example")).status).toBe(403);
     expect((await accept(BASE)).status).toBe(200);
   });

@@ -103,7 +103,11 @@ describe("API keys carry their own permissions", () => {
 
 describe("organization roles map to permissions", () => {
   const appendAs = (person: Session, tenant: string) =>
-    api(`/v1/tenants/${tenant}/events`, { method: "POST", headers: { "content-type": "application/json", ...bearer(person) }, body: JSON.stringify(event()) });
+    api(`/v1/tenants/${tenant}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(person) },
+      body: JSON.stringify(event()),
+    });
 
   async function memberWithRole(role: string) {
     const owner = await signUp();
@@ -189,7 +193,9 @@ describe("tenant isolation", () => {
       }
     }
     // Nothing was written to B by A's attempts.
-    const bList = (await (await get(`/v1/tenants/${b.tenant}/events?action=user.login`, { "x-api-key": b.readKey })).json()) as { events: unknown[] };
+    const bList = (await (await get(`/v1/tenants/${b.tenant}/events?action=user.login`, { "x-api-key": b.readKey })).json()) as {
+      events: unknown[];
+    };
     expect(bList.events).toHaveLength(1);
   });
 

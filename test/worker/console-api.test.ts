@@ -4,14 +4,29 @@
  * changes made through better-auth's organization routes.
  */
 import { describe, expect, test } from "vitest";
-import { acceptInvitation, api, BASE, bearer, clientIp, createKey, createTenant, event, logOf, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
+import {
+  acceptInvitation,
+  api,
+  BASE,
+  bearer,
+  clientIp,
+  createKey,
+  createTenant,
+  event,
+  logOf,
+  postEvent,
+  signUp,
+  tenantWithKeys,
+  type Session,
+} from "./helpers";
 
 const json = { "content-type": "application/json" };
 
 async function logged(owner: Session, tenant: string, action: string) {
   const res = await api(`/v1/tenants/${tenant}/events?action=${encodeURIComponent(action)}`, { headers: bearer(owner) });
   expect(res.status).toBe(200);
-  return ((await res.json()) as { events: { event: Record<string, unknown>; provenance: Record<string, unknown>; entry: string }[] }).events;
+  return ((await res.json()) as { events: { event: Record<string, unknown>; provenance: Record<string, unknown>; entry: string }[] })
+    .events;
 }
 
 /** An organization route of better-auth, as the console calls it. */
@@ -68,10 +83,14 @@ describe("cookie sessions and cross-site requests", () => {
       body: JSON.stringify({ email: s.email, password: "correct horse battery" }),
     });
     expect(res.status).toBe(200);
-    return res.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    return res.headers
+      .getSetCookie()
+      .map((c) => c.split(";")[0])
+      .join("; ");
   }
   const settingsNow = async (owner: Session, tenant: string) =>
-    ((await (await api(`/v1/tenants/${tenant}/settings`, { headers: bearer(owner) })).json()) as { seal_interval_seconds: number }).seal_interval_seconds;
+    ((await (await api(`/v1/tenants/${tenant}/settings`, { headers: bearer(owner) })).json()) as { seal_interval_seconds: number })
+      .seal_interval_seconds;
 
   test("a change made with a cookie must come from a page of this site", async () => {
     const owner = await signUp();
@@ -79,7 +98,11 @@ describe("cookie sessions and cross-site requests", () => {
     const cookie = await cookieOf(owner);
     const before = await settingsNow(owner, tenant);
     const put = (headers: Record<string, string>) =>
-      api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { ...json, cookie, ...headers }, body: JSON.stringify({ seal_interval_seconds: before + 7 }) });
+      api(`/v1/tenants/${tenant}/settings`, {
+        method: "PUT",
+        headers: { ...json, cookie, ...headers },
+        body: JSON.stringify({ seal_interval_seconds: before + 7 }),
+      });
 
     for (const headers of [{}, { origin: "https://evil.example" }, { origin: "null" }] as Record<string, string>[]) {
       const res = await put(headers);
@@ -136,7 +159,11 @@ describe("cookie sessions and cross-site requests", () => {
   test("a bearer token without a cookie needs no Origin (a browser never sends it by itself)", async () => {
     const owner = await signUp();
     const tenant = await createTenant(owner);
-    const res = await api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { ...json, ...bearer(owner) }, body: JSON.stringify({ legal_hold: true }) });
+    const res = await api(`/v1/tenants/${tenant}/settings`, {
+      method: "PUT",
+      headers: { ...json, ...bearer(owner) },
+      body: JSON.stringify({ legal_hold: true }),
+    });
     expect(res.status).toBe(200);
   });
 
@@ -153,8 +180,16 @@ describe("cookie sessions and cross-site requests", () => {
     const evil = { cookie, origin: "https://evil.example" };
     const attempts = [
       api(`/v1/tenants/${tenant}/keys/${id}`, { method: "DELETE", headers: evil }),
-      api(`/v1/tenants/${tenant}/keys/${id}`, { method: "PATCH", headers: { ...json, ...evil }, body: JSON.stringify({ allowed_origins: ["https://evil.example"] }) }),
-      api(`/v1/tenants/${tenant}/keys`, { method: "POST", headers: { ...json, ...evil }, body: JSON.stringify({ name: "x", permissions: ["read"] }) }),
+      api(`/v1/tenants/${tenant}/keys/${id}`, {
+        method: "PATCH",
+        headers: { ...json, ...evil },
+        body: JSON.stringify({ allowed_origins: ["https://evil.example"] }),
+      }),
+      api(`/v1/tenants/${tenant}/keys`, {
+        method: "POST",
+        headers: { ...json, ...evil },
+        body: JSON.stringify({ name: "x", permissions: ["read"] }),
+      }),
       api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: evil }),
     ];
     for (const res of await Promise.all(attempts)) {
@@ -162,7 +197,10 @@ describe("cookie sessions and cross-site requests", () => {
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("cross_site_request");
     }
     // A bad bearer token next to the cookie gets nowhere either.
-    const mixed = await api(`/v1/tenants/${tenant}/keys/${id}`, { method: "DELETE", headers: { ...evil, authorization: "Bearer nonsense" } });
+    const mixed = await api(`/v1/tenants/${tenant}/keys/${id}`, {
+      method: "DELETE",
+      headers: { ...evil, authorization: "Bearer nonsense" },
+    });
     expect([401, 403]).toContain(mixed.status);
     // better-auth's own routes refuse it too.
     const invite = await api("/api/auth/organization/invite-member", {
@@ -171,7 +209,9 @@ describe("cookie sessions and cross-site requests", () => {
       body: JSON.stringify({ email: "x@example.com", role: "owner", organizationId: tenant }),
     });
     expect(invite.status).toBe(403);
-    const keys = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as { keys: { id: string; allowed_origins?: string[] }[] };
+    const keys = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as {
+      keys: { id: string; allowed_origins?: string[] }[];
+    };
     expect(keys.keys.map((k) => [k.id, k.allowed_origins])).toEqual([[id, ["https://a.example"]]]);
     // Only the key's creation, made before the attempts, is in the log.
     expect((await logged(owner, tenant, "sealtrail.*")).map((e) => e.event.action)).toEqual(["sealtrail.key.created"]);
@@ -211,7 +251,10 @@ describe("key changes are logged", () => {
     expect((await patch({ allowed_origins: ["https://b.example"] })).status).toBe(200);
     const updated = await logged(owner, tenant, "sealtrail.key.updated");
     expect(updated).toHaveLength(1);
-    expect(updated[0]!.event.metadata).toEqual({ before: { allowed_origins: ["https://a.example"] }, after: { allowed_origins: ["https://b.example"] } });
+    expect(updated[0]!.event.metadata).toEqual({
+      before: { allowed_origins: ["https://a.example"] },
+      after: { allowed_origins: ["https://b.example"] },
+    });
     // The new origin works for ingest at once; the old one no longer does.
     const send = (origin: string) => postEvent(tenant, key, event(), { origin });
     expect((await send("https://b.example")).status).toBe(201);
@@ -219,7 +262,9 @@ describe("key changes are logged", () => {
 
     // A secret key has no origins to change.
     const secretKey = await createKey(owner, tenant, ["append"], "secret");
-    const keys = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as { keys: { id: string; type: string; start: string }[] };
+    const keys = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as {
+      keys: { id: string; type: string; start: string }[];
+    };
     const secretId = keys.keys.find((k) => k.type === "secret")!.id;
     expect(secretKey).toMatch(/^st_/);
     expect((await patch({ allowed_origins: ["https://b.example"] }, secretId)).status).toBe(404);
@@ -265,7 +310,10 @@ describe("membership changes are logged", () => {
     const owner = await signUp();
     const tenant = await createTenant(owner);
     const ada = await signUp("Ada");
-    const inv = (await (await org(owner, "invite-member", { email: ada.email, role: "member", organizationId: tenant })).json()) as { id: string; secret: string };
+    const inv = (await (await org(owner, "invite-member", { email: ada.email, role: "member", organizationId: tenant })).json()) as {
+      id: string;
+      secret: string;
+    };
     expect((await acceptInvitation(ada, inv.id, inv.secret)).status).toBe(200);
     const before = (await logged(owner, tenant, "sealtrail.member.*")).length;
     expect((await org(ada, "invite-member", { email: "x@example.com", role: "owner", organizationId: tenant })).status).toBe(403);
@@ -295,7 +343,9 @@ describe("membership changes are logged", () => {
     expect((await org(owner, "update", { organizationId: tenant, data: { name: "Acme renamed" } })).status).toBe(200);
 
     const entries = [...(await logged(owner, tenant, "sealtrail.member.*")), ...(await logged(owner, tenant, "sealtrail.tenant.*"))];
-    expect(entries.map((e) => [e.event.action, (e.event.actor as { id: string }).id, (e.event.targets as { id: string }[])[0]!.id])).toEqual([
+    expect(
+      entries.map((e) => [e.event.action, (e.event.actor as { id: string }).id, (e.event.targets as { id: string }[])[0]!.id]),
+    ).toEqual([
       ["sealtrail.member.invited", owner.userId, cancelled],
       ["sealtrail.member.invitation_cancelled", owner.userId, cancelled],
       ["sealtrail.member.invited", owner.userId, rejected],

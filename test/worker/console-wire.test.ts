@@ -20,6 +20,7 @@ import type { verifierKeys } from "../../src/worker/routes/verifier-keys";
 import type { verification } from "../../src/worker/routes/verify";
 
 /** A sub-app's routes and their types (`any`: whatever its environment and base path). */
+// biome-ignore lint/suspicious/noExplicitAny: matches any environment and base path, as Hono's own helpers do
 type SchemaOf<App> = App extends Hono<any, infer S, any> ? S : never;
 /**
  * The JSON a sub-app's route answers with (paths relative to where app.ts mounts it). A route

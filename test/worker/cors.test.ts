@@ -60,7 +60,11 @@ describe("publishable ingest keys and CORS", () => {
       { name: "w", permissions: ["append"], allowed_origins: ["https://app.example.com/path"] },
       { name: "w", permissions: ["append"], allowed_origins: [] },
     ]) {
-      const res = await api(`/v1/tenants/${tenant}/keys`, { method: "POST", headers: { "content-type": "application/json", ...bearer(owner) }, body: JSON.stringify(body) });
+      const res = await api(`/v1/tenants/${tenant}/keys`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...bearer(owner) },
+        body: JSON.stringify(body),
+      });
       expect(res.status, JSON.stringify(body)).toBe(400);
     }
   });
@@ -79,7 +83,10 @@ describe("publishable ingest keys and CORS", () => {
     }
     expect((await preflight(other.tenant, "https://evil.example")).status).toBe(403);
     // Other routes never answer preflights.
-    const read = await api(`/v1/tenants/${tenant}/export`, { method: "OPTIONS", headers: { origin: APP, "access-control-request-method": "GET" } });
+    const read = await api(`/v1/tenants/${tenant}/export`, {
+      method: "OPTIONS",
+      headers: { origin: APP, "access-control-request-method": "GET" },
+    });
     expect(read.headers.get("access-control-allow-origin")).toBeNull();
   });
 
@@ -90,7 +97,9 @@ describe("publishable ingest keys and CORS", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe(APP);
     expect(res.headers.get("vary")).toContain("Origin");
     const { seq } = (await res.json()) as { seq: number };
-    const entry = (await (await api(`/v1/tenants/${tenant}/events/${seq}`, { headers: bearer(owner) })).json()) as { provenance: Record<string, string> };
+    const entry = (await (await api(`/v1/tenants/${tenant}/events/${seq}`, { headers: bearer(owner) })).json()) as {
+      provenance: Record<string, string>;
+    };
     expect(entry.provenance).toMatchObject({ principal_type: "publishable_key", principal_id: id, key_id: id, origin: APP });
   });
 
@@ -109,14 +118,20 @@ describe("publishable ingest keys and CORS", () => {
 
   it("secret keys and sessions get no CORS headers", async () => {
     const { owner, tenant } = await tenantWithPublishableKey();
-    const res = await api(`/v1/tenants/${tenant}/events`, { method: "POST", headers: { "content-type": "application/json", ...bearer(owner), origin: APP }, body: JSON.stringify(event()) });
+    const res = await api(`/v1/tenants/${tenant}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(owner), origin: APP },
+      body: JSON.stringify(event()),
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
   });
 
   it("each publishable key has its own rate limit; beyond it, 429 with Retry-After", async () => {
     const { owner, tenant, id } = await tenantWithPublishableKey();
-    const row = await env.DB.prepare("SELECT rate_limit_enabled, rate_limit_max, rate_limit_time_window FROM apikey WHERE id = ?").bind(id).first();
+    const row = await env.DB.prepare("SELECT rate_limit_enabled, rate_limit_max, rate_limit_time_window FROM apikey WHERE id = ?")
+      .bind(id)
+      .first();
     expect(row).toEqual({ rate_limit_enabled: 1, rate_limit_max: 600, rate_limit_time_window: 60_000 });
     // A key with a tiny limit shows the mechanism without 600 requests.
     const small = await tinyKey(owner, tenant);
@@ -144,7 +159,9 @@ describe("publishable ingest keys and CORS", () => {
     }
     // Nor may the key used against another tenant's route.
     expect((await ingest(other.tenant, small.key, APP)).status).toBe(404);
-    const row = await env.DB.prepare("SELECT request_count FROM apikey WHERE id = ?").bind(small.id).first<{ request_count: number | null }>();
+    const row = await env.DB.prepare("SELECT request_count FROM apikey WHERE id = ?")
+      .bind(small.id)
+      .first<{ request_count: number | null }>();
     expect(row?.request_count ?? 0).toBe(0);
     // The full budget is left for the page the key was issued to, and the limit still holds there.
     expect((await ingest(tenant, small.key, APP)).status).toBe(201);

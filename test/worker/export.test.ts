@@ -6,12 +6,12 @@ import { api, event, postEvent, tenantWithKeys } from "./helpers";
 
 describe("CSV cells", () => {
   it("guard formula prefixes and make every control and bidi character visible", () => {
-    expect(csvCell("=HYPERLINK(\"http://x\")")).toBe(`"'=HYPERLINK(""http://x"")"`);
+    expect(csvCell('=HYPERLINK("http://x")')).toBe(`"'=HYPERLINK(""http://x"")"`);
     for (const p of ["+1", "-2", "@SUM(A1)", "\tx", "\rx"]) expect(csvCell(p).startsWith(`"'`)).toBe(true);
     expect(csvCell("a\r\nb")).toBe('"a\\u000d\\u000ab"');
     expect(csvCell("\u0000\u001b[31m\u007f\u0085")).toBe('"\\u0000\\u001b[31m\\u007f\\u0085"');
     expect(csvCell("abc\u202egnp.exe")).toBe('"abc\\u202egnp.exe"');
-    expect(csvCell("plain, with \"quotes\"")).toBe('"plain, with ""quotes"""');
+    expect(csvCell('plain, with "quotes"')).toBe('"plain, with ""quotes"""');
     expect(csvCell(12)).toBe('"12"');
   });
 });
@@ -20,7 +20,18 @@ describe("export", () => {
   it("streams 10,000 entries as JSONL equal to D1's bytes and as CSV, hostile content escaped; the export is logged", async () => {
     // The events take seq base..base+9999 (the keys' creation comes first).
     const { tenant, appendKey, readKey, base } = await tenantWithKeys();
-    const hostile = ["=cmd|' /C calc'!A0", "+SUM(1)", "-1", "@me", "\tTab", "\rCR", "line\nbreak", "nul\u0000", "\u001b[31mred", "bidi\u202eevil"];
+    const hostile = [
+      "=cmd|' /C calc'!A0",
+      "+SUM(1)",
+      "-1",
+      "@me",
+      "\tTab",
+      "\rCR",
+      "line\nbreak",
+      "nul\u0000",
+      "\u001b[31mred",
+      "bidi\u202eevil",
+    ];
     for (let at = 0; at < 10_000; at += 100) {
       const res = await postEvent(tenant, appendKey, {
         events: Array.from({ length: 100 }, (_, i) =>
@@ -38,7 +49,9 @@ describe("export", () => {
     const lines = (await jsonl.text()).split("\n");
     expect(lines.pop()).toBe("");
     expect(lines).toHaveLength(10_000);
-    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq < ? ORDER BY seq").bind(tenant, base, base + 10_000).all<{ entry: string }>();
+    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq < ? ORDER BY seq")
+      .bind(tenant, base, base + 10_000)
+      .all<{ entry: string }>();
     expect(lines).toEqual(results.map((r) => r.entry));
 
     const csv = await (await get(`format=csv&${range}`)).text();
@@ -58,7 +71,9 @@ describe("export", () => {
     expect(filtered.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([base + 42]);
 
     // Each export is an entry in the log (the two full exports, then the filtered one).
-    const { results: logged } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq").bind(tenant, base + 10_000).all<{ entry: string }>();
+    const { results: logged } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq")
+      .bind(tenant, base + 10_000)
+      .all<{ entry: string }>();
     expect(logged.map((r) => (JSON.parse(r.entry) as { event: { action: string; metadata: { format: string } } }).event)).toMatchObject([
       { action: "sealtrail.events.exported", metadata: { format: "jsonl" } },
       { action: "sealtrail.events.exported", metadata: { format: "csv" } },

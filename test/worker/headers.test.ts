@@ -13,7 +13,13 @@ import { api, bearer, tenantWithKeys } from "./helpers";
 function csp(res: Response): Map<string, string[]> {
   const header = res.headers.get("content-security-policy");
   expect(header, res.url).toBeTruthy();
-  return new Map(header!.split(";").map((d) => d.trim().split(/\s+/)).filter((d) => d[0]).map(([name, ...values]) => [name!, values]));
+  return new Map(
+    header!
+      .split(";")
+      .map((d) => d.trim().split(/\s+/))
+      .filter((d) => d[0])
+      .map(([name, ...values]) => [name!, values]),
+  );
 }
 
 function expectCommonHeaders(res: Response, what: string) {
@@ -59,7 +65,13 @@ describe("security headers", () => {
       ["better-auth", await api("/api/auth/get-session", { headers: bearer(owner) })],
       // better-auth's own HTML error page: without its inline style, still readable, no script runs.
       ["better-auth error page (HTML)", await api("/api/auth/error?error=<b>x</b>")],
-      ["preflight refused", await api(`/v1/tenants/${tenant}/events`, { method: "OPTIONS", headers: { origin: "https://x.example", "access-control-request-method": "POST" } })],
+      [
+        "preflight refused",
+        await api(`/v1/tenants/${tenant}/events`, {
+          method: "OPTIONS",
+          headers: { origin: "https://x.example", "access-control-request-method": "POST" },
+        }),
+      ],
     ];
     for (const [what, res] of responses) {
       expect(res.status, what).toBeLessThan(500);

@@ -36,8 +36,11 @@ async function tenantWithCredentials() {
 }
 
 const d1Keys = async (tenant: string) =>
-  (await env.DB.prepare("SELECT seq, idempotency_key FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all<{ seq: number; idempotency_key: string | null }>())
-    .results;
+  (
+    await env.DB.prepare("SELECT seq, idempotency_key FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+      .bind(tenant)
+      .all<{ seq: number; idempotency_key: string | null }>()
+  ).results;
 
 describe("idempotency keys are scoped by credential", () => {
   it("the same Idempotency-Key from two credentials gives two entries, and each retry gets its own receipt", async () => {
@@ -56,15 +59,25 @@ describe("idempotency keys are scoped by credential", () => {
     const mine = (await first.json()) as Receipt;
     expect(mine.seq).not.toBe(forged.seq);
     // A signed-in person is a third credential with the same key.
-    const person = await api(`/v1/tenants/${tenant}/events`, { method: "POST", headers: { "content-type": "application/json", ...bearer(owner), ...headers }, body: JSON.stringify(event()) });
+    const person = await api(`/v1/tenants/${tenant}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(owner), ...headers },
+      body: JSON.stringify(event()),
+    });
     expect(person.status).toBe(201);
     const theirs = (await person.json()) as Receipt;
     expect(new Set([forged.seq, mine.seq, theirs.seq]).size).toBe(3);
 
     // Retries: each credential gets its own original receipt back, and nothing new is stored.
     expect(await (await postEvent(tenant, backend, event(), headers)).json()).toEqual(mine);
-    expect(await (await postEvent(tenant, publishable, event({ action: "order.forged" }), { ...headers, origin: APP })).json()).toEqual(forged);
-    const again = await api(`/v1/tenants/${tenant}/events`, { method: "POST", headers: { "content-type": "application/json", ...bearer(owner), ...headers }, body: JSON.stringify(event()) });
+    expect(await (await postEvent(tenant, publishable, event({ action: "order.forged" }), { ...headers, origin: APP })).json()).toEqual(
+      forged,
+    );
+    const again = await api(`/v1/tenants/${tenant}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...bearer(owner), ...headers },
+      body: JSON.stringify(event()),
+    });
     expect(await again.json()).toEqual(theirs);
     // A different body with the same key and credential is still a conflict.
     const conflict = await postEvent(tenant, backend, event({ outcome: "failure" }), headers);
@@ -100,7 +113,12 @@ describe("idempotency keys are scoped by credential", () => {
       const leaf = Uint8Array.from(atob(leaf_hash), (ch) => ch.charCodeAt(0));
       state.storage.sql.exec(
         "INSERT INTO idempotency (key, digest, seq, leaf_hash, received_at, tree_size) VALUES (?, ?, ?, ?, ?, ?)",
-        "legacy-1", eventDigest(body as JsonObject), seq, leaf, Date.parse(original.received_at), original.tree_size,
+        "legacy-1",
+        eventDigest(body as JsonObject),
+        seq,
+        leaf,
+        Date.parse(original.received_at),
+        original.tree_size,
       );
     });
     const retry = await postEvent(tenant, backend, body, { "idempotency-key": "legacy-1" });

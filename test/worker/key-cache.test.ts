@@ -3,7 +3,12 @@ import { describe, expect, it } from "vitest";
 import { KEY_CACHE_TTL_MS, VerifiedKeyCache, type VerifiedKey } from "../../src/worker/key-cache";
 import { api, bearer, event, postEvent, tenantWithKeys } from "./helpers";
 
-const key = (keyId: string, expiresAtMs: number | null = null): VerifiedKey => ({ keyId, tenantId: "t", permissions: ["append"], expiresAtMs });
+const key = (keyId: string, expiresAtMs: number | null = null): VerifiedKey => ({
+  keyId,
+  tenantId: "t",
+  permissions: ["append"],
+  expiresAtMs,
+});
 
 describe("verified-key cache (bounds)", () => {
   it("trusts a verified key for at most the TTL", () => {
@@ -56,7 +61,9 @@ describe("verified-key cache (through the Worker)", () => {
   it("a key revoked through the API stops working at once, even right after it was used", async () => {
     const { owner, tenant, appendKey } = await tenantWithKeys();
     expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
-    const listed = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as { keys: { id: string; name: string }[] };
+    const listed = (await (await api(`/v1/tenants/${tenant}/keys`, { headers: bearer(owner) })).json()) as {
+      keys: { id: string; name: string }[];
+    };
     const writer = listed.keys.find((k) => k.name === "writer")!;
     expect((await api(`/v1/tenants/${tenant}/keys/${writer.id}`, { method: "DELETE", headers: bearer(owner) })).status).toBe(200);
     expect((await postEvent(tenant, appendKey, event())).status).toBe(401);

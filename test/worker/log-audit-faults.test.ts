@@ -6,8 +6,10 @@ import { failingObjects } from "../durable/faults";
 import { BASE, bearer, createKey, tenantWithKeys } from "./helpers";
 
 /** The Worker with its LogAudit binding failing on `methods` (the real object otherwise). */
-const withFailingAudit = (methods: string[]) => (path: string, init: RequestInit = {}) =>
-  app.fetch(new Request(`${BASE}${path}`, init), { ...env, LOG_AUDIT: failingObjects(env.LOG_AUDIT, methods) }, createExecutionContext());
+const withFailingAudit =
+  (methods: string[]) =>
+  (path: string, init: RequestInit = {}) =>
+    app.fetch(new Request(`${BASE}${path}`, init), { ...env, LOG_AUDIT: failingObjects(env.LOG_AUDIT, methods) }, createExecutionContext());
 
 describe("a failing LogAudit call fails closed like a TenantLog call", () => {
   it("POST /verify, GET /verify/:job and GET /stats answer 503 log_unavailable, with Retry-After", async () => {

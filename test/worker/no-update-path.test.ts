@@ -37,7 +37,10 @@ describe("no update path", () => {
   });
 
   it("wrangler.toml never deletes, renames or transfers the TenantLog class (that would erase every log)", () => {
-    const migrationBlocks = wranglerToml.split(/\[\[migrations\]\]/).slice(1).join("\n");
+    const migrationBlocks = wranglerToml
+      .split(/\[\[migrations\]\]/)
+      .slice(1)
+      .join("\n");
     expect(migrationBlocks).toMatch(/new_sqlite_classes\s*=\s*\[\s*"TenantLog"\s*\]/);
     for (const key of ["deleted_classes", "renamed_classes", "transferred_classes"]) {
       const line = migrationBlocks.split("\n").find((l) => l.trim().startsWith(key));

@@ -80,9 +80,10 @@ describe("the number rule: one value, one outcome, one stored form", () => {
     fc.assert(
       fc.property(finiteDouble, fc.integer({ min: 18, max: 40 }), (x, far) => {
         const d = decimalOf(JSON.stringify(x));
-        const inexact: Decimal = d.digits === "0"
-          ? { negative: false, digits: "1", exponent: -400 - far }
-          : { negative: d.negative, digits: `${d.digits}${"0".repeat(far)}1`, exponent: d.exponent - far - 1 };
+        const inexact: Decimal =
+          d.digits === "0"
+            ? { negative: false, digits: "1", exponent: -400 - far }
+            : { negative: d.negative, digits: `${d.digits}${"0".repeat(far)}1`, exponent: d.exponent - far - 1 };
         for (const literal of spellings(inexact)) {
           const r = parseNumber(literal);
           expect(r.ok, literal).toBe(false);
@@ -113,8 +114,12 @@ describe("the number rule: one value, one outcome, one stored form", () => {
     const { tenant, appendKey, base } = await tenantWithKeys();
     const post = (events: unknown[], literals: string[]) => {
       let body = JSON.stringify({ events });
-      literals.forEach((l, i) => (body = body.replace(`"@${i}@"`, l)));
-      return api(`/v1/tenants/${tenant}/events`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": appendKey }, body });
+      for (const [i, l] of literals.entries()) body = body.replace(`"@${i}@"`, l);
+      return api(`/v1/tenants/${tenant}/events`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": appendKey },
+        body,
+      });
     };
     // The keys' creation is logged: that is where the log starts for this test.
     let stored = base;
@@ -124,10 +129,15 @@ describe("the number rule: one value, one outcome, one stored form", () => {
         const value: Decimal = exact || d.digits === "0" ? d : { ...d, digits: `${d.digits}${"0".repeat(20)}7`, exponent: d.exponent - 21 };
         const literals = spellings(value);
         if (exact || d.digits === "0") {
-          const res = await post(literals.map((_, i) => event({ metadata: { n: `@${i}@` } })), literals);
+          const res = await post(
+            literals.map((_, i) => event({ metadata: { n: `@${i}@` } })),
+            literals,
+          );
           expect(res.status, literals.join(" ")).toBe(201);
           const { receipts } = (await res.json()) as { receipts: { seq: number }[] };
-          const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq <= ? ORDER BY seq")
+          const { results } = await env.DB.prepare(
+            "SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
+          )
             .bind(tenant, receipts[0]!.seq, receipts.at(-1)!.seq)
             .all<{ entry: string }>();
           const forms = results.map((r) => /"metadata":\{"n":([^}]*)\}/.exec(r.entry)![1]);

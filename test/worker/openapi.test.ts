@@ -16,9 +16,7 @@ describe("OpenAPI document", () => {
 
   it("lists every route the app serves, and nothing it does not", () => {
     const served = new Set(
-      app.routes
-        .filter((r) => r.method !== "ALL")
-        .map((r) => `${r.method} ${r.path.replace(/\{[^}]+\}/g, "").replace(/\/\*$/, "/:path")}`),
+      app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path.replace(/\{[^}]+\}/g, "").replace(/\/\*$/, "/:path")}`),
     );
     const documented = new Set(documentedRoutes().map(([m, p]) => `${m} ${p}`));
     expect([...served].filter((r) => !documented.has(r))).toEqual([]);
@@ -55,13 +53,33 @@ describe("each route's documented errors", () => {
     const key = (k: string) => ({ headers: { "x-api-key": k } });
     // [method, documented path, the request, the code it must get]
     const cases: [string, string, [string, RequestInit], string][] = [
-      ["post", "/v1/tenants/{t}/events", [`${t}/events`, { method: "POST", headers: { "x-api-key": appendKey }, body: "{}" }], "unsupported_media_type"],
+      [
+        "post",
+        "/v1/tenants/{t}/events",
+        [`${t}/events`, { method: "POST", headers: { "x-api-key": appendKey }, body: "{}" }],
+        "unsupported_media_type",
+      ],
       ["post", "/v1/tenants/{t}/events", [`${t}/events`, json("{", { "x-api-key": appendKey })], "invalid_json"],
       ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event({ severity: 1 }), { "x-api-key": appendKey })], "unknown_field"],
-      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event({ action: "sealtrail.x" }), { "x-api-key": appendKey })], "reserved_action"],
+      [
+        "post",
+        "/v1/tenants/{t}/events",
+        [`${t}/events`, json(event({ action: "sealtrail.x" }), { "x-api-key": appendKey })],
+        "reserved_action",
+      ],
       ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event({ outcome: "?" }), { "x-api-key": appendKey })], "invalid_event"],
-      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event(), { "x-api-key": appendKey, "idempotency-key": "a b" })], "invalid_idempotency_key"],
-      ["post", "/v1/tenants/{t}/events", [`${t}/events`, json({ events: Array.from({ length: 101 }, () => event()) }, { "x-api-key": appendKey })], "too_many_events"],
+      [
+        "post",
+        "/v1/tenants/{t}/events",
+        [`${t}/events`, json(event(), { "x-api-key": appendKey, "idempotency-key": "a b" })],
+        "invalid_idempotency_key",
+      ],
+      [
+        "post",
+        "/v1/tenants/{t}/events",
+        [`${t}/events`, json({ events: Array.from({ length: 101 }, () => event()) }, { "x-api-key": appendKey })],
+        "too_many_events",
+      ],
       ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event())], "unauthenticated"],
       ["post", "/v1/tenants/{t}/events", [`${t}/events`, json(event(), { "x-api-key": readKey })], "forbidden"],
       ["get", "/v1/tenants/{t}/events", [`${t}/events?limit=0`, key(readKey)], "invalid_query"],

@@ -19,7 +19,9 @@ async function leafOf(entry: string): Promise<string> {
 
 async function tenWithReader() {
   const t = await tenantWithKeys();
-  expect((await postEvent(t.tenant, t.appendKey, { events: Array.from({ length: 10 }, (_, i) => event({ metadata: { i } })) })).status).toBe(201);
+  expect(
+    (await postEvent(t.tenant, t.appendKey, { events: Array.from({ length: 10 }, (_, i) => event({ metadata: { i } })) })).status,
+  ).toBe(201);
   const get = (path: string) => api(`/v1/tenants/${t.tenant}${path}`, { headers: { "x-api-key": t.readKey } });
   return { ...t, get };
 }
@@ -41,20 +43,34 @@ describe("reads check rows against the log's tree", () => {
 
   it("an entry whose bytes and leaf hash column both changed is an integrity error", async () => {
     const { tenant, get } = await tenWithReader();
-    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = 5").bind(tenant).first<{ entry: string }>();
+    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = 5")
+      .bind(tenant)
+      .first<{ entry: string }>();
     const forged = row!.entry.replace('"success"', '"failure"');
-    await tamperD1("UPDATE audit_events SET entry = ?, leaf_hash = ? WHERE tenant_id = ? AND seq = 5", forged, await leafOf(forged), tenant);
+    await tamperD1(
+      "UPDATE audit_events SET entry = ?, leaf_hash = ? WHERE tenant_id = ? AND seq = 5",
+      forged,
+      await leafOf(forged),
+      tenant,
+    );
     await expectIntegrityError(await get("/events/5"), 5);
   });
 
   it("a leaf hash column altered alone, and a row past the log's head, are integrity errors", async () => {
     const { tenant, get } = await tenWithReader();
-    await tamperD1("UPDATE audit_events SET leaf_hash = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' WHERE tenant_id = ? AND seq = 2", tenant);
+    await tamperD1(
+      "UPDATE audit_events SET leaf_hash = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' WHERE tenant_id = ? AND seq = 2",
+      tenant,
+    );
     await expectIntegrityError(await get("/events/2"), 2);
     const size = (await logOf(tenant).stats()).size;
-    const last = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq = 9").bind(tenant).first<Record<string, unknown>>();
+    const last = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq = 9")
+      .bind(tenant)
+      .first<Record<string, unknown>>();
     const forged = String(last!.entry).replace('"seq":9', `"seq":${size + 5}`);
-    await env.DB.prepare("INSERT INTO audit_events (tenant_id, seq, entry, leaf_hash, received_at, action, actor_id, actor_type, outcome) VALUES (?, ?, ?, ?, ?, 'x.y', 'a', 'user', 'success')")
+    await env.DB.prepare(
+      "INSERT INTO audit_events (tenant_id, seq, entry, leaf_hash, received_at, action, actor_id, actor_type, outcome) VALUES (?, ?, ?, ?, ?, 'x.y', 'a', 'user', 'success')",
+    )
       .bind(tenant, size + 5, forged, await leafOf(forged), Number(last!.received_at))
       .run();
     await expectIntegrityError(await get(`/events/${size + 5}`), size + 5);
@@ -65,7 +81,9 @@ describe("reads check rows against the log's tree", () => {
     await env.DB.batch([
       env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
       env.DB.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 4").bind(tenant),
-      env.DB.prepare("CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"),
+      env.DB.prepare(
+        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+      ),
     ]);
     // The log keeps its own copy of an entry until it is sealed; drop it, as eviction after a seal does.
     await runInDurableObject(logOf(tenant), (_log: TenantLog, state) => {

@@ -65,7 +65,17 @@ describe("filters", () => {
 
   it("refuses malformed filters with 400", async () => {
     const { tenant, readKey } = await seeded();
-    for (const q of ["action=user.*.x", "action=", "outcome=maybe", "since=yesterday", "from_seq=-1", "limit=0", "limit=101", "colour=red", "cursor=bad"]) {
+    for (const q of [
+      "action=user.*.x",
+      "action=",
+      "outcome=maybe",
+      "since=yesterday",
+      "from_seq=-1",
+      "limit=0",
+      "limit=101",
+      "colour=red",
+      "cursor=bad",
+    ]) {
       const r = await api(`/v1/tenants/${tenant}/events?${q}`, { headers: { "x-api-key": readKey } });
       expect(r.status, q).toBe(400);
     }
@@ -108,8 +118,13 @@ describe("reads are logged", () => {
     const { tenant, readKey, list, base } = await seeded();
     await list("action=doc.*");
     await api(`/v1/tenants/${tenant}/events/${base + 3}`, { headers: { "x-api-key": readKey } });
-    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq").bind(tenant, base + 12).all<{ entry: string }>();
-    const logged = results.map((r) => JSON.parse(r.entry) as { event: { action: string; actor: { type: string }; metadata?: { query?: object; returned?: number } } });
+    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq")
+      .bind(tenant, base + 12)
+      .all<{ entry: string }>();
+    const logged = results.map(
+      (r) =>
+        JSON.parse(r.entry) as { event: { action: string; actor: { type: string }; metadata?: { query?: object; returned?: number } } },
+    );
     expect(logged.map((e) => e.event.action)).toEqual(["sealtrail.events.listed", "sealtrail.event.read"]);
     expect(logged[0]!.event).toMatchObject({ actor: { type: "api_key" }, metadata: { query: { action: "doc.*" }, returned: 4 } });
   });
@@ -131,16 +146,35 @@ describe("every filter is served by an index", () => {
   for (const [name, f] of filters) {
     it(`${name}: no full scan of audit_events`, async () => {
       const db = drizzle(env.DB);
-      const query = db.select({ seq: auditEvents.seq }).from(auditEvents).where(and(...filterConditions(db, "tenant-x", f))).orderBy(auditEvents.seq).limit(51).toSQL();
-      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).bind(...query.params).all<{ detail: string }>();
+      const query = db
+        .select({ seq: auditEvents.seq })
+        .from(auditEvents)
+        .where(and(...filterConditions(db, "tenant-x", f)))
+        .orderBy(auditEvents.seq)
+        .limit(51)
+        .toSQL();
+      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${query.sql}`)
+        .bind(...query.params)
+        .all<{ detail: string }>();
       const details = plan.results.map((r) => r.detail);
       console.log(`PLAN ${name}: ${details.join(" | ")}`);
       expect(details.some((d) => /^SCAN /.test(d))).toBe(false);
       const main = details.find((d) => d.startsWith("SEARCH audit_events "))!;
       // The filtered column itself narrows the search (not just tenant_id).
-      const column = { action: "action", "action prefix": "action", actor: "actor_id", actor_type: "actor_type", outcome: "outcome", "received_at range": "received_at", "seq range": "seq", target: "seq", target_type: "seq" }[name];
+      const column = {
+        action: "action",
+        "action prefix": "action",
+        actor: "actor_id",
+        actor_type: "actor_type",
+        outcome: "outcome",
+        "received_at range": "received_at",
+        "seq range": "seq",
+        target: "seq",
+        target_type: "seq",
+      }[name];
       if (column) expect(main).toMatch(new RegExp(`tenant_id=\\? AND ${column}[=><]`));
-      if (name.startsWith("target")) expect(details.some((d) => /SEARCH audit_event_targets USING COVERING INDEX audit_event_targets_(target|type)/.test(d))).toBe(true);
+      if (name.startsWith("target"))
+        expect(details.some((d) => /SEARCH audit_event_targets USING COVERING INDEX audit_event_targets_(target|type)/.test(d))).toBe(true);
     });
   }
 });

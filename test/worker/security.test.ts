@@ -9,11 +9,23 @@ describe("better-auth advisories (regression tests)", () => {
   it("an unauthenticated API-key create with a userId in the body is refused and creates nothing", async () => {
     const { owner, tenant } = await tenantWithKeys();
     const before = await keyCount();
-    for (const path of ["/api/auth/api-key/create", "//api/auth/api-key/create", "/api/auth//api-key/create", "/api/auth/api-key/create/", "/api/auth/%61pi-key/create"]) {
+    for (const path of [
+      "/api/auth/api-key/create",
+      "//api/auth/api-key/create",
+      "/api/auth//api-key/create",
+      "/api/auth/api-key/create/",
+      "/api/auth/%61pi-key/create",
+    ]) {
       const res = await api(path, {
         method: "POST",
         headers: { "content-type": "application/json", origin: BASE, "cf-connecting-ip": clientIp() },
-        body: JSON.stringify({ userId: owner.userId, organizationId: tenant, configId: "tenant", name: "sneaky", permissions: { log: ["read"] } }),
+        body: JSON.stringify({
+          userId: owner.userId,
+          organizationId: tenant,
+          configId: "tenant",
+          name: "sneaky",
+          permissions: { log: ["read"] },
+        }),
       });
       expect(res.status, path).toBeGreaterThanOrEqual(400);
       expect(res.status, path).toBeLessThan(500);
@@ -38,7 +50,12 @@ describe("better-auth advisories (regression tests)", () => {
     const a = await tenantWithKeys();
     const b = await tenantWithKeys();
     await postEvent(b.tenant, b.appendKey, event());
-    for (const path of [`//v1/tenants/${b.tenant}/events`, `/v1//tenants/${b.tenant}/events`, `/v1/tenants//${b.tenant}/events`, `/v1/tenants/${b.tenant}//events`]) {
+    for (const path of [
+      `//v1/tenants/${b.tenant}/events`,
+      `/v1//tenants/${b.tenant}/events`,
+      `/v1/tenants//${b.tenant}/events`,
+      `/v1/tenants/${b.tenant}//events`,
+    ]) {
       const res = await api(path, { headers: { "x-api-key": a.readKey } });
       expect([401, 403, 404], path).toContain(res.status);
       const anon = await api(path);
@@ -82,7 +99,10 @@ describe("tenant isolation with every credential type", () => {
       headers: { "content-type": "application/json", origin: BASE, "cf-connecting-ip": clientIp() },
       body: JSON.stringify({ email: a.owner.email, password: "correct horse battery" }),
     });
-    const cookie = signIn.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    const cookie = signIn.headers
+      .getSetCookie()
+      .map((c) => c.split(";")[0])
+      .join("; ");
     const credentials: [string, Record<string, string>][] = [
       ["session bearer", bearer(a.owner)],
       ["session cookie", { cookie, origin: BASE }],
@@ -93,9 +113,17 @@ describe("tenant isolation with every credential type", () => {
     expect(routes.length).toBeGreaterThan(15);
     for (const [name, headers] of credentials) {
       for (const [method, pattern] of routes) {
-        const path = pattern.replace(":t", b.tenant).replace(":seq", "0").replace(":id", "000000000000").replace(":job", "00000000-0000-0000-0000-000000000000");
+        const path = pattern
+          .replace(":t", b.tenant)
+          .replace(":seq", "0")
+          .replace(":id", "000000000000")
+          .replace(":job", "00000000-0000-0000-0000-000000000000");
         const hasBody = method === "POST" || method === "PUT";
-        const res = await api(path, { method, headers: { "content-type": "application/json", ...headers }, ...(hasBody ? { body: "{}" } : {}) });
+        const res = await api(path, {
+          method,
+          headers: { "content-type": "application/json", ...headers },
+          ...(hasBody ? { body: "{}" } : {}),
+        });
         expect(res.status, `${name}: ${method} ${path}`).toBe(404);
       }
     }
@@ -107,12 +135,23 @@ describe("tenant isolation with every credential type", () => {
     const a = await tenantWithKeys();
     const b = await tenantWithKeys();
     const routes = documentedRoutes().filter(([, p]) => p.startsWith("/v1/tenants/:t"));
-    const tricks = [`${a.tenant}%2F..%2F${b.tenant}`, `${b.tenant}%2F`, `..%2F${b.tenant}`, `${a.tenant}%00${b.tenant}`, `%2e%2e`, `${b.tenant}%20`];
+    const tricks = [
+      `${a.tenant}%2F..%2F${b.tenant}`,
+      `${b.tenant}%2F`,
+      `..%2F${b.tenant}`,
+      `${a.tenant}%00${b.tenant}`,
+      `%2e%2e`,
+      `${b.tenant}%20`,
+    ];
     for (const trick of tricks) {
       for (const [method, pattern] of routes) {
         const path = pattern.replace(":t", trick).replace(":seq", "0").replace(":id", "..%2F..%2Fkeys").replace(":job", "%2e%2e");
         const hasBody = method === "POST" || method === "PUT";
-        const res = await api(path, { method, headers: { "content-type": "application/json", "x-api-key": a.readKey }, ...(hasBody ? { body: "{}" } : {}) });
+        const res = await api(path, {
+          method,
+          headers: { "content-type": "application/json", "x-api-key": a.readKey },
+          ...(hasBody ? { body: "{}" } : {}),
+        });
         // "%2e%2e" is ".." to URL parsers: /v1/tenants/%2e%2e/keys is the public /v1/keys.
         const normalized = new URL(path, BASE).pathname;
         if (!normalized.startsWith("/v1/tenants/")) continue;
@@ -172,7 +211,9 @@ describe("the service's own entries cannot be forged by clients", () => {
     const list = await api(`/v1/tenants/${tenant}/events`, { headers: bearer(owner) });
     const { events } = (await list.json()) as { events: { event: { action: string }; provenance: { principal_type: string } }[] };
     expect(events.map((e) => e.event.action)).toEqual([...Array(base).fill("sealtrail.key.created"), "sealtrail.settings.updated"]);
-    const entry = (await (await api(`/v1/tenants/${tenant}/events/${base + 1}`, { headers: bearer(owner) })).json()) as { event: { action: string } };
+    const entry = (await (await api(`/v1/tenants/${tenant}/events/${base + 1}`, { headers: bearer(owner) })).json()) as {
+      event: { action: string };
+    };
     expect(entry.event.action).toBe("sealtrail.events.listed");
   });
 });

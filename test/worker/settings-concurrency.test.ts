@@ -15,12 +15,15 @@ interface SettingsView {
 const json = { "content-type": "application/json" };
 const put = (owner: Session, tenant: string, patch: Partial<SettingsView>) =>
   api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { ...json, ...bearer(owner) }, body: JSON.stringify(patch) });
-const current = async (owner: Session, tenant: string) => (await (await api(`/v1/tenants/${tenant}/settings`, { headers: bearer(owner) })).json()) as SettingsView;
+const current = async (owner: Session, tenant: string) =>
+  (await (await api(`/v1/tenants/${tenant}/settings`, { headers: bearer(owner) })).json()) as SettingsView;
 
 async function loggedChanges(owner: Session, tenant: string) {
   const res = await api(`/v1/tenants/${tenant}/events?action=sealtrail.settings.updated&limit=100`, { headers: bearer(owner) });
   expect(res.status).toBe(200);
-  const { events } = (await res.json()) as { events: { seq: number; event: { metadata: { before: SettingsView; after: SettingsView } } }[] };
+  const { events } = (await res.json()) as {
+    events: { seq: number; event: { metadata: { before: SettingsView; after: SettingsView } } }[];
+  };
   return events.map((e) => ({ seq: e.seq, ...e.event.metadata }));
 }
 
@@ -67,7 +70,11 @@ describe("settings changes", () => {
     expect((await put(owner, tenant, { legal_hold: true, retention_years: 10 })).status).toBe(200);
     const before = await current(owner, tenant);
     const logged = await size(tenant);
-    for (const patch of [{ retention_years: 9 }, { retention_years: 1, seal_interval_seconds: 30 }, { legal_hold: false, retention_years: 5 }]) {
+    for (const patch of [
+      { retention_years: 9 },
+      { retention_years: 1, seal_interval_seconds: 30 },
+      { legal_hold: false, retention_years: 5 },
+    ]) {
       const res = await put(owner, tenant, patch);
       expect(res.status, JSON.stringify(patch)).toBe(409);
       expect(await res.json()).toMatchObject({ error: { code: "legal_hold_active" } });

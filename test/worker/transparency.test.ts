@@ -8,7 +8,6 @@ import { CompactRange, verifyConsistency, verifyInclusion } from "../../src/core
 import { parseVerifierKey, type NoteVerifier } from "../../src/core/note";
 import { verifyTlogProof } from "../../src/core/tlog-proof";
 import { publishedKeys } from "../../src/durable/checkpoint-keys";
-import type { TenantLog } from "../../src/durable/tenant-log";
 import { withLog } from "../durable/faults";
 import { api, bearer, createKey, createTenant, event, logOf, postEvent, signUp, tenantWithKeys, type Session } from "./helpers";
 
@@ -52,7 +51,11 @@ async function appendUpTo(tenant: string, key: string | Session, from: number, t
     const res =
       typeof key === "string"
         ? await postEvent(tenant, key, body)
-        : await api(`/v1/tenants/${tenant}/events`, { method: "POST", headers: { "content-type": "application/json", ...bearer(key) }, body: JSON.stringify(body) });
+        : await api(`/v1/tenants/${tenant}/events`, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...bearer(key) },
+            body: JSON.stringify(body),
+          });
     expect(res.status).toBe(201);
   }
 }
@@ -121,12 +124,12 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
     expect(tlog.headers.get("content-disposition")).toBe('attachment; filename="4.tlog-proof"');
     expect(verifyTlogProof(await tlog.text(), leaves[4]!, origin, verifiers).ok).toBe(true);
     // Three proof downloads, three access entries after the ten events; the checkpoint read is not logged.
-    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq").bind(tenant, n).all<{ entry: string }>();
-    expect(results.map((r) => (JSON.parse(r.entry) as { event: { action: string; metadata: { format: string } } }).event.metadata.format)).toEqual([
-      "inclusion",
-      "consistency",
-      "tlog-proof",
-    ]);
+    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq")
+      .bind(tenant, n)
+      .all<{ entry: string }>();
+    expect(
+      results.map((r) => (JSON.parse(r.entry) as { event: { action: string; metadata: { format: string } } }).event.metadata.format),
+    ).toEqual(["inclusion", "consistency", "tlog-proof"]);
   });
 
   it("receipts carry the tree size, and the receipt's leaf is provably in that tree", async () => {

@@ -163,10 +163,19 @@ export const events = new Hono<AppEnv>()
     const next_cursor = last === undefined ? null : backwards || more ? Cursor.after(last) : null;
     const prev_cursor = first === undefined ? null : backwards ? (more ? Cursor.before(first) : null) : at ? Cursor.before(first) : null;
     const body = { events: page.map(entryView), next_cursor, prev_cursor };
-    await recordAccess(c, "sealtrail.events.listed", { id: c.var.access.tenantId, type: "tenant" }, {
-      query: Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)])),
-      returned: page.length,
-    });
+    await recordAccess(
+      c,
+      "sealtrail.events.listed",
+      { id: c.var.access.tenantId, type: "tenant" },
+      {
+        query: Object.fromEntries(
+          Object.entries(q)
+            .filter(([, v]) => v !== undefined)
+            .map(([k, v]) => [k, String(v)]),
+        ),
+        returned: page.length,
+      },
+    );
     return c.json(body);
   })
 

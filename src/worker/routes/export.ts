@@ -31,8 +31,22 @@ export const EXPORT_ROUTE = route({
 });
 
 export const CSV_COLUMNS = [
-  "seq", "received_at", "occurred_at", "action", "actor_type", "actor_id", "actor_name", "outcome",
-  "targets", "context", "metadata", "principal_type", "principal_id", "ip", "origin", "leaf_hash",
+  "seq",
+  "received_at",
+  "occurred_at",
+  "action",
+  "actor_type",
+  "actor_id",
+  "actor_name",
+  "outcome",
+  "targets",
+  "context",
+  "metadata",
+  "principal_type",
+  "principal_id",
+  "ip",
+  "origin",
+  "leaf_hash",
 ] as const;
 
 interface ParsedEntry {
@@ -54,11 +68,22 @@ function csvLine(entry: string, leafHash: string): string {
   const e = JSON.parse(entry) as ParsedEntry;
   const ev = e.event;
   return csvRow([
-    e.seq, e.received_at, ev.occurred_at, ev.action, ev.actor.type, ev.actor.id, ev.actor.name, ev.outcome,
+    e.seq,
+    e.received_at,
+    ev.occurred_at,
+    ev.action,
+    ev.actor.type,
+    ev.actor.id,
+    ev.actor.name,
+    ev.outcome,
     (ev.targets ?? []).map((t) => `${t.type}:${t.id}`).join("; "),
     ev.context === undefined ? "" : JSON.stringify(ev.context),
     ev.metadata === undefined ? "" : JSON.stringify(ev.metadata),
-    e.provenance.principal_type, e.provenance.principal_id, e.provenance.ip, e.provenance.origin, leafHash,
+    e.provenance.principal_type,
+    e.provenance.principal_id,
+    e.provenance.ip,
+    e.provenance.origin,
+    leafHash,
   ]);
 }
 
@@ -66,10 +91,19 @@ export const exporter = new Hono<AppEnv>().get("/export", requirePermission(...E
   const { format, ...filter } = queryOf(c, EXPORT_ROUTE);
   const tenant = c.var.access.tenantId;
   const db = drizzle(c.env.DB);
-  await recordAccess(c, "sealtrail.events.exported", { id: tenant, type: "tenant" }, {
-    format,
-    query: Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)])),
-  });
+  await recordAccess(
+    c,
+    "sealtrail.events.exported",
+    { id: tenant, type: "tenant" },
+    {
+      format,
+      query: Object.fromEntries(
+        Object.entries(filter)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => [k, String(v)]),
+      ),
+    },
+  );
   const encoder = new TextEncoder();
   let after = -1;
   // Each page is checked against the log's tree before any of it is sent (entry-integrity.ts),

@@ -135,14 +135,22 @@ export function keyCreator(metadata: string | null): string | null {
  * append throws: the caller (a membership hook) then refuses the membership change, and the keys
  * revoked so far stay revoked (the safe side); a retry revokes the rest.
  */
-export async function revokeKeysCreatedBy(c: Context<AppEnv>, tenant: string, userId: string, reason: "creator_removed" | "creator_left" | "creator_demoted") {
+export async function revokeKeysCreatedBy(
+  c: Context<AppEnv>,
+  tenant: string,
+  userId: string,
+  reason: "creator_removed" | "creator_left" | "creator_demoted",
+) {
   const db = drizzle(c.env.DB);
   const rows = await db
     .select({ id: apikey.id, metadata: apikey.metadata })
     .from(apikey)
     .where(and(eq(apikey.referenceId, tenant), inArray(apikey.configId, [TENANT_KEY_CONFIG, PUBLISHABLE_KEY_CONFIG])));
   for (const row of rows.filter((r) => keyCreator(r.metadata) === userId)) {
-    const removed = await db.delete(apikey).where(and(eq(apikey.id, row.id), eq(apikey.referenceId, tenant))).returning({ id: apikey.id });
+    const removed = await db
+      .delete(apikey)
+      .where(and(eq(apikey.id, row.id), eq(apikey.referenceId, tenant)))
+      .returning({ id: apikey.id });
     if (removed.length === 0) continue;
     verifiedKeys.evictKey(row.id, Date.now());
     // Revoked first, then logged, as in DELETE /keys/:id.
@@ -218,18 +226,30 @@ export const keys = new Hono<AppEnv>()
     memberOnly(c);
     const body = bodyOf(KEY_ROUTES.update, await readJsonBody(c));
     const db = drizzle(c.env.DB);
-    const where = and(eq(apikey.id, c.req.param("id")), eq(apikey.referenceId, c.var.access.tenantId), eq(apikey.configId, PUBLISHABLE_KEY_CONFIG));
+    const where = and(
+      eq(apikey.id, c.req.param("id")),
+      eq(apikey.referenceId, c.var.access.tenantId),
+      eq(apikey.configId, PUBLISHABLE_KEY_CONFIG),
+    );
     const found = await db.select({ id: apikey.id, metadata: apikey.metadata }).from(apikey).where(where).get();
     if (!found) throw new Failure({ reason: "not_found", what: "Publishable key" });
     // Logged first: a change that is applied is always in the log (a logged change whose
     // write then fails shows up as a logged change the key list does not reflect).
-    await recordAccess(c, "sealtrail.key.updated", { id: found.id, type: "api_key" }, {
-      before: { allowed_origins: allowedOriginsOf(found.metadata) },
-      after: { allowed_origins: body.allowed_origins },
-    });
+    await recordAccess(
+      c,
+      "sealtrail.key.updated",
+      { id: found.id, type: "api_key" },
+      {
+        before: { allowed_origins: allowedOriginsOf(found.metadata) },
+        after: { allowed_origins: body.allowed_origins },
+      },
+    );
     const createdBy = keyCreator(found.metadata);
     const metadata = { ...(createdBy ? { created_by: createdBy } : {}), allowed_origins: body.allowed_origins };
-    await db.update(apikey).set({ metadata: JSON.stringify(metadata) }).where(where);
+    await db
+      .update(apikey)
+      .set({ metadata: JSON.stringify(metadata) })
+      .where(where);
     return c.json({ id: found.id, allowed_origins: body.allowed_origins });
   })
   .delete("/:id", async (c) => {

@@ -69,6 +69,11 @@ export const proofs = new Hono<AppEnv>()
     const q = queryOf(c, consistency);
     const r = await tenantLog(c).consistencyProof(c.var.access.tenantId, q.from, q.to);
     if (!r.ok) throw new Failure(r.error);
-    await recordAccess(c, "sealtrail.proof.downloaded", { id: c.var.access.tenantId, type: "tenant" }, { format: "consistency", from: q.from, to: q.to });
+    await recordAccess(
+      c,
+      "sealtrail.proof.downloaded",
+      { id: c.var.access.tenantId, type: "tenant" },
+      { format: "consistency", from: q.from, to: q.to },
+    );
     return c.json(r.value);
   });

@@ -22,7 +22,12 @@ export const RETENTION_YEARS_MAX = 100;
 
 const SettingsPatch = z
   .strictObject({
-    seal_interval_seconds: z.number().int().min(SEAL_INTERVAL_MIN_MS / 1000).max(SEAL_INTERVAL_MAX_MS / 1000).optional(),
+    seal_interval_seconds: z
+      .number()
+      .int()
+      .min(SEAL_INTERVAL_MIN_MS / 1000)
+      .max(SEAL_INTERVAL_MAX_MS / 1000)
+      .optional(),
     retention_years: z.number().int().min(RETENTION_YEARS_MIN).max(RETENTION_YEARS_MAX).optional(),
     legal_hold: z.boolean().optional(),
     max_clock_skew_seconds: z.number().int().min(1).max(86_400).optional(),

@@ -118,7 +118,11 @@ export const snapshots = new Hono<AppEnv>()
     if (q.cursor !== undefined && kvCursor === undefined) {
       throw new Failure({ reason: "invalid_cursor" });
     }
-    const listed = await c.env.KV.list<SealSummary>({ prefix: sealPrefix(tenant), limit: q.limit, ...(kvCursor ? { cursor: kvCursor } : {}) });
+    const listed = await c.env.KV.list<SealSummary>({
+      prefix: sealPrefix(tenant),
+      limit: q.limit,
+      ...(kvCursor ? { cursor: kvCursor } : {}),
+    });
     const items = listed.keys.flatMap((k) => (k.metadata ? [k.metadata] : []));
     if (listed.list_complete) {
       // KV is eventually consistent: if it has not caught up with the log, list R2 instead.
