@@ -7,8 +7,9 @@ import { checkpointSigner, checkpointVerifierKey } from "../../src/core/keys";
 import { formatBundle } from "../../src/core/manifest";
 import { formatCheckpoint } from "../../src/core/checkpoint";
 import { toBase64 } from "../../src/core/bytes";
-import { CompactRange, consistencyProof, type NodeReader } from "../../src/core/merkle";
+import { CompactRange, consistencyProof, inclusionProof, type NodeReader } from "../../src/core/merkle";
 import { signNote } from "../../src/core/note";
+import { formatTlogProof } from "../../src/core/tlog-proof";
 import { planSeal, sealId, type SealRecord } from "../../src/core/seal";
 
 export const secret = new TextEncoder().encode("cli-chain-secret-cli-chain-secret-0123456789");
@@ -100,4 +101,35 @@ export function writeChain(tenant: string, sizes: number[]): { dir: string; entr
     prev = { ...plan.seal, published: true };
   }
   return { dir, entries };
+}
+
+/**
+ * A small signed log made with the core the Durable Object uses: `size` entries of `tenant`
+ * (events `{action: "a.b", n: seq}`), signed with `signingSecret` under `origin`, and a
+ * c2sp.org/tlog-proof for any of them.
+ */
+export function signedLog(tenant: string, origin: string, signingSecret: Uint8Array, size: number) {
+  const entries: string[] = [];
+  const nodes = new Map<string, Uint8Array>();
+  const range = new CompactRange();
+  let prev = GENESIS_PREV;
+  for (let seq = 0; seq < size; seq++) {
+    const entry = encodeEntry({
+      tenant,
+      seq,
+      receivedAtMs: 1_795_000_000_000 + seq,
+      prev,
+      event: { action: "a.b", n: seq },
+      provenance: {},
+    });
+    entries.push(entry);
+    prev = entryLeafHash(entry);
+    for (const n of range.append(prev)) nodes.set(`${n.level}/${n.index}`, n.hash);
+  }
+  const read: NodeReader = (l, i) => nodes.get(`${l}/${i}`)!;
+  const checkpoint = signNote(formatCheckpoint({ origin, size, root: range.root(), extensions: [] }), [
+    checkpointSigner(signingSecret, origin, 1),
+  ]);
+  const proofOf = (index: number) => formatTlogProof({ index, path: inclusionProof(index, size, read), checkpoint });
+  return { entries, checkpoint, proofOf, key: checkpointVerifierKey(signingSecret, origin, 1) };
 }

@@ -4,12 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toBase64 } from "../../src/core/bytes";
-import { formatCheckpoint } from "../../src/core/checkpoint";
-import { encodeEntry, entryLeafHash, GENESIS_PREV } from "../../src/core/entry";
-import { checkpointSigner, checkpointVerifierKey } from "../../src/core/keys";
-import { CompactRange, inclusionProof, type NodeReader } from "../../src/core/merkle";
-import { signNote } from "../../src/core/note";
-import { formatTlogProof } from "../../src/core/tlog-proof";
+import { entryLeafHash } from "../../src/core/entry";
+import { signedLog } from "./chain";
 
 // `npm pack` as a user would run it (after `npm run build`, which `npm test` does first), then
 // the tarball installed into a fresh project with no registry (--offline): the CLI and the SDK
@@ -21,33 +17,12 @@ const run = (cmd: string, args: string[], cwd: string) =>
 /** One genuine receipt, entry and proof, made with the core the Durable Object uses. */
 function receiptFixture() {
   const secret = new TextEncoder().encode("package-test-secret-package-test-secret-0123");
-  const origin = "sealtrail.test/packaged";
-  const entries: string[] = [];
-  const nodes = new Map<string, Uint8Array>();
-  const range = new CompactRange();
-  let prev = GENESIS_PREV;
-  for (let seq = 0; seq < 3; seq++) {
-    const entry = encodeEntry({
-      tenant: "packaged",
-      seq,
-      receivedAtMs: 1_795_000_000_000 + seq,
-      prev,
-      event: { action: "a.b", n: seq },
-      provenance: {},
-    });
-    entries.push(entry);
-    prev = entryLeafHash(entry);
-    for (const n of range.append(prev)) nodes.set(`${n.level}/${n.index}`, n.hash);
-  }
-  const read: NodeReader = (l, i) => nodes.get(`${l}/${i}`)!;
-  const checkpoint = signNote(formatCheckpoint({ origin, size: 3, root: range.root(), extensions: [] }), [
-    checkpointSigner(secret, origin, 1),
-  ]);
+  const log = signedLog("packaged", "sealtrail.test/packaged", secret, 3);
   return {
-    receipt: { seq: 1, leaf_hash: toBase64(entryLeafHash(entries[1]!)), received_at: "", tree_size: 3 },
-    entry: entries[1]!,
-    proof: formatTlogProof({ index: 1, path: inclusionProof(1, 3, read), checkpoint }),
-    key: checkpointVerifierKey(secret, origin, 1),
+    receipt: { seq: 1, leaf_hash: toBase64(entryLeafHash(log.entries[1]!)), received_at: "", tree_size: 3 },
+    entry: log.entries[1]!,
+    proof: log.proofOf(1),
+    key: log.key,
   };
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { verifyProofFiles } from "../../src/cli/verify-proof";
+import { signedLog } from "./chain";
 import { toBase64, utf8 } from "../../src/core/bytes";
 import { formatCheckpoint } from "../../src/core/checkpoint";
 import { encodeEntry, entryLeafHash, GENESIS_PREV } from "../../src/core/entry";
@@ -22,33 +23,13 @@ const key = checkpointVerifierKey(secret, origin, 1);
 
 function fixture() {
   const dir = mkdtempSync(join(tmpdir(), "sealtrail-cli-"));
-  const entries: string[] = [];
-  const nodes = new Map<string, Uint8Array>();
-  const range = new CompactRange();
-  let prev = GENESIS_PREV;
-  for (let seq = 0; seq < 6; seq++) {
-    const entry = encodeEntry({
-      tenant: "tenant-cli",
-      seq,
-      receivedAtMs: 1_795_000_000_000 + seq,
-      prev,
-      event: { action: "a.b", n: seq },
-      provenance: {},
-    });
-    entries.push(entry);
-    prev = entryLeafHash(entry);
-    for (const n of range.append(prev)) nodes.set(`${n.level}/${n.index}`, n.hash);
-  }
-  const read: NodeReader = (l, i) => nodes.get(`${l}/${i}`)!;
-  const checkpoint = signNote(formatCheckpoint({ origin, size: 6, root: range.root(), extensions: [] }), [
-    checkpointSigner(secret, origin, 1),
-  ]);
+  const { entries, proofOf } = signedLog("tenant-cli", origin, secret, 6);
   const file = (name: string, text: string) => {
     writeFileSync(join(dir, name), text);
     return join(dir, name);
   };
   return {
-    proof: file("3.tlog-proof", formatTlogProof({ index: 3, path: inclusionProof(3, 6, read), checkpoint })),
+    proof: file("3.tlog-proof", proofOf(3)),
     entryJson: file("3.json", JSON.stringify({ seq: 3, entry: entries[3] })),
     entryRaw: file("3.entry", `${entries[3]}\n`),
     otherEntry: file("4.entry", entries[4]!),
