@@ -15,7 +15,7 @@ import { parseVerifierKey, type NoteVerifier } from "../core/note";
 import { verifyTlogProof, type TlogProofError } from "../core/tlog-proof";
 
 // The types below are written out, not imported: `npm run build` emits them as one
-// dist/client.d.ts that needs nothing else (scripts/client-types.mjs checks it imports
+// dist/client.d.ts that needs nothing else (scripts/build-client-types.mjs checks it imports
 // nothing). test/cli/client-types.test.ts holds AuditEvent to the server's zod schema.
 
 /** Who did it, or what it was done to. */

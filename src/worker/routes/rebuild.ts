@@ -30,7 +30,7 @@ export const REBUILD_ROUTE = route({
 });
 
 export const rebuild = new Hono<AppEnv>().post("/rebuild", requirePermission(...REBUILD_ROUTE.permissions), async (c) => {
-  const hasBody = (c.req.header("content-length") ?? "0") !== "0";
+  const hasBody = (c.req.header("content-length") ?? "0") !== "0" || c.req.header("transfer-encoding") !== undefined;
   const body: JsonValue = hasBody ? await readJsonBody(c) : {};
   const { next_seal } = bodyOf(REBUILD_ROUTE, body);
   const tenant = c.var.access.tenantId;
