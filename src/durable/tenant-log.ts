@@ -166,8 +166,9 @@ export class TenantLog extends DurableObject<Env> {
         return undefined;
       },
     });
+    // A new seal interval is scheduled by the commit itself (GroupCommit's afterCommit runs
+    // `sealer.schedule()` after the transaction that wrote the settings and their entry).
     if (!result.ok) return result;
-    this.#log.sealer.schedule();
     return { ...result, settings: applied! };
   }
 

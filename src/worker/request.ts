@@ -7,6 +7,15 @@ import { Failure, type InvalidInput, type SchemaRefusal } from "./errors";
 import { LIMITS } from "./event-schema";
 import { readJson } from "../core/strict-json";
 
+/**
+ * For routes whose body is optional: `{}` when the request sends none (no Content-Length, or 0,
+ * and not chunked), else the body read as `readJsonBody` reads it.
+ */
+export async function readOptionalJsonBody(c: Context<AppEnv>): Promise<JsonValue> {
+  const sent = (c.req.header("content-length") ?? "0") !== "0" || c.req.header("transfer-encoding") !== undefined;
+  return sent ? readJsonBody(c) : {};
+}
+
 /** Reads a JSON body under the size limit, strictly (see strict-json.ts). */
 export async function readJsonBody(c: Context<AppEnv>): Promise<JsonValue> {
   const type = c.req.header("content-type") ?? null;

@@ -5,11 +5,10 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { JsonValue } from "../../core/jcs";
 import { recordAccess } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
-import { readJsonBody } from "../request";
+import { readOptionalJsonBody } from "../request";
 import { bodyOf, LOG_APPEND, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { tenantLog } from "../tenant-log";
@@ -30,8 +29,7 @@ export const REBUILD_ROUTE = route({
 });
 
 export const rebuild = new Hono<AppEnv>().post("/rebuild", requirePermission(...REBUILD_ROUTE.permissions), async (c) => {
-  const hasBody = (c.req.header("content-length") ?? "0") !== "0" || c.req.header("transfer-encoding") !== undefined;
-  const body: JsonValue = hasBody ? await readJsonBody(c) : {};
+  const body = await readOptionalJsonBody(c);
   const { next_seal } = bodyOf(REBUILD_ROUTE, body);
   const tenant = c.var.access.tenantId;
   const result = await tenantLog(c).rebuildD1(tenant, next_seal, REBUILD_REQUEST_BUDGET_MS);

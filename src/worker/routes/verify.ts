@@ -9,13 +9,12 @@ import { and, desc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
-import type { JsonValue } from "../../core/jcs";
 import { verificationReports } from "../../db/audit-schema";
 import { principalEvent } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
 import { provenance } from "../provenance";
-import { readJsonBody } from "../request";
+import { readOptionalJsonBody } from "../request";
 import { bodyOf, LOG_CALL, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { logAudit } from "../tenant-log";
@@ -98,8 +97,7 @@ const verify = requirePermission(...VERIFY);
 
 export const verification = new Hono<AppEnv>()
   .post("/verify", verify, async (c) => {
-    const hasBody = (c.req.header("content-length") ?? "0") !== "0" || c.req.header("transfer-encoding") !== undefined;
-    const body: JsonValue = hasBody ? await readJsonBody(c) : {};
+    const body = await readOptionalJsonBody(c);
     const args = bodyOf(VERIFY_ROUTES.start, body);
     const mode = args.mode ?? (args.from !== undefined || args.to !== undefined ? "range" : "full");
     const tenant = c.var.access.tenantId;
