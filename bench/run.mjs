@@ -17,6 +17,8 @@ const { values: opts } = parseArgs({
     only: { type: "string" },
     profile: { type: "boolean", default: false },
     "cli-entries": { type: "string", default: "1000000" },
+    // Fan-in (issue #15 item 4): the batchers per tenant of the fan-in rows (comma separated: one row each).
+    fanin: { type: "string", default: "4" },
   },
 });
 const RUNS = Number(opts.runs);
@@ -53,6 +55,13 @@ row(
   "> 0, all with Retry-After",
   "higher",
 );
+// Fan-in (issue #15 item 4): one hot tenant, single events, without and with batchers; each
+// server pair is measured interleaved, run by run.
+const FANIN_KS = opts.fanin.split(",").map(Number);
+row("fanin_off", "fan-in off: single-event POSTs, 64 connections, one tenant (beside the fan-in rows)", "events/s", null, "higher");
+for (const k of FANIN_KS) {
+  row(`fanin_on_${k}`, `fan-in on, ${k} batchers: single-event POSTs, 64 connections, one tenant`, "events/s", null, "higher");
+}
 row("overload_rss", "overload: peak workerd RSS (all workerd processes of the run)", "MiB", "bounded", "lower");
 
 const record = (id, value, detail) => {
@@ -220,6 +229,46 @@ async function maxBatchPhase() {
     log(`maxBatch=1: ${r.events_per_s.toFixed(0)} events/s ${JSON.stringify(r.statuses)} p99 ${r.p99_ms.toFixed(1)} ms`);
   }
   await server.stop();
+}
+
+/**
+ * Fan-in on/off (issue #15 item 4): one server without batchers and one per k, up together,
+ * driven in turn (off, on k…, off, …) so each ratio compares figures taken side by side. The
+ * bench Worker's /__bench/batchers reports the forwards the batchers made (mean batch size).
+ */
+async function fanInPhase() {
+  const servers = [{ id: "fanin_off", k: 0 }, ...FANIN_KS.map((k) => ({ id: `fanin_on_${k}`, k }))];
+  for (const s of servers) {
+    s.server = await startServer({ SEALTRAIL_FANIN_BATCHERS: String(s.k) });
+    [s.tenant] = await setupTenants(s.server.base, 1, s.server.origin);
+    await closedLoop({ base: s.server.base, connections: 8, durationMs: 500, warmupMs: 0, next: single(s.tenant) });
+  }
+  for (let run = 0; run < RUNS; run++) {
+    for (const s of servers) {
+      const { base } = s.server;
+      const before = s.k > 0 ? await batcherStats(base, s.tenant.tenant, s.k) : undefined;
+      const r = await closedLoop({ base, connections: 64, durationMs: RUN_MS, next: single(s.tenant) });
+      const after = s.k > 0 ? await batcherStats(base, s.tenant.tenant, s.k) : undefined;
+      const forwards = after && before ? after.forwards - before.forwards : undefined;
+      const meanBatch = forwards ? (after.forwarded - before.forwarded) / forwards : undefined;
+      record(s.id, r.events_per_s, { ...r, batchers: s.k, forwards, mean_batch: meanBatch });
+      log(
+        `${s.id}: ${r.events_per_s.toFixed(0)} events/s ${JSON.stringify(r.statuses)} p50 ${r.p50_ms.toFixed(1)} p99 ${r.p99_ms.toFixed(1)} ms` +
+          (meanBatch === undefined ? "" : `; ${forwards} forwards, ${meanBatch.toFixed(1)} requests each`),
+      );
+    }
+  }
+  for (const s of servers) await s.server.stop();
+  const off = stats(rows.get("fanin_off").runs)?.median;
+  for (const k of FANIN_KS) {
+    const on = stats(rows.get(`fanin_on_${k}`).runs)?.median;
+    if (on !== undefined && off) log(`fan-in on (${k} batchers) / off: ${(on / off).toFixed(2)}`);
+  }
+}
+
+async function batcherStats(base, tenant, k) {
+  const res = await fetch(`${base}/__bench/batchers?tenant=${tenant}&k=${k}`);
+  return res.json();
 }
 
 function cliPhase() {
@@ -406,6 +455,7 @@ build();
 log("bench Worker built (wrangler deploy --dry-run bench/worker.ts) and the in-workerd core bench (esbuild)");
 if (["baseline", "single", "latency", "batched", "tenants16", "overload", "encode", "proof"].some(wanted)) await serverPhase();
 if (wanted("maxbatch1")) await maxBatchPhase();
+if (wanted("fanin")) await fanInPhase();
 if (wanted("cli_verify")) cliPhase();
 const v = verdicts();
 printTable(v);

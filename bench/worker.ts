@@ -7,13 +7,17 @@
  *   It bypasses the Hono app on purpose: it measures the runtime, not our middleware.
  * - SEALTRAIL_BENCH_MAX_BATCH: requests per group commit in TenantLog (default unlimited); "1"
  *   is one transaction and one D1 write per request, to measure what group commit buys.
+ * - GET /__bench/batchers?tenant=&k=: the forwards a tenant's k fan-in batchers made (summed
+ *   Batcher.stats(), named with this request's colo, as the appends before it were).
  */
 import { TenantLog as ProductionTenantLog } from "../src/durable/tenant-log";
+import { batcherName, coloOf } from "../src/worker/fan-in";
 import worker from "../src/worker/index";
 
-export { LogAudit } from "../src/worker/index";
+export { Batcher, LogAudit } from "../src/worker/index";
 
 const BENCH_BASELINE_PATH = "/__bench/noop";
+const BENCH_BATCHERS_PATH = "/__bench/batchers";
 /** The Durable Object name the baseline pings: never a tenant id (those are 32 alphanumerics). */
 const BASELINE_OBJECT = "bench-baseline";
 
@@ -34,7 +38,18 @@ export class TenantLog extends ProductionTenantLog {
 
 export default {
   async fetch(request, env, ctx) {
-    if (new URL(request.url).pathname === BENCH_BASELINE_PATH) {
+    const url = new URL(request.url);
+    if (url.pathname === BENCH_BATCHERS_PATH) {
+      const tenant = url.searchParams.get("tenant") ?? "";
+      const sum = { forwards: 0, forwarded: 0 };
+      for (let n = 0; n < Number(url.searchParams.get("k")); n++) {
+        const s = await env.BATCHER.get(env.BATCHER.idFromName(batcherName(tenant, coloOf(request), n))).stats();
+        sum.forwards += s.forwards;
+        sum.forwarded += s.forwarded;
+      }
+      return Response.json(sum);
+    }
+    if (url.pathname === BENCH_BASELINE_PATH) {
       const ns = env.TENANT_LOG as unknown as DurableObjectNamespace<TenantLog>;
       return Response.json({ ok: await ns.get(ns.idFromName(BASELINE_OBJECT)).ping() });
     }

@@ -103,6 +103,26 @@ export class GroupCommit {
     return done;
   }
 
+  /**
+   * Queues several requests at once (a batcher's forward, batcher.ts), so that they reach the
+   * same commit group, and resolves with each one's own answer: one refused request (an
+   * idempotency conflict, back-pressure) leaves the others to commit.
+   */
+  async enqueueAll(tenant: string, pendings: readonly Pending[]): Promise<AppendResult[]> {
+    const refused = await this.#d.admit(tenant);
+    if (refused) return pendings.map(() => ({ ok: false, error: refused }));
+    this.#tenant = tenant;
+    const answers = pendings.map((pending): Promise<AppendResult> | AppendResult => {
+      if (this.#queuedEvents + pending.req.items.length > MAX_QUEUED_EVENTS) {
+        return { ok: false, error: { reason: "overloaded", retryAfterSeconds: 1 } };
+      }
+      this.#queuedEvents += pending.req.items.length;
+      return new Promise<AppendResult>((resolve) => this.#queue.push({ ...pending, resolve }));
+    });
+    if (!this.#flushing && this.#queue.length > 0) void this.#flushLoop();
+    return Promise.all(answers);
+  }
+
   async #flushLoop(): Promise<void> {
     const { storage, store, now, mirror, maxBatch } = this.#d;
     this.#flushing = true;

@@ -135,6 +135,19 @@ export class TenantLog extends DurableObject<Env> {
     return this.#log.commit.enqueue(tenant, { req: { items, provenance } });
   }
 
+  /**
+   * Several requests at once, from a Batcher (batcher.ts; fan-in): they join the same commit
+   * group, each committed all-or-none and answered on its own, in order (its receipts, or its
+   * own refusal: one refused request never fails the others).
+   */
+  async appendMany(tenant: string, requests: AppendRequest[]): Promise<AppendResult[]> {
+    this.#claim(tenant);
+    return this.#log.commit.enqueueAll(
+      tenant,
+      requests.map((req) => ({ req })),
+    );
+  }
+
   async settings(tenant: string): Promise<TenantSettings> {
     this.#assertTenant(tenant);
     return this.#log.store.settings();

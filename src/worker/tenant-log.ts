@@ -16,7 +16,7 @@ export const tenantLog = (c: Context<AppEnv>) =>
 export const logAudit = (c: Context<AppEnv>) =>
   failClosed("LogAudit", c.env.LOG_AUDIT.get(c.env.LOG_AUDIT.idFromName(c.var.access.tenantId)));
 
-function failClosed<T extends object>(name: string, stub: T): T {
+export function failClosed<T extends object>(name: string, stub: T): T {
   return new Proxy(stub, {
     get(target, prop) {
       const member = Reflect.get(target, prop) as unknown;

@@ -10,6 +10,7 @@ import type { AppEnv } from "../app-env";
 import { checkMissing, checkServedRows } from "../entry-integrity";
 import { Cursor, EventFilter, filterConditions } from "../event-query";
 import { Failure } from "../errors";
+import { appendEvents } from "../fan-in";
 import { Batch, Event, IdempotencyKey, LIMITS } from "../event-schema";
 import { provenance } from "../provenance";
 import { parseWith, readJsonBody } from "../request";
@@ -133,7 +134,8 @@ export const events = new Hono<AppEnv>()
       const key = idempotencyHeader(c);
       items = [{ event: parseWith(Event, body), ...(key === undefined ? {} : { idempotencyKey: key }) }];
     }
-    const result = await tenantLog(c).append(c.var.access.tenantId, items, provenance(c));
+    // Single events through a batcher when fan-in is on (fan-in.ts), else straight to the TenantLog.
+    const result = await appendEvents(c, items, provenance(c));
     if (!result.ok) throw new Failure(result.error);
     return batch ? c.json({ receipts: result.receipts }, 201) : c.json(result.receipts[0]!, 201);
   })
