@@ -134,6 +134,18 @@ describe.each([
   });
 });
 
+describe("fan-in on: what does not go through a batcher", () => {
+  it("a batch request goes straight to the TenantLog, in one piece", async () => {
+    const { tenant, appendKey, base } = await tenantWithKeys();
+    const events = Array.from({ length: 5 }, (_, i) => event({ metadata: { i } }));
+    const r = await worker(String(K))(tenant, appendKey, { events });
+    expect(r.status).toBe(201);
+    const { receipts } = (await r.json()) as { receipts: Receipt[] };
+    expect(receipts.map((x) => x.seq)).toEqual([0, 1, 2, 3, 4].map((i) => base + i));
+    expect(await batcherStats(tenant)).toEqual({ forwards: 0, forwarded: 0 });
+  });
+});
+
 describe("a batcher's forward", () => {
   /** A BatchQueue forwarding to the tenant's real TenantLog, recording each forward. */
   function queueOf(tenant: string, via: DurableObjectStub<TenantLog> = logOf(tenant)) {
