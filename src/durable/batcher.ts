@@ -20,10 +20,11 @@ import type { TenantLog } from "./tenant-log";
 /** Requests per forward: bounds one RPC's size (events are at most 32 KiB: ≤ 8 MiB, under the RPC limit). */
 export const MAX_FORWARD_REQUESTS = 256;
 /**
- * Forwards in flight at once. Two, like the sequencer's pipelining (group-commit.ts): the next
- * batch can reach the sequencer's queue while the previous one's commit is being answered.
+ * Forwards in flight at once, per Batcher. One, as in group commit: what arrives while a forward
+ * is out goes in the next, so batches grow with the load and the sequencer gets fewer calls.
+ * (Two, pipelined, measured the same locally with smaller batches: bench/run.mjs fan-in rows.)
  */
-export const FORWARDS_IN_FLIGHT = 2;
+export const FORWARDS_IN_FLIGHT = 1;
 /** Back-pressure: events waiting in one Batcher beyond this are refused with 503 + Retry-After. */
 export const MAX_WAITING_EVENTS = 10_000;
 
