@@ -119,6 +119,15 @@ describe.each([
     expect((await logOf(tenant).stats()).size).toBe(base + 121);
   });
 
+  it("the tenant comes from the credential: one tenant's key cannot append to another's log", async () => {
+    const a = await tenantWithKeys();
+    const b = await tenantWithKeys();
+    const r = await post(b.tenant, a.appendKey, event());
+    expect(r.status).toBe(404);
+    expect((await logOf(b.tenant).stats()).size).toBe(b.base);
+    expect((await logOf(a.tenant).stats()).size).toBe(a.base);
+  });
+
   it("keys are scoped per credential: the same key from two keys gives two entries", async () => {
     const { owner, tenant, appendKey } = await tenantWithKeys();
     const other = await createKey(owner, tenant, ["append"], "second writer");
