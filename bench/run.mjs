@@ -238,8 +238,9 @@ async function maxBatchPhase() {
  */
 async function fanInPhase() {
   const servers = [{ id: "fanin_off", k: 0 }, ...FANIN_KS.map((k) => ({ id: `fanin_on_${k}`, k }))];
-  for (const s of servers) {
-    s.server = await startServer({ SEALTRAIL_FANIN_BATCHERS: String(s.k) });
+  for (const [i, s] of servers.entries()) {
+    // With --profile, each server has its own inspector (ports 9340…), profiled in the first run.
+    s.server = await startServer({ SEALTRAIL_FANIN_BATCHERS: String(s.k) }, opts.profile ? { inspectorPort: 9340 + i } : {});
     [s.tenant] = await setupTenants(s.server.base, 1, s.server.origin);
     await closedLoop({ base: s.server.base, connections: 8, durationMs: 500, warmupMs: 0, next: single(s.tenant) });
   }
@@ -247,7 +248,9 @@ async function fanInPhase() {
     for (const s of servers) {
       const { base } = s.server;
       const before = s.k > 0 ? await batcherStats(base, s.tenant.tenant, s.k) : undefined;
+      const profile = opts.profile && run === 0 ? await startProfile(s.server) : undefined;
       const r = await closedLoop({ base, connections: 64, durationMs: RUN_MS, next: single(s.tenant) });
+      if (profile) await profile.stop(`bench/profile-${s.id}.cpuprofile`);
       const after = s.k > 0 ? await batcherStats(base, s.tenant.tenant, s.k) : undefined;
       const forwards = after && before ? after.forwards - before.forwards : undefined;
       const meanBatch = forwards ? (after.forwarded - before.forwarded) / forwards : undefined;
