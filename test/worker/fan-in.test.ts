@@ -7,11 +7,11 @@ import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../src/core/entry";
-import { BatchQueue, FORWARDS_IN_FLIGHT, type Forward } from "../../src/durable/batcher";
+import { BatchQueue, FORWARDS_IN_FLIGHT, type Forward, MAX_WAITING_EVENTS } from "../../src/durable/batcher";
 import type { AppendResult } from "../../src/durable/log-types";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { app } from "../../src/worker/app";
-import { batcherName } from "../../src/worker/fan-in";
+import { batcherName, fanInBatchers, MAX_FANIN_BATCHERS } from "../../src/worker/fan-in";
 import { failingObjects } from "../durable/faults";
 import { BASE, createKey, event, logOf, tenantWithKeys } from "./helpers";
 
@@ -206,6 +206,25 @@ describe("a batcher's forward", () => {
     expect((await logOf(tenant).stats()).size).toBe(size + fresh.length);
   });
 
+  it("past MAX_WAITING_EVENTS waiting, refuses with overloaded (503 + Retry-After); what it took is committed", async () => {
+    const { tenant } = await tenantWithKeys();
+    const size = (await logOf(tenant).stats()).size;
+    // The sequencer is slow: the first forward waits until released, the others queue behind it.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const real = logOf(tenant);
+    const queue = new BatchQueue(tenant, async (t, requests) => {
+      await gate;
+      return real.appendMany(t, requests);
+    });
+    const taken = Array.from({ length: FORWARDS_IN_FLIGHT + MAX_WAITING_EVENTS }, (_, i) => queue.submit(item({ i })));
+    expect(await queue.submit(item({ refused: true }))).toEqual({ ok: false, error: { reason: "overloaded", retryAfterSeconds: 1 } });
+    release();
+    const answers = await Promise.all(taken);
+    expect(answers.every((a) => a.ok)).toBe(true);
+    expect((await logOf(tenant).stats()).size).toBe(size + taken.length);
+  });
+
   it("that fails answers every caller log_unavailable, and acknowledges nothing", async () => {
     const { tenant } = await tenantWithKeys();
     const size = (await logOf(tenant).stats()).size;
@@ -214,6 +233,15 @@ describe("a batcher's forward", () => {
     const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => queue.submit(item({ i }))));
     for (const a of answers) expect(a).toEqual({ ok: false, error: { reason: "log_unavailable" } });
     expect((await logOf(tenant).stats()).size).toBe(size);
+  });
+});
+
+describe("SEALTRAIL_FANIN_BATCHERS", () => {
+  it("is k for a whole number 1..MAX_FANIN_BATCHERS, and off (0) for anything else", () => {
+    expect(fanInBatchers({})).toBe(0);
+    for (const v of ["0", "", "x", "-1", "1.5", String(MAX_FANIN_BATCHERS + 1), "1e9"])
+      expect(fanInBatchers({ SEALTRAIL_FANIN_BATCHERS: v }), v).toBe(0);
+    for (const k of [1, 4, MAX_FANIN_BATCHERS]) expect(fanInBatchers({ SEALTRAIL_FANIN_BATCHERS: String(k) })).toBe(k);
   });
 });
 
