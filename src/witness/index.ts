@@ -11,52 +11,19 @@
  * its WitnessLog Durable Object (witness-log.ts), idFromName(origin).
  */
 import { checkRequest } from "./add-checkpoint";
+import { readBody } from "./body";
 import { configOf, type WitnessConfig, type WitnessVars } from "./config";
 import { toResponse, type WitnessError } from "./errors";
 import type { WitnessLog } from "./witness-log";
+
+// The main module exports only the handler and the Durable Object class (workerd refuses other values).
+const TEXT = "text/plain; charset=utf-8";
+const fail = (e: WitnessError) => toResponse(e);
 
 export { WitnessLog } from "./witness-log";
 
 export interface WitnessEnv extends WitnessVars {
   WITNESS_LOG: DurableObjectNamespace<WitnessLog>;
-}
-
-/** The largest add-checkpoint body read: 63 proof lines and a note with many post-quantum signatures fit. */
-export const BODY_LIMIT = 512 * 1024;
-
-const TEXT = "text/plain; charset=utf-8";
-const fail = (e: WitnessError) => toResponse(e);
-
-/** The body as UTF-8 text, read up to `BODY_LIMIT` bytes; a longer or non-UTF-8 body is refused. */
-async function readBody(request: Request): Promise<string | WitnessError> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > BODY_LIMIT) return { reason: "body_too_large", limit: BODY_LIMIT };
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      length += value.length;
-      if (length > BODY_LIMIT) {
-        await reader.cancel();
-        return { reason: "body_too_large", limit: BODY_LIMIT };
-      }
-      chunks.push(value);
-    }
-  }
-  const bytes = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    return { reason: "malformed_request", detail: "the body is not UTF-8" };
-  }
 }
 
 const logOf = (env: WitnessEnv, origin: string) => env.WITNESS_LOG.get(env.WITNESS_LOG.idFromName(origin));

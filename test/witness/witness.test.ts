@@ -19,7 +19,8 @@ import { EMPTY_TREE_HASH, leafHash, nodeHash, sha256Hex, type Hash } from "../..
 import { consistencyProof, treeHash } from "../../src/core/merkle";
 import { ed25519Signer, openNote, parseSignerKey, signNote, type NoteSigner } from "../../src/core/note";
 import { formatAddCheckpoint, parseAddCheckpoint, TLOG_SIZE_CONTENT_TYPE, type AddCheckpointRequest } from "../../src/core/tlog-witness";
-import worker, { BODY_LIMIT, type WitnessEnv } from "../../src/witness/index";
+import { BODY_LIMIT } from "../../src/witness/body";
+import worker, { type WitnessEnv } from "../../src/witness/index";
 import { loadVector } from "../core/vectors";
 
 const wenv = env as unknown as WitnessEnv;
