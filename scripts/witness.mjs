@@ -4,7 +4,10 @@
 //    unless `--type ed25519`, named `--name` (default witness.localhost);
 // 2. trusts the logs given by `--log <entry>` (repeatable) and WITNESS_LOGS (entries as in
 //    wrangler.witness.toml: "<vkey>" or "<origin> <vkey>", comma or newline separated), unless
-//    .dev.vars.witness sets WITNESS_LOGS itself;
+//    .dev.vars.witness sets WITNESS_LOGS itself; `--tenant <id>` (repeatable) adds that tenant's
+//    published keys, fetched once at start from a Sealtrail at `--sealtrail <URL>` (default
+//    http://127.0.0.1:8787, `npm run dev`) GET /v1/keys?tenant=<id>: trust on first use, for local
+//    runs (a deployed witness lists the keys in wrangler.witness.toml, checked by its operator);
 // 3. prints its URL, its vkey and the SEALTRAIL_WITNESSES entry for a local Sealtrail, then starts
 //    `wrangler dev` on 127.0.0.1:$PORT (default 8788; `--port N` too).
 // WITNESS_DEV_STATE=<dir> keeps the key (<dir>/.dev.vars.witness) and the storage (<dir>/state) there.
@@ -20,6 +23,8 @@ const { values: opts, positionals } = parseArgs({
     log: { type: "string", multiple: true, default: [] },
     type: { type: "string", default: "ml-dsa-44" },
     name: { type: "string", default: "witness.localhost" },
+    tenant: { type: "string", multiple: true, default: [] },
+    sealtrail: { type: "string", default: "http://127.0.0.1:8787" },
   },
   allowPositionals: true,
 });
@@ -56,7 +61,17 @@ const vkey = keyText ? vkeyOf(keyText) : new Error("WITNESS_PRIVATE_KEY is missi
 if (vkey instanceof Error) fail(`${varsFile}: ${vkey.message}. Delete the file to make a new key.`);
 
 const logsInFile = /^\s*WITNESS_LOGS\s*=/m.test(vars);
-const logs = [...(process.env.WITNESS_LOGS ?? "").split(/[\n,]/), ...opts.log]
+/** A Sealtrail tenant's published verifier keys (every key version), as "<origin> <vkey>" entries. */
+async function tenantKeys(tenant) {
+  const url = `${opts.sealtrail.replace(/\/$/, "")}/v1/keys?tenant=${encodeURIComponent(tenant)}`;
+  const res = await fetch(url).catch((e) => fail(`--tenant ${tenant}: could not fetch ${url} (${e.message}). Is npm run dev running?`));
+  if (!res.ok) fail(`--tenant ${tenant}: ${url} answered ${res.status}.`);
+  const { keys } = await res.json();
+  console.log(`Trusting the keys ${url} publishes now (trust on first use): ${keys.map((k) => k.origin).join(", ")}`);
+  return keys.map((k) => `${k.origin} ${k.verifier_key}`);
+}
+const fetched = (await Promise.all(opts.tenant.map(tenantKeys))).flat();
+const logs = [...(process.env.WITNESS_LOGS ?? "").split(/[\n,]/), ...opts.log, ...fetched]
   .map((s) => s.trim())
   .filter(Boolean)
   .join(",");

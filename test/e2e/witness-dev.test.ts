@@ -2,7 +2,9 @@
  * `npm run witness` (scripts/witness.mjs as a user runs it, with its own state folder): it makes a
  * key on first run, prints the vkey it then cosigns with, serves add-checkpoint on PORT, keeps its
  * key and its state across restarts, and `--type ed25519` makes an Ed25519 witness.
- * E2E_WITNESS_PORT chooses the port (default 8797).
+ * With a local Sealtrail beside it (test/e2e/server.ts, on E2E_PORT), `--tenant` trusts a tenant's
+ * published key and the witness cosigns that tenant's checkpoints as its log grows.
+ * E2E_WITNESS_PORT chooses the witness's port (default 8797).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -20,6 +22,7 @@ import {
 import { nodeHash, sha256Hex, type Hash } from "../../src/core/hash";
 import { consistencyProof } from "../../src/core/merkle";
 import { formatAddCheckpoint } from "../../src/core/tlog-witness";
+import { startServer } from "./server";
 
 const PORT = Number(process.env.E2E_WITNESS_PORT ?? 8797);
 const URL_ = `http://127.0.0.1:${PORT}`;
@@ -147,5 +150,73 @@ describe(`npm run witness on port ${PORT}`, () => {
     expect(res.status).toBe(200);
     expect(checkQuorum(`${three}${await res.text()}`, [key], 1).ok).toBe(true);
     await stop();
+  });
+
+  test("--tenant trusts a local Sealtrail tenant's published key; the witness cosigns its checkpoints as the log grows", async () => {
+    const sealtrail = await startServer();
+    try {
+      const origin = sealtrail.base;
+      const email = `witness-${Date.now().toString(36)}@example.com`;
+      const signUp = await fetch(`${origin}/api/auth/sign-up/email`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin },
+        body: JSON.stringify({ email, password: "correct horse battery", name: "Ada" }),
+      });
+      expect(signUp.status).toBe(200);
+      const cookie = signUp.headers
+        .getSetCookie()
+        .map((c) => c.split(";")[0])
+        .join("; ");
+      const created = await fetch(`${origin}/api/auth/organization/create`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin, cookie },
+        body: JSON.stringify({ name: "Acme", slug: `acme-${Date.now().toString(36)}` }),
+      });
+      expect(created.status).toBe(200);
+      const tenant = ((await created.json()) as { id: string }).id;
+      // A logged change, so that the log grows (settings changes are entries of the tenant's log).
+      const changeSettings = async (seconds: number) => {
+        const put = await fetch(`${origin}/v1/tenants/${tenant}/settings`, {
+          method: "PUT",
+          headers: { "content-type": "application/json", origin, cookie },
+          body: JSON.stringify({ seal_interval_seconds: seconds }),
+        });
+        expect(put.status).toBe(200);
+      };
+      const checkpointNow = async () => (await fetch(`${origin}/v1/tenants/${tenant}/checkpoint`, { headers: { cookie } })).text();
+
+      const output = await start(newState(), ["--tenant", tenant, "--sealtrail", origin]);
+      const key = printedKey(output);
+      expect(output).toContain(`witnesses: sealtrail.localhost/${tenant}`);
+      await changeSettings(90);
+      const first = await checkpointNow();
+      const size = Number(first.split("\n")[1]);
+      expect(size).toBeGreaterThan(0);
+      const res = await submit(0, [], first);
+      const lines = await res.text();
+      expect(res.status, lines).toBe(200);
+      expect(checkQuorum(`${first}${lines}`, [key], 1).ok).toBe(true);
+
+      // The log grows (a settings change is logged); the next checkpoint, with Sealtrail's own consistency proof.
+      await changeSettings(120);
+      const next = await checkpointNow();
+      const nextSize = Number(next.split("\n")[1]);
+      expect(nextSize).toBeGreaterThan(size);
+      // From size 0 nothing needs proving (tlog-witness: the proof from size 0 is empty).
+      let proof: Hash[] = [];
+      if (size > 0) {
+        const res = await fetch(`${origin}/v1/tenants/${tenant}/proof/consistency?from=${size}&to=${nextSize}`, { headers: { cookie } });
+        const body = await res.text();
+        expect(res.status, body).toBe(200);
+        proof = (JSON.parse(body) as { hashes: string[] }).hashes.map((h) => fromBase64(h)!);
+      }
+      const grown = await submit(size, proof, next);
+      const grownLines = await grown.text();
+      expect(grown.status, grownLines).toBe(200);
+      expect(checkQuorum(`${next}${grownLines}`, [key], 1).ok).toBe(true);
+    } finally {
+      await stop();
+      sealtrail.stop();
+    }
   });
 });
