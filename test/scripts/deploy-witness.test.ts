@@ -157,4 +157,11 @@ describe("npm run deploy:witness", () => {
     expect(r.status).toBe(1);
     expect(r.err).toContain("`wrangler secret list` failed");
   });
+
+  test("wrangler.witness.toml never deletes, renames or transfers WitnessLog (that would forget every cosigned checkpoint)", () => {
+    const toml = readFileSync("wrangler.witness.toml", "utf8");
+    expect(toml).toMatch(/\[\[migrations\]\]\s*\ntag = "v1"\s*\nnew_sqlite_classes = \["WitnessLog"\]/);
+    expect(toml).not.toMatch(/deleted_classes|renamed_classes|transferred_classes/);
+    expect(toml).toMatch(/class_name = "WitnessLog"/);
+  });
 });
