@@ -2,9 +2,9 @@
  * `npm run witness` (scripts/witness.mjs as a user runs it, with its own state folder): it makes a
  * key on first run, prints the vkey it then cosigns with, serves add-checkpoint on PORT, keeps its
  * key and its state across restarts, and `--type ed25519` makes an Ed25519 witness.
- * With a local Sealtrail beside it (test/e2e/server.ts, on E2E_PORT), `--tenant` trusts a tenant's
+ * With a local Sealtrail beside it (test/e2e/server.ts, on the next port), `--tenant` trusts a tenant's
  * published key and the witness cosigns that tenant's checkpoints as its log grows.
- * E2E_WITNESS_PORT chooses the witness's port (default 8797).
+ * E2E_WITNESS_PORT chooses the witness's port (default 8797; that Sealtrail uses the next one).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -153,7 +153,8 @@ describe(`npm run witness on port ${PORT}`, () => {
   });
 
   test("--tenant trusts a local Sealtrail tenant's published key; the witness cosigns its checkpoints as the log grows", async () => {
-    const sealtrail = await startServer();
+    // On a port of its own (the witness port + 1): the console tests use E2E_PORT at the same time.
+    const sealtrail = await startServer(PORT + 1);
     try {
       const origin = sealtrail.base;
       const email = `witness-${Date.now().toString(36)}@example.com`;
