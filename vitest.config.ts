@@ -1,7 +1,8 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-// Three projects: everything inside workerd (the Worker, the Durable Object, and the pure core);
+// Four projects: everything inside workerd (the Worker, the Durable Object, and the pure core);
+// the witness Worker (src/witness, wrangler.witness.toml) inside workerd;
 // the pure core again on plain Node, which proves it imports no runtime (with the CLI and the
 // console's pure helpers); and the web console end to end in a real browser.
 // Test-only secrets; real ones come from .dev.vars or `wrangler secret put`. Set in
@@ -18,6 +19,23 @@ const LOCAL_VARS = {
   TRUSTED_ORIGINS: "http://localhost:8787",
   SEALTRAIL_ORIGIN: "sealtrail.localhost",
 };
+
+// The witness's test configuration (test/witness): its key (ML-DSA-44, "witness.test/w1") and the
+// logs it trusts: Tessera's test log (its real key), and test logs signed by test/witness/keys.ts's
+// keys, under several origins so that each test has a log of its own. Also set in process.env,
+// where the plugin looks for the secret wrangler.witness.toml declares as required.
+const WITNESS_TEST_VARS = {
+  WITNESS_PRIVATE_KEY: "PRIVATE+KEY+witness.test/w1+85fce550+Bk/toysFR/dv49Yut3EsKNj16a+RjLFxC+zcO/mWASuO",
+  WITNESS_LOGS: [
+    "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx # Tessera testdata/log",
+    "log.test/a+93730293+AUKuRYQV8T5iuki/5E0h88fMQ1ybintVvmZdjmTBx9MK",
+    ...["conformance", "race", "same-size", "monitor", "empty", "fresh"].map(
+      (o) => `log.test/${o} log.test/a+93730293+AUKuRYQV8T5iuki/5E0h88fMQ1ybintVvmZdjmTBx9MK`,
+    ),
+    "log.test/b log.test/b-key+b734089a+AZVqQ7DiYLlyH58Wyc+eg0+WbKnQhBKGLoCa6cFSDOiw",
+  ].join("\n"),
+};
+Object.assign(process.env, { WITNESS_PRIVATE_KEY: WITNESS_TEST_VARS.WITNESS_PRIVATE_KEY });
 
 // `npm run bench` sets SEALTRAIL_BENCH: the same two runtimes then run bench/*.bench.ts, which
 // measure and print figures and assert nothing about time (machines here are shared and noisy).
@@ -46,6 +64,20 @@ export default defineConfig(async () => {
             testTimeout: bench ? 600_000 : 60_000,
           },
         },
+        // The witness (src/witness) as its own Worker, from wrangler.witness.toml.
+        ...(bench
+          ? []
+          : [
+              {
+                plugins: [
+                  cloudflareTest({
+                    wrangler: { configPath: "./wrangler.witness.toml" },
+                    miniflare: { bindings: WITNESS_TEST_VARS },
+                  }),
+                ],
+                test: { name: "witness", include: ["test/witness/**/*.test.ts"], testTimeout: 60_000 },
+              },
+            ]),
         {
           test: {
             name: "node",

@@ -153,7 +153,8 @@ switch (true) {
   }
   case command === "deploy": {
     banner();
-    const missing = ["BETTER_AUTH_SECRET", "SEALTRAIL_SIGNING_SECRET"].filter((s) => !(s in state.secrets));
+    const required = state.requiredSecrets ?? ["BETTER_AUTH_SECRET", "SEALTRAIL_SIGNING_SECRET"];
+    const missing = required.filter((s) => !(s in state.secrets));
     if (missing.length > 0) error(`The following required secrets have not been set: ${missing.join(", ")}`);
     state.workerExists = true;
     state.deploys += 1;
