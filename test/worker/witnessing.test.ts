@@ -16,6 +16,8 @@ import { checkpointSigner } from "../../src/core/keys";
 import { parseVerifierKey, signNote } from "../../src/core/note";
 import { verifyTlogProof } from "../../src/core/tlog-proof";
 import { formatAddCheckpoint } from "../../src/core/tlog-witness";
+import { WITNESS_AFTER_GROWTH_MS } from "../../src/durable/witnessing";
+import { appendVia, withLog } from "../durable/faults";
 import { witnessCosigner } from "../witness/keys";
 import { api, bearer, createKey, event, logOf, postEvent, tenantWithKeys, type Session } from "./helpers";
 
@@ -220,5 +222,29 @@ describe("witnessing", () => {
     const job = (await res.json()) as { report: { ok: boolean; failures: { kind: string; expected: number; found: number }[] } | null };
     expect(job.report?.ok).toBe(false);
     expect(job.report?.failures).toContainEqual(expect.objectContaining({ kind: "witness_quorum", expected: 2, found: 1 }));
+  });
+
+  it(`the tree grows without a seal: its checkpoint reaches the witness ${WITNESS_AFTER_GROWTH_MS / 1000} s later, not before`, async () => {
+    const { owner, tenant, appendKey } = await tenantWithKeys();
+    const w = witness("golf");
+    await appendEvents(tenant, appendKey, 2);
+    expect((await putSettings(owner, tenant, { witnesses: [{ url: w.url, key: w.key }] })).status).toBe(200);
+    await runDurableObjectAlarm(logOf(tenant));
+    const before = await statsOf(owner, tenant);
+    expect(before.witnesses[0]!.cosigned_size).toBe(before.size);
+
+    let clock = Date.now();
+    await withLog(logOf(tenant), tenant, { now: () => clock }, async (log, state) => {
+      expect((await appendVia(log, tenant, event())).ok).toBe(true);
+      const grown = log.commit.head.size;
+      expect(await state.storage.getAlarm()).toBeLessThanOrEqual(clock + WITNESS_AFTER_GROWTH_MS);
+      clock += WITNESS_AFTER_GROWTH_MS - 1;
+      await log.witnessing.run(tenant);
+      expect(log.witnessing.stats().witnesses[0]!.cosigned_size).toBe(before.size);
+      clock += 1;
+      await log.witnessing.run(tenant);
+      expect(log.witnessing.stats().witnesses[0]!.cosigned_size).toBe(grown);
+      expect(log.witnessing.stats().witnessed_size).toBe(grown);
+    });
   });
 });
