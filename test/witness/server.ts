@@ -19,6 +19,8 @@ import { openNote, parseVerifierKey } from "../../src/core/note";
 import { formatTlogSize, parseAddCheckpoint, TLOG_SIZE_CONTENT_TYPE } from "../../src/core/tlog-witness";
 import { TEST_LOG_ORIGIN_PREFIX, witnessCosigner } from "./keys";
 
+export { witnessCosigner };
+
 const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 export function startWitness(secret: string): Promise<{ server: Server; base: string }> {
