@@ -130,6 +130,8 @@ export interface LogStats {
   witnessed_size: number;
   witness_alert_count: number;
   witness_alerts: WitnessAlert[];
+  /** How long the last submission round to every witness took (ms; null: none since the object started). */
+  witness_round_ms: number | null;
 }
 
 /** A witness as /stats shows it: what it last cosigned for this log, its failures in a row and last error. */
@@ -154,7 +156,10 @@ export interface WitnessAlert {
   detail: string;
 }
 
-export type WitnessStats = Pick<LogStats, "witnesses" | "witness_quorum" | "witnessed_size" | "witness_alert_count" | "witness_alerts">;
+export type WitnessStats = Pick<
+  LogStats,
+  "witnesses" | "witness_quorum" | "witnessed_size" | "witness_alert_count" | "witness_alerts" | "witness_round_ms"
+>;
 
 /** What verification checks (verification.ts): the quorum, the witnesses' vkeys, the newest submitted checkpoint with its cosignatures. */
 export interface WitnessStatus {

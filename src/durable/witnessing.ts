@@ -64,6 +64,8 @@ export class Witnessing {
   /** The default list, parsed once per object (the deployment's variables do not change under it). */
   #defaults: WitnessConfig[] | undefined;
   #parsed: { settings: TenantSettings; list: Witness[] } | undefined;
+  /** How long the last submission round took (ms, the object's clock), for /stats. */
+  #lastRoundMs: number | null = null;
 
   constructor(deps: WitnessingDeps) {
     this.#d = deps;
@@ -137,6 +139,7 @@ export class Witnessing {
     const head = await this.#d.checkpoint(tenant);
     // Never submit while the log may not sign (invariant 10: refusal, or not reconciled).
     if (!head.ok) return;
+    const started = Date.now();
     const targets: Target[] = [];
     const seal = this.#d.store.latestPublishedSeal();
     if (seal && seal.to < head.value.size) targets.push({ size: seal.to, note: seal.checkpoint });
@@ -144,6 +147,7 @@ export class Witnessing {
     for (const t of targets) this.db.recordSubmitted(t.size, t.note, this.#d.now());
     const retries = await Promise.all(witnesses.map((w) => this.#submitTo(w, targets)));
     this.db.prune();
+    this.#lastRoundMs = Date.now() - started;
     const failures = Math.max(0, ...retries);
     if (failures > 0) this.#due(this.#d.now() + backoffMs(failures));
   }
@@ -286,6 +290,7 @@ export class Witnessing {
       witnessed_size: witnessed?.size ?? 0,
       witness_alert_count: alerts.count,
       witness_alerts: alerts.recent,
+      witness_round_ms: this.#lastRoundMs,
     };
   }
 }

@@ -93,6 +93,7 @@ const Stats = z.object({
   witness_quorum: z.number().int(),
   witnessed_size: z.number().int().describe("the largest tree size whose checkpoint has the witness quorum of cosignatures"),
   witness_alert_count: z.number().int(),
+  witness_round_ms: z.number().int().nullable().describe("how long the last submission to every witness took (ms)"),
   witness_alerts: z
     .array(
       z.object({
@@ -176,6 +177,7 @@ export const settings = new Hono<AppEnv>()
       witness_quorum: s.witness_quorum,
       witnessed_size: s.witnessed_size,
       witness_alert_count: s.witness_alert_count,
+      witness_round_ms: s.witness_round_ms,
       witness_alerts: s.witness_alerts,
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
