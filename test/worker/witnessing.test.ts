@@ -6,7 +6,7 @@
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import { utf8 } from "../../src/core/bytes";
 import { formatCheckpoint, openCheckpoint } from "../../src/core/checkpoint";
 import { checkQuorum, type CosignerKey } from "../../src/core/cosignature";
@@ -18,6 +18,7 @@ import { verifyTlogProof } from "../../src/core/tlog-proof";
 import { formatAddCheckpoint } from "../../src/core/tlog-witness";
 import { WITNESS_AFTER_GROWTH_MS } from "../../src/durable/witnessing";
 import { appendVia, withLog } from "../durable/faults";
+import { runVerification } from "../durable/log-helpers";
 import { witnessCosigner } from "../witness/keys";
 import { api, bearer, createKey, event, logOf, postEvent, tenantWithKeys, type Session } from "./helpers";
 
@@ -53,11 +54,27 @@ const logVerifier = (tenant: string) => {
   });
 };
 
-/** Seals now and runs the alarm, which submits the seal's checkpoint and the head to the witnesses. */
+/**
+ * Seals now and runs the alarm, which submits the seal's checkpoint and the head to the
+ * witnesses; waits until each witness has cosigned the head or failed (the runtime may have run
+ * the alarm on its own just before: then the submission may still be under way).
+ */
 async function sealAndWitness(owner: Session, tenant: string) {
   const res = await api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) });
   expect(res.status).toBe(200);
-  await runDurableObjectAlarm(logOf(tenant));
+  await settled(owner, tenant);
+}
+
+/** Runs the alarm until every witness has cosigned the head or failed. */
+async function settled(owner: Session, tenant: string) {
+  await vi.waitFor(
+    async () => {
+      await runDurableObjectAlarm(logOf(tenant));
+      const s = await statsOf(owner, tenant);
+      expect(s.witnesses.every((w) => w.cosigned_size === s.size || w.failures > 0)).toBe(true);
+    },
+    { timeout: 20_000, interval: 100 },
+  );
 }
 
 interface Stats {
@@ -148,8 +165,7 @@ describe("witnessing", () => {
     expect(checkQuorum(snapNote, [w.cosigner], 1).ok).toBe(true);
 
     // Verification requires the quorum on the newest checkpoint, and it is there.
-    const verified = await api(`/v1/tenants/${tenant}/verify`, { method: "POST", headers: bearer(verifyKey) });
-    const job = (await verified.json()) as { report: { ok: boolean; failures: unknown[] } | null };
+    const job = await runVerification(tenant, verifyKey);
     expect(job.report?.failures).toEqual([]);
     expect(job.report?.ok).toBe(true);
   });
@@ -218,8 +234,7 @@ describe("witnessing", () => {
     expect(openCheckpoint(note, origin(tenant), [await logVerifier(tenant)]).ok).toBe(true);
     const stats = await statsOf(owner, tenant);
     expect(stats.witnesses.find((x) => x.url === down.url)?.last_error).toMatch(/503/);
-    const res = await api(`/v1/tenants/${tenant}/verify`, { method: "POST", headers: bearer(verifyKey) });
-    const job = (await res.json()) as { report: { ok: boolean; failures: { kind: string; expected: number; found: number }[] } | null };
+    const job = await runVerification(tenant, verifyKey);
     expect(job.report?.ok).toBe(false);
     expect(job.report?.failures).toContainEqual(expect.objectContaining({ kind: "witness_quorum", expected: 2, found: 1 }));
   });
@@ -229,7 +244,7 @@ describe("witnessing", () => {
     const w = witness("golf");
     await appendEvents(tenant, appendKey, 2);
     expect((await putSettings(owner, tenant, { witnesses: [{ url: w.url, key: w.key }] })).status).toBe(200);
-    await runDurableObjectAlarm(logOf(tenant));
+    await settled(owner, tenant);
     const before = await statsOf(owner, tenant);
     expect(before.witnesses[0]!.cosigned_size).toBe(before.size);
 
