@@ -170,6 +170,21 @@ describe("witnessing", () => {
     expect(job.report?.ok).toBe(true);
   });
 
+  it("an ML-DSA-44 witness (type 0x06) and an Ed25519 one at quorum 2: both cosignatures are verified, stored and served", async () => {
+    const { owner, tenant, appendKey, readKey } = await tenantWithKeys();
+    const pq = witness("pq-hotel");
+    const ed = witness("india");
+    expect(pq.cosigner.type).toBe(0x06);
+    await appendEvents(tenant, appendKey, 3);
+    const patch = { witnesses: [pq, ed].map(({ url, key }) => ({ url, key })), witness_quorum: 2 };
+    expect((await putSettings(owner, tenant, patch)).status).toBe(200);
+    await sealAndWitness(owner, tenant);
+    const note = await checkpointOf(tenant, readKey);
+    const q = checkQuorum(note, [pq.cosigner, ed.cosigner], 2);
+    expect(q.ok && q.value.valid.map((v) => v.key.name).sort()).toEqual(["witness.test/india", "witness.test/pq-hotel"]);
+    expect(openCheckpoint(note, origin(tenant), [await logVerifier(tenant)]).ok).toBe(true);
+  });
+
   it("409: a witness that cosigned another size gets the checkpoint again from that size, with a consistency proof", async () => {
     const { owner, tenant, appendKey, readKey } = await tenantWithKeys();
     const w = witness("bravo");
