@@ -18,6 +18,8 @@ const LOCAL_VARS = {
   BETTER_AUTH_URL: "http://127.0.0.1:8787",
   TRUSTED_ORIGINS: "http://localhost:8787",
   SEALTRAIL_ORIGIN: "sealtrail.localhost",
+  // Local dev: witness URLs may be http: and loopback (src/durable/outbound.ts). Never in wrangler.toml.
+  SEALTRAIL_LOCAL_DEV: "1",
 };
 
 // The witness's test configuration (test/witness): its key (ML-DSA-44, "witness.test/w1") and the
@@ -61,6 +63,8 @@ export default defineConfig(async () => {
               ? ["bench/core.bench.ts", "bench/tenant-log.bench.ts", "bench/verify.bench.ts"]
               : ["test/worker/**/*.test.ts", "test/durable/**/*.test.ts", "test/core/**/*.test.ts"],
             setupFiles: ["./test/apply-migrations.ts"],
+            // A real c2sp.org/tlog-witness witness on loopback, for the witnessing tests.
+            globalSetup: bench ? [] : ["./test/witness/global-setup.ts"],
             testTimeout: bench ? 600_000 : 60_000,
           },
         },

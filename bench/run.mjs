@@ -8,7 +8,8 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
-import { build, closedLoop, openLoop, sampleEvent, setupTenants, startServer, treeSize, workerdMemory } from "./harness.mjs";
+import http from "node:http";
+import { build, closedLoop, openLoop, request, sampleEvent, setupTenants, startServer, treeSize, workerdMemory } from "./harness.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -62,6 +63,12 @@ row("fanin_off", "fan-in off: single-event POSTs, 64 connections, one tenant (be
 for (const k of FANIN_KS) {
   row(`fanin_on_${k}`, `fan-in on, ${k} batchers: single-event POSTs, 64 connections, one tenant`, "events/s", null, "higher");
 }
+// Witnessing (issue #16): one checkpoint produced (POST /seal signs and publishes it) and, for the
+// witnessed tenant, submitted to one loopback witness until its cosignature is stored.
+row("witness_none", "produce one checkpoint (append 1 event, seal), no witness", "ms", null, "lower");
+row("witness_one", "produce one checkpoint and get it cosigned by 1 witness (until /stats shows it)", "ms", null, "lower");
+row("witness_round", "one submission round to 1 witness inside the Durable Object (sign, proof, POST, verify, store)", "ms", null, "lower");
+row("witness_cost", "the cost of witnessing per checkpoint (witness_one − witness_none, medians of one run)", "ms", null, "lower");
 row("overload_rss", "overload: peak workerd RSS (all workerd processes of the run)", "MiB", "bounded", "lower");
 
 const record = (id, value, detail) => {
@@ -274,6 +281,83 @@ async function batcherStats(base, tenant, k) {
   return res.json();
 }
 
+/**
+ * The cost of witnessing per checkpoint: two tenants, one with a witness (test/witness/server.ts,
+ * bundled; a real Ed25519 witness on loopback with consistency checks). Each iteration appends one
+ * event, seals it (a new signed checkpoint), and for the witnessed tenant waits until /stats shows
+ * the witness cosigned that size (the alarm submits at once after a seal). Interleaved per run.
+ */
+async function witnessPhase() {
+  const bundled = spawnSync(
+    "esbuild",
+    ["test/witness/server.ts", "--bundle", "--platform=node", "--format=esm", "--outfile=.bench/witness.mjs", "--log-level=warning"],
+    { encoding: "utf8" },
+  );
+  if (bundled.status !== 0) throw new Error(bundled.stderr);
+  // Loopback http witnesses are allowed only in local dev (src/durable/outbound.ts).
+  const server = await startServer({ SEALTRAIL_LOCAL_DEV: "1", SEALTRAIL_ORIGIN: "sealtrail.localhost" });
+  const { startWitness, witnessCosigner } = await import(`${process.cwd()}/.bench/witness.mjs`);
+  const witness = await startWitness(process.env.SEALTRAIL_SIGNING_SECRET);
+  const [plain, witnessed] = await setupTenants(server.base, 2, server.origin);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const call = async (t, method, path, body) => {
+    const headers = { authorization: `Bearer ${t.token}`, origin: server.origin, "content-type": "application/json" };
+    const r = await request(agent, server.base, method, path, headers, body === undefined ? undefined : JSON.stringify(body));
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+    return JSON.parse(r.body);
+  };
+  const vkey = witnessCosigner("bench").key.vkey;
+  await call(witnessed, "PUT", `/v1/tenants/${witnessed.tenant}/settings`, {
+    witnesses: [{ url: `${witness.base}/w/bench`, key: vkey }],
+    witness_quorum: 1,
+  });
+  const ITERATIONS = 30;
+  const once = async (t, wait) => {
+    const res = await request(
+      agent,
+      server.base,
+      "POST",
+      `/v1/tenants/${t.tenant}/events`,
+      { "content-type": "application/json", "x-api-key": t.appendKey },
+      JSON.stringify(sampleEvent(1)),
+    );
+    if (res.status !== 201) throw new Error(`append: ${res.status}`);
+    const t0 = performance.now();
+    await call(t, "POST", `/v1/tenants/${t.tenant}/seal`);
+    let stats = await call(t, "GET", `/v1/tenants/${t.tenant}/stats`);
+    for (let i = 0; wait && stats.witnesses[0]?.cosigned_size !== stats.size; i++) {
+      if (i > 5000) throw new Error(`no cosignature: ${JSON.stringify(stats.witnesses)}`);
+      stats = await call(t, "GET", `/v1/tenants/${t.tenant}/stats`);
+    }
+    return performance.now() - t0;
+  };
+  await once(plain, false);
+  await once(witnessed, true);
+  for (let run = 0; run < RUNS; run++) {
+    const none = [];
+    const one = [];
+    const rounds = [];
+    for (let i = 0; i < ITERATIONS; i++) {
+      none.push(await once(plain, false));
+      one.push(await once(witnessed, true));
+      rounds.push((await call(witnessed, "GET", `/v1/tenants/${witnessed.tenant}/stats`)).witness_round_ms);
+    }
+    const a = stats(none).median;
+    const b = stats(one).median;
+    record("witness_none", a, { iterations: ITERATIONS, min: stats(none).min, max: stats(none).max });
+    record("witness_one", b, { iterations: ITERATIONS, min: stats(one).min, max: stats(one).max });
+    record("witness_cost", b - a);
+    record("witness_round", stats(rounds).median, { min: stats(rounds).min, max: stats(rounds).max });
+    log(
+      `checkpoint: ${a.toFixed(1)} ms without a witness, ${b.toFixed(1)} ms cosigned by 1 witness: ${(b - a).toFixed(1)} ms per checkpoint; ` +
+        `the submission round inside the DO: ${stats(rounds).median} ms (median)`,
+    );
+  }
+  agent.destroy();
+  witness.server.close();
+  await server.stop();
+}
+
 function cliPhase() {
   const entries = Number(opts["cli-entries"]);
   const bundled = spawnSync(
@@ -460,6 +544,7 @@ if (["baseline", "single", "latency", "batched", "tenants16", "overload", "encod
 if (wanted("maxbatch1")) await maxBatchPhase();
 if (wanted("fanin")) await fanInPhase();
 if (wanted("cli_verify")) cliPhase();
+if (wanted("witness")) await witnessPhase();
 const v = verdicts();
 printTable(v);
 const results = {

@@ -98,6 +98,10 @@ function problemsOf(config) {
       );
     }
   }
+  // Local dev lets witness URLs be http: and loopback (src/durable/outbound.ts): never in production.
+  if (vars.SEALTRAIL_LOCAL_DEV !== undefined) {
+    problems.push("SEALTRAIL_LOCAL_DEV is set: it lets tenants point witness calls at http: and loopback URLs. Remove it.");
+  }
   const version = Number(vars.SEALTRAIL_KEY_VERSION ?? "1");
   if (!Number.isSafeInteger(version) || version < 1) {
     problems.push(`SEALTRAIL_KEY_VERSION is ${JSON.stringify(vars.SEALTRAIL_KEY_VERSION)}: it must be a whole number >= 1.`);

@@ -22,6 +22,8 @@ const localVars = (port) => ({
   BETTER_AUTH_URL: `http://127.0.0.1:${port}`,
   TRUSTED_ORIGINS: `http://localhost:${port}`,
   SEALTRAIL_ORIGIN: "sealtrail.localhost",
+  // Witness URLs may be http: and loopback here (src/durable/outbound.ts); never set in wrangler.toml.
+  SEALTRAIL_LOCAL_DEV: "1",
 });
 
 const env = {

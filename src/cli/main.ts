@@ -11,17 +11,19 @@ import { parseArgs } from "node:util";
 import { FETCHED_KEYS, fetchSnapshots } from "./fetch";
 import { HEAD_CHECKPOINT, PRECHECK_ROLE, runPrecheckWorker, verifyDir, verifyDirParallel, type DirReport } from "./verify-dir";
 import { describeProofFailure, verifiersFrom, verifyProofFiles, type EntryFile } from "./verify-proof";
+import { checkWitnesses, newestCheckpointIn, witnessPolicy } from "./witnesses";
 import { useNativeSha256 } from "../runtime/native-sha256";
 
 // Node's OpenSSL SHA-256 for every hash (checked against test vectors; noble otherwise).
 useNativeSha256();
 
 const USAGE = `usage:
-  sealtrail verify <dir> [--key <verifier key>]... [--json] [--jobs N]
+  sealtrail verify <dir> [--key <verifier key>]... [--witness <vkey>]... [--quorum k] [--json] [--jobs N]
       verify a folder of downloaded snapshots: manifests, checkpoints, bundles, the chain;
       and say how many entries lie past the last seal, which no snapshot covers yet
       (--jobs: threads that read and hash bundles; default: every core, 1 = this thread only)
-  sealtrail verify-proof <file.tlog-proof> (--entry <file> | --entry-raw <file>) --key <verifier key> [--json]
+  sealtrail verify-proof <file.tlog-proof> (--entry <file> | --entry-raw <file>) --key <verifier key>
+      [--witness <vkey>]... [--quorum k] [--json]
       verify that one entry is in the log (a receipt); for a Sealtrail entry, also that the
       fields beside its bytes (event, provenance, seq, received_at, leaf_hash) are what they say
   sealtrail fetch --url <base url> --tenant <tenant id> --token <verify key> [--out <dir>]
@@ -33,6 +35,11 @@ const USAGE = `usage:
                line; repeat for rotated keys. Pin it out of band: copy it from the console when
                you first see it, or get it from the tenant's auditor. Without --key, verify uses
                the keys fetch saved (from the server under test, not pinned) and warns
+  --witness    a witness's verifier key (c2sp.org/tlog-cosignature, Ed25519 or ML-DSA-44), or @file;
+               repeat for each witness. Pinned like --key: from the witnesses' operators
+  --quorum     how many of the --witness keys must have cosigned the newest checkpoint
+               (verify: head.checkpoint, else the last seal's; verify-proof: the proof's).
+               Default 1 when --witness is given
   --entry      a Sealtrail entry: its exact bytes, or the JSON of GET /v1/tenants/:t/events/:seq
   --entry-raw  any transparency log's entry (c2sp.org/tlog-proof): the file's exact bytes
   --json       print the report as JSON
@@ -135,12 +142,16 @@ async function main(argv: string[]): Promise<number> {
       token: { type: "string" },
       out: { type: "string" },
       jobs: { type: "string" },
+      witness: { type: "string", multiple: true },
+      quorum: { type: "string" },
     },
   });
   if (values.help && ["verify", "verify-proof", "fetch"].includes(command ?? "")) {
     console.log(USAGE);
     return 0;
   }
+  const policy = witnessPolicy(values.witness, values.quorum);
+  if (typeof policy === "string") throw new Usage(policy);
   switch (command) {
     case "verify": {
       const [dir] = positionals;
@@ -156,13 +167,34 @@ async function main(argv: string[]): Promise<number> {
         jobs > 1
           ? await verifyDirParallel(dir, verifiers.value, jobs, new URL(import.meta.url), progress("verifying"))
           : verifyDir(dir, verifiers.value, progress("verifying"));
-      if (values.json) console.log(json({ ...report, keys_from_server: fromServer !== undefined }));
+      let cosignedBy: string[] | undefined;
+      if (policy) {
+        // The newest checkpoint must carry the quorum of the pinned witnesses' cosignatures.
+        const newest = newestCheckpointIn(dir);
+        const checked = newest
+          ? checkWitnesses(newest.note, policy)
+          : { ok: false as const, detail: "no checkpoint in the folder", found: 0 };
+        if (checked.ok) cosignedBy = checked.cosigned_by;
+        else {
+          report.ok = false;
+          report.failures.push({
+            kind: "witness_quorum",
+            key: newest?.file ?? HEAD_CHECKPOINT,
+            detail: checked.detail,
+            expected: policy.quorum,
+            found: checked.found,
+          });
+        }
+      }
+      if (values.json)
+        console.log(json({ ...report, keys_from_server: fromServer !== undefined, ...(cosignedBy ? { cosigned_by: cosignedBy } : {}) }));
       else if (report.ok) {
         const unpinned = fromServer ? ", against keys from the server under test (not pinned)" : "";
         console.log(
           `OK: ${plural(report.entries, "entry", "entries")} in ${plural(report.seals, "seal", "seals")} of ${report.origin} verified (tree size ${report.tree_size})${unpinned}`,
         );
         console.log(tailLine(dir, report));
+        if (cosignedBy) console.log(`Witnessed: the newest checkpoint is cosigned by ${cosignedBy.join(", ")} (quorum ${policy!.quorum}).`);
       } else {
         console.error(`FAILED: ${report.failures.length} problem(s) in ${report.origin}; the first:`);
         console.error(json(report.failures[0]));
@@ -180,10 +212,12 @@ async function main(argv: string[]): Promise<number> {
         raw !== undefined
           ? { format: "raw", bytes: readFileSync(raw) }
           : { format: "sealtrail", text: readFileSync(values.entry!, "utf8") };
-      const report = verifyProofFiles(readFileSync(proofFile, "utf8"), entry, keysFrom(values.key));
+      const report = verifyProofFiles(readFileSync(proofFile, "utf8"), entry, keysFrom(values.key), policy);
       if (values.json) console.log(json(report));
       else if (report.ok) {
         console.log(`OK: entry ${report.index} is in ${report.origin} at tree size ${report.tree_size} (checkpoint signature verified)`);
+        if (report.cosigned_by)
+          console.log(`Witnessed: the checkpoint is cosigned by ${report.cosigned_by.join(", ")} (quorum ${policy!.quorum}).`);
         if (report.unverified_fields)
           console.error(
             `note: not part of the entry's bytes, so not verified: ${report.unverified_fields.map((f) => `"${f}"`).join(", ")}`,

@@ -16,9 +16,10 @@ import { entryLeafHash } from "../core/entry";
 import { leafHash } from "../core/hash";
 import { canonicalize, type JsonValue } from "../core/jcs";
 import { parseVerifierKey, type NoteVerifier } from "../core/note";
-import { verifyTlogProof, type TlogProofError } from "../core/tlog-proof";
+import { parseTlogProof, verifyTlogProof, type TlogProofError } from "../core/tlog-proof";
 import type { Result } from "../core/result";
 import { readJson } from "../core/strict-json";
+import { checkWitnesses, type WitnessPolicy } from "./witnesses";
 
 export type ProofFailure =
   | TlogProofError
@@ -26,7 +27,8 @@ export type ProofFailure =
   | { reason: "not_a_sealtrail_entry"; detail: string }
   | { reason: "entry_duplicate_key"; key: string }
   | { reason: "entry_fields_mismatch"; fields: string[] }
-  | { reason: "bad_key"; detail: string };
+  | { reason: "bad_key"; detail: string }
+  | { reason: "witness_quorum"; detail: string };
 
 export interface ProofReport {
   ok: boolean;
@@ -36,6 +38,8 @@ export interface ProofReport {
   leaf_seq?: number;
   /** Fields of the entry JSON that the entry bytes do not contain: not verified. */
   unverified_fields?: string[];
+  /** With --witness: the witnesses whose cosignatures on the proof's checkpoint verified. */
+  cosigned_by?: string[];
   error?: ProofFailure;
 }
 
@@ -137,7 +141,22 @@ export function verifiersFrom(keys: readonly string[]): Result<NoteVerifier[], {
  * first key's name (c2sp.org/tlog-checkpoint: the log's key is named after its origin).
  * A string entry is a Sealtrail entry (`--entry`).
  */
-export function verifyProofFiles(proofText: string, entryFile: string | EntryFile, keys: readonly string[]): ProofReport {
+export function verifyProofFiles(
+  proofText: string,
+  entryFile: string | EntryFile,
+  keys: readonly string[],
+  witnesses?: WitnessPolicy,
+): ProofReport {
+  const report = verifyProofOnly(proofText, entryFile, keys);
+  if (!report.ok || !witnesses) return report;
+  // The proof verified, so it parses: its checkpoint must carry the witness quorum.
+  const parsed = parseTlogProof(proofText);
+  const checked = parsed.ok ? checkWitnesses(parsed.value.checkpoint, witnesses) : { ok: false as const, detail: "malformed proof" };
+  if (!checked.ok) return { ...report, ok: false, error: { reason: "witness_quorum", detail: checked.detail } };
+  return { ...report, cosigned_by: checked.cosigned_by };
+}
+
+function verifyProofOnly(proofText: string, entryFile: string | EntryFile, keys: readonly string[]): ProofReport {
   const verifiers = verifiersFrom(keys);
   if (!verifiers.ok) return { ok: false, error: verifiers.error };
   const origin = verifiers.value[0]?.name ?? "";

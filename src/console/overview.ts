@@ -29,6 +29,20 @@ export function alertsOf(
     const range = newest.range ? ` of entries [${newest.range.from}, ${newest.range.to})` : "";
     out.push({ tone: "bad", text: `A ${newest.mode} verification${range} found ${newest.failures} failure(s). See Verification.` });
   }
+  // A witness refusing our checkpoint (422) or holding a larger tree of ours (409): a split view is possible.
+  if (s.witness_alert_count > 0) {
+    const last = s.witness_alerts[0];
+    out.push({
+      tone: "bad",
+      text: `A witness refused this log's checkpoint (${s.witness_alert_count} alert(s)${last ? `; the latest: ${last.witness}, ${last.detail}` : ""}). Someone may have been shown another history of this log: investigate before trusting new checkpoints.`,
+    });
+  }
+  const failing = s.witnesses.filter((w) => w.failures > 0);
+  if (failing.length > 0)
+    out.push({
+      tone: "warn",
+      text: `${failing.length} witness(es) failing: ${failing.map((w) => `${w.url} (${w.last_error ?? "error"})`).join("; ")}. Checkpoints past size ${s.witnessed_size} lack their quorum of ${s.witness_quorum}.`,
+    });
   if (s.seal_failures > 0)
     out.push({
       tone: "bad",
@@ -95,6 +109,13 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
           ? h("span", { class: full.ok ? "good" : "badtext", "data-testid": "full-verification" }, full.ok ? "passed" : "FAILED")
           : "never run",
         full ? `${ago(full.finished_at, ctx.now)} · entries [${full.range.from}, ${full.range.to})` : "partial (range) runs do not count",
+      ),
+      card(
+        "Witnessed",
+        stats.witness_quorum > 0 ? `to entry ${stats.witnessed_size}` : stats.witnesses.length > 0 ? "no quorum set" : "no witnesses",
+        stats.witnesses.length > 0
+          ? `quorum ${stats.witness_quorum} of ${stats.witnesses.length} witness(es)${stats.witness_alert_count > 0 ? ` · ${stats.witness_alert_count} alert(s)` : ""}`
+          : "set witnesses in Settings or the API",
       ),
       card(
         "D1 mirror lag",

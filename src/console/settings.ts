@@ -36,6 +36,9 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
       retention_years: Number(d.get("retention_years")),
       legal_hold: d.get("legal_hold") !== null,
       max_clock_skew_seconds: Number(d.get("max_clock_skew_seconds")),
+      // Witnesses are set through the API (PUT /settings): unchanged here.
+      witnesses: s.witnesses,
+      witness_quorum: s.witness_quorum,
     };
     const patch = Object.fromEntries(Object.entries(next).filter(([k, v]) => s[k as keyof Settings] !== v));
     if (Object.keys(patch).length === 0) {
@@ -60,6 +63,14 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
     null,
     h("h1", null, "Settings"),
     form,
+    h(
+      "p",
+      { class: "muted", "data-testid": "witnesses" },
+      s.witnesses === null
+        ? "Witnesses: the deployment's default (SEALTRAIL_WITNESSES)."
+        : `Witnesses: ${s.witnesses.length === 0 ? "none" : s.witnesses.map((w) => w.url).join(", ")}.`,
+      ` Quorum: ${s.witness_quorum ?? "default (1 when there is a witness)"}. Change them with PUT /v1/tenants/${t}/settings ({"witnesses": [{"url", "key"}], "witness_quorum": k}); each change is logged.`,
+    ),
     h(
       "p",
       { class: "muted" },

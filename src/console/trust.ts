@@ -93,6 +93,8 @@ export type CheckFailure =
 
 export interface CheckpointCheck {
   checkpoint?: Checkpoint;
+  /** The signed note as served (with any witness cosignature lines). */
+  note?: string;
   /** The size of the checkpoint this browser had verified before, if any. */
   previous?: number;
   failure?: CheckFailure;
@@ -159,7 +161,7 @@ export async function checkCheckpoint(tenant: string, pin: Pin): Promise<Checkpo
   const note = await text(tenantPath(tenant, "/checkpoint"));
   const opened = openCheckpoint(note, pin.origin, verifiers(pin));
   if (!opened.ok) return { failure: { reason: "checkpoint_invalid", detail: detailOf(opened.error) } };
-  return extendSeen(tenant, opened.value);
+  return { ...(await extendSeen(tenant, opened.value)), note };
 }
 
 /**

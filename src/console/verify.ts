@@ -3,6 +3,7 @@
  * report, and this browser's own checks with src/core against the pinned key: the checkpoint's
  * signature, its consistency with the last one seen here, and the newest entries' proofs.
  */
+import { checkQuorum, parseCosignerKey } from "../core/cosignature";
 import { ApiError, json, query, tenantPath } from "./api";
 import { h, show } from "./dom";
 import type { TenantContext } from "./route";
@@ -65,6 +66,32 @@ export function reportView(r: Report): HTMLElement {
   );
 }
 
+/**
+ * The newest checkpoint must carry the tenant's witness quorum: each cosignature is verified
+ * here with src/core (docs/design.md "Witnessing"). The witnesses' keys come from the tenant's
+ * settings on the server; the log's own key is the pinned one.
+ */
+async function witnessCheck(t: string, note: string): Promise<HTMLElement> {
+  const stats = await json<Stats>(tenantPath(t, "/stats"));
+  if (stats.witness_quorum === 0) return banner("info", "Witnesses: no quorum is set, so no cosignatures are required.");
+  const keys = stats.witnesses.flatMap((w) => {
+    const k = parseCosignerKey(w.key);
+    return k.ok ? [k.value] : [];
+  });
+  const q = checkQuorum(note, keys, stats.witness_quorum);
+  if (q.ok)
+    return banner(
+      "ok",
+      `Witnessed: cosigned by ${q.value.valid.map((v) => v.key.name).join(", ")} (quorum ${stats.witness_quorum}), each cosignature verified in this browser.`,
+    );
+  const e = q.error;
+  const got = e.reason === "quorum_not_met" ? `${e.got} of the ${e.need}` : `none of the ${stats.witness_quorum}`;
+  return banner(
+    "bad",
+    `Witnesses: the newest checkpoint carries ${got} valid cosignatures required (${e.reason}). Witnesses cosign within seconds of a change: if the log just grew, check again; otherwise see the overview's witness alerts.`,
+  );
+}
+
 async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Promise<void> {
   const t = ctx.tenant.id;
   out.replaceChildren(banner("info", "Checking in your browser…"));
@@ -80,6 +107,7 @@ async function browserChecks(ctx: TenantContext, pin: Pin, out: HTMLElement): Pr
       `Checkpoint: ${size} entries, signed by the pinned key${cp.previous !== undefined ? `, consistent with the checkpoint of ${cp.previous} entries this browser verified before` : ""}.`,
     ),
   ];
+  lines.push(await witnessCheck(t, cp.note ?? ""));
   if (size === 0) {
     out.replaceChildren(...lines, banner("info", "The log is empty: there are no entries to check."));
     return;

@@ -106,8 +106,28 @@ export interface Stats {
   last_received_at: string | null;
   usual_gap_ms: number | null;
   ingest_stalled: boolean;
+  /** Witnessing (docs/design.md "Witnessing"): the witnesses, the quorum, the largest size that has it, split-view alerts. */
+  witnesses: WitnessState[];
+  witness_quorum: number;
+  witnessed_size: number;
+  witness_alert_count: number;
+  witness_alerts: WitnessAlert[];
   /** The tenant's verification status: its last full run (a range run never counts). */
   last_full_verification: FullVerification | null;
+}
+export interface WitnessState {
+  url: string;
+  key: string;
+  cosigned_size: number;
+  failures: number;
+  last_error: string | null;
+}
+export interface WitnessAlert {
+  at: string;
+  witness: string;
+  reason: "witness_ahead" | "witness_inconsistent";
+  size: number;
+  detail: string;
 }
 export interface FullVerification {
   job_id: string;
@@ -219,6 +239,8 @@ export interface Settings {
   retention_years: number;
   legal_hold: boolean;
   max_clock_skew_seconds: number;
+  witnesses: { url: string; key: string }[] | null;
+  witness_quorum: number | null;
 }
 
 /** PUT /v1/tenants/:t/settings: the settings now, and the receipt of the entry recording the change. */

@@ -29,7 +29,9 @@ export type VerificationFailure =
   | { kind: "seal_missing"; key: string }
   | { kind: "bundle_mismatch"; key: string; seq: number | null; detail: string; expected?: string; found?: string }
   | { kind: "index_mismatch"; key: string; expected: string; found: string }
-  | { kind: "head_mismatch"; seq: number; expected: string; found: string };
+  | { kind: "head_mismatch"; seq: number; expected: string; found: string }
+  /** The newest checkpoint the log submitted lacks its witness quorum (docs/design.md "Witnessing"). */
+  | { kind: "witness_quorum"; key: string; detail: string; expected: number; found: number };
 
 /** Where a verification run is; JSON-serializable so it can be stored between chunks. */
 export interface AuditState {

@@ -9,6 +9,7 @@ import type { Hash } from "../core/hash";
 import type { StoredNode } from "../core/merkle";
 import type { SealRecord } from "../core/seal";
 import { insertChunks, multiRowInsert } from "./sql";
+import type { WitnessConfig } from "./witness-config";
 
 export type { SealRecord };
 
@@ -34,9 +35,20 @@ export interface TenantSettings {
   legalHold: boolean;
   /** An event whose occurred_at differs from received_at by more than this is flagged. */
   maxClockSkewMs: number;
+  /** The tenant's witnesses (witness-config.ts); null: the deployment's SEALTRAIL_WITNESSES. */
+  witnesses: WitnessConfig[] | null;
+  /** Cosignatures verification requires; null: 1 when there is a witness, else 0. */
+  witnessQuorum: number | null;
 }
 
-export const DEFAULT_SETTINGS: TenantSettings = { sealIntervalMs: 60_000, retentionYears: 7, legalHold: false, maxClockSkewMs: 300_000 };
+export const DEFAULT_SETTINGS: TenantSettings = {
+  sealIntervalMs: 60_000,
+  retentionYears: 7,
+  legalHold: false,
+  maxClockSkewMs: 300_000,
+  witnesses: null,
+  witnessQuorum: null,
+};
 
 export interface StoredEntry {
   seq: number;
@@ -136,6 +148,9 @@ export class LogStore {
     if (!columns.has("max_clock_skew_ms")) {
       this.#sql.exec(`ALTER TABLE settings ADD COLUMN max_clock_skew_ms INTEGER NOT NULL DEFAULT ${DEFAULT_SETTINGS.maxClockSkewMs}`);
     }
+    // Witnessing (issue #16): NULL means the deployment's default.
+    if (!columns.has("witnesses")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witnesses TEXT");
+    if (!columns.has("witness_quorum")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witness_quorum INTEGER");
   }
 
   /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
@@ -353,7 +368,7 @@ export class LogStore {
 
   #readSettings(): TenantSettings {
     const row = this.#sql
-      .exec("SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms FROM settings WHERE id = 0")
+      .exec("SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum FROM settings WHERE id = 0")
       .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
     return {
@@ -361,20 +376,26 @@ export class LogStore {
       retentionYears: Number(row.retention_years),
       legalHold: Number(row.legal_hold) === 1,
       maxClockSkewMs: Number(row.max_clock_skew_ms),
+      witnesses: row.witnesses === null ? null : (JSON.parse(String(row.witnesses)) as WitnessConfig[]),
+      witnessQuorum: row.witness_quorum === null ? null : Number(row.witness_quorum),
     };
   }
 
   writeSettings(s: TenantSettings): void {
     this.#settings = undefined;
     this.#sql.exec(
-      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms) VALUES (0, ?, ?, ?, ?)
+      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum)
+       VALUES (0, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
          retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
-         max_clock_skew_ms = excluded.max_clock_skew_ms`,
+         max_clock_skew_ms = excluded.max_clock_skew_ms, witnesses = excluded.witnesses,
+         witness_quorum = excluded.witness_quorum`,
       s.sealIntervalMs,
       s.retentionYears,
       s.legalHold ? 1 : 0,
       s.maxClockSkewMs,
+      s.witnesses === null ? null : JSON.stringify(s.witnesses),
+      s.witnessQuorum,
     );
   }
 

@@ -124,4 +124,46 @@ export interface LogStats {
   usual_gap_ms: number;
   /** No entry for STALL_FACTOR usual gaps (and at least STALL_MIN_MS). */
   ingest_stalled: boolean;
+  /** Witnessing (witnessing.ts): the witnesses, the quorum, the largest size that has it, split-view alerts. */
+  witnesses: WitnessView[];
+  witness_quorum: number;
+  witnessed_size: number;
+  witness_alert_count: number;
+  witness_alerts: WitnessAlert[];
+  /** How long the last submission round to every witness took (ms; null: none since the object started). */
+  witness_round_ms: number | null;
+}
+
+/** A witness as /stats shows it: what it last cosigned for this log, its failures in a row and last error. */
+export interface WitnessView {
+  url: string;
+  key: string;
+  cosigned_size: number;
+  failures: number;
+  last_error: string | null;
+}
+
+/**
+ * A witness's refusal that may mean a split view: it cosigned a larger tree than this log has
+ * (409 with a larger size), or found our checkpoint inconsistent with what it cosigned (422).
+ */
+export interface WitnessAlert {
+  at: string;
+  witness: string;
+  key: string;
+  reason: "witness_ahead" | "witness_inconsistent";
+  size: number;
+  detail: string;
+}
+
+export type WitnessStats = Pick<
+  LogStats,
+  "witnesses" | "witness_quorum" | "witnessed_size" | "witness_alert_count" | "witness_alerts" | "witness_round_ms"
+>;
+
+/** What verification checks (verification.ts): the quorum, the witnesses' vkeys, the newest submitted checkpoint with its cosignatures. */
+export interface WitnessStatus {
+  quorum: number;
+  keys: string[];
+  newest: { size: number; note: string } | null;
 }

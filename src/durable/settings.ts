@@ -5,6 +5,7 @@
  * no storage, no clock.
  */
 import type { TenantSettings } from "./log-store";
+import type { WitnessConfig } from "./witness-config";
 
 /** Bounds of the per-tenant seal interval. */
 export const SEAL_INTERVAL_MIN_MS = 10_000;
@@ -16,6 +17,10 @@ export interface SettingsPatch {
   retention_years?: number;
   legal_hold?: boolean;
   max_clock_skew_seconds?: number;
+  /** The tenant's witnesses (validated by the route); null: back to the deployment's default. */
+  witnesses?: WitnessConfig[] | null;
+  /** Cosignatures verification requires; null: the default (1 when there is a witness, else 0). */
+  witness_quorum?: number | null;
 }
 
 /** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
@@ -24,31 +29,46 @@ export type SettingsView = {
   retention_years: number;
   legal_hold: boolean;
   max_clock_skew_seconds: number;
+  witnesses: WitnessConfig[] | null;
+  witness_quorum: number | null;
 };
 
-export type SettingsError = { reason: "legal_hold_active"; retentionYears: number; requested: number };
+export type SettingsError =
+  | { reason: "legal_hold_active"; retentionYears: number; requested: number }
+  | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number };
 
 export const settingsView = (s: TenantSettings): SettingsView => ({
   seal_interval_seconds: s.sealIntervalMs / 1000,
   retention_years: s.retentionYears,
   legal_hold: s.legalHold,
   max_clock_skew_seconds: s.maxClockSkewMs / 1000,
+  witnesses: s.witnesses,
+  witness_quorum: s.witnessQuorum,
 });
 
 /**
  * `before` with `patch` applied. Retention is never lowered while a legal hold is on, nor in
  * the change that turns a hold on or off: lifting a hold is a change (and an entry) of its own.
+ * A witness quorum is never larger than the witnesses it counts (the tenant's, or the
+ * deployment's `defaultWitnesses` when the tenant names none).
  */
 export function applySettingsPatch(
   before: TenantSettings,
   patch: SettingsPatch,
+  defaultWitnesses = 0,
 ): { ok: true; after: TenantSettings } | { ok: false; error: SettingsError } {
   const after: TenantSettings = {
     sealIntervalMs: patch.seal_interval_seconds !== undefined ? patch.seal_interval_seconds * 1000 : before.sealIntervalMs,
     retentionYears: patch.retention_years ?? before.retentionYears,
     legalHold: patch.legal_hold ?? before.legalHold,
     maxClockSkewMs: patch.max_clock_skew_seconds !== undefined ? patch.max_clock_skew_seconds * 1000 : before.maxClockSkewMs,
+    witnesses: patch.witnesses !== undefined ? patch.witnesses : before.witnesses,
+    witnessQuorum: patch.witness_quorum !== undefined ? patch.witness_quorum : before.witnessQuorum,
   };
+  const count = after.witnesses?.length ?? defaultWitnesses;
+  if (after.witnessQuorum !== null && after.witnessQuorum > count) {
+    return { ok: false, error: { reason: "witness_quorum_unreachable", quorum: after.witnessQuorum, witnesses: count } };
+  }
   if ((before.legalHold || after.legalHold) && after.retentionYears < before.retentionYears) {
     return { ok: false, error: { reason: "legal_hold_active", retentionYears: before.retentionYears, requested: after.retentionYears } };
   }

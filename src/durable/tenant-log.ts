@@ -7,6 +7,7 @@
  *   sealer.ts        seals in R2 and KV (seal-objects.ts), reconciling with R2, the refusal to write
  *   log-reads.ts     checkpoints, proofs and reads from DO storage
  *   log-store.ts     every SQL statement against DO storage; alarm.ts the one alarm
+ *   witnessing.ts    cosignatures from witnesses after the tree grows and after seals (witness-store.ts: its tables)
  * The types of its RPC results are in log-types.ts.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -29,12 +30,14 @@ import type {
   SignedCheckpoint,
   StoredEntryView,
   TreeState,
+  WitnessStatus,
 } from "./log-types";
 import { D1Mirror } from "./mirror";
 import { rebuildD1, type RebuildResult } from "./rebuild";
 import { Sealer } from "./sealer";
 import type { AppendRequest } from "./sequencer";
 import { applySettingsPatch, settingsView, type SettingsPatch } from "./settings";
+import { Witnessing } from "./witnessing";
 
 export interface LogOptions {
   /** Bindings to use instead of env's (fault tests wrap the real ones: test/durable/faults.ts). */
@@ -54,6 +57,7 @@ export interface Log {
   mirror: D1Mirror;
   sealer: Sealer;
   reads: LogReads;
+  witnessing: Witnessing;
   db: D1Database;
   bucket: R2Bucket;
   now: () => number;
@@ -78,10 +82,23 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     now,
     mirror,
     admit: (tenant) => sealer.admit(tenant),
-    afterCommit: () => sealer.schedule(),
+    afterCommit: () => {
+      sealer.schedule();
+      witnessing.grown();
+    },
     maxBatch: options.maxBatch ?? Infinity,
   });
   const reads = new LogReads({ store, env, commit, sealer });
+  const witnessing: Witnessing = new Witnessing({
+    storage,
+    store,
+    alarm,
+    now,
+    env,
+    size,
+    readNode,
+    checkpoint: (t) => reads.checkpoint(t),
+  });
   return {
     store,
     alarm,
@@ -89,6 +106,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     mirror,
     sealer,
     reads,
+    witnessing,
     db,
     bucket,
     now,
@@ -96,6 +114,8 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
       await alarm.load();
       // Entries committed before a crash but not yet in D1: re-drive them soon.
       mirror.start();
+      // A tree larger than the last checkpoint submitted to witnesses: submit it soon.
+      witnessing.start();
       // Compare with R2 before serving anything (invariant 10). A fresh object learns its
       // tenant from its first call and reconciles then.
       if (tenant !== undefined) await sealer.ready(tenant);
@@ -170,7 +190,7 @@ export class TenantLog extends DurableObject<Env> {
     const result = await this.#log.commit.enqueue(tenant, {
       req,
       prepare: (store) => {
-        const change = applySettingsPatch(store.settings(), patch);
+        const change = applySettingsPatch(store.settings(), patch, this.#log.witnessing.defaults().length);
         if (!change.ok) return change.error;
         const metadata = { before: settingsView(store.settings()), after: settingsView(change.after) };
         store.writeSettings(change.after);
@@ -182,13 +202,29 @@ export class TenantLog extends DurableObject<Env> {
     // A new seal interval is scheduled by the commit itself (GroupCommit's afterCommit runs
     // `sealer.schedule()` after the transaction that wrote the settings and their entry).
     if (!result.ok) return result;
+    // New witnesses get the current checkpoint at once.
+    if (patch.witnesses !== undefined) this.#log.witnessing.soon();
     return { ...result, settings: applied! };
   }
 
-  /** The checkpoint for the current tree size, signed with the tenant's current key. */
+  /** The checkpoint for the current tree size, signed with the tenant's current key, with its witnesses' cosignatures. */
   async checkpoint(tenant: string): Promise<ProofResult<SignedCheckpoint>> {
     this.#claim(tenant);
-    return this.#log.reads.checkpoint(tenant);
+    const cp = await this.#log.reads.checkpoint(tenant);
+    if (!cp.ok) return cp;
+    return { ok: true, value: { size: cp.value.size, note: this.#log.witnessing.cosigned(cp.value.size, cp.value.note) } };
+  }
+
+  /** The cosignature lines stored for the checkpoint of `size` (a seal's), each ending in "\n". */
+  async cosignatureLines(tenant: string, size: number): Promise<string> {
+    this.#assertTenant(tenant);
+    return this.#log.witnessing.lines(size);
+  }
+
+  /** The witness quorum and the newest checkpoint submitted to witnesses, with its cosignatures (verification.ts). */
+  async witnessStatus(tenant: string): Promise<WitnessStatus> {
+    this.#assertTenant(tenant);
+    return this.#log.witnessing.status();
   }
 
   async inclusionProof(tenant: string, index: number, size: number): Promise<ProofResult<InclusionProof>> {
@@ -201,9 +237,21 @@ export class TenantLog extends DurableObject<Env> {
     return this.#log.reads.consistencyProof(from, to);
   }
 
+  /**
+   * c2sp.org/tlog-proof@v1 for entry `seq`: against the newest checkpoint that covers it and has
+   * its witness quorum, else against the head (with whatever cosignatures the head has).
+   */
   async entryProof(tenant: string, seq: number): Promise<ProofResult<string>> {
     this.#claim(tenant);
-    return this.#log.reads.entryProof(tenant, seq);
+    const { reads, witnessing } = this.#log;
+    const head = await reads.checkpoint(tenant);
+    if (!head.ok) return head;
+    const witnessed = witnessing.entryProof(seq);
+    if (witnessed !== undefined) return { ok: true, value: witnessed };
+    const proof = await reads.entryProof(tenant, seq);
+    if (!proof.ok) return proof;
+    // The proof ends with the head's signed checkpoint: its cosignature lines follow.
+    return { ok: true, value: proof.value + witnessing.lines(head.value.size) };
   }
 
   async leaves(tenant: string, from: number, count: number): Promise<string[]> {
@@ -236,9 +284,10 @@ export class TenantLog extends DurableObject<Env> {
   }
 
   async stats(): Promise<LogStats> {
-    const { commit, mirror, sealer } = this.#log;
+    const { commit, mirror, sealer, witnessing } = this.#log;
     const c = commit.stats();
     const s = sealer.stats(this.#tenant);
+    const w = witnessing.stats();
     return {
       tenant: this.#tenant ?? null,
       size: c.size,
@@ -251,6 +300,7 @@ export class TenantLog extends DurableObject<Env> {
       last_received_at: c.last_received_at,
       usual_gap_ms: c.usual_gap_ms,
       ingest_stalled: c.ingest_stalled,
+      ...w,
     };
   }
 
@@ -278,17 +328,24 @@ export class TenantLog extends DurableObject<Env> {
   async sealNow(tenant: string): Promise<SealResult> {
     this.#claim(tenant);
     await this.#log.sealer.ready(tenant);
-    return this.#log.sealer.seal(tenant, true);
+    const result = await this.#log.sealer.seal(tenant, true);
+    // Witnesses get the seal's checkpoint from the alarm, at once.
+    if (result.ok && result.value.sealed.length > 0) this.#log.witnessing.soon();
+    return result;
   }
 
   /** At-least-once: re-drives the D1 outbox, then seals what is due and arms the next alarm. */
   override async alarm(): Promise<void> {
-    const { alarm, mirror, sealer } = this.#log;
+    const { alarm, mirror, sealer, witnessing } = this.#log;
     alarm.fired();
     await mirror.copy();
     if (this.#tenant !== undefined) {
       // After a failed pass the sealer has armed its backoff; scheduling now would undo it.
-      if ((await sealer.seal(this.#tenant, false)).ok) sealer.schedule();
+      const sealed = await sealer.seal(this.#tenant, false);
+      if (sealed.ok) sealer.schedule();
+      if (sealed.ok && sealed.value.sealed.length > 0) witnessing.soon();
+      // Submits to witnesses if due (after a seal: now), else re-arms for when it is.
+      await witnessing.run(this.#tenant);
     }
   }
 }

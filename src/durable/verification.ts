@@ -16,6 +16,8 @@ import {
   type AuditState,
   type VerificationFailure,
 } from "../core/audit";
+import { parseCheckpoint } from "../core/checkpoint";
+import { checkQuorum, parseCosignerKey } from "../core/cosignature";
 import { entryLeafHash } from "../core/entry";
 import { parseVerifierKey, type NoteVerifier } from "../core/note";
 import { sealId, sealKeys, sealPrefix } from "../core/seal";
@@ -271,6 +273,7 @@ export async function step(src: Sources, run: Run): Promise<void> {
           fail(state, { kind: "head_mismatch", seq: stats.size, expected: root.value, found: recomputed });
         }
       }
+      await checkWitnesses(state, src, tenant);
       // R2 must not hold seals beyond the log's, and the KV index must point at the newest.
       const all = await src.log.seals(tenant, 0, 1_000_000);
       const known = all.filter((s) => s.published);
@@ -293,6 +296,42 @@ export async function step(src: Sources, run: Run): Promise<void> {
     }
     case "done":
       return;
+  }
+}
+
+/**
+ * Witnessing (docs/design.md "Witnessing"): with a quorum k > 0, the newest checkpoint the log
+ * submitted to its witnesses must carry k valid cosignatures by the tenant's witnesses (and no
+ * failing one), and be the log's own tree at its size.
+ */
+async function checkWitnesses(state: AuditState, src: Sources, tenant: string): Promise<void> {
+  const w = await src.log.witnessStatus(tenant);
+  if (w.quorum === 0) return;
+  const keys = w.keys.flatMap((k) => {
+    const key = parseCosignerKey(k);
+    return key.ok ? [key.value] : [];
+  });
+  if (!w.newest) {
+    const detail = "no checkpoint was submitted to the witnesses yet";
+    fail(state, { kind: "witness_quorum", key: "checkpoint", detail, expected: w.quorum, found: 0 });
+    return;
+  }
+  const key = `checkpoint ${w.newest.size}`;
+  const q = checkQuorum(w.newest.note, keys, w.quorum);
+  if (!q.ok) {
+    const e = q.error;
+    const found = e.reason === "quorum_not_met" ? e.got : 0;
+    const detail =
+      e.reason === "quorum_not_met"
+        ? `${e.got} of ${e.need} required witness cosignatures${e.invalid.length > 0 ? `; invalid: ${e.invalid.join(", ")}` : ""}`
+        : e.reason;
+    fail(state, { kind: "witness_quorum", key, detail, expected: w.quorum, found });
+  }
+  const text = w.newest.note.slice(0, w.newest.note.indexOf("\n\n") + 1);
+  const cp = parseCheckpoint(text);
+  const root = await src.log.rootAt(tenant, w.newest.size);
+  if (cp.ok && root.ok && toBase64(cp.value.root) !== root.value) {
+    fail(state, { kind: "head_mismatch", seq: w.newest.size, expected: root.value, found: toBase64(cp.value.root) });
   }
 }
 

@@ -48,6 +48,8 @@ export type AppError =
   | { reason: "idempotency_conflict"; key: string }
   | { reason: "legal_hold_active"; retentionYears: number; requested: number }
   | { reason: "rebuild_refused"; why: string }
+  | { reason: "invalid_witness"; index: number; detail: string }
+  | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number }
   // Invitations (invitations.ts, membership-log.ts).
   | { reason: "invitation_secret_invalid" }
   | { reason: "invitation_not_for_you" }
@@ -179,6 +181,12 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
       "nor in the change that turns it on or off. Lift the hold first; nothing was changed.",
   },
   rebuild_refused: { status: 422, code: "rebuild_refused", message: (e) => `The rebuild stopped: ${e.why}.` },
+  invalid_witness: { status: 400, code: "invalid_witness", message: (e) => `witnesses[${e.index}]: ${e.detail}.` },
+  witness_quorum_unreachable: {
+    status: 422,
+    code: "witness_quorum_unreachable",
+    message: (e) => `A witness quorum of ${e.quorum} needs at least ${e.quorum} witnesses; there are ${e.witnesses}. Nothing was changed.`,
+  },
   invitation_secret_invalid: {
     status: 403,
     code: "invitation_secret_invalid",

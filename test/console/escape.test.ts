@@ -139,6 +139,11 @@ describe("alertsOf", () => {
     last_received_at: null,
     usual_gap_ms: null,
     ingest_stalled: false,
+    witnesses: [],
+    witness_quorum: 0,
+    witnessed_size: 0,
+    witness_alert_count: 0,
+    witness_alerts: [],
     last_full_verification: fullPassed,
   };
   const passed = { job_id: "j", mode: "full", range: { from: 0, to: 10 }, ok: true, failures: 0 };
@@ -178,6 +183,30 @@ describe("alertsOf", () => {
     },
     { desc: "ingest stalled", stats: { ingest_stalled: true }, report: passed, tone: "warn", text: "No events" },
     { desc: "clock skew", stats: { skewed_events: 2 }, report: passed, tone: "warn", text: "2 event(s)" },
+    // Issue #16: a witness refusing our checkpoint (422) or holding a larger tree (409) may mean a split view.
+    {
+      desc: "a witness alert",
+      stats: {
+        witness_alert_count: 1,
+        witness_alerts: [
+          { at: "2026-11-30T00:00:00Z", witness: "https://w.example", reason: "witness_inconsistent", size: 9, detail: "inconsistent" },
+        ] as Stats["witness_alerts"],
+      },
+      report: passed,
+      tone: "bad",
+      text: "A witness refused this log's checkpoint (1 alert(s); the latest: https://w.example, inconsistent)",
+    },
+    {
+      desc: "a failing witness",
+      stats: {
+        witnesses: [{ url: "https://w.example", key: "k", cosigned_size: 4, failures: 2, last_error: "timed out" }] as Stats["witnesses"],
+        witness_quorum: 1,
+        witnessed_size: 4,
+      },
+      report: passed,
+      tone: "warn",
+      text: "1 witness(es) failing: https://w.example (timed out)",
+    },
   ] as const)("$desc", ({ stats, report, tone, text }) => {
     const alerts = alertsOf({ ...calm, ...stats }, report);
     expect(alerts).toHaveLength(1);

@@ -324,6 +324,8 @@ describe("settings", () => {
       retention_years: 7,
       legal_hold: false,
       max_clock_skew_seconds: 300,
+      witnesses: null,
+      witness_quorum: null,
     });
     const res = await put({ seal_interval_seconds: 300, legal_hold: true });
     expect(res.status).toBe(200);

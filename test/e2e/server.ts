@@ -62,6 +62,9 @@ export async function startServer(port = Number(process.env.E2E_PORT ?? 8795)): 
       // Local origins whatever wrangler.toml says (after `npm run deploy` it holds production values).
       "--var",
       "SEALTRAIL_ORIGIN:sealtrail.localhost",
+      // Witness URLs may be http: and loopback in local dev (src/durable/outbound.ts).
+      "--var",
+      "SEALTRAIL_LOCAL_DEV:1",
     ],
     { env, stdio: "ignore", detached: true },
   );

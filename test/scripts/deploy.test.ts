@@ -167,6 +167,11 @@ describe("npm run deploy refuses local settings before any remote call", () => {
         (t) => production(t).replace(/^TRUSTED_ORIGINS = .*$/m, 'TRUSTED_ORIGINS = "https://a.example, http://127.0.0.1:8787"'),
         /TRUSTED_ORIGINS lists "http:\/\/127/,
       ],
+      [
+        "local dev",
+        (t) => production(t).replace(/^SEALTRAIL_KEY_VERSION = .*$/m, 'SEALTRAIL_KEY_VERSION = "1"\nSEALTRAIL_LOCAL_DEV = "1"'),
+        /SEALTRAIL_LOCAL_DEV is set/,
+      ],
     ];
     for (const [name, edit, named] of cases) {
       const s = setup({}, edit);

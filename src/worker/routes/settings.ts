@@ -6,7 +6,9 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
+import { isLocalDev, OUTBOUND_MAX_URL_LENGTH } from "../../durable/outbound";
 import { SEAL_INTERVAL_MAX_MS, SEAL_INTERVAL_MIN_MS, settingsView as view } from "../../durable/settings";
+import { MAX_WITNESSES, witnessListProblem } from "../../durable/witness-config";
 import { principalEvent } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
@@ -20,6 +22,12 @@ import { Receipt } from "./events";
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
 
+/** A witness: its c2sp.org/tlog-witness submission prefix and its vkey (checked by witness-config.ts after the schema). */
+const WitnessSchema = z.strictObject({
+  url: z.string().min(1).max(OUTBOUND_MAX_URL_LENGTH).describe("submission prefix: the log POSTs <url>/add-checkpoint"),
+  key: z.string().min(1).max(4096).describe("verifier key name+hexid+base64(type||public key), type 0x04 Ed25519 or 0x06 ML-DSA-44"),
+});
+
 const SettingsPatch = z
   .strictObject({
     seal_interval_seconds: z
@@ -31,6 +39,15 @@ const SettingsPatch = z
     retention_years: z.number().int().min(RETENTION_YEARS_MIN).max(RETENTION_YEARS_MAX).optional(),
     legal_hold: z.boolean().optional(),
     max_clock_skew_seconds: z.number().int().min(1).max(86_400).optional(),
+    witnesses: z.array(WitnessSchema).max(MAX_WITNESSES).nullable().optional().describe("null: the deployment's default witnesses"),
+    witness_quorum: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_WITNESSES)
+      .nullable()
+      .optional()
+      .describe("cosignatures verification requires; null: 1 when there is a witness, else 0"),
   })
   .refine((p) => Object.keys(p).length > 0, "change at least one setting");
 
@@ -46,6 +63,8 @@ const Settings = z.object({
   retention_years: z.number().int(),
   legal_hold: z.boolean(),
   max_clock_skew_seconds: z.number().int(),
+  witnesses: z.array(z.object({ url: z.string(), key: z.string() })).nullable(),
+  witness_quorum: z.number().int().nullable(),
 });
 const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
 const Stats = z.object({
@@ -62,6 +81,31 @@ const Stats = z.object({
   last_received_at: z.string().nullable(),
   usual_gap_ms: z.number().int(),
   ingest_stalled: z.boolean(),
+  witnesses: z.array(
+    z.object({
+      url: z.string(),
+      key: z.string(),
+      cosigned_size: z.number().int(),
+      failures: z.number().int(),
+      last_error: z.string().nullable(),
+    }),
+  ),
+  witness_quorum: z.number().int(),
+  witnessed_size: z.number().int().describe("the largest tree size whose checkpoint has the witness quorum of cosignatures"),
+  witness_alert_count: z.number().int(),
+  witness_round_ms: z.number().int().nullable().describe("how long the last submission to every witness took (ms)"),
+  witness_alerts: z
+    .array(
+      z.object({
+        at: z.string(),
+        witness: z.string(),
+        key: z.string(),
+        reason: z.enum(["witness_ahead", "witness_inconsistent"]),
+        size: z.number().int(),
+        detail: z.string(),
+      }),
+    )
+    .describe("possible split views: a witness cosigned a larger tree (409) or found a checkpoint inconsistent (422); newest first"),
   last_full_verification: z
     .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
     .nullable()
@@ -93,7 +137,7 @@ export const SETTINGS_ROUTES = {
   read: route({
     method: "get",
     path: "/v1/tenants/{t}/settings",
-    summary: "Seal interval, retention, legal hold",
+    summary: "Seal interval, retention, legal hold, witnesses",
     permissions: ["read", "verify", "admin", "append"],
     response: Settings,
     errors: LOG_CALL,
@@ -106,7 +150,7 @@ export const SETTINGS_ROUTES = {
     body: SettingsPatch,
     invalid: "invalid_settings",
     response: z.object({ settings: Settings, receipt: Receipt }),
-    errors: ["legal_hold_active", ...LOG_APPEND],
+    errors: ["legal_hold_active", "invalid_witness", "witness_quorum_unreachable", ...LOG_APPEND],
   }),
 };
 
@@ -129,6 +173,12 @@ export const settings = new Hono<AppEnv>()
       last_received_at: s.last_received_at,
       usual_gap_ms: s.usual_gap_ms,
       ingest_stalled: s.ingest_stalled,
+      witnesses: s.witnesses,
+      witness_quorum: s.witness_quorum,
+      witnessed_size: s.witnessed_size,
+      witness_alert_count: s.witness_alert_count,
+      witness_round_ms: s.witness_round_ms,
+      witness_alerts: s.witness_alerts,
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
     } satisfies z.infer<typeof Stats>);
@@ -159,6 +209,9 @@ export const settings = new Hono<AppEnv>()
   })
   .put("/settings", requirePermission(...update.permissions), async (c) => {
     const patch = bodyOf(update, await readJsonBody(c));
+    // Witness URLs are tenant input for outbound calls: the same rules as every such call.
+    const problem = patch.witnesses ? witnessListProblem(patch.witnesses, isLocalDev(c.env)) : undefined;
+    if (problem) throw new Failure({ reason: "invalid_witness", ...problem });
     const tenant = c.var.access.tenantId;
     // The object adds metadata.before and .after, read in the transaction that applies the change.
     const event = principalEvent(c, "sealtrail.settings.updated", { id: tenant, type: "tenant" });

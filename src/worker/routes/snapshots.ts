@@ -57,7 +57,11 @@ export const SNAPSHOT_ROUTES = {
     errors: ["invalid_cursor", ...LOG_CALL],
   }),
   manifest: part("/v1/tenants/{t}/snapshots/{id}", "A snapshot's signed manifest", "text/plain"),
-  checkpoint: part("/v1/tenants/{t}/snapshots/{id}/checkpoint", "A snapshot's signed checkpoint", "text/plain"),
+  checkpoint: part(
+    "/v1/tenants/{t}/snapshots/{id}/checkpoint",
+    "A snapshot's signed checkpoint, with its witnesses' cosignatures",
+    "text/plain",
+  ),
   bundle: part("/v1/tenants/{t}/snapshots/{id}/bundle", "A snapshot's entry bundle (JSON lines)", "application/x-ndjson"),
 };
 
@@ -142,7 +146,12 @@ export const snapshots = new Hono<AppEnv>()
 
   .get("/snapshots/:id/checkpoint", verify, async (c) => {
     const object = await download(c, "checkpoint");
-    return c.text(await object.text(), 200, { "content-type": "text/plain; charset=utf-8" });
+    const note = await object.text();
+    // The R2 object is the log's signed checkpoint, as sealed; the witnesses' cosignatures of
+    // it (docs/design.md "Witnessing") follow its signature line.
+    const size = Number(note.split("\n", 2)[1]);
+    const lines = Number.isSafeInteger(size) ? await tenantLog(c).cosignatureLines(c.var.access.tenantId, size) : "";
+    return c.text(note + lines, 200, { "content-type": "text/plain; charset=utf-8" });
   })
 
   .get("/snapshots/:id/bundle", verify, async (c) => {
