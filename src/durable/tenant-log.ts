@@ -31,6 +31,7 @@ import type {
   TreeState,
 } from "./log-types";
 import { D1Mirror } from "./mirror";
+import { lazyBinding, StoredPlacement, tenantStores, type Placement } from "./placement";
 import { rebuildD1, type RebuildResult } from "./rebuild";
 import { Sealer } from "./sealer";
 import type { AppendRequest } from "./sequencer";
@@ -56,6 +57,7 @@ export interface Log {
   reads: LogReads;
   db: D1Database;
   bucket: R2Bucket;
+  placement: StoredPlacement;
   now: () => number;
   /** Reads the stored alarm, re-drives the outbox, and reconciles with R2 if the tenant is known. */
   start(tenant: string | undefined): Promise<void>;
@@ -64,8 +66,11 @@ export interface Log {
 export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions = {}): Log {
   const { storage } = ctx;
   const now = options.now ?? Date.now;
-  const db = options.db ?? env.DB;
-  const bucket = options.bucket ?? env.BUCKET;
+  // The tenant's D1 shard and R2 bucket, from its stored placement at each use (placement.ts):
+  // a fresh object learns it from the Worker's `place` before its first other call.
+  const placement = new StoredPlacement(storage);
+  const db = options.db ?? lazyBinding(() => tenantStores(env, placement.get()).db);
+  const bucket = options.bucket ?? lazyBinding(() => tenantStores(env, placement.get()).bucket);
   const store = new LogStore(storage.sql);
   const alarm = new Alarm(storage);
   const size = () => commit.head.size;
@@ -91,6 +96,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     reads,
     db,
     bucket,
+    placement,
     now,
     async start(tenant) {
       await alarm.load();
@@ -133,6 +139,12 @@ export class TenantLog extends DurableObject<Env> {
   async append(tenant: string, items: AppendItem[], provenance: JsonObject): Promise<AppendResult> {
     this.#claim(tenant);
     return this.#log.commit.enqueue(tenant, { req: { items, provenance } });
+  }
+
+  /** Records the tenant's placement (the Worker calls it before any other call, once per isolate). */
+  async place(tenant: string, placement: Placement): Promise<void> {
+    this.#assertTenant(tenant);
+    this.#log.placement.set(placement, this.#log.commit.head.size > 0);
   }
 
   async settings(tenant: string): Promise<TenantSettings> {
