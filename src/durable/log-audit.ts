@@ -206,8 +206,9 @@ export class LogAudit extends DurableObject<Env> {
    */
   async #finish(run: Run, requestedBy: { event: JsonObject; provenance: JsonObject }): Promise<void> {
     const report = reportOf(run, Date.now());
-    await tenantStores(this.env, this.#placement.get())
-      .db.prepare(
+    const { db } = tenantStores(this.env, this.#placement.get());
+    await db
+      .prepare(
         `INSERT INTO verification_reports (tenant_id, job_id, mode, ok, failures, report, created_at, from_seq, to_seq)
        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
        WHERE NOT EXISTS (SELECT 1 FROM verification_reports WHERE tenant_id = ?1 AND job_id = ?2)`,

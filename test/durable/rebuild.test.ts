@@ -4,8 +4,9 @@ import { api, bearer, createKey, event, postEvent, tenantWithKeys, dbOf, bucketO
 import { runVerification } from "./log-helpers";
 
 async function rows(tenant: string) {
-  const { results } = await (await dbOf(tenant)).prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all();
-  const { results: targets } = await (await dbOf(tenant))
+  const db = await dbOf(tenant);
+  const { results } = await db.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all();
+  const { results: targets } = await db
     .prepare("SELECT * FROM audit_event_targets WHERE tenant_id = ? ORDER BY seq, position")
     .bind(tenant)
     .all();
@@ -13,15 +14,16 @@ async function rows(tenant: string) {
 }
 
 async function wipeD1(tenant: string) {
-  await (await dbOf(tenant)).batch([
-    (await dbOf(tenant)).prepare("DROP TRIGGER audit_events_no_delete"),
-    (await dbOf(tenant)).prepare("DROP TRIGGER audit_event_targets_no_delete"),
-    (await dbOf(tenant)).prepare("DELETE FROM audit_events WHERE tenant_id = ?").bind(tenant),
-    (await dbOf(tenant)).prepare("DELETE FROM audit_event_targets WHERE tenant_id = ?").bind(tenant),
-    (await dbOf(tenant)).prepare(
+  const db = await dbOf(tenant);
+  await db.batch([
+    db.prepare("DROP TRIGGER audit_events_no_delete"),
+    db.prepare("DROP TRIGGER audit_event_targets_no_delete"),
+    db.prepare("DELETE FROM audit_events WHERE tenant_id = ?").bind(tenant),
+    db.prepare("DELETE FROM audit_event_targets WHERE tenant_id = ?").bind(tenant),
+    db.prepare(
       "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
     ),
-    (await dbOf(tenant)).prepare(
+    db.prepare(
       "CREATE TRIGGER audit_event_targets_no_delete BEFORE DELETE ON audit_event_targets BEGIN SELECT RAISE(ABORT, 'audit_event_targets is append-only'); END",
     ),
   ]);

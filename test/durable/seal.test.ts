@@ -190,10 +190,11 @@ describe("sealing", () => {
     expect(((await one.json()) as { seq: number }).seq).toBe(3);
     // A row lost from D1 after eviction is never served from elsewhere: the log holds entry 4,
     // so its absence is an integrity error naming it (issue #13), not a 404.
-    await (await dbOf(tenant)).batch([
-      (await dbOf(tenant)).prepare("DROP TRIGGER audit_events_no_delete"),
-      (await dbOf(tenant)).prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 4").bind(tenant),
-      (await dbOf(tenant)).prepare(
+    const db = await dbOf(tenant);
+    await db.batch([
+      db.prepare("DROP TRIGGER audit_events_no_delete"),
+      db.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 4").bind(tenant),
+      db.prepare(
         "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
       ),
     ]);

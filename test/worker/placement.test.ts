@@ -140,7 +140,7 @@ describe("D1 shards", () => {
 
 describe("jurisdictions", () => {
   for (const jurisdiction of ["eu", "fedramp"] as const) {
-    it(`a tenant created in ${jurisdiction}: its rows, seals, reports and Durable Objects are only in ${jurisdiction}'s bindings`, async () => {
+    it(`a tenant created in ${jurisdiction}: its rows, seals, reports, rebuild and Durable Objects are only in ${jurisdiction}'s bindings`, async () => {
       const owner = await signUp("Resident");
       const tenant = await tenantIn(owner, jurisdiction);
       const placement = await placementOf(tenant);
@@ -167,6 +167,25 @@ describe("jurisdictions", () => {
       }
       expect(await bucketOf(tenant)).toBe(env[home.bucket]);
 
+      // A rebuild restores the rows into the jurisdiction's shard, from its bucket and objects.
+      const shard = env[home.shards[0]];
+      const before = (await shard.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all()).results;
+      await shard.batch([
+        shard.prepare("DROP TRIGGER audit_events_no_delete"),
+        shard.prepare("DROP TRIGGER audit_event_targets_no_delete"),
+        shard.prepare("DELETE FROM audit_events WHERE tenant_id = ?").bind(tenant),
+        shard.prepare("DELETE FROM audit_event_targets WHERE tenant_id = ?").bind(tenant),
+        shard.prepare("CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'append-only'); END"),
+        shard.prepare(
+          "CREATE TRIGGER audit_event_targets_no_delete BEFORE DELETE ON audit_event_targets BEGIN SELECT RAISE(ABORT, 'append-only'); END",
+        ),
+      ]);
+      expect((await api(`/v1/tenants/${tenant}/rebuild`, { method: "POST", headers: bearer(owner) })).status).toBe(200);
+      const after = (await shard.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all()).results;
+      expect(after.slice(0, before.length)).toEqual(before);
+      const rebuilt = await rowsByDb(tenant);
+      expect(Object.entries(rebuilt).filter(([b, n]) => b !== home.shards[0] && n > 0)).toEqual([]);
+
       // Its objects come from the jurisdiction's namespace (workerd's local stand-in: its own
       // objects, named `<jurisdiction>:<tenant>`); the default namespace's object of that name holds nothing.
       const inJurisdiction = tenantObject(env.TENANT_LOG, placement, tenant);
@@ -183,7 +202,11 @@ describe("jurisdictions", () => {
     const asked: string[] = [];
     const recording = new Proxy(env.TENANT_LOG, {
       get(target, prop) {
-        if (prop === "jurisdiction") return (j: string) => (asked.push(j), target);
+        if (prop === "jurisdiction")
+          return (j: string) => {
+            asked.push(j);
+            return target;
+          };
         const v = Reflect.get(target, prop) as unknown;
         return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
