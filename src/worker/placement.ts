@@ -8,7 +8,6 @@ import type { Context } from "hono";
 import type { LogAudit } from "../durable/log-audit";
 import {
   DEFAULT_PLACEMENT,
-  JURISDICTIONS,
   PLACEMENT_BINDINGS,
   checkedPlacement,
   isJurisdiction,
@@ -111,6 +110,3 @@ export async function placeNewTenant(env: Env, tenant: string, requested: unknow
   cache.set(tenant, placement);
   return placement;
 }
-
-/** What a create request may name (documentation; "default" is the absence of one). */
-export const CREATABLE_JURISDICTIONS = JURISDICTIONS.filter((j) => j !== "default");
