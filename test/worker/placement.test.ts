@@ -264,5 +264,13 @@ describe("placement is chosen once, at creation", () => {
     const log = tenantObject(env.TENANT_LOG, { jurisdiction: "eu", shard: 0 }, tenant);
     await expect(log.place(tenant, { jurisdiction: "default", shard: 1 })).rejects.toThrow(/placed in eu\/0/);
     await log.place(tenant, { jurisdiction: "eu", shard: 0 });
+
+    // An object that holds entries and no placement (a tenant from before shards: default, 0)
+    // refuses any other: its rows are in the default shard 0, and moving them is not built.
+    const older = `older-${crypto.randomUUID()}`;
+    const legacy = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(older));
+    expect((await legacy.append(older, [{ event: event() as never }], {})).ok).toBe(true);
+    await expect(legacy.place(older, { jurisdiction: "default", shard: 1 })).rejects.toThrow(/holds data in the default place/);
+    await legacy.place(older, { jurisdiction: "default", shard: 0 });
   });
 });
