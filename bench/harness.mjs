@@ -44,7 +44,8 @@ export function build() {
 
 /**
  * Starts the Worker in Miniflare with wrangler.toml's bindings (vars, Durable Objects with
- * SQLite, D1, R2, KV), fresh random secrets, D1 migrations applied from migrations/, and a
+ * SQLite, D1, R2, KV), fresh random secrets, D1 migrations applied from migrations/ to every D1
+ * binding (the control database and the tenant data shards), and a
  * fresh state folder on disk. `vars` adds bench-only variables (bench/worker.ts).
  */
 export async function startServer(vars = {}, { inspectorPort } = {}) {
@@ -90,12 +91,15 @@ export async function startServer(vars = {}, { inspectorPort } = {}) {
     }),
   );
   const url = await mf.ready;
-  const db = await mf.getD1Database("DB");
-  for (const file of readdirSync("migrations")
-    .filter((f) => f.endsWith(".sql"))
-    .sort()) {
-    const statements = unstable_splitSqlQuery(readFileSync(join("migrations", file), "utf8"));
-    await db.batch(statements.map((s) => db.prepare(s)));
+  // Every database gets every migration: the control database DB and each tenant data shard.
+  for (const binding of Object.keys(workerOptions.d1Databases ?? { DB: "" })) {
+    const db = await mf.getD1Database(binding);
+    for (const file of readdirSync("migrations")
+      .filter((f) => f.endsWith(".sql"))
+      .sort()) {
+      const statements = unstable_splitSqlQuery(readFileSync(join("migrations", file), "utf8"));
+      await db.batch(statements.map((s) => db.prepare(s)));
+    }
   }
   const base = url.href.replace(/\/$/, "");
   return {

@@ -44,6 +44,13 @@ row("latency_p99_100", "p99 latency at 100 appends/s offered (open loop; what bo
 row("latency_p99_250", "p99 latency at 250 appends/s offered (open loop)", "ms", null, "lower");
 row("batched", "batched POSTs (100 events each), 8 connections, one tenant", "events/s", 30_000, "higher");
 row("tenants16", "16 tenants at once, single-event POSTs, 64 connections", "events/s", ">= single", "higher");
+row(
+  "tenants16_shards",
+  "the 16 tenants over the 2 default D1 shards: tenants on the emptier shard (issue #15 part 2)",
+  "tenants",
+  8,
+  "higher",
+);
 row("maxbatch1", "maxBatch = 1 (one transaction + one D1 write per event), 64 connections", "events/s", "single >= 3×", "higher");
 row("encode", "entry encoding + leaf hash inside workerd (~920-byte entries)", "entries/s", 150_000, "higher");
 row("tree_grow", "tree append into DO SQLite up to 10^6 leaves (setup for the proof row)", "leaves/s", null, "higher");
@@ -100,6 +107,31 @@ const batch100 = (t) => (i) => ({
 });
 // The ceiling: bench/worker.ts answers this path with a Durable Object RPC that does nothing.
 const noop = () => ({ method: "GET", path: "/__bench/noop", headers: {}, events: 1 });
+
+/**
+ * How `tenants` are spread over the D1 shards: tenants per shard (from tenant_placement in the
+ * control database) and their audit rows per shard database (src/durable/placement.ts bindings).
+ */
+async function shardSpread(server, tenants) {
+  const ids = tenants.map((t) => t.tenant);
+  const marks = ids.map(() => "?").join(",");
+  const control = await server.mf.getD1Database("DB");
+  const placed = await control
+    .prepare(`SELECT shard, count(*) AS n FROM tenant_placement WHERE jurisdiction = 'default' AND tenant_id IN (${marks}) GROUP BY shard`)
+    .bind(...ids)
+    .all();
+  const shards = ["DB", "DB_S1"];
+  const rows = [];
+  for (const binding of shards) {
+    const db = await server.mf.getD1Database(binding);
+    const r = await db
+      .prepare(`SELECT count(*) AS n FROM audit_events WHERE tenant_id IN (${marks})`)
+      .bind(...ids)
+      .first();
+    rows.push(r.n);
+  }
+  return { tenants: shards.map((_, i) => placed.results.find((p) => p.shard === i)?.n ?? 0), rows };
+}
 
 // ---- phases -------------------------------------------------------------------------------
 
@@ -171,6 +203,12 @@ async function serverPhase() {
       if (profile) await profile.stop("bench/profile-tenants16.cpuprofile");
       record("tenants16", r.events_per_s, r);
       log(`16 tenants ${r.events_per_s.toFixed(0)} events/s ${JSON.stringify(r.statuses)}`);
+      // Issue #15 part 2: the 16 tenants are spread over the default jurisdiction's 2 D1 shards.
+      if (run === 0) {
+        const spread = await shardSpread(server, many);
+        record("tenants16_shards", Math.min(...spread.tenants), spread);
+        log(`16 tenants over D1 shards: tenants ${JSON.stringify(spread.tenants)}, rows ${JSON.stringify(spread.rows)}`);
+      }
     }
   }
 

@@ -1,9 +1,11 @@
 // `npm run deploy`: deploy Sealtrail to Cloudflare in one command, through wrangler.
 //  1. refuses, before any remote call, while wrangler.toml [vars] still holds local settings
 //     (checkpoint origin sealtrail.localhost, a localhost BETTER_AUTH_URL or trusted origin),
-//  2. finds or creates the D1 database, the KV namespace and the R2 bucket wrangler.toml names,
-//     and writes the D1 and KV ids into wrangler.toml (the deployer's copy; local runs ignore them),
-//  3. applies the D1 migrations to the remote database,
+//  2. finds or creates every D1 database (the control database DB and the tenant data shards),
+//     the KV namespace and every R2 bucket wrangler.toml names, each shard and bucket of a
+//     jurisdiction in it (`--jurisdiction`), and writes the D1 and KV ids into wrangler.toml
+//     (the deployer's copy; local runs ignore them),
+//  3. applies the D1 migrations to every remote database (each gets all of them),
 //  4. sets the secrets that are not set yet to fresh random values (on wrangler's stdin, never
 //     on a command line); the signing secret is first written to .deploy-secrets next to the
 //     config, to be backed up: Cloudflare never shows a secret again,
@@ -25,8 +27,9 @@ const configPath = resolve(opts.config);
 const shown = relative(process.cwd(), configPath) || configPath;
 const backupPath = join(dirname(configPath), ".deploy-secrets");
 
-/** The ids wrangler.toml ships with so that local runs need no account. */
+/** The ids wrangler.toml ships with so that local runs need no account (one per database: locally an id names one). */
 const PLACEHOLDER_D1_ID = "00000000-0000-0000-0000-000000000000";
+const isPlaceholderD1 = (id) => !id || /^00000000-0000-0000-0000-0000000000[0-9a-f]{2}$/.test(id);
 const PLACEHOLDER_KV_ID = "00000000000000000000000000000000";
 /** Secrets this script knows how to make: 32 random bytes each (the signing secret needs >= 32). */
 const GENERATED_SECRETS = ["BETTER_AUTH_SECRET", "SEALTRAIL_SIGNING_SECRET"];
@@ -110,6 +113,14 @@ function problemsOf(config) {
 }
 
 const d1Of = (config) => (config.d1_databases ?? []).find((d) => d.binding === "DB");
+/**
+ * The jurisdiction a D1 database is created in, from its binding's name: DB_<JURISDICTION>_S<n>
+ * (DB_EU_S0 in eu, DB_FEDRAMP_S0 in fedramp; src/durable/placement.ts maps tenants to them).
+ * D1 has no jurisdiction setting in wrangler.toml: it is chosen once, at `d1 create`.
+ */
+const D1_JURISDICTIONS = { EU: "eu", FEDRAMP: "fedramp" };
+const d1JurisdictionOf = (binding) => D1_JURISDICTIONS[/^DB_([A-Z]+)_S\d+$/.exec(binding)?.[1] ?? ""];
+const jurisdictionArgs = (j) => (j ? ["--jurisdiction", j] : []);
 const kvOf = (config) => (config.kv_namespaces ?? []).find((k) => k.binding === "KV");
 const r2Of = (config) => (config.r2_buckets ?? []).find((b) => b.binding === "BUCKET");
 
@@ -202,32 +213,36 @@ function writeId(table, binding, key, value) {
 // ---------------------------------------------------------------------------------------
 // 2. Resources: find what exists, create what is missing, write the ids.
 
-step("D1 database");
+step("D1 databases");
 {
-  const d1 = d1Of(config);
   const listed = () => jsonArray(wrangler(["d1", "list", "--json"]).out, "wrangler d1 list --json");
   let dbs = listed();
-  const configured = d1.database_id && d1.database_id !== PLACEHOLDER_D1_ID ? d1.database_id : null;
-  if (configured) {
-    const found = dbs.find((d) => d.uuid === configured);
-    if (!found) {
-      fail(
-        `database_id "${configured}" in ${shown} is not a D1 database of this account. Log in to the account that ` +
-          `holds it, or set database_id = "${PLACEHOLDER_D1_ID}" to use or create "${d1.database_name}".`,
-      );
+  for (const d1 of config.d1_databases ?? []) {
+    const jurisdiction = d1JurisdictionOf(d1.binding);
+    const where = jurisdiction ? ` (jurisdiction ${jurisdiction})` : "";
+    if (!d1.database_name) fail(`${shown}: the [[d1_databases]] with binding = "${d1.binding}" has no database_name.`);
+    const configured = isPlaceholderD1(d1.database_id) ? null : d1.database_id;
+    if (configured) {
+      const found = dbs.find((d) => d.uuid === configured);
+      if (!found) {
+        fail(
+          `database_id "${configured}" in ${shown} is not a D1 database of this account. Log in to the account that ` +
+            `holds it, or set database_id = "${PLACEHOLDER_D1_ID}" to use or create "${d1.database_name}".`,
+        );
+      }
+      console.log(`  ${d1.binding}: ${found.name} (${found.uuid}) exists`);
+      continue;
     }
-    console.log(`  ${found.name} (${found.uuid}) exists`);
-  } else {
     let found = dbs.find((d) => d.name === d1.database_name);
-    if (found) console.log(`  ${found.name} (${found.uuid}) exists`);
+    if (found) console.log(`  ${d1.binding}: ${found.name} (${found.uuid}) exists`);
     else {
-      wrangler(["d1", "create", d1.database_name]);
+      wrangler(["d1", "create", d1.database_name, ...jurisdictionArgs(jurisdiction)]);
       dbs = listed();
       found = dbs.find((d) => d.name === d1.database_name);
       if (!found) fail(`wrangler d1 create ${d1.database_name} succeeded, but the database is not listed.`);
-      console.log(`  created ${found.name} (${found.uuid})`);
+      console.log(`  ${d1.binding}: created ${found.name} (${found.uuid})${where}`);
     }
-    writeId("d1_databases", "DB", "database_id", found.uuid);
+    writeId("d1_databases", d1.binding, "database_id", found.uuid);
   }
 }
 
@@ -261,20 +276,27 @@ step("KV namespace");
   }
 }
 
-const bucket = r2Of(config).bucket_name;
-step("R2 bucket");
+const buckets = (config.r2_buckets ?? []).map((b) => ({ name: b.bucket_name, jurisdiction: b.jurisdiction }));
+step("R2 buckets");
 {
-  // `wrangler r2 bucket list` prints "name: <bucket>" and "creation_date: …" per bucket.
+  // `wrangler r2 bucket list` prints "name: <bucket>" and "creation_date: …" per bucket, one jurisdiction at a time.
   const names = (out) => [...stripAnsi(out).matchAll(/^name:\s+(\S+)\s*$/gm)].map((m) => m[1]);
-  if (names(wrangler(["r2", "bucket", "list"]).out).includes(bucket)) console.log(`  ${bucket} exists`);
-  else {
-    wrangler(["r2", "bucket", "create", bucket]);
-    console.log(`  created ${bucket}`);
+  for (const { name, jurisdiction } of buckets) {
+    const where = jurisdiction ? ` (jurisdiction ${jurisdiction})` : "";
+    if (names(wrangler(["r2", "bucket", "list", ...jurisdictionArgs(jurisdiction)]).out).includes(name))
+      console.log(`  ${name} exists${where}`);
+    else {
+      wrangler(["r2", "bucket", "create", name, ...jurisdictionArgs(jurisdiction)]);
+      console.log(`  created ${name}${where}`);
+    }
   }
 }
 
 config = readConfig();
-if ((d1Of(config).database_id ?? PLACEHOLDER_D1_ID) === PLACEHOLDER_D1_ID || (kvOf(config).id ?? PLACEHOLDER_KV_ID) === PLACEHOLDER_KV_ID) {
+if (
+  (config.d1_databases ?? []).some((d) => isPlaceholderD1(d.database_id)) ||
+  (kvOf(config).id ?? PLACEHOLDER_KV_ID) === PLACEHOLDER_KV_ID
+) {
   fail(`${shown} still holds a placeholder database_id or KV id: set the real ids (wrangler d1 list, wrangler kv namespace list).`);
 }
 
@@ -282,7 +304,9 @@ if ((d1Of(config).database_id ?? PLACEHOLDER_D1_ID) === PLACEHOLDER_D1_ID || (kv
 // 3. Migrations.
 
 step("D1 migrations (remote)");
-wranglerLive(["d1", "migrations", "apply", "DB", "--remote"]);
+// Every database gets every migration: the control tables are empty in the shards, the audit
+// tables hold the default shard 0's tenants in the control database.
+for (const d1 of config.d1_databases ?? []) wranglerLive(["d1", "migrations", "apply", d1.binding, "--remote"]);
 
 // ---------------------------------------------------------------------------------------
 // 4. Secrets: only those not set yet. Values go to wrangler on stdin.
@@ -348,12 +372,14 @@ wranglerLive(["deploy"]);
 // ---------------------------------------------------------------------------------------
 // 6. The bucket lock: advice only (a lock is a retention decision for the deployer).
 
-const locks = wrangler(["r2", "bucket", "lock", "list", bucket], { allowFailure: true });
-if (locks.ok && /There are no lock rules/.test(locks.out)) {
-  console.log(
-    `\nThe R2 bucket ${bucket} has no lock rule: whoever holds the account can still delete or overwrite snapshots.\n` +
-      `Lock them for your longest retention (README, "Deploy to Cloudflare"), e.g. 7 years:\n` +
-      `  npx wrangler r2 bucket lock add ${bucket} retain-seals tenants/ --retention-days 2557`,
-  );
+for (const { name: bucket, jurisdiction } of buckets) {
+  const locks = wrangler(["r2", "bucket", "lock", "list", bucket, ...jurisdictionArgs(jurisdiction)], { allowFailure: true });
+  if (locks.ok && /There are no lock rules/.test(locks.out)) {
+    console.log(
+      `\nThe R2 bucket ${bucket} has no lock rule: whoever holds the account can still delete or overwrite snapshots.\n` +
+        `Lock them for your longest retention (README, "Deploy to Cloudflare"), e.g. 7 years:\n` +
+        `  npx wrangler r2 bucket lock add ${bucket} retain-seals tenants/ --retention-days 2557${jurisdiction ? ` --jurisdiction ${jurisdiction}` : ""}`,
+    );
+  }
 }
 console.log(`\nDeployed. The console is at ${config.vars.BETTER_AUTH_URL}`);

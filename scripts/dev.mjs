@@ -1,6 +1,7 @@
 // `npm run dev`: run Sealtrail locally on workerd with local D1, R2, KV and Durable Objects.
 // 1. creates .dev.vars with fresh random secrets on first run (never committed),
-// 2. applies D1 migrations to the local database,
+// 2. applies D1 migrations to every local database (the control database DB and each tenant
+//    data shard wrangler.toml lists: all of them get every migration),
 // 3. builds the web console into dist/console,
 // 4. starts `wrangler dev` on 127.0.0.1:$PORT (default 8787; the console at http://localhost:$PORT).
 //
@@ -77,7 +78,8 @@ const varArgs = Object.entries(localVars(port))
   .filter(([name]) => !setInDevVars.has(name))
   .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
 
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...stateArgs], { stdio: "inherit", env });
+// Every [[d1_databases]] binding of wrangler.toml (DB, DB_S1, DB_EU_S0, …: src/durable/placement.ts), in one process.
+const migrate = spawnSync("node", ["scripts/migrate-local.mjs", ...stateArgs], { stdio: "inherit", env });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 const consoleBuild = spawnSync("node", ["scripts/build-console.mjs"], { stdio: "inherit", env });

@@ -33,7 +33,8 @@ try {
 const state = mkdtempSync(join(tmpdir(), "sealtrail-soak-"));
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", X_LOCAL_OBSERVABILITY: "false" };
 const secret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { env, stdio: "ignore" });
+// Every database gets every migration (the control database DB and each tenant data shard).
+const migrate = spawnSync("node", ["scripts/migrate-local.mjs", "--persist-to", state], { env, stdio: "ignore" });
 if (migrate.status !== 0) throw new Error("migrations failed");
 const dev = spawn(
   "wrangler",

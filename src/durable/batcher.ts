@@ -14,6 +14,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { JsonObject } from "../core/entry";
 import type { AppendItem, AppendResult } from "./log-types";
+import { DEFAULT_PLACEMENT, tenantObject, type Placement } from "./placement";
 import type { AppendRequest } from "./sequencer";
 import type { TenantLog } from "./tenant-log";
 
@@ -99,9 +100,12 @@ export class BatchQueue {
   }
 }
 
-/** The tenant's sequencer, as the Worker reaches it (src/worker/tenant-log.ts `tenantLog`). */
-export const sequencerOf = (env: Env, tenant: string): DurableObjectStub<TenantLog> =>
-  env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+/**
+ * The tenant's sequencer in its jurisdiction, as the Worker reaches it (src/worker/tenant-log.ts
+ * `tenantLog`); the Worker has told it its placement before sending a request here (fan-in.ts).
+ */
+export const sequencerOf = (env: Env, tenant: string, placement: Placement): DurableObjectStub<TenantLog> =>
+  tenantObject(env.TENANT_LOG, placement, tenant);
 
 /**
  * The Batcher Durable Object: one of a tenant's k batchers (src/worker/fan-in.ts picks one per
@@ -111,9 +115,9 @@ export class Batcher extends DurableObject<Env> {
   #queue: BatchQueue | undefined;
 
   /** Same contract as TenantLog.append, for one request: resolves with the sequencer's answer to it. */
-  async append(tenant: string, items: AppendItem[], provenance: JsonObject): Promise<AppendResult> {
+  async append(tenant: string, items: AppendItem[], provenance: JsonObject, placement: Placement = DEFAULT_PLACEMENT): Promise<AppendResult> {
     if (this.#queue === undefined) {
-      const log = sequencerOf(this.env, tenant);
+      const log = sequencerOf(this.env, tenant, placement);
       this.#queue = new BatchQueue(tenant, (t, requests) => log.appendMany(t, requests));
     } else if (this.#queue.tenant !== tenant) {
       // The Worker names batchers after their tenant: a mismatch means a broken caller. Refused

@@ -7,6 +7,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { AuditState } from "../core/audit";
 import type { JsonObject } from "../core/entry";
+import { StoredPlacement, tenantObject, tenantStores, type Placement } from "./placement";
+import type { TenantLog } from "./tenant-log";
 import { reportOf, startRun, step, type Mode, type Report, type Run, type Sources } from "./verification";
 
 /** How long one alarm (or the starting request) works before it stores its place and yields. */
@@ -53,9 +55,23 @@ export interface FullVerificationStatus {
 }
 
 export class LogAudit extends DurableObject<Env> {
+  /** Where the tenant's D1 rows, R2 seals and TenantLog are (placement.ts; the Worker's `place`). */
+  readonly #placement: StoredPlacement;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(SCHEMA);
+    this.#placement = new StoredPlacement(ctx.storage);
+  }
+
+  /** Records the tenant's placement (the Worker calls it before any other call, once per isolate). */
+  async place(_tenant: string, placement: Placement): Promise<void> {
+    this.#placement.set(placement, this.ctx.storage.sql.exec("SELECT 1 FROM jobs LIMIT 1").toArray().length > 0);
+  }
+
+  /** The tenant's TenantLog, in its jurisdiction. */
+  #tenantLog(tenant: string): DurableObjectStub<TenantLog> {
+    return tenantObject(this.env.TENANT_LOG, this.#placement.get(), tenant);
   }
 
   /**
@@ -155,13 +171,7 @@ export class LogAudit extends DurableObject<Env> {
   }
 
   #sources(tenant: string): Sources {
-    return {
-      db: this.env.DB,
-      bucket: this.env.BUCKET,
-      kv: this.env.KV,
-      log: this.env.TENANT_LOG.get(this.env.TENANT_LOG.idFromName(tenant)),
-      env: this.env,
-    };
+    return { ...tenantStores(this.env, this.#placement.get()), kv: this.env.KV, log: this.#tenantLog(tenant), env: this.env };
   }
 
   /** Runs steps (at least one) until the budget is spent or the job is done; stores the place after each. */
@@ -196,11 +206,13 @@ export class LogAudit extends DurableObject<Env> {
    */
   async #finish(run: Run, requestedBy: { event: JsonObject; provenance: JsonObject }): Promise<void> {
     const report = reportOf(run, Date.now());
-    await this.env.DB.prepare(
-      `INSERT INTO verification_reports (tenant_id, job_id, mode, ok, failures, report, created_at, from_seq, to_seq)
+    const { db } = tenantStores(this.env, this.#placement.get());
+    await db
+      .prepare(
+        `INSERT INTO verification_reports (tenant_id, job_id, mode, ok, failures, report, created_at, from_seq, to_seq)
        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
        WHERE NOT EXISTS (SELECT 1 FROM verification_reports WHERE tenant_id = ?1 AND job_id = ?2)`,
-    )
+      )
       .bind(
         run.tenant,
         run.jobId,
@@ -229,7 +241,9 @@ export class LogAudit extends DurableObject<Env> {
         ...(first ? { first_failure: first as unknown as JsonObject } : {}),
       },
     };
-    const log = this.env.TENANT_LOG.get(this.env.TENANT_LOG.idFromName(run.tenant));
+    const log = this.#tenantLog(run.tenant);
+    // A TenantLog learns its placement from its first call; this may be the first (idempotent).
+    await log.place(run.tenant, this.#placement.get());
     const logged = await log.append(run.tenant, [{ event, idempotencyKey: `verify:${run.jobId}` }], requestedBy.provenance);
     // A log that refuses writes (split view) is exactly when an auditor needs the report: it is
     // final without its log entry. Any other failure is retried: the entry will be written.

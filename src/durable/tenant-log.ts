@@ -33,6 +33,7 @@ import type {
   WitnessStatus,
 } from "./log-types";
 import { D1Mirror } from "./mirror";
+import { lazyBinding, StoredPlacement, tenantStores, type Placement } from "./placement";
 import { rebuildD1, type RebuildResult } from "./rebuild";
 import { Sealer } from "./sealer";
 import type { AppendRequest } from "./sequencer";
@@ -60,6 +61,7 @@ export interface Log {
   witnessing: Witnessing;
   db: D1Database;
   bucket: R2Bucket;
+  placement: StoredPlacement;
   now: () => number;
   /** Reads the stored alarm, re-drives the outbox, and reconciles with R2 if the tenant is known. */
   start(tenant: string | undefined): Promise<void>;
@@ -68,8 +70,11 @@ export interface Log {
 export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions = {}): Log {
   const { storage } = ctx;
   const now = options.now ?? Date.now;
-  const db = options.db ?? env.DB;
-  const bucket = options.bucket ?? env.BUCKET;
+  // The tenant's D1 shard and R2 bucket, from its stored placement at each use (placement.ts):
+  // a fresh object learns it from the Worker's `place` before its first other call.
+  const placement = new StoredPlacement(storage);
+  const db = options.db ?? lazyBinding(() => tenantStores(env, placement.get()).db);
+  const bucket = options.bucket ?? lazyBinding(() => tenantStores(env, placement.get()).bucket);
   const store = new LogStore(storage.sql);
   const alarm = new Alarm(storage);
   const size = () => commit.head.size;
@@ -109,6 +114,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     witnessing,
     db,
     bucket,
+    placement,
     now,
     async start(tenant) {
       await alarm.load();
@@ -166,6 +172,12 @@ export class TenantLog extends DurableObject<Env> {
       tenant,
       requests.map((req) => ({ req })),
     );
+  }
+
+  /** Records the tenant's placement (the Worker calls it before any other call, once per isolate). */
+  async place(tenant: string, placement: Placement): Promise<void> {
+    this.#assertTenant(tenant);
+    this.#log.placement.set(placement, this.#log.commit.head.size > 0);
   }
 
   async settings(tenant: string): Promise<TenantSettings> {

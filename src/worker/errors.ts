@@ -55,6 +55,8 @@ export type AppError =
   | { reason: "invitation_not_for_you" }
   | { reason: "invitation_not_pending" }
   | { reason: "membership_limit_reached" }
+  // Tenant creation (placement.ts).
+  | { reason: "invalid_jurisdiction"; got: string }
   // The log (the Durable Objects behind tenant-log.ts) and the stores behind it.
   | { reason: "overloaded"; retryAfterSeconds: number }
   | { reason: "log_unavailable" }
@@ -203,6 +205,11 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     message: () => "This invitation was already accepted, rejected or cancelled, or it has expired.",
   },
   membership_limit_reached: { status: 409, code: "membership_limit_reached", message: () => "The tenant has reached its member limit." },
+  invalid_jurisdiction: {
+    status: 400,
+    code: "invalid_jurisdiction",
+    message: (e) => `jurisdiction must be "eu" or "fedramp" (or absent), not ${e.got}.`,
+  },
   overloaded: {
     status: 503,
     code: "overloaded",

@@ -9,6 +9,8 @@ import type { Context } from "hono";
 import type { JsonObject } from "../core/entry";
 import type { AppendItem, AppendResult } from "../durable/log-types";
 import type { AppEnv } from "./app-env";
+import { namespaceIn } from "../durable/placement";
+import { placedTenantLog, placementOf } from "./placement";
 import { failClosed, tenantLog } from "./tenant-log";
 
 /** The most batchers per tenant (and colo) a deployment may ask for. */
@@ -39,7 +41,14 @@ export function appendEvents(c: Context<AppEnv>, items: AppendItem[], provenance
   const tenant = c.var.access.tenantId;
   const k = fanInBatchers(c.env);
   if (k === 0 || items.length !== 1) return tenantLog(c).append(tenant, items, provenance);
-  const ns = c.env.BATCHER;
-  const stub = ns.get(ns.idFromName(batcherName(tenant, coloOf(c.req.raw), Math.floor(Math.random() * k))));
-  return failClosed("Batcher", stub).append(tenant, items, provenance);
+  const name = batcherName(tenant, coloOf(c.req.raw), Math.floor(Math.random() * k));
+  // Batchers live in the tenant's jurisdiction, as its TenantLog does, and the TenantLog has been
+  // told its placement (once per isolate) before a batcher forwards to it (placement.ts).
+  const batcher = async () => {
+    await placedTenantLog(c.env, tenant);
+    const placement = await placementOf(c.env, tenant);
+    const ns = namespaceIn(c.env.BATCHER, placement.jurisdiction);
+    return { append: (t: string, i: AppendItem[], p: JsonObject) => ns.get(ns.idFromName(name)).append(t, i, p, placement) };
+  };
+  return failClosed("Batcher", batcher).append(tenant, items, provenance);
 }

@@ -32,7 +32,8 @@ import { recordAccess } from "./access-log";
 import type { AppEnv } from "./app-env";
 import { authRouteAllowed } from "./auth-routes";
 import { Failure, type ErrorReason } from "./errors";
-import { issueInvitationSecret } from "./invitations";
+import { issueInvitationSecret, newId } from "./invitations";
+import { placeNewTenant } from "./placement";
 import { readCapped } from "./request";
 import { requestScope } from "./request-scope";
 import { LOG_APPEND, route } from "./route-spec";
@@ -59,9 +60,10 @@ export const AUTH_ROUTES = {
   post: authRoute(
     "post",
     "better-auth: sign-up/in/out, organizations (tenants), members and invitations (membership changes are logged in the tenant's log; " +
+      'organization/create may name a `jurisdiction` ("eu" or "fedramp"), fixed for the tenant\'s life; ' +
       "invite-member answers with the link's one-time secret; api-key/*, accept-invitation and delete-user are refused; " +
       `bodies over ${MAX_AUTH_BODY_BYTES / 1024} KiB are refused with 413)`,
-    ["not_found", "body_too_large", ...LOG_APPEND],
+    ["not_found", "body_too_large", "invalid_jurisdiction", ...LOG_APPEND],
   ),
   get: authRoute("get", "better-auth: session and organization reads", ["not_found"]),
 };
@@ -75,12 +77,26 @@ export async function authHandler(c: Context<AppEnv>): Promise<Response> {
     const declared = Number(c.req.header("content-length") ?? "0");
     if (declared > MAX_AUTH_BODY_BYTES) throw new Failure({ reason: "body_too_large", limit: MAX_AUTH_BODY_BYTES });
     const body = await readCapped(request.body, MAX_AUTH_BODY_BYTES);
+    if (pathname === CREATE_TENANT_PATH) requestScope().requestedJurisdiction = jurisdictionOf(body);
     request = new Request(request.url, { method: request.method, headers: request.headers, body });
   }
   const res = await c.var.auth.handler(request);
   const issued = requestScope().issuedInvitation;
   if (issued && res.status === 200) return withInvitationSecret(res, issued);
   return res;
+}
+
+/** Creating a tenant: its body may name a `jurisdiction` (better-auth's own schema drops the field). */
+const CREATE_TENANT_PATH = "/api/auth/organization/create";
+
+/** The `jurisdiction` field of a create body as sent (undefined if absent or not a JSON object: better-auth refuses those). */
+function jurisdictionOf(body: Uint8Array): unknown {
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(body)) as unknown;
+    return parsed !== null && typeof parsed === "object" ? (parsed as { jurisdiction?: unknown }).jurisdiction : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The invite-member answer with the link's secret added (shown this once; only its hash is kept). */
@@ -133,6 +149,13 @@ type Hooks = NonNullable<OrganizationOptions["organizationHooks"]>;
 /** better-auth's organization hooks: each membership change is recorded (see the header for the order). */
 export function organizationHooks(): Hooks {
   return {
+    beforeCreateOrganization: async () => {
+      // The tenant's id is chosen here so that its placement is recorded before it exists.
+      const id = newId();
+      const { c, requestedJurisdiction } = requestScope();
+      await placeNewTenant(c.env, id, requestedJurisdiction);
+      return { data: { id } };
+    },
     beforeCreateInvitation: async ({ invitation, inviter }) => {
       // The invitation's id is chosen here so the entry can name it before it exists.
       const { id, secret } = await issueInvitationSecret(requestScope().c.env.DB);

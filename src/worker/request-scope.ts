@@ -15,6 +15,8 @@ export interface RequestScope {
   issuedInvitation?: { id: string; secret: string };
   /** Set by POST /v1/invitations/:id/accept once the link's secret matched: the one invitation it may accept. */
   acceptedInvitationId?: string;
+  /** Set by authHandler for organization/create: the body's `jurisdiction` as sent (placement.ts validates it). */
+  requestedJurisdiction?: unknown;
 }
 
 const storage = new AsyncLocalStorage<RequestScope>();

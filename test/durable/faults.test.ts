@@ -1,17 +1,17 @@
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../src/core/entry";
 import { LogStore } from "../../src/durable/log-store";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys, dbOf, bucketOf } from "../worker/helpers";
 import { appendVia, failingR2, withLog } from "./faults";
 import { runVerification } from "./log-helpers";
 
 const verifyOk = async (tenant: string, key: string) => (await runVerification(tenant, key)).report!;
 
 async function d1Seqs(tenant: string) {
-  const { results } = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+  const { results } = await (await dbOf(tenant))
+    .prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
     .bind(tenant)
     .all<{ seq: number }>();
   return results.map((r) => r.seq);
@@ -29,8 +29,9 @@ describe("the Durable Object aborted mid-flush", () => {
       return JSON.parse(new LogStore(state.storage.sql).entry(base)!.entry) as { event: JsonObject; provenance: JsonObject };
     });
     // Abort the object between its commit and its reply (inside the D1 mirror step).
+    const shard = await dbOf(tenant);
     const aborting = (state: DurableObjectState) => ({
-      db: new Proxy(env.DB, {
+      db: new Proxy(shard, {
         get(target, prop) {
           if (prop === "batch") return async () => state.abort("injected abort between commit and reply");
           const v = Reflect.get(target, prop) as unknown;
@@ -50,7 +51,8 @@ describe("the Durable Object aborted mid-flush", () => {
     expect(await again.json()).toEqual(receipt);
     await logOf(tenant).drainMirror();
     // D1 holds the key as the log stores it: scoped by the credential, "<type>:<id> pay-42".
-    const rows = await env.DB.prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND idempotency_key LIKE '% pay-42'")
+    const rows = await (await dbOf(tenant))
+      .prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND idempotency_key LIKE '% pay-42'")
       .bind(tenant)
       .first<{ n: number }>();
     expect(rows!.n).toBe(1);
@@ -116,7 +118,7 @@ describe("R2 failing during reconcile", () => {
     await postEvent(tenant, appendKey, event());
     const stub = logOf(tenant);
     // R2's list and get fail four times: at start, in two reconciles, and when asked to sign.
-    await withLog(stub, tenant, { bucket: failingR2(env.BUCKET, "before", /./, 4, { list: true, get: true }) }, async (log) => {
+    await withLog(stub, tenant, { bucket: failingR2(await bucketOf(tenant), "before", /./, 4, { list: true, get: true }) }, async (log) => {
       for (let i = 0; i < 2; i++) expect(await log.sealer.reconcileAgain(tenant)).toBe(false);
       const stats = log.sealer.stats(tenant);
       expect(stats.last_seal_error).toMatch(/reconcile: R2 unavailable/);

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../src/core/entry";
 import type { AppendItem, AppendResult } from "../../src/durable/log-types";
 import type { Log, TenantLog } from "../../src/durable/tenant-log";
-import { event } from "../worker/helpers";
+import { event, dbOf } from "../worker/helpers";
 import { failingD1, withLog } from "./faults";
 
 type Append = (items: AppendItem[]) => Promise<AppendResult>;
@@ -45,7 +45,8 @@ describe("group commit and the maxBatch setting", () => {
     const results = await withLog(stub, tenant, { maxBatch: 1 }, (log) => appendFive(viaParts(log, tenant)));
     const sizes = treeSizes(results).sort((a, b) => a.seq - b.seq);
     expect(sizes).toEqual([0, 1, 2, 3, 4].map((seq) => ({ seq, treeSize: seq + 1 })));
-    const { results: rows } = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+    const { results: rows } = await (await dbOf(tenant))
+      .prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
       .bind(tenant)
       .all<{ seq: number }>();
     expect(rows.map((r) => r.seq)).toEqual([0, 1, 2, 3, 4]);
@@ -55,7 +56,7 @@ describe("group commit and the maxBatch setting", () => {
     const tenant = `mirror-${crypto.randomUUID()}`;
     const stub = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
     let failing = false;
-    const stored = await withLog(stub, tenant, { db: failingD1(env.DB, "after", () => failing) }, async (log, state) => {
+    const stored = await withLog(stub, tenant, { db: failingD1(await dbOf(tenant), "after", () => failing) }, async (log, state) => {
       const append = viaParts(log, tenant);
       for (let round = 0; round < 3; round++) await appendFive(append);
       // A failed D1 write drops the in-memory outbox; later passes read DO storage.
@@ -69,7 +70,8 @@ describe("group commit and the maxBatch setting", () => {
         .toArray()
         .map((r) => ({ seq: Number(r.seq), entry: String(r.entry) }));
     });
-    const { results } = await env.DB.prepare("SELECT seq, entry FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+    const { results } = await (await dbOf(tenant))
+      .prepare("SELECT seq, entry FROM audit_events WHERE tenant_id = ? ORDER BY seq")
       .bind(tenant)
       .all<{ seq: number; entry: string }>();
     expect(stored).toHaveLength(25);

@@ -4,6 +4,7 @@ import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { JobView } from "../../src/durable/log-audit";
 import { api, auditOf, bearer, createKey, event, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
+import { PLACEMENT_BINDINGS } from "../../src/durable/placement";
 
 /** Appends `n` events in batches of 100; `tag` goes into their metadata. */
 export async function appendN(tenant: string, key: string, n: number, tag = "a"): Promise<void> {
@@ -52,15 +53,21 @@ export async function sealedLog() {
 
 /** Runs `sql` against D1 with the append-only triggers lifted, as an insider with console access would. */
 export async function tamperD1(sql: string, ...params: unknown[]) {
-  await env.DB.batch([
-    env.DB.prepare("DROP TRIGGER audit_events_no_update"),
-    env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
-    env.DB.prepare(sql).bind(...params),
-    env.DB.prepare(
-      "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
-    ),
-    env.DB.prepare(
-      "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
-    ),
-  ]);
+  // In every database: the tenant's rows are in one of them (its shard), the others change nothing.
+  for (const { shards } of Object.values(PLACEMENT_BINDINGS)) {
+    for (const binding of shards) {
+      const db = env[binding];
+      await db.batch([
+        db.prepare("DROP TRIGGER audit_events_no_update"),
+        db.prepare("DROP TRIGGER audit_events_no_delete"),
+        db.prepare(sql).bind(...params),
+        db.prepare(
+          "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+        ),
+        db.prepare(
+          "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+        ),
+      ]);
+    }
+  }
 }

@@ -1,27 +1,29 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sealKeys } from "../../src/core/seal";
-import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, createKey, event, postEvent, tenantWithKeys, dbOf, bucketOf } from "../worker/helpers";
 import { runVerification } from "./log-helpers";
 
 async function rows(tenant: string) {
-  const { results } = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all();
-  const { results: targets } = await env.DB.prepare("SELECT * FROM audit_event_targets WHERE tenant_id = ? ORDER BY seq, position")
+  const db = await dbOf(tenant);
+  const { results } = await db.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all();
+  const { results: targets } = await db
+    .prepare("SELECT * FROM audit_event_targets WHERE tenant_id = ? ORDER BY seq, position")
     .bind(tenant)
     .all();
   return { results, targets };
 }
 
 async function wipeD1(tenant: string) {
-  await env.DB.batch([
-    env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
-    env.DB.prepare("DROP TRIGGER audit_event_targets_no_delete"),
-    env.DB.prepare("DELETE FROM audit_events WHERE tenant_id = ?").bind(tenant),
-    env.DB.prepare("DELETE FROM audit_event_targets WHERE tenant_id = ?").bind(tenant),
-    env.DB.prepare(
+  const db = await dbOf(tenant);
+  await db.batch([
+    db.prepare("DROP TRIGGER audit_events_no_delete"),
+    db.prepare("DROP TRIGGER audit_event_targets_no_delete"),
+    db.prepare("DELETE FROM audit_events WHERE tenant_id = ?").bind(tenant),
+    db.prepare("DELETE FROM audit_event_targets WHERE tenant_id = ?").bind(tenant),
+    db.prepare(
       "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
     ),
-    env.DB.prepare(
+    db.prepare(
       "CREATE TRIGGER audit_event_targets_no_delete BEFORE DELETE ON audit_event_targets BEGIN SELECT RAISE(ABORT, 'audit_event_targets is append-only'); END",
     ),
   ]);
@@ -61,9 +63,9 @@ describe("reconstruction of D1 rows", () => {
     await postEvent(tenant, appendKey, { events: Array.from({ length: 5 }, () => event()) });
     expect((await api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) })).status).toBe(200);
     const key = sealKeys(tenant, 0).bundle;
-    const bundle = (await (await env.BUCKET.get(key))!.text()).replace("user.login", "user.logon");
-    await env.BUCKET.delete(key);
-    await env.BUCKET.put(key, bundle);
+    const bundle = (await (await (await bucketOf(tenant)).get(key))!.text()).replace("user.login", "user.logon");
+    await (await bucketOf(tenant)).delete(key);
+    await (await bucketOf(tenant)).put(key, bundle);
     await wipeD1(tenant);
     const res = await api(`/v1/tenants/${tenant}/rebuild`, { method: "POST", headers: bearer(owner) });
     expect(res.status).toBe(422);

@@ -13,7 +13,7 @@ import { kvLatestKey, putCreateOnly } from "../../src/durable/seal-objects";
 import { SEAL_AFTER_ENTRIES } from "../../src/durable/sealer";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { toHttp } from "../../src/worker/errors";
-import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys, dbOf, bucketOf } from "../worker/helpers";
 import { appendVia, failingR2, withLog } from "./faults";
 import { appendN } from "./log-helpers";
 
@@ -25,19 +25,20 @@ function keysOf(tenant: string): { origin: string; verifiers: NoteVerifier[] } {
 const sealNow = (tenant: string, owner: Parameters<typeof bearer>[0]) =>
   api(`/v1/tenants/${tenant}/seal`, { method: "POST", headers: bearer(owner) });
 
-async function r2Text(key: string): Promise<string | undefined> {
-  return (await env.BUCKET.get(key))?.text();
+async function r2Text(key: string, tenant?: string): Promise<string | undefined> {
+  return (await (tenant === undefined ? env.BUCKET : await bucketOf(tenant)).get(key))?.text();
 }
 
 async function sealIdsInR2(tenant: string): Promise<string[]> {
-  const listed = await env.BUCKET.list({ prefix: sealPrefix(tenant) });
+  const listed = await (await bucketOf(tenant)).list({ prefix: sealPrefix(tenant) });
   return listed.objects.map((o) => o.key.slice(sealPrefix(tenant).length)).sort();
 }
 
 /** Verifies every seal in R2 from scratch, as an auditor would: returns the manifests. */
 async function verifyChainInR2(tenant: string): Promise<Manifest[]> {
   const { origin, verifiers } = keysOf(tenant);
-  const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+  const { results } = await (await dbOf(tenant))
+    .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? ORDER BY seq")
     .bind(tenant)
     .all<{ entry: string }>();
   const manifests: Manifest[] = [];
@@ -45,7 +46,7 @@ async function verifyChainInR2(tenant: string): Promise<Manifest[]> {
   const range = new CompactRange();
   let prevLeaf: Hash = GENESIS_PREV;
   for (let id = 0; ; id++) {
-    const note = await r2Text(sealKeys(tenant, id).manifest);
+    const note = await r2Text(sealKeys(tenant, id).manifest, tenant);
     if (note === undefined) break;
     const m = openManifest(note, origin, verifiers);
     expect(m.ok, JSON.stringify(m)).toBe(true);
@@ -53,7 +54,7 @@ async function verifyChainInR2(tenant: string): Promise<Manifest[]> {
     const link = verifySealLink(m.value, verifiers, prev);
     expect(link.ok, JSON.stringify(link)).toBe(true);
     if (!link.ok) throw new Error("link");
-    const bundle = (await r2Text(m.value.bundle_key))!;
+    const bundle = (await r2Text(m.value.bundle_key, tenant))!;
     const checked = verifyBundle(bundle, m.value, range, prevLeaf);
     expect(checked.ok, JSON.stringify(checked)).toBe(true);
     if (checked.ok) prevLeaf = checked.value;
@@ -65,7 +66,7 @@ async function verifyChainInR2(tenant: string): Promise<Manifest[]> {
         .join(""),
     );
     // The checkpoint object is the one the manifest embeds.
-    expect(await r2Text(sealKeys(tenant, id).checkpoint)).toBe(m.value.checkpoint);
+    expect(await r2Text(sealKeys(tenant, id).checkpoint, tenant)).toBe(m.value.checkpoint);
     expect(openCheckpoint(m.value.checkpoint, origin, verifiers).ok).toBe(true);
     manifests.push(m.value);
     prev = { manifest: m.value, note, checkpoint: link.value };
@@ -147,7 +148,7 @@ describe("sealing", () => {
       await appendN(tenant, appendKey, 10);
       const stub = logOf(tenant);
       // The log's parts over this object's storage, with an R2 whose checkpoint puts fail twice.
-      await withLog(stub, tenant, { bucket: failingR2(env.BUCKET, mode, /\/checkpoint$/, 2) }, async (log) => {
+      await withLog(stub, tenant, { bucket: failingR2(await bucketOf(tenant), mode, /\/checkpoint$/, 2) }, async (log) => {
         const failed = await log.sealer.seal(tenant, true); // what POST /seal runs
         expect(failed).toMatchObject({ ok: false, error: { reason: "seal_failed" } });
         expect(toHttp(failed.ok ? { reason: "internal" } : failed.error).status).toBe(503);
@@ -189,10 +190,11 @@ describe("sealing", () => {
     expect(((await one.json()) as { seq: number }).seq).toBe(3);
     // A row lost from D1 after eviction is never served from elsewhere: the log holds entry 4,
     // so its absence is an integrity error naming it (issue #13), not a 404.
-    await env.DB.batch([
-      env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
-      env.DB.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 4").bind(tenant),
-      env.DB.prepare(
+    const db = await dbOf(tenant);
+    await db.batch([
+      db.prepare("DROP TRIGGER audit_events_no_delete"),
+      db.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 4").bind(tenant),
+      db.prepare(
         "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
       ),
     ]);
@@ -227,7 +229,7 @@ describe("reconcile with R2 on start (invariant 10)", () => {
 
   it("R2 holding a newer seal than the log: appends refused, no checkpoint signed", async () => {
     const { tenant, appendKey, readKey, base } = await sealedTenant();
-    await env.BUCKET.put(sealKeys(tenant, 1).manifest, "a manifest this log never signed\n");
+    await (await bucketOf(tenant)).put(sealKeys(tenant, 1).manifest, "a manifest this log never signed\n");
     await evictDurableObject(logOf(tenant));
     await expectRefusing(tenant, appendKey, readKey, "r2_ahead", base);
   });
@@ -235,10 +237,13 @@ describe("reconcile with R2 on start (invariant 10)", () => {
   it("R2 holding a conflicting checkpoint at the same size: appends refused, no checkpoint signed", async () => {
     const { tenant, appendKey, readKey, base } = await sealedTenant();
     const key = sealKeys(tenant, 0).checkpoint;
-    const original = (await r2Text(key))!;
+    const original = (await r2Text(key, tenant))!;
     // An out-of-band change (the application has no delete path; an operator console does).
-    await env.BUCKET.delete(key);
-    await env.BUCKET.put(key, original.replace(/\n([A-Za-z0-9+/]{43}=)\n/, "\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"));
+    await (await bucketOf(tenant)).delete(key);
+    await (await bucketOf(tenant)).put(
+      key,
+      original.replace(/\n([A-Za-z0-9+/]{43}=)\n/, "\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"),
+    );
     await evictDurableObject(logOf(tenant));
     await expectRefusing(tenant, appendKey, readKey, "r2_conflict", base);
   });
@@ -246,11 +251,11 @@ describe("reconcile with R2 on start (invariant 10)", () => {
   it("R2 behind the log (an object lost): the seal is published again on start", async () => {
     const { tenant, appendKey } = await sealedTenant();
     const key = sealKeys(tenant, 0).manifest;
-    const original = await r2Text(key);
-    await env.BUCKET.delete(key);
+    const original = await r2Text(key, tenant);
+    await (await bucketOf(tenant)).delete(key);
     await evictDurableObject(logOf(tenant));
     expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
-    expect(await r2Text(key)).toBe(original);
+    expect(await r2Text(key, tenant)).toBe(original);
   });
 });
 

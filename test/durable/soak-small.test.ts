@@ -1,6 +1,5 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, bearer, createKey, event, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, createKey, event, logSize, postEvent, tenantWithKeys, dbOf } from "../worker/helpers";
 import { runVerification } from "./log-helpers";
 
 // The 10,000-event version of `npm run soak` (scripts/soak.mjs): 10 tenants, HTTP path,
@@ -40,9 +39,8 @@ describe("soak (10,000 events)", () => {
     }
     for (const t of tenants) {
       expect((await api(`/v1/tenants/${t.tenant}/seal`, { method: "POST", headers: bearer(t.owner) })).status).toBe(200);
-      const counts = await env.DB.prepare(
-        "SELECT count(*) AS n, count(DISTINCT idempotency_key) AS keys, max(seq) AS top FROM audit_events WHERE tenant_id = ?",
-      )
+      const counts = await (await dbOf(t.tenant))
+        .prepare("SELECT count(*) AS n, count(DISTINCT idempotency_key) AS keys, max(seq) AS top FROM audit_events WHERE tenant_id = ?")
         .bind(t.tenant)
         .first<{ n: number; keys: number; top: number }>();
       expect(counts).toEqual({ n: t.base + EVENTS_PER_TENANT, keys: EVENTS_PER_TENANT, top: t.base + EVENTS_PER_TENANT - 1 });

@@ -8,14 +8,15 @@ import { sequenceGroup } from "../../src/durable/sequencer";
 import { MAX_QUEUED_EVENTS } from "../../src/durable/group-commit";
 import type { TenantLog } from "../../src/durable/tenant-log";
 import { toHttp } from "../../src/worker/errors";
-import { event, logOf, postEvent, tenantWithKeys } from "../worker/helpers";
+import { event, logOf, postEvent, tenantWithKeys, dbOf } from "../worker/helpers";
 import { appendVia, failingD1, withLog } from "./faults";
 
 const d1Count = async (tenant: string, table = "audit_events") =>
-  (await env.DB.prepare(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = ?`).bind(tenant).first<{ n: number }>())!.n;
+  (await (await dbOf(tenant)).prepare(`SELECT count(*) AS n FROM ${table} WHERE tenant_id = ?`).bind(tenant).first<{ n: number }>())!.n;
 
 async function d1Seqs(tenant: string): Promise<number[]> {
-  const { results } = await env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+  const { results } = await (await dbOf(tenant))
+    .prepare("SELECT seq FROM audit_events WHERE tenant_id = ? ORDER BY seq")
     .bind(tenant)
     .all<{ seq: number }>();
   return results.map((r) => r.seq);
@@ -31,9 +32,10 @@ describe("D1 has no update path", () => {
       "UPDATE audit_event_targets SET target_id = 'forged' WHERE tenant_id = ?",
       "DELETE FROM audit_event_targets WHERE tenant_id = ?",
     ]) {
-      await expect(env.DB.prepare(sql).bind(tenant).run(), sql).rejects.toThrow(/append-only/);
+      await expect((await dbOf(tenant)).prepare(sql).bind(tenant).run(), sql).rejects.toThrow(/append-only/);
     }
-    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND action = 'user.login'")
+    const row = await (await dbOf(tenant))
+      .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND action = 'user.login'")
       .bind(tenant)
       .first<{ entry: string }>();
     expect(row!.entry).toContain('"action":"user.login"');
@@ -45,8 +47,8 @@ describe("D1 has no update path", () => {
     const { tenant, appendKey } = await tenantWithKeys();
     expect((await postEvent(tenant, appendKey, event(), { "idempotency-key": "replace-me" })).status).toBe(201);
     const snapshot = async () => ({
-      events: (await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ?").bind(tenant).all()).results,
-      targets: (await env.DB.prepare("SELECT * FROM audit_event_targets WHERE tenant_id = ?").bind(tenant).all()).results,
+      events: (await (await dbOf(tenant)).prepare("SELECT * FROM audit_events WHERE tenant_id = ?").bind(tenant).all()).results,
+      targets: (await (await dbOf(tenant)).prepare("SELECT * FROM audit_event_targets WHERE tenant_id = ?").bind(tenant).all()).results,
     });
     const before = await snapshot();
     const row = before.events[0] as Record<string, string | number | null>;
@@ -68,24 +70,27 @@ describe("D1 has no update path", () => {
     for (const verb of ["INSERT OR REPLACE INTO", "REPLACE INTO"]) {
       const sql = `${verb} audit_events ${cols} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
       await expect(
-        env.DB.prepare(sql)
+        (await dbOf(tenant))
+          .prepare(sql)
           .bind(...values)
           .run(),
         verb,
       ).rejects.toThrow(/append-only/);
       // A new seq that reuses the row's idempotency key would replace it through the UNIQUE index.
       await expect(
-        env.DB.prepare(sql)
+        (await dbOf(tenant))
+          .prepare(sql)
           .bind(...[tenant, 1, ...values.slice(2)])
           .run(),
         `${verb} (unique key)`,
       ).rejects.toThrow(/append-only/);
       const target = `${verb} audit_event_targets (tenant_id, seq, position, target_id, target_type) VALUES (?, 0, 0, 'forged', 'application')`;
-      await expect(env.DB.prepare(target).bind(tenant).run(), target).rejects.toThrow(/append-only/);
+      await expect((await dbOf(tenant)).prepare(target).bind(tenant).run(), target).rejects.toThrow(/append-only/);
     }
     const upsert = `INSERT INTO audit_events ${cols} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, seq) DO UPDATE SET entry = excluded.entry`;
     await expect(
-      env.DB.prepare(upsert)
+      (await dbOf(tenant))
+        .prepare(upsert)
         .bind(...values)
         .run(),
     ).rejects.toThrow(/append-only/);
@@ -99,31 +104,35 @@ describe("D1 has no update path", () => {
     // The entry under test (the keys' creation entries come before it).
     const { seq } = (await res.json()) as { seq: number };
     const rowOf = "SELECT * FROM audit_events WHERE tenant_id = ? AND seq = ?";
-    const before = await env.DB.prepare(rowOf).bind(tenant, seq).first<Record<string, string | number | null>>();
+    const before = await (await dbOf(tenant)).prepare(rowOf).bind(tenant, seq).first<Record<string, string | number | null>>();
     const entries = await runInDurableObject(logOf(tenant), (_log: TenantLog, state) => new LogStore(state.storage.sql).entries(seq, 10));
     // The mirror's own write, repeated (as after a lost D1 reply): nothing changes, nothing fails.
-    await writeToD1(env.DB, entries);
-    await writeToD1(env.DB, entries);
+    await writeToD1(await dbOf(tenant), entries);
+    await writeToD1(await dbOf(tenant), entries);
     // A plain INSERT … ON CONFLICT DO NOTHING of the identical row (an older Worker's mirror) is skipped too.
     const cols = Object.keys(before!);
     const insert = `INSERT INTO audit_events (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")}) ON CONFLICT (tenant_id, seq) DO NOTHING`;
-    await env.DB.prepare(insert)
+    await (await dbOf(tenant))
+      .prepare(insert)
       .bind(...Object.values(before!))
       .run();
     // …but a different row under the same key is refused, even with DO NOTHING.
     const other = { ...before!, action: "user.logon" };
     await expect(
-      env.DB.prepare(insert)
+      (await dbOf(tenant))
+        .prepare(insert)
         .bind(...Object.values(other))
         .run(),
     ).rejects.toThrow(/append-only/);
     expect(
-      await env.DB.prepare(rowOf)
+      await (await dbOf(tenant))
+        .prepare(rowOf)
         .bind(tenant, seq)
         .all()
         .then((r) => r.results),
     ).toEqual([before]);
-    const targets = await env.DB.prepare("SELECT count(*) AS n FROM audit_event_targets WHERE tenant_id = ? AND seq = ?")
+    const targets = await (await dbOf(tenant))
+      .prepare("SELECT count(*) AS n FROM audit_event_targets WHERE tenant_id = ? AND seq = ?")
       .bind(tenant, seq)
       .first<{ n: number }>();
     expect(targets?.n).toBe(1);
@@ -138,7 +147,7 @@ describe("the D1 mirror and its outbox", () => {
       const stub = logOf(tenant);
       expect((await postEvent(tenant, appendKey, event())).status).toBe(201);
       // The log's parts over this object's storage, with a D1 that fails (faults.ts).
-      await withLog(stub, tenant, { db: failingD1(env.DB, mode) }, async (log) => {
+      await withLog(stub, tenant, { db: failingD1(await dbOf(tenant), mode) }, async (log) => {
         // D1 is failing: appends still succeed, from DO storage.
         for (let i = 0; i < 5; i++) {
           expect(await appendVia(log, tenant, event({ metadata: { i } }))).toMatchObject({ ok: true });

@@ -1,12 +1,6 @@
-/**
- * Issue #13, finding 3: a verification of part of the log is a "range" run, recorded with the
- * range it checked, and never stands in for a full verification: the tenant's status (GET
- * /stats, the console) is its last full run.
- */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JobView } from "../../src/durable/log-audit";
-import { api } from "../worker/helpers";
+import { api, dbOf } from "../worker/helpers";
 import { runVerification, sealedLog, tamperD1 } from "./log-helpers";
 
 interface Listed {
@@ -46,7 +40,8 @@ describe("range verifications are not full ones", () => {
       ok: true,
       range: { from: 0, to: 1 },
     });
-    const row = await env.DB.prepare("SELECT mode, from_seq, to_seq FROM verification_reports WHERE job_id = ?")
+    const row = await (await dbOf(tenant))
+      .prepare("SELECT mode, from_seq, to_seq FROM verification_reports WHERE job_id = ?")
       .bind(partial.job_id)
       .first();
     expect(row).toEqual({ mode: "range", from_seq: 0, to_seq: 1 });
@@ -113,9 +108,10 @@ describe("range verifications are not full ones", () => {
     const job: JobView = await runVerification(tenant, verifyKey);
     for (const verb of ["INSERT OR REPLACE INTO", "REPLACE INTO"]) {
       const sql = `${verb} verification_reports (tenant_id, job_id, mode, ok, failures, report, created_at) VALUES (?, ?, 'full', 0, 1, '{}', 0)`;
-      await expect(env.DB.prepare(sql).bind(tenant, job.job_id).run(), verb).rejects.toThrow(/append-only/);
+      await expect((await dbOf(tenant)).prepare(sql).bind(tenant, job.job_id).run(), verb).rejects.toThrow(/append-only/);
     }
-    const row = await env.DB.prepare("SELECT ok, report FROM verification_reports WHERE job_id = ?")
+    const row = await (await dbOf(tenant))
+      .prepare("SELECT ok, report FROM verification_reports WHERE job_id = ?")
       .bind(job.job_id)
       .first<{ ok: number; report: string }>();
     expect(row!.ok).toBe(1);

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { sealKeys } from "../../src/core/seal";
 import { kvLatestKey } from "../../src/durable/seal-objects";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, auditOf, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, auditOf, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys, dbOf, bucketOf } from "../worker/helpers";
 import { d1RefusesRowsOf } from "./faults";
 import { appendN, runVerification, sealedLog, tamperD1 } from "./log-helpers";
 
@@ -24,10 +24,12 @@ describe("verification of a clean log", () => {
       reports: unknown[];
     };
     expect(listed.reports).toEqual([expect.objectContaining({ job_id: job.job_id, ok: true, failures: 0 })]);
-    await expect(env.DB.prepare("UPDATE verification_reports SET ok = 0 WHERE job_id = ?").bind(job.job_id).run()).rejects.toThrow(
+    await expect(
+      (await dbOf(tenant)).prepare("UPDATE verification_reports SET ok = 0 WHERE job_id = ?").bind(job.job_id).run(),
+    ).rejects.toThrow(/append-only/);
+    await expect((await dbOf(tenant)).prepare("DELETE FROM verification_reports WHERE job_id = ?").bind(job.job_id).run()).rejects.toThrow(
       /append-only/,
     );
-    await expect(env.DB.prepare("DELETE FROM verification_reports WHERE job_id = ?").bind(job.job_id).run()).rejects.toThrow(/append-only/);
     const last = (await (await api(`/v1/tenants/${tenant}/events/${base + 55}`, { headers: { "x-api-key": readKey } })).json()) as {
       event: unknown;
     };
@@ -100,7 +102,7 @@ describe("verification of a clean log", () => {
 describe("verification while D1 lags", () => {
   it("entries not yet mirrored to D1 are left out of the range, not reported as missing", async () => {
     const { tenant, appendKey, verifyKey, base } = await sealedLog();
-    await d1RefusesRowsOf(env.DB, tenant);
+    await d1RefusesRowsOf(await dbOf(tenant), tenant);
     await appendN(tenant, appendKey, 3);
     const job = await verify(tenant, verifyKey);
     expect(job.report).toMatchObject({ ok: true, range: { from: 0, to: base + 55 }, checked: { entries: base + 55 } });
@@ -112,7 +114,7 @@ describe("verification while D1 lags", () => {
 describe("verification of a log that refuses writes", () => {
   it("still finishes and names the R2 object the log never made", async () => {
     const { tenant, appendKey, verifyKey } = await sealedLog();
-    await env.BUCKET.put(sealKeys(tenant, 2).manifest, "not this log's manifest\n");
+    await (await bucketOf(tenant)).put(sealKeys(tenant, 2).manifest, "not this log's manifest\n");
     await evictDurableObject(logOf(tenant));
     expect((await postEvent(tenant, appendKey, event())).status).toBe(503);
     const job = await verify(tenant, verifyKey);
@@ -136,7 +138,8 @@ describe("tampering is detected and named", () => {
 
   it("an entry's bytes and leaf hash column both changed in D1", async () => {
     const { tenant, verifyKey } = await sealedLog();
-    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = 40")
+    const row = await (await dbOf(tenant))
+      .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = 40")
       .bind(tenant)
       .first<{ entry: string }>();
     const forged = row!.entry.replace('"success"', '"failure"');
@@ -178,12 +181,14 @@ describe("tampering is detected and named", () => {
   it("a forged entry appended at the tail of D1", async () => {
     const { tenant, verifyKey } = await sealedLog();
     const size = (await logOf(tenant).stats()).size;
-    const last = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq = ?")
+    const last = await (await dbOf(tenant))
+      .prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq = ?")
       .bind(tenant, size - 1)
       .first<Record<string, unknown>>();
-    await env.DB.prepare(
-      "INSERT INTO audit_events (tenant_id, seq, entry, leaf_hash, received_at, action, actor_id, actor_type, outcome) VALUES (?, ?, ?, ?, ?, 'x.y', 'a', 'user', 'success')",
-    )
+    await (await dbOf(tenant))
+      .prepare(
+        "INSERT INTO audit_events (tenant_id, seq, entry, leaf_hash, received_at, action, actor_id, actor_type, outcome) VALUES (?, ?, ?, ?, ?, 'x.y', 'a', 'user', 'success')",
+      )
       .bind(
         tenant,
         size,
@@ -198,9 +203,9 @@ describe("tampering is detected and named", () => {
   it("an R2 bundle replaced by another valid-looking one", async () => {
     const { tenant, verifyKey } = await sealedLog();
     const key = sealKeys(tenant, 0).bundle;
-    const other = await (await env.BUCKET.get(sealKeys(tenant, 1).bundle))!.text();
-    await env.BUCKET.delete(key);
-    await env.BUCKET.put(key, other);
+    const other = await (await (await bucketOf(tenant)).get(sealKeys(tenant, 1).bundle))!.text();
+    await (await bucketOf(tenant)).delete(key);
+    await (await bucketOf(tenant)).put(key, other);
     expect(await first(tenant, verifyKey)).toMatchObject({ kind: "bundle_mismatch", key, detail: "sha256" });
   });
 
@@ -208,8 +213,11 @@ describe("tampering is detected and named", () => {
     const victim = await sealedLog();
     const other = await sealedLog();
     const key = sealKeys(victim.tenant, 1).manifest;
-    await env.BUCKET.delete(key);
-    await env.BUCKET.put(key, await (await env.BUCKET.get(sealKeys(other.tenant, 1).manifest))!.text());
+    await (await bucketOf(victim.tenant)).delete(key);
+    await (await bucketOf(victim.tenant)).put(
+      key,
+      await (await (await bucketOf(other.tenant)).get(sealKeys(other.tenant, 1).manifest))!.text(),
+    );
     expect(await first(victim.tenant, victim.verifyKey)).toMatchObject({ kind: "seal_invalid", key });
   });
 

@@ -287,7 +287,7 @@ describe("the console", () => {
 
   test("a row tampered with in D1 is named by the console", async () => {
     tamperD1(
-      server.d1File(),
+      server.d1Files(),
       "UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = ?",
       tenant,
       loginSeq,

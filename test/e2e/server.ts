@@ -14,8 +14,8 @@ export interface LocalServer {
   base: string;
   /** What a person types into the browser: http://localhost:<port>, as README says. */
   browserBase: string;
-  /** The local D1 database file (for tampering in tests). */
-  d1File(): string;
+  /** The local D1 database files: the control database and every tenant data shard (for tampering in tests). */
+  d1Files(): string[];
   stop(): void;
 }
 
@@ -25,7 +25,7 @@ export async function startServer(port = Number(process.env.E2E_PORT ?? 8795)): 
   if (process.env.E2E_BASE && process.env.E2E_STATE) {
     const state = process.env.E2E_STATE;
     const base = process.env.E2E_BASE;
-    return { base, browserBase: base.replace("127.0.0.1", "localhost"), d1File: () => d1FileIn(state), stop: () => {} };
+    return { base, browserBase: base.replace("127.0.0.1", "localhost"), d1Files: () => d1FilesIn(state), stop: () => {} };
   }
   const base = `http://127.0.0.1:${port}`;
   const inUse = await fetch(`${base}/healthz`).then(
@@ -35,10 +35,8 @@ export async function startServer(port = Number(process.env.E2E_PORT ?? 8795)): 
   if (inUse) throw new Error(`port ${port} is already in use: stop what runs there, or set E2E_PORT`);
   const state = mkdtempSync(join(tmpdir(), "sealtrail-e2e-"));
   const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", X_LOCAL_OBSERVABILITY: "false" };
-  const migrate = spawnSync("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    env,
-    encoding: "utf8",
-  });
+  // Every database gets every migration (the control database DB and each tenant data shard).
+  const migrate = spawnSync(process.execPath, ["scripts/migrate-local.mjs", "--persist-to", state], { env, encoding: "utf8" });
   if (migrate.status !== 0) throw new Error(`migrations failed: ${migrate.stderr}`);
   const dev: ChildProcess = spawn(
     "npx",
@@ -90,18 +88,25 @@ export async function startServer(port = Number(process.env.E2E_PORT ?? 8795)): 
     }
     await new Promise((r) => setTimeout(r, 300));
   }
-  return { base, browserBase: `http://localhost:${port}`, d1File: () => d1FileIn(state), stop };
+  return { base, browserBase: `http://localhost:${port}`, d1Files: () => d1FilesIn(state), stop };
 }
 
-function d1FileIn(state: string): string {
+function d1FilesIn(state: string): string[] {
   const dir = join(state, "v3", "d1", "miniflare-D1DatabaseObject");
-  const file = readdirSync(dir).find((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
-  if (!file) throw new Error("no local D1 database file");
-  return join(dir, file);
+  const files = readdirSync(dir).filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite");
+  if (files.length === 0) throw new Error("no local D1 database file");
+  return files.map((f) => join(dir, f));
 }
 
-/** Runs SQL on the local D1 file with the append-only triggers lifted: a tampering insider. */
-export function tamperD1(file: string, sql: string, ...params: (string | number)[]): void {
+/**
+ * Runs SQL on the local D1 files with the append-only triggers lifted: a tampering insider. In
+ * every database: the tenant's rows are in one of them (its shard), the others change nothing.
+ */
+export function tamperD1(files: string[], sql: string, ...params: (string | number)[]): void {
+  for (const file of files) tamperOne(file, sql, ...params);
+}
+
+function tamperOne(file: string, sql: string, ...params: (string | number)[]): void {
   const db = new DatabaseSync(file);
   try {
     db.exec("BEGIN; DROP TRIGGER audit_events_no_update;");

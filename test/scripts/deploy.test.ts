@@ -117,6 +117,27 @@ function production(toml: string): string {
     .replace(/^SEALTRAIL_ORIGIN = .*$/m, 'SEALTRAIL_ORIGIN = "audit.example.com"');
 }
 
+/** The tenant data shards and jurisdiction buckets wrangler.toml ships with (src/durable/placement.ts), beside DB and BUCKET. */
+const SHARDS = [
+  { binding: "DB_S1", name: "sealtrail-s1", placeholder: "00000000-0000-0000-0000-000000000001", flag: "" },
+  { binding: "DB_EU_S0", name: "sealtrail-eu-s0", placeholder: "00000000-0000-0000-0000-000000000002", flag: " --jurisdiction eu" },
+  {
+    binding: "DB_FEDRAMP_S0",
+    name: "sealtrail-fedramp-s0",
+    placeholder: "00000000-0000-0000-0000-000000000003",
+    flag: " --jurisdiction fedramp",
+  },
+];
+const JURISDICTION_BUCKETS = [
+  { name: "sealtrail-snapshots-eu", flag: " --jurisdiction eu" },
+  { name: "sealtrail-snapshots-fedramp", flag: " --jurisdiction fedramp" },
+];
+const createShards = SHARDS.flatMap((d) => [`d1 create ${d.name}${d.flag}`, "d1 list --json"]);
+const listJurisdictionBuckets = JURISDICTION_BUCKETS.map((b) => `r2 bucket list${b.flag}`);
+const createJurisdictionBuckets = JURISDICTION_BUCKETS.flatMap((b) => [`r2 bucket list${b.flag}`, `r2 bucket create ${b.name}${b.flag}`]);
+const migrateAll = ["DB", ...SHARDS.map((d) => d.binding)].map((b) => `d1 migrations apply ${b} --remote`);
+const lockLists = ["r2 bucket lock list sealtrail-snapshots", ...JURISDICTION_BUCKETS.map((b) => `r2 bucket lock list ${b.name}${b.flag}`)];
+
 const tomlValue = (toml: string, key: string) => new RegExp(`^${key} = "([^"]*)"`, "m").exec(toml)?.[1];
 
 describe("npm run deploy refuses local settings before any remote call", () => {
@@ -203,17 +224,20 @@ describe("npm run deploy against a stand-in wrangler", () => {
       "d1 list --json",
       "d1 create sealtrail",
       "d1 list --json",
+      ...createShards,
       "kv namespace list",
       "kv namespace create sealtrail-kv",
       "kv namespace list",
       "r2 bucket list",
-      "d1 migrations apply DB --remote",
+      ...createJurisdictionBuckets,
+      ...migrateAll,
       "secret list --format json",
       "secret put BETTER_AUTH_SECRET",
       "secret put SEALTRAIL_SIGNING_SECRET",
       "deploy",
-      "r2 bucket lock list sealtrail-snapshots",
+      ...lockLists,
     ]);
+    const firstCalls = s.commands().length;
     const account = s.account();
     const db = account.d1.find((d) => d.name === "sealtrail")!;
     const kv = account.kv.find((k) => k.title === "sealtrail-kv")!;
@@ -221,8 +245,23 @@ describe("npm run deploy against a stand-in wrangler", () => {
     const written = readFileSync(s.config, "utf8");
     expect(tomlValue(written, "database_id")).toBe(db.uuid);
     expect(tomlValue(written, "id")).toBe(kv.id);
-    expect(written.replace(db.uuid, PLACEHOLDER_D1).replace(kv.id, PLACEHOLDER_KV)).toBe(original);
+    let restored = written.replace(db.uuid, PLACEHOLDER_D1).replace(kv.id, PLACEHOLDER_KV);
+    for (const shard of SHARDS) {
+      const created = account.d1.find((d) => d.name === shard.name)!;
+      // Each shard of a jurisdiction is created in it.
+      expect((created as { jurisdiction?: string }).jurisdiction ?? "").toBe(shard.flag.replace(" --jurisdiction ", ""));
+      restored = restored.replace(created.uuid, shard.placeholder);
+    }
+    expect(restored).toBe(original);
     expect(account.migrationsApplied.length).toBeGreaterThan(0);
+    // Every database gets every migration.
+    const appliedTo = (account as { migrationsAppliedTo?: Record<string, string[]> }).migrationsAppliedTo ?? {};
+    for (const binding of ["DB", ...SHARDS.map((d) => d.binding)]) expect(appliedTo[binding]).toEqual(account.migrationsApplied);
+    expect(account.r2.map((b) => [b.name, (b as { jurisdiction?: string }).jurisdiction])).toEqual([
+      ["sealtrail-snapshots", undefined],
+      ["sealtrail-snapshots-eu", "eu"],
+      ["sealtrail-snapshots-fedramp", "fedramp"],
+    ]);
     expect(account.deploys).toBe(1);
 
     // Fresh random secrets, passed on stdin; the signing secret is saved for the deployer to back up.
@@ -241,14 +280,15 @@ describe("npm run deploy against a stand-in wrangler", () => {
     // Again: the same resources, the same secrets, another deploy.
     const second = s.run();
     expect(second.status, second.out + second.err).toBe(0);
-    expect(s.commands().slice(13)).toEqual([
+    expect(s.commands().slice(firstCalls)).toEqual([
       "d1 list --json",
       "kv namespace list",
       "r2 bucket list",
-      "d1 migrations apply DB --remote",
+      ...listJurisdictionBuckets,
+      ...migrateAll,
       "secret list --format json",
       "deploy",
-      "r2 bucket lock list sealtrail-snapshots",
+      ...lockLists,
     ]);
     const after = s.account();
     expect(after.d1).toEqual(account.d1);
@@ -275,18 +315,20 @@ describe("npm run deploy against a stand-in wrangler", () => {
     expect(r.status, r.out + r.err).toBe(0);
     expect(s.commands()).toEqual([
       "d1 list --json",
+      ...createShards,
       "kv namespace list",
       "r2 bucket list",
       "r2 bucket create sealtrail-snapshots",
-      "d1 migrations apply DB --remote",
+      ...createJurisdictionBuckets,
+      ...migrateAll,
       "secret list --format json",
       "secret put SEALTRAIL_SIGNING_SECRET",
       "deploy",
-      "r2 bucket lock list sealtrail-snapshots",
+      ...lockLists,
     ]);
     const account = s.account();
     expect(account.secrets).toEqual({ BETTER_AUTH_SECRET: "kept-as-it-is", SEALTRAIL_SIGNING_SECRET: restored });
-    expect(account.r2.map((b) => b.name)).toEqual(["sealtrail-snapshots"]);
+    expect(account.r2.map((b) => b.name)).toEqual(["sealtrail-snapshots", ...JURISDICTION_BUCKETS.map((b) => b.name)]);
     const written = readFileSync(s.config, "utf8");
     expect(tomlValue(written, "database_id")).toBe(uuid);
     expect(tomlValue(written, "id")).toBe("a".repeat(32));

@@ -18,6 +18,10 @@ const argv = process.argv.slice(2);
 const configAt = argv.indexOf("--config");
 const config = configAt >= 0 ? argv[configAt + 1] : undefined;
 const args = configAt >= 0 ? [...argv.slice(0, configAt), ...argv.slice(configAt + 2)] : argv;
+// `--jurisdiction <j>` (D1 and R2 create, R2 list and lock list): taken out of the command, kept.
+const jAt = args.indexOf("--jurisdiction");
+const jurisdiction = jAt >= 0 ? args[jAt + 1] : undefined;
+if (jAt >= 0) args.splice(jAt, 2);
 const command = args.join(" ");
 const call = { argv, config };
 state.calls.push(call);
@@ -67,7 +71,9 @@ switch (true) {
     banner();
     const name = args[2];
     if (state.d1.some((d) => d.name === name)) error(`A database with that name already exists [code: 7502]`);
+    if (jurisdiction !== undefined && !["eu", "fedramp", "us"].includes(jurisdiction)) error(`Invalid jurisdiction ${jurisdiction}`);
     const db = { uuid: randomUUID(), name, created_at: new Date().toISOString(), version: "production", num_tables: 0, file_size: 12288 };
+    if (jurisdiction) db.jurisdiction = jurisdiction;
     state.d1.push(db);
     out(`\u2705 Successfully created DB '${name}' in region WEUR`);
     out("Created your new D1 database.\n");
@@ -94,14 +100,20 @@ switch (true) {
   case command === "r2 bucket list":
     banner();
     out("Listing buckets...");
-    out(state.r2.map((b) => labelled({ name: b.name, creation_date: b.creation_date })).join("\n\n"));
+    out(
+      state.r2
+        .filter((b) => b.jurisdiction === jurisdiction)
+        .map((b) => labelled({ name: b.name, creation_date: b.creation_date }))
+        .join("\n\n"),
+    );
     break;
   case /^r2 bucket create \S+$/.test(command): {
     banner();
     const name = args[3];
     out(`Creating bucket '${name}'...`);
-    if (state.r2.some((b) => b.name === name)) error(`The bucket you tried to create already exists, and you own it. [code: 10004]`);
-    state.r2.push({ name, creation_date: new Date().toISOString() });
+    if (state.r2.some((b) => b.name === name && b.jurisdiction === jurisdiction))
+      error(`The bucket you tried to create already exists, and you own it. [code: 10004]`);
+    state.r2.push({ name, creation_date: new Date().toISOString(), ...(jurisdiction ? { jurisdiction } : {}) });
     out(`\u2705 Created bucket '${name}' with default storage class of Standard.`);
     out("To access your new R2 Bucket in your Worker, add the following snippet to your configuration file:");
     out(`[[r2_buckets]]\nbucket_name = "${name}"\nbinding = "${name.replace(/[\s-]/g, "_")}"\n`);
@@ -112,19 +124,24 @@ switch (true) {
     out(`Listing lock rules for bucket '${args[4]}'...`);
     out(`There are no lock rules for bucket '${args[4]}'.`);
     break;
-  case command === "d1 migrations apply DB --remote": {
+  case /^d1 migrations apply \S+ --remote$/.test(command): {
     banner();
     out("Resource location: remote \n");
+    // Per binding: `migrationsApplied` holds DB's (as before shards), `migrationsAppliedTo` every binding's.
+    const binding = args[3];
+    state.migrationsAppliedTo ??= {};
+    const applied = binding === "DB" ? state.migrationsApplied : (state.migrationsAppliedTo[binding] ?? []);
     const all = readdirSync(state.migrationsDir)
       .filter((f) => f.endsWith(".sql"))
       .sort();
-    const pending = all.filter((m) => !state.migrationsApplied.includes(m));
+    const pending = all.filter((m) => !applied.includes(m));
     if (pending.length === 0) out("\u2705 No migrations to apply!");
     else {
       out("Migrations to be applied:");
       for (const m of pending) out(`\u2502 ${m} \u2502`);
-      state.migrationsApplied.push(...pending);
+      applied.push(...pending);
     }
+    state.migrationsAppliedTo[binding] = applied;
     break;
   }
   case command === "secret list --format json":

@@ -27,6 +27,7 @@ import {
   postEvent,
   signUp,
   type Session,
+  bucketOf,
 } from "./helpers";
 
 const json = { "content-type": "application/json" };
@@ -401,7 +402,7 @@ describe("membership logging does not depend on the body's size (item 9)", () =>
     const statusOf = async () =>
       (await env.DB.prepare("SELECT status FROM invitation WHERE id = ?").bind(inv.id).first<{ status: string }>())?.status;
     // The log refuses every append from now on: R2 holds a seal it never made (invariant 10).
-    await env.BUCKET.put(sealKeys(tenant, 0).manifest, "a manifest this log never signed\n");
+    await (await bucketOf(tenant)).put(sealKeys(tenant, 0).manifest, "a manifest this log never signed\n");
     await evictDurableObject(logOf(tenant));
     const attempts = [
       orgRoute(owner, "update-member-role", { memberId, role: "member", organizationId: tenant }),

@@ -1,8 +1,7 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { csvCell } from "../../src/worker/csv";
 import { CSV_COLUMNS } from "../../src/worker/routes/export";
-import { api, event, postEvent, tenantWithKeys } from "./helpers";
+import { api, event, postEvent, tenantWithKeys, dbOf } from "./helpers";
 
 describe("CSV cells", () => {
   it("guard formula prefixes and make every control and bidi character visible", () => {
@@ -49,7 +48,8 @@ describe("export", () => {
     const lines = (await jsonl.text()).split("\n");
     expect(lines.pop()).toBe("");
     expect(lines).toHaveLength(10_000);
-    const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq < ? ORDER BY seq")
+    const { results } = await (await dbOf(tenant))
+      .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq < ? ORDER BY seq")
       .bind(tenant, base, base + 10_000)
       .all<{ entry: string }>();
     expect(lines).toEqual(results.map((r) => r.entry));
@@ -71,7 +71,8 @@ describe("export", () => {
     expect(filtered.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([base + 42]);
 
     // Each export is an entry in the log (the two full exports, then the filtered one).
-    const { results: logged } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq")
+    const { results: logged } = await (await dbOf(tenant))
+      .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq")
       .bind(tenant, base + 10_000)
       .all<{ entry: string }>();
     expect(logged.map((r) => (JSON.parse(r.entry) as { event: { action: string; metadata: { format: string } } }).event)).toMatchObject([

@@ -1,5 +1,6 @@
 /** Test helpers that drive the real Worker (better-auth, D1, the Durable Object) over fetch. */
 import { env, exports } from "cloudflare:workers";
+import { checkedPlacement, DEFAULT_PLACEMENT, tenantStores, type Placement } from "../../src/durable/placement";
 
 export const BASE = "http://127.0.0.1:8787";
 
@@ -7,6 +8,19 @@ export const BASE = "http://127.0.0.1:8787";
 export const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
 /** The tenant's LogAudit Durable Object (its verification jobs). */
 export const auditOf = (tenant: string) => env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant));
+
+/** The tenant's placement as recorded in the control database (none: the default shard 0). */
+export async function placementOf(tenant: string): Promise<Placement> {
+  const row = await env.DB.prepare("SELECT jurisdiction, shard FROM tenant_placement WHERE tenant_id = ?")
+    .bind(tenant)
+    .first<{ jurisdiction: string; shard: number }>();
+  return row ? checkedPlacement(row.jurisdiction, row.shard) : DEFAULT_PLACEMENT;
+}
+
+/** The tenant's D1 shard: where its audit rows are (tests that read or plant rows use it). */
+export const dbOf = async (tenant: string): Promise<D1Database> => tenantStores(env, await placementOf(tenant)).db;
+/** The tenant's R2 bucket. */
+export const bucketOf = async (tenant: string): Promise<R2Bucket> => tenantStores(env, await placementOf(tenant)).bucket;
 
 export function api(path: string, init: RequestInit = {}): Promise<Response> {
   return exports.default.fetch(new Request(`${BASE}${path}`, init));

@@ -3,11 +3,10 @@
  * Whoever holds the public browser key must not be able to claim a backend's key first.
  */
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { eventDigest, type JsonObject } from "../../src/core/entry";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, createTenant, event, logOf, postEvent, signUp } from "./helpers";
+import { api, bearer, createKey, createTenant, event, logOf, postEvent, signUp, dbOf } from "./helpers";
 
 const APP = "https://app.example.com";
 
@@ -37,7 +36,10 @@ async function tenantWithCredentials() {
 
 const d1Keys = async (tenant: string) =>
   (
-    await env.DB.prepare("SELECT seq, idempotency_key FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+    await (
+      await dbOf(tenant)
+    )
+      .prepare("SELECT seq, idempotency_key FROM audit_events WHERE tenant_id = ? ORDER BY seq")
       .bind(tenant)
       .all<{ seq: number; idempotency_key: string | null }>()
   ).results;

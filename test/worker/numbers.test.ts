@@ -6,10 +6,9 @@
  * exponent) is accepted or refused alike, and when accepted is stored as the same bytes.
  */
 import fc from "fast-check";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readJson } from "../../src/core/strict-json";
-import { api, event, logOf, tenantWithKeys } from "./helpers";
+import { api, event, logOf, tenantWithKeys, dbOf } from "./helpers";
 
 /** A decimal value as sign, significant digits (no leading or trailing zeros) and exponent. */
 interface Decimal {
@@ -135,9 +134,8 @@ describe("the number rule: one value, one outcome, one stored form", () => {
           );
           expect(res.status, literals.join(" ")).toBe(201);
           const { receipts } = (await res.json()) as { receipts: { seq: number }[] };
-          const { results } = await env.DB.prepare(
-            "SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
-          )
+          const { results } = await (await dbOf(tenant))
+            .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq <= ? ORDER BY seq")
             .bind(tenant, receipts[0]!.seq, receipts.at(-1)!.seq)
             .all<{ entry: string }>();
           const forms = results.map((r) => /"metadata":\{"n":([^}]*)\}/.exec(r.entry)![1]);

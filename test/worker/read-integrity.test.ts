@@ -5,10 +5,9 @@
  * 502 integrity_error naming the entry.
  */
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, event, logOf, postEvent, tenantWithKeys } from "./helpers";
+import { api, event, logOf, postEvent, tenantWithKeys, dbOf } from "./helpers";
 import { d1RefusesRowsOf } from "../durable/faults";
 import { tamperD1 } from "../durable/log-helpers";
 
@@ -43,7 +42,8 @@ describe("reads check rows against the log's tree", () => {
 
   it("an entry whose bytes and leaf hash column both changed is an integrity error", async () => {
     const { tenant, get } = await tenWithReader();
-    const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = 5")
+    const row = await (await dbOf(tenant))
+      .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = 5")
       .bind(tenant)
       .first<{ entry: string }>();
     const forged = row!.entry.replace('"success"', '"failure"');
@@ -64,13 +64,15 @@ describe("reads check rows against the log's tree", () => {
     );
     await expectIntegrityError(await get("/events/2"), 2);
     const size = (await logOf(tenant).stats()).size;
-    const last = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq = 9")
+    const last = await (await dbOf(tenant))
+      .prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq = 9")
       .bind(tenant)
       .first<Record<string, unknown>>();
     const forged = String(last!.entry).replace('"seq":9', `"seq":${size + 5}`);
-    await env.DB.prepare(
-      "INSERT INTO audit_events (tenant_id, seq, entry, leaf_hash, received_at, action, actor_id, actor_type, outcome) VALUES (?, ?, ?, ?, ?, 'x.y', 'a', 'user', 'success')",
-    )
+    await (await dbOf(tenant))
+      .prepare(
+        "INSERT INTO audit_events (tenant_id, seq, entry, leaf_hash, received_at, action, actor_id, actor_type, outcome) VALUES (?, ?, ?, ?, ?, 'x.y', 'a', 'user', 'success')",
+      )
       .bind(tenant, size + 5, forged, await leafOf(forged), Number(last!.received_at))
       .run();
     await expectIntegrityError(await get(`/events/${size + 5}`), size + 5);
@@ -78,10 +80,11 @@ describe("reads check rows against the log's tree", () => {
 
   it("an entry deleted from D1 is an integrity error, not a 404; an entry never written is a 404", async () => {
     const { tenant, get } = await tenWithReader();
-    await env.DB.batch([
-      env.DB.prepare("DROP TRIGGER audit_events_no_delete"),
-      env.DB.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 4").bind(tenant),
-      env.DB.prepare(
+    const db = await dbOf(tenant);
+    await db.batch([
+      db.prepare("DROP TRIGGER audit_events_no_delete"),
+      db.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 4").bind(tenant),
+      db.prepare(
         "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
       ),
     ]);
@@ -106,7 +109,7 @@ describe("reads check rows against the log's tree", () => {
   it("untampered entries, and entries the mirror has not copied yet, are served as before", async () => {
     // `base`: the keys' creation entries, which come before the ten events.
     const { tenant, appendKey, get, base } = await tenWithReader();
-    await d1RefusesRowsOf(env.DB, tenant);
+    await d1RefusesRowsOf(await dbOf(tenant), tenant);
     expect((await postEvent(tenant, appendKey, event({ action: "late.event" }))).status).toBe(201);
     const late = await get(`/events/${base + 10}`);
     expect(late.status).toBe(200);

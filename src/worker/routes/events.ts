@@ -17,6 +17,7 @@ import { parseWith, readJsonBody } from "../request";
 import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { tenantLog } from "../tenant-log";
+import { tenantData } from "../placement";
 
 export const PAGE_SIZE_DEFAULT = 50;
 export const PAGE_SIZE_MAX = 100;
@@ -143,7 +144,7 @@ export const events = new Hono<AppEnv>()
   .get("/", requirePermission(...list.permissions), async (c) => {
     const q = queryOf(c, list);
     const { cursor, limit, ...filter } = q;
-    const db = drizzle(c.env.DB);
+    const db = drizzle((await tenantData(c)).db);
     const where = filterConditions(db, c.var.access.tenantId, filter);
     const at = cursor ? Cursor.decode(cursor) : undefined;
     const backwards = at?.dir === "before";
@@ -185,8 +186,9 @@ export const events = new Hono<AppEnv>()
     const parsed = Seq.safeParse(c.req.param("seq"));
     if (!parsed.success) throw new Failure({ reason: "not_found", what: "Entry" });
     const seq = parsed.data;
+    const shard = (await tenantData(c)).db;
     const fromD1 = () =>
-      drizzle(c.env.DB)
+      drizzle(shard)
         .select({ seq: auditEvents.seq, entry: auditEvents.entry, leafHash: auditEvents.leafHash })
         .from(auditEvents)
         .where(and(eq(auditEvents.tenantId, c.var.access.tenantId), eq(auditEvents.seq, seq)))

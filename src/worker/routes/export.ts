@@ -16,6 +16,7 @@ import { checkServedRows } from "../entry-integrity";
 import { EventFilter, filterConditions } from "../event-query";
 import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
+import { tenantData } from "../placement";
 
 /** Rows read from D1 per page while streaming. */
 export const EXPORT_PAGE = 1_000;
@@ -90,7 +91,7 @@ function csvLine(entry: string, leafHash: string): string {
 export const exporter = new Hono<AppEnv>().get("/export", requirePermission(...EXPORT_ROUTE.permissions), async (c) => {
   const { format, ...filter } = queryOf(c, EXPORT_ROUTE);
   const tenant = c.var.access.tenantId;
-  const db = drizzle(c.env.DB);
+  const db = drizzle((await tenantData(c)).db);
   await recordAccess(
     c,
     "sealtrail.events.exported",

@@ -18,6 +18,7 @@ import { bodyOf, LOG_APPEND, LOG_CALL, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { logAudit, tenantLog } from "../tenant-log";
 import { Receipt } from "./events";
+import { tenantData } from "../placement";
 
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
@@ -190,9 +191,10 @@ export const settings = new Hono<AppEnv>()
     const { buckets, bucketMs } = ACTIVITY_RANGES[range];
     const end = (Math.floor(Date.now() / bucketMs) + 1) * bucketMs;
     const start = end - buckets * bucketMs;
-    const { results } = await c.env.DB.prepare(
-      "SELECT CAST((received_at - ?1) / ?2 AS INTEGER) AS bucket, count(*) AS n FROM audit_events WHERE tenant_id = ?3 AND received_at >= ?1 AND received_at < ?4 GROUP BY bucket",
-    )
+    const { results } = await (await tenantData(c)).db
+      .prepare(
+        "SELECT CAST((received_at - ?1) / ?2 AS INTEGER) AS bucket, count(*) AS n FROM audit_events WHERE tenant_id = ?3 AND received_at >= ?1 AND received_at < ?4 GROUP BY bucket",
+      )
       .bind(start, bucketMs, c.var.access.tenantId, end)
       .all<{ bucket: number; n: number }>();
     const counts = new Array<number>(buckets).fill(0);

@@ -14,6 +14,7 @@ import { Failure } from "../errors";
 import { LOG_APPEND, LOG_CALL, queryOf, route, type RouteSpec } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { tenantLog } from "../tenant-log";
+import { tenantData } from "../placement";
 
 export const SNAPSHOT_PAGE_DEFAULT = 50;
 export const SNAPSHOT_PAGE_MAX = 100;
@@ -86,9 +87,10 @@ async function summaryFromR2(bucket: R2Bucket, tenant: string, id: string): Prom
 }
 
 async function listFromR2(c: Context<AppEnv>, tenant: string, cursor: string | undefined, limit: number) {
-  const listed = await c.env.BUCKET.list({ prefix: sealPrefix(tenant), delimiter: "/", limit, ...(cursor ? { cursor } : {}) });
+  const { bucket } = await tenantData(c);
+  const listed = await bucket.list({ prefix: sealPrefix(tenant), delimiter: "/", limit, ...(cursor ? { cursor } : {}) });
   const ids = listed.delimitedPrefixes.map((p) => p.slice(sealPrefix(tenant).length, -1));
-  const snapshots = (await Promise.all(ids.map((id) => summaryFromR2(c.env.BUCKET, tenant, id)))).filter((s) => s !== undefined);
+  const snapshots = (await Promise.all(ids.map((id) => summaryFromR2(bucket, tenant, id)))).filter((s) => s !== undefined);
   return { snapshots, next_cursor: listed.truncated ? `r2:${listed.cursor}` : null, source: "r2" as const };
 }
 
@@ -101,7 +103,7 @@ function snapshotId(c: Context<AppEnv>): number {
 async function download(c: Context<AppEnv>, part: "manifest" | "checkpoint" | "bundle") {
   const tenant = c.var.access.tenantId;
   const id = snapshotId(c);
-  const object = await c.env.BUCKET.get(sealKeys(tenant, id)[part]);
+  const object = await (await tenantData(c)).bucket.get(sealKeys(tenant, id)[part]);
   if (!object) throw new Failure({ reason: "not_found", what: "Snapshot" });
   await recordAccess(c, "sealtrail.snapshot.downloaded", { id: c.req.param("id")!, type: "snapshot" }, { part });
   return object;

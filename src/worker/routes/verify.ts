@@ -19,6 +19,7 @@ import { bodyOf, LOG_CALL, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { logAudit } from "../tenant-log";
 import { StartBody } from "../verify-request";
+import { tenantData } from "../placement";
 
 const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
 const Mode = z.enum(["full", "incremental", "range"]).describe("only a full run is the tenant's verification status");
@@ -113,7 +114,7 @@ export const verification = new Hono<AppEnv>()
   })
   .get("/verify", verify, async (c) => {
     const r = verificationReports;
-    const rows = await drizzle(c.env.DB)
+    const rows = await drizzle((await tenantData(c)).db)
       .select({
         jobId: r.jobId,
         mode: r.mode,
