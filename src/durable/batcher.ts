@@ -115,7 +115,12 @@ export class Batcher extends DurableObject<Env> {
   #queue: BatchQueue | undefined;
 
   /** Same contract as TenantLog.append, for one request: resolves with the sequencer's answer to it. */
-  async append(tenant: string, items: AppendItem[], provenance: JsonObject, placement: Placement = DEFAULT_PLACEMENT): Promise<AppendResult> {
+  async append(
+    tenant: string,
+    items: AppendItem[],
+    provenance: JsonObject,
+    placement: Placement = DEFAULT_PLACEMENT,
+  ): Promise<AppendResult> {
     if (this.#queue === undefined) {
       const log = sequencerOf(this.env, tenant, placement);
       this.#queue = new BatchQueue(tenant, (t, requests) => log.appendMany(t, requests));
