@@ -7,6 +7,8 @@
  *   It bypasses the Hono app on purpose: it measures the runtime, not our middleware.
  * - SEALTRAIL_BENCH_MAX_BATCH: requests per group commit in TenantLog (default unlimited); "1"
  *   is one transaction and one D1 write per request, to measure what group commit buys.
+ * - POST /__bench/d1?tenant=<id>&fail=1|0 (issue #15, the "D1 failing for 30 s" row): makes the
+ *   D1 mirror's writes fail, or work again, in the Durable Objects' isolate (every tenant's).
  */
 import { TenantLog as ProductionTenantLog } from "../src/durable/tenant-log";
 import worker from "../src/worker/index";
@@ -20,10 +22,36 @@ const BASELINE_OBJECT = "bench-baseline";
 /** Variables only the bench sets (bench/run.mjs), in its own Miniflare; never in wrangler.toml. */
 type BenchEnv = Env & { SEALTRAIL_BENCH_MAX_BATCH?: string };
 
+const BENCH_D1_PATH = "/__bench/d1";
+/** While true, D1's batch() (the mirror's writes) fails in this isolate, as during a D1 outage. */
+let benchD1Failing = false;
+
+/** env.DB whose batch() fails while benchD1Failing; everything else is the real binding. */
+function benchD1(real: D1Database): D1Database {
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          if (benchD1Failing) throw new Error("bench: D1 made to fail");
+          return target.batch(statements);
+        };
+      }
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 export class TenantLog extends ProductionTenantLog {
   constructor(ctx: DurableObjectState, env: BenchEnv) {
     const maxBatch = Number(env.SEALTRAIL_BENCH_MAX_BATCH);
-    super(ctx, env, Number.isSafeInteger(maxBatch) && maxBatch >= 1 ? { maxBatch } : {});
+    super(ctx, env, { ...(Number.isSafeInteger(maxBatch) && maxBatch >= 1 ? { maxBatch } : {}), db: benchD1(env.DB) });
+  }
+
+  /** The D1 outage switch (see BENCH_D1_PATH). */
+  async benchFailD1(on: boolean): Promise<boolean> {
+    benchD1Failing = on;
+    return benchD1Failing;
   }
 
   /** Does nothing: the Worker → Durable Object ceiling. */
@@ -34,7 +62,13 @@ export class TenantLog extends ProductionTenantLog {
 
 export default {
   async fetch(request, env, ctx) {
-    if (new URL(request.url).pathname === BENCH_BASELINE_PATH) {
+    const url = new URL(request.url);
+    if (url.pathname === BENCH_D1_PATH) {
+      const ns = env.TENANT_LOG as unknown as DurableObjectNamespace<TenantLog>;
+      const stub = ns.get(ns.idFromName(url.searchParams.get("tenant") ?? BASELINE_OBJECT));
+      return Response.json({ failing: await stub.benchFailD1(url.searchParams.get("fail") === "1") });
+    }
+    if (url.pathname === BENCH_BASELINE_PATH) {
       const ns = env.TENANT_LOG as unknown as DurableObjectNamespace<TenantLog>;
       return Response.json({ ok: await ns.get(ns.idFromName(BASELINE_OBJECT)).ping() });
     }

@@ -13,12 +13,14 @@ import { DurableObject } from "cloudflare:workers";
 import type { JsonObject } from "../core/entry";
 import { Alarm } from "./alarm";
 import { GroupCommit } from "./group-commit";
+import { IdempotencySweeper } from "./idempotency";
 import { LogReads } from "./log-reads";
 import { LogStore, type TenantSettings } from "./log-store";
 import type {
   AppendItem,
   AppendResult,
   ConsistencyProof,
+  Durability,
   InclusionProof,
   LogError,
   LogStats,
@@ -44,6 +46,21 @@ export interface LogOptions {
   /** Requests per group commit (group-commit.ts); unlimited unless set. */
   maxBatch?: number;
   now?: () => number;
+  /** Idempotency window in ms (default: env SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS, else 24 h). */
+  idempotencyWindowMs?: number;
+}
+
+/** Idempotency keys are remembered this long by default (docs/design.md invariant 7). */
+export const IDEMPOTENCY_WINDOW_DEFAULT_MS = 24 * 3_600_000;
+
+/**
+ * The idempotency window: `SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS` (a positive number of hours, an
+ * optional var; README "Configuration"), else 24 hours.
+ */
+export function idempotencyWindowMs(env: object): number {
+  const raw = (env as { SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS?: unknown }).SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS;
+  const hours = typeof raw === "string" || typeof raw === "number" ? Number(raw) : NaN;
+  return Number.isFinite(hours) && hours > 0 ? Math.round(hours * 3_600_000) : IDEMPOTENCY_WINDOW_DEFAULT_MS;
 }
 
 /** One tenant's log: its storage roles, wired together over one Durable Object's storage. */
@@ -54,6 +71,7 @@ export interface Log {
   mirror: D1Mirror;
   sealer: Sealer;
   reads: LogReads;
+  keys: IdempotencySweeper;
   db: D1Database;
   bucket: R2Bucket;
   now: () => number;
@@ -68,6 +86,8 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   const bucket = options.bucket ?? env.BUCKET;
   const store = new LogStore(storage.sql);
   const alarm = new Alarm(storage);
+  const windowMs = options.idempotencyWindowMs ?? idempotencyWindowMs(env);
+  const keys = new IdempotencySweeper({ storage, store, alarm, now, windowMs });
   const size = () => commit.head.size;
   const mirror = new D1Mirror({ db, store, alarm, now, size });
   const readNode = (level: number, index: number) => store.node(level, index);
@@ -78,8 +98,12 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     now,
     mirror,
     admit: (tenant) => sealer.admit(tenant),
-    afterCommit: () => sealer.schedule(),
+    afterCommit: () => {
+      sealer.schedule();
+      keys.afterCommit();
+    },
     maxBatch: options.maxBatch ?? Infinity,
+    idempotencyWindowMs: windowMs,
   });
   const reads = new LogReads({ store, env, commit, sealer });
   return {
@@ -89,6 +113,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     mirror,
     sealer,
     reads,
+    keys,
     db,
     bucket,
     now,
@@ -108,8 +133,8 @@ export class TenantLog extends DurableObject<Env> {
   /** The tenant this object serves: from storage, else from its first append or signing call. */
   #tenant: string | undefined;
 
-  /** `options.maxBatch`: for the bench's subclass (bench/worker.ts); the runtime passes none. */
-  constructor(ctx: DurableObjectState, env: Env, options: { maxBatch?: number } = {}) {
+  /** `options` (maxBatch, a wrapped D1): for the bench's subclass (bench/worker.ts); the runtime passes none. */
+  constructor(ctx: DurableObjectState, env: Env, options: Pick<LogOptions, "maxBatch" | "db"> = {}) {
     super(ctx, env);
     this.#log = openLog(ctx, env, options);
     this.#tenant = this.#log.store.tenant();
@@ -128,11 +153,12 @@ export class TenantLog extends DurableObject<Env> {
 
   /**
    * Appends the items of one request atomically (all or none) and resolves once they are
-   * committed. Concurrent calls are grouped into one transaction (group commit).
+   * committed (`durability` "mirrored": once D1 holds them too). Concurrent calls are grouped
+   * into one transaction (group commit).
    */
-  async append(tenant: string, items: AppendItem[], provenance: JsonObject): Promise<AppendResult> {
+  async append(tenant: string, items: AppendItem[], provenance: JsonObject, durability?: Durability): Promise<AppendResult> {
     this.#claim(tenant);
-    return this.#log.commit.enqueue(tenant, { req: { items, provenance } });
+    return this.#log.commit.enqueue(tenant, { req: { items, provenance }, ...(durability ? { durability } : {}) });
   }
 
   async settings(tenant: string): Promise<TenantSettings> {
@@ -230,9 +256,8 @@ export class TenantLog extends DurableObject<Env> {
       tenant: this.#tenant ?? null,
       size: c.size,
       head_leaf_hash: c.head_leaf_hash,
-      mirrored_to: mirror.mirroredTo,
       queued_events: c.queued_events,
-      mirror_failures: mirror.failures,
+      ...mirror.stats(),
       ...s,
       skewed_events: c.skewed_events,
       last_received_at: c.last_received_at,
@@ -256,6 +281,17 @@ export class TenantLog extends DurableObject<Env> {
     return rebuildD1(this.#log, tenant, this.#log.commit.head.size, nextSeal, budgetMs);
   }
 
+  /**
+   * Resolves once D1 holds every entry committed before this call (true), at once while D1 is
+   * failing (a failed pass ends the wait), or after `budgetMs` (false): what reads served from
+   * D1 wait for (read your writes).
+   */
+  async awaitMirror(budgetMs: number): Promise<boolean> {
+    const { mirror, commit } = this.#log;
+    if (mirror.failures > 0) return mirror.mirroredTo >= commit.head.size;
+    return mirror.waitFor(commit.head.size, budgetMs, true);
+  }
+
   /** Copies any backlog to D1 now; true when D1 holds every entry. */
   async drainMirror(): Promise<boolean> {
     return this.#log.mirror.copy();
@@ -268,11 +304,15 @@ export class TenantLog extends DurableObject<Env> {
     return this.#log.sealer.seal(tenant, true);
   }
 
-  /** At-least-once: re-drives the D1 outbox, then seals what is due and arms the next alarm. */
+  /**
+   * At-least-once: re-drives the D1 outbox, forgets expired idempotency keys (one bounded chunk),
+   * then seals what is due and arms the next alarm.
+   */
   override async alarm(): Promise<void> {
-    const { alarm, mirror, sealer } = this.#log;
+    const { alarm, mirror, sealer, keys } = this.#log;
     alarm.fired();
     await mirror.copy();
+    keys.sweep();
     if (this.#tenant !== undefined) {
       // After a failed pass the sealer has armed its backoff; scheduling now would undo it.
       if ((await sealer.seal(this.#tenant, false)).ok) sealer.schedule();

@@ -1,10 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sealKeys } from "../../src/core/seal";
-import { api, bearer, createKey, event, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, bearer, createKey, event, mirrored, postEvent, tenantWithKeys } from "../worker/helpers";
 import { runVerification } from "./log-helpers";
 
+/** The tenant's D1 rows, once the mirror holds every acknowledged entry. */
 async function rows(tenant: string) {
+  await mirrored(tenant);
   const { results } = await env.DB.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all();
   const { results: targets } = await env.DB.prepare("SELECT * FROM audit_event_targets WHERE tenant_id = ? ORDER BY seq, position")
     .bind(tenant)

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { canonicalize, type JsonValue } from "../../src/core/jcs";
-import { api, event, logOf, postEvent, tenantWithKeys } from "./helpers";
+import { api, event, logOf, mirrored, postEvent, tenantWithKeys } from "./helpers";
 
 interface Receipt {
   seq: number;
@@ -20,18 +20,23 @@ async function leafHashOf(entry: string): Promise<string> {
   return b64(await crypto.subtle.digest("SHA-256", input));
 }
 
-const d1Rows = (tenant: string) =>
-  env.DB.prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? ORDER BY seq")
-    .bind(tenant)
-    .all<{ seq: number; entry: string; leaf_hash: string }>()
-    .then((r) => r.results);
+// Acknowledgements do not wait for D1 (invariant 3): the helpers let the mirror catch up first.
+const d1Rows = async (tenant: string) =>
+  mirrored(tenant).then(() =>
+    env.DB.prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? ORDER BY seq")
+      .bind(tenant)
+      .all<{ seq: number; entry: string; leaf_hash: string }>()
+      .then((r) => r.results),
+  );
 
 /** The rows of the events the test appended (not the service's own `sealtrail.*` entries, such as key creations). */
-const d1Events = (tenant: string) =>
-  env.DB.prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? AND action NOT LIKE 'sealtrail.%' ORDER BY seq")
-    .bind(tenant)
-    .all<{ seq: number; entry: string; leaf_hash: string }>()
-    .then((r) => r.results);
+const d1Events = async (tenant: string) =>
+  mirrored(tenant).then(() =>
+    env.DB.prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? AND action NOT LIKE 'sealtrail.%' ORDER BY seq")
+      .bind(tenant)
+      .all<{ seq: number; entry: string; leaf_hash: string }>()
+      .then((r) => r.results),
+  );
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 

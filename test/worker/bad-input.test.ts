@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../../src/worker/event-schema";
-import { api, event, logOf, tenantWithKeys } from "./helpers";
+import { api, event, logOf, mirrored, tenantWithKeys } from "./helpers";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -191,6 +191,7 @@ describe("bad input gets a clear 4xx and nothing is stored", async () => {
   it("after all of the above, the tenant's log holds no event (only the keys' creation)", async () => {
     const stats = await logOf(tenant).stats();
     expect(stats.size).toBe(base);
+    await mirrored(tenant);
     const row = await env.DB.prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ?").bind(tenant).first<{ n: number }>();
     expect(row!.n).toBe(base);
   });
@@ -203,6 +204,7 @@ describe("bad input gets a clear 4xx and nothing is stored", async () => {
       body: ev({ actor: { id: hostile, type: "user" }, metadata: { note: hostile } }),
     });
     expect(res.status).toBe(201);
+    await mirrored(tenant);
     const row = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = ?")
       .bind(tenant, base)
       .first<{ entry: string }>();

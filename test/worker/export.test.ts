@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { csvCell } from "../../src/worker/csv";
 import { CSV_COLUMNS } from "../../src/worker/routes/export";
-import { api, event, postEvent, tenantWithKeys } from "./helpers";
+import { api, event, mirrored, postEvent, tenantWithKeys } from "./helpers";
 
 describe("CSV cells", () => {
   it("guard formula prefixes and make every control and bidi character visible", () => {
@@ -71,6 +71,7 @@ describe("export", () => {
     expect(filtered.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([base + 42]);
 
     // Each export is an entry in the log (the two full exports, then the filtered one).
+    await mirrored(tenant);
     const { results: logged } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq")
       .bind(tenant, base + 10_000)
       .all<{ entry: string }>();

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { toBase64 } from "../../src/core/bytes";
 import { entryLeafHash } from "../../src/core/entry";
 import { canonicalize, type JsonValue } from "../../src/core/jcs";
-import { api, tenantWithKeys } from "./helpers";
+import { api, mirrored, tenantWithKeys } from "./helpers";
 
 // Strings with the characters that break naive systems: controls, quotes, bidi, surrogates.
 const nasty = fc.oneof(
@@ -69,6 +69,7 @@ describe("fuzzing the ingest route", () => {
     // Something got through, and something was refused: the generator reaches both sides.
     expect(statuses.get(201) ?? 0).toBeGreaterThan(0);
     expect([...statuses.keys()].some((s) => s >= 400)).toBe(true);
+    await mirrored(tenant);
     const { results } = await env.DB.prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? ORDER BY seq")
       .bind(tenant)
       .all<{ seq: number; entry: string; leaf_hash: string }>();

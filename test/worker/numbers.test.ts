@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readJson } from "../../src/core/strict-json";
-import { api, event, logOf, tenantWithKeys } from "./helpers";
+import { api, event, logOf, mirrored, tenantWithKeys } from "./helpers";
 
 /** A decimal value as sign, significant digits (no leading or trailing zeros) and exponent. */
 interface Decimal {
@@ -135,6 +135,7 @@ describe("the number rule: one value, one outcome, one stored form", () => {
           );
           expect(res.status, literals.join(" ")).toBe(201);
           const { receipts } = (await res.json()) as { receipts: { seq: number }[] };
+          await mirrored(tenant);
           const { results } = await env.DB.prepare(
             "SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
           )

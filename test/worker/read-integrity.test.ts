@@ -8,7 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, event, logOf, postEvent, tenantWithKeys } from "./helpers";
+import { api, event, logOf, mirrored, postEvent, tenantWithKeys } from "./helpers";
 import { d1RefusesRowsOf } from "../durable/faults";
 import { tamperD1 } from "../durable/log-helpers";
 
@@ -22,6 +22,7 @@ async function tenWithReader() {
   expect(
     (await postEvent(t.tenant, t.appendKey, { events: Array.from({ length: 10 }, (_, i) => event({ metadata: { i } })) })).status,
   ).toBe(201);
+  await mirrored(t.tenant);
   const get = (path: string) => api(`/v1/tenants/${t.tenant}${path}`, { headers: { "x-api-key": t.readKey } });
   return { ...t, get };
 }
@@ -135,6 +136,7 @@ describe("exports check rows against the log's tree", () => {
       const events = Array.from({ length: 100 }, (_, j) => event({ metadata: { n: i * 100 + j } }));
       expect((await postEvent(tenant, appendKey, { events })).status).toBe(201);
     }
+    await mirrored(tenant);
     await tamperD1("UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = 1005", tenant);
     const res = await get("/export?format=csv");
     expect(res.status).toBe(200);

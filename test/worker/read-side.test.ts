@@ -4,7 +4,7 @@ import { and } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents } from "../../src/db/audit-schema";
 import { filterConditions, type EventFilter } from "../../src/worker/event-query";
-import { api, event, postEvent, tenantWithKeys } from "./helpers";
+import { api, event, mirrored, postEvent, tenantWithKeys } from "./helpers";
 
 interface Listed {
   events: { seq: number; event: { action: string } }[];
@@ -118,6 +118,7 @@ describe("reads are logged", () => {
     const { tenant, readKey, list, base } = await seeded();
     await list("action=doc.*");
     await api(`/v1/tenants/${tenant}/events/${base + 3}`, { headers: { "x-api-key": readKey } });
+    await mirrored(tenant);
     const { results } = await env.DB.prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq")
       .bind(tenant, base + 12)
       .all<{ entry: string }>();
