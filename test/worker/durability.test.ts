@@ -57,7 +57,8 @@ describe("Prefer: durability=mirrored", () => {
     const stats = await logOf(tenant).stats();
     expect(stats.size).toBe(base + 2);
     expect(stats.mirrored_to).toBe(base);
-    const http = (await (await api(`/v1/tenants/${tenant}/stats`, { headers: { "x-api-key": readKey } })).json()) as Record<string, unknown>;
+    const statsRes = await api(`/v1/tenants/${tenant}/stats`, { headers: { "x-api-key": readKey } });
+    const http = (await statsRes.json()) as Record<string, unknown>;
     expect(http).toMatchObject({ mirror_lag: 2, mirror_lag_alert: false });
     expect(http.mirror_lag_ms).toEqual(expect.any(Number));
     const entry = await api(`/v1/tenants/${tenant}/events/${base + 1}`, { headers: { "x-api-key": readKey } });
