@@ -19,10 +19,13 @@ const { values: opts } = parseArgs({
     only: { type: "string" },
     profile: { type: "boolean", default: false },
     "cli-entries": { type: "string", default: "1000000" },
+    // Issue #15 rows: offered rate of the mirror-lag and D1-outage runs (500/s by default).
+    "d1-rate": { type: "string", default: "500" },
   },
 });
 const RUNS = Number(opts.runs);
 const RUN_MS = Number(opts.seconds) * 1000;
+const D1_RATE = Number(opts["d1-rate"]);
 const only = opts.only ? new Set(opts.only.split(",")) : undefined;
 const wanted = (id) => !only || only.has(id);
 const started = performance.now();
@@ -57,9 +60,9 @@ row(
 );
 row("overload_rss", "overload: peak workerd RSS (all workerd processes of the run)", "MiB", "bounded", "lower");
 // Issue #15 (acks at the commit, D1 follows): rows `mirror_lag` and `outage` (--only mirror_lag,outage).
-row("mirror_lag_p99", "D1 mirror lag p99 at 500 appends/s (/stats mirror_lag_ms, sampled every 50 ms)", "ms", 1000, "lower");
+row("mirror_lag_p99", "D1 mirror lag p99 at 500 appends/s (--d1-rate; /stats mirror_lag_ms, sampled every 50 ms)", "ms", 1000, "lower");
 row("mirror_lag_max_entries", "D1 mirror lag at 500 appends/s: most entries behind in a sample", "entries", null, "lower");
-row("outage_acked", "D1 failing 30 s under 500 appends/s (45 s run): appends answered 201", "%", 100, "higher");
+row("outage_acked", "D1 failing 30 s under 500 appends/s (--d1-rate; 45 s run): appends answered 201", "%", 100, "higher");
 row("outage_p99", "D1 failing 30 s under 500 appends/s: p99 latency over the run", "ms", null, "lower");
 row("outage_drain", "D1 failing 30 s: time from D1's recovery until D1 holds every entry (retry backoff included)", "s", null, "lower");
 row("outage_lost", "D1 failing 30 s: acknowledged entries missing from D1 after the drain", "entries", 0, "lower");
@@ -248,7 +251,7 @@ async function mirrorPhase() {
           await new Promise((r) => setTimeout(r, 50));
         }
       })();
-      const o = await openLoop({ base, ratePerS: 500, durationMs: RUN_MS, next: single(lagT) });
+      const o = await openLoop({ base, ratePerS: D1_RATE, durationMs: RUN_MS, next: single(lagT) });
       sampling = false;
       await sampler;
       samples.sort((a, b) => a - b);
@@ -256,7 +259,7 @@ async function mirrorPhase() {
       record("mirror_lag_p99", p99, { samples: samples.length, max_ms: samples[samples.length - 1], load: o });
       record("mirror_lag_max_entries", most);
       log(
-        `mirror lag at 500/s: p99 ${p99} ms, max ${samples[samples.length - 1]} ms, ${most} entries; appends p50 ${o.p50_ms.toFixed(1)} p99 ${o.p99_ms.toFixed(1)} ms ${JSON.stringify(o.statuses)}`,
+        `mirror lag at ${D1_RATE}/s: p99 ${p99} ms over ${samples.length} samples, max ${samples[samples.length - 1]} ms, ${most} entries; appends p50 ${o.p50_ms.toFixed(1)} p99 ${o.p99_ms.toFixed(1)} ms ${JSON.stringify(o.statuses)}`,
       );
     }
   }
@@ -276,7 +279,7 @@ async function mirrorPhase() {
     ];
     const o = await openLoop({
       base,
-      ratePerS: 500,
+      ratePerS: D1_RATE,
       durationMs: 45_000,
       next: single(outT),
       onResponse: (res) => {
@@ -297,12 +300,12 @@ async function mirrorPhase() {
     );
     const lost = [...seqs].filter((q) => !inD1.has(q)).length;
     const total = Object.values(o.statuses).reduce((a, b) => a + b, 0);
-    record("outage_acked", (100 * (o.statuses[201] ?? 0)) / Math.max(1, total), o);
+    record("outage_acked", (100 * (o.statuses[201] ?? 0)) / Math.max(1, total), { ...o, rate: D1_RATE });
     record("outage_p99", o.p99_ms);
     record("outage_drain", drain, { lag_entries_when_load_stopped: lagAtEnd, mirror_failures_seen: s.mirror_failures });
     record("outage_lost", lost, { acked: seqs.size, in_d1: inD1.size, size: s.size });
     log(
-      `D1 outage 30 s at 500/s: ${JSON.stringify(o.statuses)} p50 ${o.p50_ms.toFixed(1)} p99 ${o.p99_ms.toFixed(1)} ms; lag ${lagAtEnd} entries when load stopped, drained ${drain.toFixed(1)} s after recovery; lost ${lost} of ${seqs.size}`,
+      `D1 outage 30 s at ${D1_RATE}/s: ${JSON.stringify(o.statuses)} p50 ${o.p50_ms.toFixed(1)} p99 ${o.p99_ms.toFixed(1)} ms; lag ${lagAtEnd} entries when load stopped, drained ${drain.toFixed(1)} s after recovery; lost ${lost} of ${seqs.size}`,
     );
   }
   agent.destroy();
