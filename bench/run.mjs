@@ -2,7 +2,8 @@
 // (min / median / max), measured end to end through the Worker bundle in Miniflare from Node;
 // prints a table and writes bench/results.json. Bounded: every load phase stops by itself
 // after its time or request budget. Never assert times in tests: this is the only place.
-// Options: --runs N (default 3), --seconds S per load run (default 5), --only a,b (row ids),
+// Options: --runs N (default 3), --seconds S per load run (default 5), --only a,b (row ids;
+// mirror_lag and outage are issue #15's D1 rows; outage runs once, 45 s),
 // --profile (CPU profile of workerd during the single-event row, via the inspector).
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,10 +21,13 @@ const { values: opts } = parseArgs({
     "cli-entries": { type: "string", default: "1000000" },
     // Fan-in (issue #15 item 4): the batchers per tenant of the fan-in rows (comma separated: one row each).
     fanin: { type: "string", default: "4" },
+    // Issue #15 rows: offered rate of the mirror-lag and D1-outage runs (500/s by default).
+    "d1-rate": { type: "string", default: "500" },
   },
 });
 const RUNS = Number(opts.runs);
 const RUN_MS = Number(opts.seconds) * 1000;
+const D1_RATE = Number(opts["d1-rate"]);
 const only = opts.only ? new Set(opts.only.split(",")) : undefined;
 const wanted = (id) => !only || only.has(id);
 const started = performance.now();
@@ -77,6 +81,13 @@ row("witness_one", "produce one checkpoint and get it cosigned by 1 witness (unt
 row("witness_round", "one submission round to 1 witness inside the Durable Object (sign, proof, POST, verify, store)", "ms", null, "lower");
 row("witness_cost", "the cost of witnessing per checkpoint (witness_one − witness_none, medians of one run)", "ms", null, "lower");
 row("overload_rss", "overload: peak workerd RSS (all workerd processes of the run)", "MiB", "bounded", "lower");
+// Issue #15 (acks at the commit, D1 follows): rows `mirror_lag` and `outage` (--only mirror_lag,outage).
+row("mirror_lag_p99", "D1 mirror lag p99 at 500 appends/s (--d1-rate; /stats mirror_lag_ms, sampled every 50 ms)", "ms", 1000, "lower");
+row("mirror_lag_max_entries", "D1 mirror lag at 500 appends/s: most entries behind in a sample", "entries", null, "lower");
+row("outage_acked", "D1 failing 30 s under 500 appends/s (--d1-rate; 45 s run): appends answered 201", "%", 100, "higher");
+row("outage_p99", "D1 failing 30 s under 500 appends/s: p99 latency over the run", "ms", null, "lower");
+row("outage_drain", "D1 failing 30 s: time from D1's recovery until D1 holds every entry (retry backoff included)", "s", null, "lower");
+row("outage_lost", "D1 failing 30 s: acknowledged entries missing from D1 after the drain", "entries", 0, "lower");
 
 const record = (id, value, detail) => {
   const r = rows.get(id);
@@ -261,6 +272,96 @@ async function serverPhase() {
       log(`inclusion proof at ${res.size}: ${ms.toFixed(3)} ms (${res.hashes} hashes)`);
     }
   }
+  await server.stop();
+}
+
+// ---- issue #15: mirror lag and a D1 outage --------------------------------------------------
+
+/** The tenant's /stats (read key). */
+async function statsOf(agent, base, t) {
+  const r = await request(agent, base, "GET", `/v1/tenants/${t.tenant}/stats`, { "x-api-key": t.readKey });
+  if (r.status !== 200) throw new Error(`stats: ${r.status} ${r.body}`);
+  return JSON.parse(r.body);
+}
+
+async function mirrorPhase() {
+  const server = await startServer();
+  const { base } = server;
+  const [lagT, outT] = await setupTenants(base, 2, server.origin);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+  await closedLoop({ base, connections: 8, durationMs: 500, warmupMs: 0, next: single(lagT) });
+  await closedLoop({ base, connections: 8, durationMs: 500, warmupMs: 0, next: single(outT) });
+  if (wanted("mirror_lag")) {
+    for (let run = 0; run < RUNS; run++) {
+      const samples = [];
+      let most = 0;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const s = await statsOf(agent, base, lagT);
+          samples.push(s.mirror_lag_ms);
+          most = Math.max(most, s.mirror_lag);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+      const o = await openLoop({ base, ratePerS: D1_RATE, durationMs: RUN_MS, next: single(lagT) });
+      sampling = false;
+      await sampler;
+      samples.sort((a, b) => a - b);
+      const p99 = samples[Math.min(samples.length - 1, Math.floor(samples.length * 0.99))];
+      record("mirror_lag_p99", p99, { samples: samples.length, max_ms: samples[samples.length - 1], load: o });
+      record("mirror_lag_max_entries", most);
+      log(
+        `mirror lag at ${D1_RATE}/s: p99 ${p99} ms over ${samples.length} samples, max ${samples[samples.length - 1]} ms, ${most} entries; appends p50 ${o.p50_ms.toFixed(1)} p99 ${o.p99_ms.toFixed(1)} ms ${JSON.stringify(o.statuses)}`,
+      );
+    }
+  }
+  if (wanted("outage")) {
+    // 45 s at 500/s: D1 fails from 5 s to 35 s. Every append must still be acknowledged; then
+    // the lag must drain (the mirror's alarm retries with backoff: 2 s, 4 s … 60 s apart).
+    const db = await server.mf.getD1Database("DB");
+    const toggle = async (fail) => {
+      const r = await request(agent, base, "POST", `/__bench/d1?tenant=${outT.tenant}&fail=${fail ? 1 : 0}`);
+      if (r.status !== 200) throw new Error(`toggle: ${r.status} ${r.body}`);
+    };
+    const seqs = new Set();
+    let recoveredAt = 0;
+    const timers = [
+      setTimeout(() => void toggle(true), 5_000),
+      setTimeout(() => void toggle(false).then(() => (recoveredAt = performance.now())), 35_000),
+    ];
+    const o = await openLoop({
+      base,
+      ratePerS: D1_RATE,
+      durationMs: 45_000,
+      next: single(outT),
+      onResponse: (res) => {
+        if (res.status === 201) seqs.add(JSON.parse(res.body).seq);
+      },
+    });
+    for (const t of timers) clearTimeout(t);
+    if (recoveredAt === 0) recoveredAt = performance.now();
+    let s = await statsOf(agent, base, outT);
+    const lagAtEnd = s.mirror_lag;
+    while (s.mirror_lag > 0 && performance.now() - recoveredAt < 180_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      s = await statsOf(agent, base, outT);
+    }
+    const drain = (performance.now() - recoveredAt) / 1000;
+    const inD1 = new Set(
+      (await db.prepare("SELECT seq FROM audit_events WHERE tenant_id = ?").bind(outT.tenant).all()).results.map((r) => r.seq),
+    );
+    const lost = [...seqs].filter((q) => !inD1.has(q)).length;
+    const total = Object.values(o.statuses).reduce((a, b) => a + b, 0);
+    record("outage_acked", (100 * (o.statuses[201] ?? 0)) / Math.max(1, total), { ...o, rate: D1_RATE });
+    record("outage_p99", o.p99_ms);
+    record("outage_drain", drain, { lag_entries_when_load_stopped: lagAtEnd, mirror_failures_seen: s.mirror_failures });
+    record("outage_lost", lost, { acked: seqs.size, in_d1: inD1.size, size: s.size });
+    log(
+      `D1 outage 30 s at ${D1_RATE}/s: ${JSON.stringify(o.statuses)} p50 ${o.p50_ms.toFixed(1)} p99 ${o.p99_ms.toFixed(1)} ms; lag ${lagAtEnd} entries when load stopped, drained ${drain.toFixed(1)} s after recovery; lost ${lost} of ${seqs.size}`,
+    );
+  }
+  agent.destroy();
   await server.stop();
 }
 
@@ -548,6 +649,9 @@ function verdicts() {
     encode: med("encode") === undefined ? null : med("encode") >= 150_000,
     proof: med("proof") === undefined ? null : med("proof") <= 5,
     cli_verify: med("cli_verify") === undefined ? null : med("cli_verify") >= 300_000,
+    mirror_lag_p99: med("mirror_lag_p99") === undefined ? null : med("mirror_lag_p99") <= 1000,
+    outage_acked: med("outage_acked") === undefined ? null : med("outage_acked") === 100,
+    outage_lost: med("outage_lost") === undefined ? null : med("outage_lost") === 0,
     overload_503:
       med("overload_503") === undefined
         ? null
@@ -581,6 +685,7 @@ log("bench Worker built (wrangler deploy --dry-run bench/worker.ts) and the in-w
 if (["baseline", "single", "latency", "batched", "tenants16", "overload", "encode", "proof"].some(wanted)) await serverPhase();
 if (wanted("maxbatch1")) await maxBatchPhase();
 if (wanted("fanin")) await fanInPhase();
+if (wanted("mirror_lag") || wanted("outage")) await mirrorPhase();
 if (wanted("cli_verify")) cliPhase();
 if (wanted("witness")) await witnessPhase();
 const v = verdicts();

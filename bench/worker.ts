@@ -9,7 +9,10 @@
  *   is one transaction and one D1 write per request, to measure what group commit buys.
  * - GET /__bench/batchers?tenant=&k=: the forwards a tenant's k fan-in batchers made (summed
  *   Batcher.stats(), named with this request's colo, as the appends before it were).
+ * - POST /__bench/d1?tenant=<id>&fail=1|0 (issue #15, the "D1 failing for 30 s" row): makes the
+ *   D1 mirror's writes fail, or work again, in the Durable Objects' isolate (every tenant's).
  */
+import { PLACEMENT_BINDINGS } from "../src/durable/placement";
 import { TenantLog as ProductionTenantLog } from "../src/durable/tenant-log";
 import { batcherName, coloOf } from "../src/worker/fan-in";
 import worker from "../src/worker/index";
@@ -24,10 +27,40 @@ const BASELINE_OBJECT = "bench-baseline";
 /** Variables only the bench sets (bench/run.mjs), in its own Miniflare; never in wrangler.toml. */
 type BenchEnv = Env & { SEALTRAIL_BENCH_MAX_BATCH?: string };
 
+const BENCH_D1_PATH = "/__bench/d1";
+/** While true, D1's batch() (the mirror's writes) fails in this isolate, as during a D1 outage. */
+let benchD1Failing = false;
+
+/** A D1 binding whose batch() fails while benchD1Failing; everything else is the real binding. */
+function benchD1(real: D1Database): D1Database {
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          if (benchD1Failing) throw new Error("bench: D1 made to fail");
+          return target.batch(statements);
+        };
+      }
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 export class TenantLog extends ProductionTenantLog {
   constructor(ctx: DurableObjectState, env: BenchEnv) {
     const maxBatch = Number(env.SEALTRAIL_BENCH_MAX_BATCH);
-    super(ctx, env, Number.isSafeInteger(maxBatch) && maxBatch >= 1 ? { maxBatch } : {});
+    // Every D1 shard a tenant can be placed on (placement.ts) is wrapped, so the outage switch
+    // reaches each tenant's own shard.
+    const shards = Object.values(PLACEMENT_BINDINGS).flatMap((j) => j.shards);
+    const wrapped = { ...env, ...Object.fromEntries(shards.map((name) => [name, benchD1(env[name])])) } as BenchEnv;
+    super(ctx, wrapped, Number.isSafeInteger(maxBatch) && maxBatch >= 1 ? { maxBatch } : {});
+  }
+
+  /** The D1 outage switch (see BENCH_D1_PATH). */
+  async benchFailD1(on: boolean): Promise<boolean> {
+    benchD1Failing = on;
+    return benchD1Failing;
   }
 
   /** Does nothing: the Worker → Durable Object ceiling. */
@@ -48,6 +81,11 @@ export default {
         sum.forwarded += s.forwarded;
       }
       return Response.json(sum);
+    }
+    if (url.pathname === BENCH_D1_PATH) {
+      const ns = env.TENANT_LOG as unknown as DurableObjectNamespace<TenantLog>;
+      const stub = ns.get(ns.idFromName(url.searchParams.get("tenant") ?? BASELINE_OBJECT));
+      return Response.json({ failing: await stub.benchFailD1(url.searchParams.get("fail") === "1") });
     }
     if (url.pathname === BENCH_BASELINE_PATH) {
       const ns = env.TENANT_LOG as unknown as DurableObjectNamespace<TenantLog>;

@@ -6,6 +6,9 @@ import { tenantHash, type TenantContext } from "./route";
 import { ago, banner, card } from "./ui";
 import type { Activity, ReportList, ReportRow, Stats } from "./wire";
 
+/** A lag in ms as people read it: "0.4 s", "2 min". */
+export const seconds = (ms: number): string => (ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`);
+
 /**
  * The alerts of a tenant's state; an empty list means all is well (pure, for tests). The
  * verification status is the last full run (`s.last_full_verification`); `newest`, the newest
@@ -48,7 +51,12 @@ export function alertsOf(
       tone: "bad",
       text: `Sealing is failing (${s.seal_failures} attempt(s)): ${s.last_seal_error ?? "unknown error"}. Entries are safe in the log; snapshots are behind.`,
     });
-  if (s.mirror_lag > 0 && s.mirror_failures > 0)
+  if (s.mirror_lag_alert)
+    out.push({
+      tone: "warn",
+      text: `The D1 mirror is ${s.mirror_lag} entries and ${seconds(s.mirror_lag_ms)} behind${s.mirror_failures > 0 ? ` after ${s.mirror_failures} failed write(s)` : ""}. Entries are safe in the log; reads and exports from D1 miss them until it catches up.`,
+    });
+  else if (s.mirror_lag > 0 && s.mirror_failures > 0)
     out.push({
       tone: "warn",
       text: `The D1 mirror is ${s.mirror_lag} entries behind after ${s.mirror_failures} failed write(s). Entries are safe in the log and are copied when D1 recovers.`,
@@ -119,8 +127,8 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
       ),
       card(
         "D1 mirror lag",
-        `${stats.mirror_lag} entries`,
-        stats.mirror_failures > 0 ? `${stats.mirror_failures} failed write(s)` : "in step",
+        h("span", { class: stats.mirror_lag_alert ? "badtext" : "", "data-testid": "mirror-lag" }, `${stats.mirror_lag} entries`),
+        `${seconds(stats.mirror_lag_ms)} behind${stats.mirror_failures > 0 ? ` · ${stats.mirror_failures} failed write(s)` : stats.mirror_lag === 0 ? " · in step" : ""}`,
       ),
     ),
     h(

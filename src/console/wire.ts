@@ -96,6 +96,8 @@ export interface Stats {
   size: number;
   mirrored_to: number;
   mirror_lag: number;
+  mirror_lag_ms: number;
+  mirror_lag_alert: boolean;
   mirror_failures: number;
   sealed_to: number;
   latest_seal: { id: string; sealed_at: string; from: number; to: number } | null;

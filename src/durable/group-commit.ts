@@ -1,8 +1,11 @@
 /**
  * Group commit (docs/design.md "The path of one event"; invariants 2, 3, 5, 8): appends that arrive
- * while a commit is in progress queue up and are committed together, in one transactionSync
- * (sequencer.ts); then the group is copied to D1 (mirror.ts), then every request of the group
- * gets its answer. Back-pressure: past MAX_QUEUED_EVENTS waiting events, appends are refused.
+ * together queue up and are committed together, in one transactionSync (sequencer.ts); every
+ * request of the group is answered as soon as that transaction has committed (the output gate
+ * holds the reply until DO storage has made it durable), and the group asks the D1 mirror for a
+ * pass (mirror.ts), which follows asynchronously. A request that asks for `durability:
+ * "mirrored"` is answered once D1 holds its entries. Back-pressure: past MAX_QUEUED_EVENTS
+ * waiting events, appends are refused.
  * Holds the log's head and the tree's frontier, and counts what ingest looks like (clock skew,
  * the usual gap between commits) for the stats.
  */
@@ -11,6 +14,7 @@ import type { Hash } from "../core/hash";
 import { CompactRange, type NodeReader } from "../core/merkle";
 import type { Head, LogStore, StoredEntry } from "./log-store";
 import type { AppendResult, LogError, LogStats } from "./log-types";
+import { yieldToQueued } from "./mirror";
 import { sequenceGroup, type AppendRequest } from "./sequencer";
 
 /** Back-pressure: events waiting for a commit beyond this are refused with 503 + Retry-After. */
@@ -20,6 +24,11 @@ const INGEST_GAP_WEIGHT = 0.1;
 /** Ingest is flagged as stalled after this many usual gaps without an entry (and at least a minute). */
 export const STALL_FACTOR = 10;
 export const STALL_MIN_MS = 60_000;
+/**
+ * `durability: "mirrored"` (HTTP `Prefer: durability=mirrored`): how long a committed request
+ * waits for D1 to hold its entries before it is answered `not_mirrored` (503, Retry-After).
+ */
+export const MIRRORED_WAIT_MS = 5_000;
 
 /** The part of LogStats the group commit knows. */
 export type CommitStats = Pick<
@@ -36,14 +45,25 @@ export interface Pending {
    * items from the state of this very transaction (settings changes).
    */
   prepare?: (store: LogStore) => LogError | undefined;
+  /**
+   * "committed" (the default): answered once the group's transaction has committed. "mirrored":
+   * answered once D1 also holds the request's entries, or `not_mirrored` after MIRRORED_WAIT_MS
+   * (the entries are committed either way; a retry with the same Idempotency-Key gets the receipt).
+   */
+  durability?: "committed" | "mirrored";
 }
 
 export interface GroupCommitDeps {
   storage: DurableObjectStorage;
   store: LogStore;
   now: () => number;
-  /** Where a committed group goes next: its entries are copied to D1 before anyone is answered. */
-  mirror: { committed(created: readonly StoredEntry[]): void; copy(): Promise<boolean> };
+  /** Where a committed group goes next: its entries are copied to D1 after the callers are answered. */
+  mirror: {
+    committed(created: readonly StoredEntry[]): void;
+    schedule(): void;
+    copy(): Promise<boolean>;
+    waitFor(until: number, timeoutMs: number): Promise<boolean>;
+  };
   /** Before a request is queued: waits for the reconcile with R2 when needed; an error refuses it. */
   admit: (tenant: string) => Promise<LogError | undefined>;
   /** After a group that added entries is committed (the next seal may be due). */
@@ -51,9 +71,11 @@ export interface GroupCommitDeps {
   /**
    * Requests per group commit (a request's items always commit together). Unlimited in
    * production; the bench's entry (bench/worker.ts) sets 1 to measure what group commit buys
-   * (one transaction and one D1 write per request, not pipelined).
+   * (one transaction and one D1 write per request, one after the other, no coalescing).
    */
   maxBatch: number;
+  /** Idempotency keys older than this are forgotten (docs/design.md invariant 7). */
+  idempotencyWindowMs: number;
 }
 
 export class GroupCommit {
@@ -66,8 +88,6 @@ export class GroupCommit {
   #queue: (Pending & { resolve: (r: AppendResult) => void })[] = [];
   #queuedEvents = 0;
   #flushing = false;
-  /** The latest committed group's acknowledgement (after its D1 copy is attempted). */
-  #lastAnswered: Promise<void> = Promise.resolve();
 
   constructor(deps: GroupCommitDeps) {
     this.#d = deps;
@@ -87,8 +107,9 @@ export class GroupCommit {
   }
 
   /**
-   * Queues one request and resolves once its group is committed and its D1 copy attempted (or
-   * at once, if it is refused). The caller has checked that `tenant` is this object's tenant.
+   * Queues one request and resolves once its group is committed (with `durability: "mirrored"`,
+   * once D1 holds its entries too), or at once if it is refused. The caller has checked that
+   * `tenant` is this object's tenant.
    */
   async enqueue(tenant: string, pending: Pending): Promise<AppendResult> {
     const refused = await this.#d.admit(tenant);
@@ -127,6 +148,8 @@ export class GroupCommit {
     const { storage, store, now, mirror, maxBatch } = this.#d;
     this.#flushing = true;
     try {
+      // Requests delivered together (the runtime's queue) join one group.
+      if (maxBatch > 1) await yieldToQueued();
       while (this.#queue.length > 0) {
         const group = this.#queue.splice(0, Math.min(this.#queue.length, maxBatch));
         for (const p of group) this.#queuedEvents -= p.req.items.length;
@@ -141,21 +164,22 @@ export class GroupCommit {
             // Settings changes apply here, to this transaction's state; a refused one adds nothing.
             const refused = group.map((p) => p.prepare?.(store));
             const requests = group.map((p, i) => (refused[i] ? { items: [], provenance: p.req.provenance } : p.req));
-            const s = sequenceGroup(store, tenant, previous, tree, requests, now(), maxClockSkewMs);
+            const s = sequenceGroup(store, tenant, previous, tree, requests, now(), maxClockSkewMs, this.#d.idempotencyWindowMs);
             store.writeHead(tenant, s.head);
             if (s.created.length > 0) this.#countIngest(previous, s);
             return { ...s, outcomes: s.outcomes.map((o, i): AppendResult => (refused[i] ? { ok: false, error: refused[i] } : o)) };
           });
           // Durable now: entries, tree nodes, idempotency rows, settings and head are in DO
-          // storage. A crash from here on loses nothing: [mirroredTo, size) is the outbox,
-          // re-driven by the alarm armed next (mirror.ts `committed`; and by `start` on restart).
-          // No reply leaves before the alarm write is durable too: the output gate holds it.
+          // storage (the output gate lets no reply out before DO storage has confirmed this
+          // write). This is the acknowledgement point (docs/design.md invariant 3). A crash from
+          // here on loses nothing: [mirroredTo, size) is the outbox, re-driven by the alarm armed
+          // next (mirror.ts `committed`; and by `start` on restart).
           this.#head = sequenced.head;
           this.#tree = tree;
           outcomes = sequenced.outcomes;
           created = sequenced.created;
         } catch (e) {
-          // Nothing of this group was committed (transactionSync rolled back).
+          // Nothing of this group was committed (transactionSync rolled back): no receipt is sent.
           console.error("TenantLog commit failed", e);
           store.forgetCached();
           this.#head = store.head();
@@ -165,31 +189,30 @@ export class GroupCommit {
         // Outside the try: the group is committed whatever this does.
         mirror.committed(created);
         if (created.length > 0) this.#d.afterCommit();
-        // Acknowledge after the D1 copy is attempted, so an acknowledged entry is normally in
-        // two stores. If D1 is down the entry is still durable in DO storage and the outbox
-        // retries it: the append succeeds (docs/design.md invariant 3: appends keep working while D1 is down).
-        // The group is committed: whatever the mirror does, every caller gets its answer.
-        const answered = mirror
-          .copy()
-          .catch((e: unknown) => console.error("D1 mirror pass failed", e))
-          .then(() => {
-            for (const [i, p] of group.entries()) p.resolve(outcomes[i]!);
-          });
-        // Pipelined, two deep (issue #8): the next group may commit while this group's D1 write
-        // is in flight, but not before the previous group's has finished, so groups still
-        // gather while D1 works, and a mirror pass is always ready to start when one ends (each
-        // pass copies everything committed before it started). maxBatch = 1, the bench's
-        // comparison, keeps one commit and one D1 write per request, one after the other.
-        if (maxBatch === 1) {
-          await answered;
-        } else {
-          await this.#lastAnswered;
-          this.#lastAnswered = answered;
-        }
+        // Acknowledge now: the entries are durable in DO storage. D1 follows from the outbox
+        // (a coalesced pass, mirror.ts); appends keep working while D1 is down.
+        for (const [i, p] of group.entries()) this.#answer(p, outcomes[i]!);
+        mirror.schedule();
+        // maxBatch = 1, the bench's comparison: one commit and one D1 write per request, in turn.
+        if (maxBatch === 1) await mirror.copy().catch((e: unknown) => console.error("D1 mirror pass failed", e));
       }
     } finally {
       this.#flushing = false;
     }
+  }
+
+  /** Answers a committed request: at once, or (durability "mirrored") once D1 holds its entries. */
+  #answer(p: Pending & { resolve: (r: AppendResult) => void }, outcome: AppendResult): void {
+    if (p.durability !== "mirrored" || !outcome.ok || outcome.receipts.length === 0) {
+      p.resolve(outcome);
+      return;
+    }
+    const until = Math.max(...outcome.receipts.map((r) => r.seq)) + 1;
+    void this.#d.mirror.waitFor(until, MIRRORED_WAIT_MS).then((mirrored) => {
+      // Not in D1 in time: the entries are committed all the same (a retry with the same
+      // Idempotency-Key is answered with the same receipts).
+      p.resolve(mirrored ? outcome : { ok: false, error: { reason: "not_mirrored", retryAfterSeconds: 5 } });
+    });
   }
 
   /**

@@ -113,6 +113,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
   received_at INTEGER NOT NULL,
   tree_size INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_received_at ON idempotency (received_at);
 `;
 
 const bytes = (v: SqlStorageValue | undefined): Uint8Array => new Uint8Array(v as ArrayBuffer);
@@ -253,9 +254,15 @@ export class LogStore {
     return new Map(rows.map((r) => [Number(r.seq), String(r.key)]));
   }
 
+  /**
+   * Stores a key's receipt. A row for the same key can only be there if it has expired and not
+   * been swept yet (`findIdempotency` ignores it): the key is a new request, and the row is replaced.
+   */
   insertIdempotency(key: string, digest: string, r: StoredReceipt): void {
     this.#sql.exec(
-      "INSERT INTO idempotency (key, digest, seq, leaf_hash, received_at, tree_size) VALUES (?, ?, ?, ?, ?, ?)",
+      `INSERT INTO idempotency (key, digest, seq, leaf_hash, received_at, tree_size) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET digest = excluded.digest, seq = excluded.seq, leaf_hash = excluded.leaf_hash,
+         received_at = excluded.received_at, tree_size = excluded.tree_size`,
       key,
       digest,
       r.seq,
@@ -265,9 +272,10 @@ export class LogStore {
     );
   }
 
-  findIdempotency(key: string): { digest: string; receipt: StoredReceipt } | undefined {
+  /** A key's receipt, if it was first used at or after `notBeforeMs` (older keys have expired). */
+  findIdempotency(key: string, notBeforeMs = -Infinity): { digest: string; receipt: StoredReceipt } | undefined {
     const row = this.#sql.exec("SELECT digest, seq, leaf_hash, received_at, tree_size FROM idempotency WHERE key = ?", key).toArray()[0];
-    if (!row) return undefined;
+    if (!row || Number(row.received_at) < notBeforeMs) return undefined;
     return {
       digest: String(row.digest),
       receipt: {
@@ -277,6 +285,21 @@ export class LogStore {
         treeSize: Number(row.tree_size),
       },
     };
+  }
+
+  /** Deletes at most `limit` keys first used before `beforeMs` (expired); returns how many. */
+  deleteExpiredIdempotency(beforeMs: number, limit: number): number {
+    return this.#sql.exec(
+      "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE received_at < ? ORDER BY received_at LIMIT ?)",
+      beforeMs,
+      limit,
+    ).rowsWritten;
+  }
+
+  /** When the oldest stored key was first used (undefined: none stored). */
+  oldestIdempotency(): number | undefined {
+    const row = this.#sql.exec("SELECT min(received_at) AS at FROM idempotency").toArray()[0];
+    return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
   }
 
   /**

@@ -34,7 +34,15 @@ export type LogError =
   | { reason: "overloaded"; retryAfterSeconds: number }
   | { reason: "log_unavailable" }
   | { reason: "split_view"; refusal: Refusal }
+  /** `durability: "mirrored"`: committed (durable), but D1 did not hold it within the wait. */
+  | { reason: "not_mirrored"; retryAfterSeconds: number }
   | SettingsError;
+
+/**
+ * How durable an append is when it is answered (docs/design.md invariant 3): "committed" (the
+ * default) once DO storage holds it; "mirrored" once D1 holds it too (HTTP `Prefer: durability=mirrored`).
+ */
+export type Durability = "committed" | "mirrored";
 
 export type AppendResult = { ok: true; receipts: Receipt[] } | { ok: false; error: LogError };
 
@@ -112,6 +120,10 @@ export interface LogStats {
   mirrored_to: number;
   queued_events: number;
   mirror_failures: number;
+  /** Milliseconds since the oldest entry not yet in D1 was committed (0 when D1 holds every entry). */
+  mirror_lag_ms: number;
+  /** mirror_lag_ms is past MIRROR_LAG_ALERT_MS (mirror.ts). */
+  mirror_lag_alert: boolean;
   sealed_to: number;
   latest_seal: SealSummary | null;
   seal_failures: number;

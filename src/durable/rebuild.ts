@@ -13,6 +13,7 @@ import { sha256Base64 } from "../core/manifest";
 import { sealKeys, type SealRecord } from "../core/seal";
 import { writeToD1 } from "./audit-events";
 import type { LogStore, StoredEntry } from "./log-store";
+import { entryIdempotencyKey } from "./sequencer";
 
 /** Rows written to D1 per batch while rebuilding. */
 export const REBUILD_BATCH = 1_000;
@@ -98,12 +99,16 @@ async function restoreSeal(
   if (bundle === undefined) return { reason: "bundle_missing", key };
   const digest = sha256Base64(bundle);
   if (digest !== seal.bundleSha256) return { reason: "bundle_mismatch", key, expected: seal.bundleSha256, found: digest };
-  // Idempotency keys are not in the entry bytes; the log kept them beside each key's receipt.
+  // Idempotency keys are not in the entry bytes; the log kept them beside each key's receipt,
+  // for the idempotency window (invariant 7): a row restored after its key expired has none.
   const keys = store.idempotencyKeysIn(seal.from, seal.to);
   return restore(
     db,
     store,
-    bundleRows(bundle, seal.from).map((r) => ({ ...r, idempotencyKey: keys.get(r.seq) ?? null })),
+    bundleRows(bundle, seal.from).map((r) => {
+      const key = keys.get(r.seq);
+      return { ...r, idempotencyKey: key === undefined ? null : entryIdempotencyKey(key, r.seq) };
+    }),
   );
 }
 

@@ -12,6 +12,7 @@ import type { NodeReader } from "../core/merkle";
 import { planSeal, sealId, sealPrefix } from "../core/seal";
 import { backoffMs, type Alarm } from "./alarm";
 import { entriesIn } from "./audit-events";
+import { yieldToQueued } from "./mirror";
 import { currentSigner, tenantOrigin, type SigningEnv } from "./checkpoint-keys";
 import type { LogStore, SealRecord } from "./log-store";
 import type { LogError, LogStats, Refusal, SealResult, SealSummary } from "./log-types";
@@ -21,6 +22,11 @@ import { indexSeal, publishSeal, sealSummary, type PublishError } from "./seal-o
 export const SEAL_AFTER_ENTRIES = 1_000;
 /** At most this many entries go into one bundle; a longer backlog becomes several seals. */
 export const SEAL_MAX_ENTRIES = 10_000;
+/**
+ * Entries read and formatted per step while a seal's bundle is built; the sealer yields to
+ * queued appends between steps, so a large seal never holds the thread they commit on.
+ */
+export const SEAL_CHUNK = 1_000;
 /** After a reconcile could not read R2, appends skip waiting on it for this long. */
 const RECONCILE_RETRY_MS = 30_000;
 
@@ -39,11 +45,21 @@ export interface SealerDeps {
   readNode: NodeReader;
 }
 
-/** The bundle of [from, to) from DO storage, or undefined if any entry was evicted. */
-function bundleFromStore(store: LogStore, from: number, to: number): string | undefined {
-  const entries = store.entries(from, to - from);
-  if (entries.length !== to - from || entries.some((e, i) => e.seq !== from + i)) return undefined;
-  return formatBundle(entries.map((e) => e.entry));
+/**
+ * The bundle of [from, to) from DO storage, or undefined if any entry was evicted: read and
+ * formatted SEAL_CHUNK entries at a time, yielding between chunks (issue #15: appends commit
+ * meanwhile; entries below the log's size never change, so the bytes are the same).
+ */
+async function bundleFromStore(store: LogStore, from: number, to: number): Promise<string | undefined> {
+  const parts: string[] = [];
+  for (let at = from; at < to; at += SEAL_CHUNK) {
+    if (at > from) await yieldToQueued();
+    const n = Math.min(SEAL_CHUNK, to - at);
+    const entries = store.entries(at, n);
+    if (entries.length !== n || entries.some((e, i) => e.seq !== at + i)) return undefined;
+    parts.push(formatBundle(entries.map((e) => e.entry)));
+  }
+  return parts.join("");
 }
 
 export class Sealer {
@@ -58,6 +74,8 @@ export class Sealer {
   #reconciled: Promise<boolean> | undefined;
   /** When the last reconcile could not read R2; appends do not wait on R2 again for a while. */
   #reconcileFailedAt = 0;
+  /** The bundle of the seal being planned or published, built once (not again for its R2 put). */
+  #bundle: { id: number; body: string } | undefined;
   /** received_at of entry 0 (it never changes), once read: the first seal's due time counts from it. */
   #firstReceivedAtMs: number | undefined;
 
@@ -158,12 +176,15 @@ export class Sealer {
       if (latest && !latest.published) {
         seal = latest; // planned by an earlier run that did not finish: complete it
       } else {
-        const size = this.#d.size();
-        const waiting = size - (latest?.to ?? 0);
+        const from = latest?.to ?? 0;
+        const waiting = this.#d.size() - from;
         const due = waiting > 0 && (force || waiting >= SEAL_AFTER_ENTRIES || now() >= this.#dueAt(latest));
         if (!due) break;
+        // The range is fixed here; the log may grow while the bundle is built in chunks.
+        const size = Math.min(this.#d.size(), from + SEAL_MAX_ENTRIES);
+        const bundle = await bundleFromStore(store, from, size);
         const plan = planSeal({
-          entries: (from, to) => bundleFromStore(store, from, to),
+          entries: (f, t) => (f === from && t === size ? bundle : undefined),
           readNode: this.#d.readNode,
           tenant,
           origin: tenantOrigin(this.#d.env, tenant),
@@ -179,6 +200,7 @@ export class Sealer {
         // same bytes; nothing is signed twice for one range.
         this.#d.storage.transactionSync(() => store.insertSeal(plan.seal));
         seal = plan.seal;
+        this.#bundle = { id: seal.id, body: plan.bundle };
       }
       const failure = await this.#publish(tenant, seal);
       if (failure) {
@@ -187,6 +209,8 @@ export class Sealer {
       }
       sealed.push(sealSummary(tenant, { ...seal, published: true }));
       await this.#index(tenant);
+      // A backlog of several seals: appends commit between them.
+      await yieldToQueued();
     }
     this.#failures = 0;
     this.#retryAt = 0;
@@ -207,6 +231,7 @@ export class Sealer {
   async #publish(tenant: string, seal: SealRecord): Promise<PublishError | undefined> {
     const { store } = this.#d;
     const failure = await publishSeal(this.#d.bucket, tenant, seal, () => this.#bundleOf(tenant, seal));
+    if (this.#bundle?.id === seal.id && !failure) this.#bundle = undefined;
     if (failure?.reason === "r2_conflict") {
       const detail = `R2 holds other bytes (sha256 ${failure.got}, ours ${failure.expected})`;
       this.#refuse(tenant, { reason: "r2_conflict", key: failure.key, detail });
@@ -226,7 +251,8 @@ export class Sealer {
    * eviction), accepted only if it hashes to the planned bundle_sha256.
    */
   async #bundleOf(tenant: string, seal: SealRecord): Promise<string | undefined> {
-    const local = bundleFromStore(this.#d.store, seal.from, seal.to);
+    if (this.#bundle?.id === seal.id) return this.#bundle.body;
+    const local = await bundleFromStore(this.#d.store, seal.from, seal.to);
     if (local !== undefined) return local;
     try {
       const bundle = formatBundle((await entriesIn(this.#d.db, tenant, seal.from, seal.to)).map((r) => r.entry));

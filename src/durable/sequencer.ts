@@ -51,6 +51,13 @@ export function scopedIdempotencyKey(provenance: JsonObject, key: string): strin
   return `${type}:${id} ${key}`;
 }
 
+/**
+ * The idempotency key an entry carries into D1's `idempotency_key` column: its scoped key and its
+ * seq. A key may be used again once it has expired (invariant 7); D1 holds one row per value of
+ * that column (a unique index and the append-only triggers), so each use must be its own value.
+ */
+export const entryIdempotencyKey = (scoped: string, seq: number): string => `${scoped} @${seq}`;
+
 const toReceipt = (r: StoredReceipt): Receipt => ({
   seq: r.seq,
   leaf_hash: toBase64(r.leafHash),
@@ -69,7 +76,9 @@ const toReceipt = (r: StoredReceipt): Receipt => ({
  * original receipt, or a conflict; new keys are never stored unscoped.
  *
  * `nowMs` is the server clock for the whole group; received_at is clamped to never go below
- * the previous entry's (invariant 6). Must be called inside transactionSync.
+ * the previous entry's (invariant 6). Keys first used more than `idempotencyWindowMs` before
+ * `nowMs` have expired: the same key is then a new request (invariant 7). Must be called
+ * inside transactionSync.
  */
 export function sequenceGroup(
   store: LogStore,
@@ -79,7 +88,9 @@ export function sequenceGroup(
   requests: readonly AppendRequest[],
   nowMs: number,
   maxClockSkewMs = Infinity,
+  idempotencyWindowMs = Infinity,
 ): SequencedGroup {
+  const notBefore = nowMs - idempotencyWindowMs;
   if (tree.size !== head.size) throw new Error(`tree size ${tree.size} differs from head size ${head.size}`);
   let { size, lastLeaf } = head;
   const receivedAtMs = Math.max(nowMs, head.lastReceivedAtMs);
@@ -97,7 +108,7 @@ export function sequenceGroup(
     if (inGroup) return inGroup;
     if (!storedKeys.has(scoped)) {
       // The scoped row, else an unscoped row stored before keys were scoped.
-      const stored = store.findIdempotency(scoped) ?? store.findIdempotency(key);
+      const stored = store.findIdempotency(scoped, notBefore) ?? store.findIdempotency(key, notBefore);
       storedKeys.set(scoped, stored && { digest: stored.digest, receipt: toReceipt(stored.receipt) });
     }
     return storedKeys.get(scoped);
@@ -130,7 +141,7 @@ export function sequenceGroup(
       const provenance = skew === undefined ? req.provenance : { ...req.provenance, clock_skew_ms: skew };
       const entry = encodeEntry({ tenant, seq, receivedAtMs, prev: lastLeaf, event: item.event, provenance });
       const leaf = entryLeafHash(entry);
-      const stored: StoredEntry = { seq, entry, leafHash: leaf, idempotencyKey: key ?? null };
+      const stored: StoredEntry = { seq, entry, leafHash: leaf, idempotencyKey: key === undefined ? null : entryIdempotencyKey(key, seq) };
       for (const n of tree.append(leaf)) nodes.push(n);
       created.push(stored);
       size += 1;

@@ -14,12 +14,14 @@ import { DurableObject } from "cloudflare:workers";
 import type { JsonObject } from "../core/entry";
 import { Alarm } from "./alarm";
 import { GroupCommit } from "./group-commit";
+import { IdempotencySweeper } from "./idempotency";
 import { LogReads } from "./log-reads";
 import { LogStore, type TenantSettings } from "./log-store";
 import type {
   AppendItem,
   AppendResult,
   ConsistencyProof,
+  Durability,
   InclusionProof,
   LogError,
   LogStats,
@@ -48,6 +50,21 @@ export interface LogOptions {
   /** Requests per group commit (group-commit.ts); unlimited unless set. */
   maxBatch?: number;
   now?: () => number;
+  /** Idempotency window in ms (default: env SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS, else 24 h). */
+  idempotencyWindowMs?: number;
+}
+
+/** Idempotency keys are remembered this long by default (docs/design.md invariant 7). */
+export const IDEMPOTENCY_WINDOW_DEFAULT_MS = 24 * 3_600_000;
+
+/**
+ * The idempotency window: `SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS` (a positive number of hours, an
+ * optional var; README "Configuration"), else 24 hours.
+ */
+export function idempotencyWindowMs(env: object): number {
+  const raw = (env as { SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS?: unknown }).SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS;
+  const hours = typeof raw === "string" || typeof raw === "number" ? Number(raw) : NaN;
+  return Number.isFinite(hours) && hours > 0 ? Math.round(hours * 3_600_000) : IDEMPOTENCY_WINDOW_DEFAULT_MS;
 }
 
 /** One tenant's log: its storage roles, wired together over one Durable Object's storage. */
@@ -59,6 +76,7 @@ export interface Log {
   sealer: Sealer;
   reads: LogReads;
   witnessing: Witnessing;
+  keys: IdempotencySweeper;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -77,6 +95,8 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   const bucket = options.bucket ?? lazyBinding(() => tenantStores(env, placement.get()).bucket);
   const store = new LogStore(storage.sql);
   const alarm = new Alarm(storage);
+  const windowMs = options.idempotencyWindowMs ?? idempotencyWindowMs(env);
+  const keys = new IdempotencySweeper({ storage, store, alarm, now, windowMs });
   const size = () => commit.head.size;
   const mirror = new D1Mirror({ db, store, alarm, now, size });
   const readNode = (level: number, index: number) => store.node(level, index);
@@ -90,8 +110,10 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     afterCommit: () => {
       sealer.schedule();
       witnessing.grown();
+      keys.afterCommit();
     },
     maxBatch: options.maxBatch ?? Infinity,
+    idempotencyWindowMs: windowMs,
   });
   const reads = new LogReads({ store, env, commit, sealer });
   const witnessing: Witnessing = new Witnessing({
@@ -112,6 +134,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     sealer,
     reads,
     witnessing,
+    keys,
     db,
     bucket,
     placement,
@@ -134,8 +157,8 @@ export class TenantLog extends DurableObject<Env> {
   /** The tenant this object serves: from storage, else from its first append or signing call. */
   #tenant: string | undefined;
 
-  /** `options.maxBatch`: for the bench's subclass (bench/worker.ts); the runtime passes none. */
-  constructor(ctx: DurableObjectState, env: Env, options: { maxBatch?: number } = {}) {
+  /** `options` (maxBatch, a wrapped D1): for the bench's subclass (bench/worker.ts); the runtime passes none. */
+  constructor(ctx: DurableObjectState, env: Env, options: Pick<LogOptions, "maxBatch" | "db"> = {}) {
     super(ctx, env);
     this.#log = openLog(ctx, env, options);
     this.#tenant = this.#log.store.tenant();
@@ -154,11 +177,12 @@ export class TenantLog extends DurableObject<Env> {
 
   /**
    * Appends the items of one request atomically (all or none) and resolves once they are
-   * committed. Concurrent calls are grouped into one transaction (group commit).
+   * committed (`durability` "mirrored": once D1 holds them too). Concurrent calls are grouped
+   * into one transaction (group commit).
    */
-  async append(tenant: string, items: AppendItem[], provenance: JsonObject): Promise<AppendResult> {
+  async append(tenant: string, items: AppendItem[], provenance: JsonObject, durability?: Durability): Promise<AppendResult> {
     this.#claim(tenant);
-    return this.#log.commit.enqueue(tenant, { req: { items, provenance } });
+    return this.#log.commit.enqueue(tenant, { req: { items, provenance }, ...(durability ? { durability } : {}) });
   }
 
   /**
@@ -304,9 +328,8 @@ export class TenantLog extends DurableObject<Env> {
       tenant: this.#tenant ?? null,
       size: c.size,
       head_leaf_hash: c.head_leaf_hash,
-      mirrored_to: mirror.mirroredTo,
       queued_events: c.queued_events,
-      mirror_failures: mirror.failures,
+      ...mirror.stats(),
       ...s,
       skewed_events: c.skewed_events,
       last_received_at: c.last_received_at,
@@ -331,6 +354,17 @@ export class TenantLog extends DurableObject<Env> {
     return rebuildD1(this.#log, tenant, this.#log.commit.head.size, nextSeal, budgetMs);
   }
 
+  /**
+   * Resolves once D1 holds every entry committed before this call (true), at once while D1 is
+   * failing (a failed pass ends the wait), or after `budgetMs` (false): what reads served from
+   * D1 wait for (read your writes).
+   */
+  async awaitMirror(budgetMs: number): Promise<boolean> {
+    const { mirror, commit } = this.#log;
+    if (mirror.failures > 0) return mirror.mirroredTo >= commit.head.size;
+    return mirror.waitFor(commit.head.size, budgetMs, true);
+  }
+
   /** Copies any backlog to D1 now; true when D1 holds every entry. */
   async drainMirror(): Promise<boolean> {
     return this.#log.mirror.copy();
@@ -346,11 +380,15 @@ export class TenantLog extends DurableObject<Env> {
     return result;
   }
 
-  /** At-least-once: re-drives the D1 outbox, then seals what is due and arms the next alarm. */
+  /**
+   * At-least-once: re-drives the D1 outbox, forgets expired idempotency keys (one bounded chunk),
+   * then seals what is due and arms the next alarm.
+   */
   override async alarm(): Promise<void> {
-    const { alarm, mirror, sealer, witnessing } = this.#log;
+    const { alarm, mirror, sealer, witnessing, keys } = this.#log;
     alarm.fired();
     await mirror.copy();
+    keys.sweep();
     if (this.#tenant !== undefined) {
       // After a failed pass the sealer has armed its backoff; scheduling now would undo it.
       const sealed = await sealer.seal(this.#tenant, false);

@@ -12,7 +12,7 @@ import type { AppEnv } from "./app-env";
 import { PUBLISHABLE_KEY_CONFIG } from "./auth-options";
 import { Failure } from "./errors";
 
-const ALLOWED_HEADERS = "content-type, x-api-key, authorization, idempotency-key";
+const ALLOWED_HEADERS = "content-type, x-api-key, authorization, idempotency-key, prefer";
 const PREFLIGHT_MAX_AGE_SECONDS = "600";
 
 /** better-auth stores key metadata as JSON text (older versions stringified it twice). */
@@ -62,7 +62,7 @@ export const ingestCors = createMiddleware<AppEnv>(async (c, next) => {
   const principal = c.get("access")?.principal;
   if (origin !== undefined && principal?.type === "publishable_key" && principal.origin === origin) {
     c.res.headers.set("access-control-allow-origin", origin);
-    c.res.headers.set("access-control-expose-headers", "X-Request-Id, Retry-After");
+    c.res.headers.set("access-control-expose-headers", "X-Request-Id, Retry-After, Preference-Applied");
     c.res.headers.append("vary", "Origin");
   }
 });

@@ -60,6 +60,7 @@ export type AppError =
   // The log (the Durable Objects behind tenant-log.ts) and the stores behind it.
   | { reason: "overloaded"; retryAfterSeconds: number }
   | { reason: "log_unavailable" }
+  | { reason: "not_mirrored"; retryAfterSeconds: number }
   | { reason: "not_reconciled" }
   | { reason: "split_view"; refusal: { reason: string; key: string; detail: string } }
   | { reason: "seal_failed"; detail: string }
@@ -221,6 +222,17 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     code: "log_unavailable",
     message: () => "The log could not commit this request; nothing was stored.",
     headers: retryAfter(5),
+  },
+  // `Prefer: durability=mirrored`: the entry IS committed (durable in the log) and will be copied
+  // to D1; only the copy was not confirmed in time. A retry with the same Idempotency-Key gets
+  // the same receipt (docs/design.md invariant 3).
+  not_mirrored: {
+    status: 503,
+    code: "not_mirrored",
+    message: () =>
+      "The event is committed to the log (durable), but the D1 copy you asked to wait for (durability=mirrored) " +
+      "is not confirmed yet. Retry with the same Idempotency-Key to get its receipt.",
+    headers: (e) => ({ "Retry-After": String(e.retryAfterSeconds) }),
   },
   // The log has not yet compared itself with R2 (it does on start): nothing is signed before.
   not_reconciled: {

@@ -7,7 +7,7 @@
  */
 import type { Context } from "hono";
 import type { JsonObject } from "../core/entry";
-import type { AppendItem, AppendResult } from "../durable/log-types";
+import type { AppendItem, AppendResult, Durability } from "../durable/log-types";
 import type { AppEnv } from "./app-env";
 import { namespaceIn } from "../durable/placement";
 import { placedTenantLog, placementOf } from "./placement";
@@ -37,10 +37,16 @@ export function coloOf(request: Request): string | undefined {
 }
 
 /** Appends one request's items for the calling tenant (the tenant comes from the principal). */
-export function appendEvents(c: Context<AppEnv>, items: AppendItem[], provenance: JsonObject): Promise<AppendResult> {
+export function appendEvents(
+  c: Context<AppEnv>,
+  items: AppendItem[],
+  provenance: JsonObject,
+  durability?: Durability,
+): Promise<AppendResult> {
   const tenant = c.var.access.tenantId;
   const k = fanInBatchers(c.env);
-  if (k === 0 || items.length !== 1) return tenantLog(c).append(tenant, items, provenance);
+  // `Prefer: durability=mirrored` waits for D1 in the TenantLog: such requests skip the batchers.
+  if (k === 0 || items.length !== 1 || durability === "mirrored") return tenantLog(c).append(tenant, items, provenance, durability);
   const name = batcherName(tenant, coloOf(c.req.raw), Math.floor(Math.random() * k));
   // Batchers live in the tenant's jurisdiction, as its TenantLog does, and the TenantLog has been
   // told its placement (once per isolate) before a batcher forwards to it (placement.ts).

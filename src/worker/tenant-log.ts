@@ -16,6 +16,19 @@ export const tenantLog = (c: Context<AppEnv>) => {
   return failClosed("TenantLog", () => placedTenantLog(c.env, tenant));
 };
 
+/** How long a read served from D1 waits for the mirror to hold what was acknowledged before it. */
+export const READ_MIRROR_WAIT_MS = 2_000;
+
+/**
+ * Read your writes (docs/design.md invariant 3): acknowledgements no longer wait for D1, so a
+ * read served from D1 (list, export) first waits, at most READ_MIRROR_WAIT_MS, until D1 holds
+ * every entry committed before it. While D1 is failing it waits for nothing and serves what D1
+ * holds (/stats `mirror_lag` says how much is missing).
+ */
+export async function awaitMirror(c: Context<AppEnv>): Promise<void> {
+  await tenantLog(c).awaitMirror(READ_MIRROR_WAIT_MS);
+}
+
 /** The calling tenant's LogAudit object (verification runs), failing closed the same way. */
 export const logAudit = (c: Context<AppEnv>) => {
   const tenant = c.var.access.tenantId;

@@ -129,6 +129,8 @@ describe("alertsOf", () => {
     size: 10,
     mirrored_to: 10,
     mirror_lag: 0,
+    mirror_lag_ms: 0,
+    mirror_lag_alert: false,
     mirror_failures: 0,
     sealed_to: 10,
     latest_seal: null,
@@ -180,6 +182,14 @@ describe("alertsOf", () => {
       report: passed,
       tone: "warn",
       text: "40 entries behind",
+    },
+    // Issue #15: acks no longer wait for D1; a mirror lag past the threshold is flagged, failures or not.
+    {
+      desc: "mirror lag past the alert threshold",
+      stats: { mirror_lag: 900, mirror_lag_ms: 45_000, mirror_lag_alert: true },
+      report: passed,
+      tone: "warn",
+      text: "900 entries and 45.0 s behind",
     },
     { desc: "ingest stalled", stats: { ingest_stalled: true }, report: passed, tone: "warn", text: "No events" },
     { desc: "clock skew", stats: { skewed_events: 2 }, report: passed, tone: "warn", text: "2 event(s)" },

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../src/core/entry";
 import { LogStore } from "../../src/durable/log-store";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys, dbOf, bucketOf } from "../worker/helpers";
+import { api, bearer, createKey, event, logOf, logSize, postEvent, tenantWithKeys, dbOf, bucketOf, mirrored } from "../worker/helpers";
 import { appendVia, failingR2, withLog } from "./faults";
 import { runVerification } from "./log-helpers";
 
@@ -18,41 +18,48 @@ async function d1Seqs(tenant: string) {
 }
 
 describe("the Durable Object aborted mid-flush", () => {
-  it("the call fails; a retry with the same key lands exactly once; chain and tree stay consistent", async () => {
+  it("an acknowledged entry whose D1 copy dies with the object is mirrored after the restart; a retry with the same key lands exactly once", async () => {
     const { owner, tenant, appendKey } = await tenantWithKeys();
     const verifyKey = await createKey(owner, tenant, ["verify"]);
     const base = await logSize(owner, tenant); // the keys' creation entries
     const body = event({ action: "payment.captured", metadata: { amount: 42 } });
     expect((await postEvent(tenant, appendKey, body)).status).toBe(201);
+    await mirrored(tenant);
     // The event and provenance the Worker stamps for this key (its idempotency keys are scoped by it).
     const sent = await runInDurableObject(logOf(tenant), (_log: TenantLog, state) => {
       return JSON.parse(new LogStore(state.storage.sql).entry(base)!.entry) as { event: JsonObject; provenance: JsonObject };
     });
-    // Abort the object between its commit and its reply (inside the D1 mirror step).
+    // Abort the object inside the D1 mirror's write, after the entry was acknowledged at its
+    // commit: the outbox's progress in memory is lost with it.
     const shard = await dbOf(tenant);
     const aborting = (state: DurableObjectState) => ({
       db: new Proxy(shard, {
         get(target, prop) {
-          if (prop === "batch") return async () => state.abort("injected abort between commit and reply");
+          if (prop === "batch") return async () => state.abort("injected abort in the D1 write");
           const v = Reflect.get(target, prop) as unknown;
           return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         },
       }),
     });
-    const first = withLog(logOf(tenant), tenant, aborting, (log) =>
-      log.commit.enqueue(tenant, { req: { items: [{ event: sent.event, idempotencyKey: "pay-42" }], provenance: sent.provenance } }),
-    );
+    let acked: unknown;
+    const first = withLog(logOf(tenant), tenant, aborting, async (log) => {
+      acked = await log.commit.enqueue(tenant, {
+        req: { items: [{ event: sent.event, idempotencyKey: "pay-42" }], provenance: sent.provenance },
+      });
+      await log.mirror.copy();
+    });
     await expect(first).rejects.toThrow();
+    expect(acked).toMatchObject({ ok: true, receipts: [{ seq: base + 1 }] });
     const retry = await postEvent(tenant, appendKey, body, { "idempotency-key": "pay-42" });
     expect(retry.status).toBe(201);
     const receipt = await retry.json();
     expect(receipt).toMatchObject({ seq: base + 1 });
     const again = await postEvent(tenant, appendKey, body, { "idempotency-key": "pay-42" });
     expect(await again.json()).toEqual(receipt);
-    await logOf(tenant).drainMirror();
-    // D1 holds the key as the log stores it: scoped by the credential, "<type>:<id> pay-42".
+    await mirrored(tenant);
+    // D1 holds the key as the log stores it: scoped by the credential and the entry's seq, "<type>:<id> pay-42 @<seq>".
     const rows = await (await dbOf(tenant))
-      .prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND idempotency_key LIKE '% pay-42'")
+      .prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND idempotency_key LIKE '% pay-42 @%'")
       .bind(tenant)
       .first<{ n: number }>();
     expect(rows!.n).toBe(1);

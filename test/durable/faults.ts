@@ -17,16 +17,21 @@ import { openLog, type Log, type LogOptions, type TenantLog } from "../../src/du
  * builds a TenantLog, with the real bindings, from what storage holds (the one the runtime had
  * built before knows nothing of `body`'s work).
  */
+type TestLogOptions = LogOptions & { env?: Env; storage?: DurableObjectStorage };
+
 export async function withLog<T>(
   stub: DurableObjectStub<TenantLog>,
   tenant: string,
-  options: (LogOptions & { env?: Env }) | ((state: DurableObjectState) => LogOptions),
+  options: TestLogOptions | ((state: DurableObjectState) => TestLogOptions),
   body: (log: Log, state: DurableObjectState) => Promise<T>,
 ): Promise<T> {
   try {
     return await runInDurableObject(stub, async (_runtime: TenantLog, state) => {
-      const opened: LogOptions & { env?: Env } = typeof options === "function" ? options(state) : options;
-      const log = openLog(state, opened.env ?? env, opened);
+      const opened: TestLogOptions = typeof options === "function" ? options(state) : options;
+      // `storage`: the object's storage wrapped by the test (the log's parts use it instead).
+      const { storage } = opened;
+      const ctx = storage ? new Proxy(state, { get: (t, p) => (p === "storage" ? storage : Reflect.get(t, p)) }) : state;
+      const log = openLog(ctx, opened.env ?? env, opened);
       await log.start(tenant);
       return body(log, state);
     });
@@ -52,6 +57,52 @@ export function failingD1(real: D1Database, mode: "before" | "after", failing: (
           if (!failing()) return target.batch(statements);
           if (mode === "after") await target.batch(statements);
           throw new Error(`injected D1 failure (${mode} write)`);
+        };
+      }
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/**
+ * A D1 binding whose batch() waits until `release()` is called (D1 slow or unreachable without
+ * failing): the mirror's writes hang, everything else is the real binding. `entered` resolves
+ * when a write first waits.
+ */
+export function blockingD1(real: D1Database): { db: D1Database; entered: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let entered!: () => void;
+  const enteredP = new Promise<void>((resolve) => (entered = resolve));
+  const db = new Proxy(real, {
+    get(target, prop) {
+      if (prop === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          entered();
+          await released;
+          return target.batch(statements);
+        };
+      }
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { db, entered: enteredP, release };
+}
+
+/**
+ * A Durable Object's storage whose transactionSync() commits and then runs `after` (for example
+ * `state.abort()`: the object dies after its commit, before any reply leaves).
+ */
+export function afterCommitStorage(real: DurableObjectStorage, after: () => void): DurableObjectStorage {
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop === "transactionSync") {
+        return <T>(closure: () => T): T => {
+          const result = target.transactionSync(closure);
+          after();
+          return result;
         };
       }
       const value = Reflect.get(target, prop) as unknown;

@@ -42,7 +42,12 @@ describe("group commit and the maxBatch setting", () => {
   it("maxBatch = 1 commits every request on its own (one transaction, one D1 write each)", async () => {
     const tenant = `single-${crypto.randomUUID()}`;
     const stub = env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
-    const results = await withLog(stub, tenant, { maxBatch: 1 }, (log) => appendFive(viaParts(log, tenant)));
+    const results = await withLog(stub, tenant, { maxBatch: 1 }, async (log) => {
+      const r = await appendFive(viaParts(log, tenant));
+      // Each commit is answered at once and copied before the next commits; the last copy may still run.
+      await log.mirror.copy();
+      return r;
+    });
     const sizes = treeSizes(results).sort((a, b) => a.seq - b.seq);
     expect(sizes).toEqual([0, 1, 2, 3, 4].map((seq) => ({ seq, treeSize: seq + 1 })));
     const { results: rows } = await (await dbOf(tenant))
@@ -62,6 +67,7 @@ describe("group commit and the maxBatch setting", () => {
       // A failed D1 write drops the in-memory outbox; later passes read DO storage.
       failing = true;
       await appendFive(append);
+      expect(await log.mirror.copy()).toBe(false);
       failing = false;
       await appendFive(append);
       expect(await log.mirror.copy()).toBe(true);

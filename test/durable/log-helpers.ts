@@ -3,17 +3,21 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { JobView } from "../../src/durable/log-audit";
-import { api, auditOf, bearer, createKey, event, logSize, postEvent, tenantWithKeys } from "../worker/helpers";
+import { api, auditOf, bearer, createKey, event, logSize, postEvent, tenantWithKeys, mirrored } from "../worker/helpers";
 import { PLACEMENT_BINDINGS } from "../../src/durable/placement";
 
-/** Appends `n` events in batches of 100; `tag` goes into their metadata. */
-export async function appendN(tenant: string, key: string, n: number, tag = "a"): Promise<void> {
+/**
+ * Appends `n` events in batches of 100; `tag` goes into their metadata. Returns once D1 holds
+ * them too, unless `awaitMirror` is false (D1 failing on purpose).
+ */
+export async function appendN(tenant: string, key: string, n: number, tag = "a", awaitMirror = true): Promise<void> {
   for (let at = 0; at < n; at += 100) {
     const res = await postEvent(tenant, key, {
       events: Array.from({ length: Math.min(100, n - at) }, (_, i) => event({ metadata: { i: at + i, tag } })),
     });
     expect(res.status).toBe(201);
   }
+  if (awaitMirror) await mirrored(tenant);
 }
 
 /** Runs a verification to the end through the API, driving the LogAudit alarm while it goes on. */

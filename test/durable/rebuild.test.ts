@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { sealKeys } from "../../src/core/seal";
-import { api, bearer, createKey, event, postEvent, tenantWithKeys, dbOf, bucketOf } from "../worker/helpers";
+import { api, bearer, createKey, event, postEvent, tenantWithKeys, mirroredDbOf, bucketOf } from "../worker/helpers";
 import { runVerification } from "./log-helpers";
 
+/** The tenant's D1 rows, once the mirror holds every acknowledged entry. */
 async function rows(tenant: string) {
-  const db = await dbOf(tenant);
+  const db = await mirroredDbOf(tenant);
   const { results } = await db.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").bind(tenant).all();
   const { results: targets } = await db
     .prepare("SELECT * FROM audit_event_targets WHERE tenant_id = ? ORDER BY seq, position")
@@ -14,7 +15,7 @@ async function rows(tenant: string) {
 }
 
 async function wipeD1(tenant: string) {
-  const db = await dbOf(tenant);
+  const db = await mirroredDbOf(tenant);
   await db.batch([
     db.prepare("DROP TRIGGER audit_events_no_delete"),
     db.prepare("DROP TRIGGER audit_event_targets_no_delete"),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { canonicalize, type JsonValue } from "../../src/core/jcs";
-import { api, dbOf, event, logOf, postEvent, tenantWithKeys } from "./helpers";
+import { api, mirroredDbOf, event, logOf, postEvent, tenantWithKeys } from "./helpers";
 
 interface Receipt {
   seq: number;
@@ -20,7 +20,7 @@ async function leafHashOf(entry: string): Promise<string> {
 }
 
 const d1Rows = async (tenant: string) =>
-  (await dbOf(tenant))
+  (await mirroredDbOf(tenant))
     .prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? ORDER BY seq")
     .bind(tenant)
     .all<{ seq: number; entry: string; leaf_hash: string }>()
@@ -28,7 +28,7 @@ const d1Rows = async (tenant: string) =>
 
 /** The rows of the events the test appended (not the service's own `sealtrail.*` entries, such as key creations). */
 const d1Events = async (tenant: string) =>
-  (await dbOf(tenant))
+  (await mirroredDbOf(tenant))
     .prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? AND action NOT LIKE 'sealtrail.%' ORDER BY seq")
     .bind(tenant)
     .all<{ seq: number; entry: string; leaf_hash: string }>()

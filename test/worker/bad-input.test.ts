@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../../src/worker/event-schema";
-import { api, event, logOf, tenantWithKeys, dbOf } from "./helpers";
+import { api, event, logOf, tenantWithKeys, mirroredDbOf } from "./helpers";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -190,7 +190,7 @@ describe("bad input gets a clear 4xx and nothing is stored", async () => {
   it("after all of the above, the tenant's log holds no event (only the keys' creation)", async () => {
     const stats = await logOf(tenant).stats();
     expect(stats.size).toBe(base);
-    const row = await (await dbOf(tenant))
+    const row = await (await mirroredDbOf(tenant))
       .prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ?")
       .bind(tenant)
       .first<{ n: number }>();
@@ -205,7 +205,7 @@ describe("bad input gets a clear 4xx and nothing is stored", async () => {
       body: ev({ actor: { id: hostile, type: "user" }, metadata: { note: hostile } }),
     });
     expect(res.status).toBe(201);
-    const row = await (await dbOf(tenant))
+    const row = await (await mirroredDbOf(tenant))
       .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = ?")
       .bind(tenant, base)
       .first<{ entry: string }>();

@@ -2,7 +2,7 @@ import { exports, env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SealtrailClient, SealtrailError, verifyReceipt } from "../../src/client";
 import { publishedKeys } from "../../src/durable/checkpoint-keys";
-import { api, BASE, event, tenantWithKeys, dbOf } from "./helpers";
+import { api, BASE, event, tenantWithKeys, mirroredDbOf } from "./helpers";
 
 /** fetch into the real Worker, with scripted faults: "lost" = processed, then a 503 is returned. */
 function faultyFetch(script: ("ok" | "lost" | "busy" | "down")[]) {
@@ -44,7 +44,7 @@ describe("client SDK", () => {
     expect(slept).toContain(2000); // Retry-After honoured
     const seqs = receipts.map((r) => r.seq).sort((a, b) => a - b);
     expect(seqs).toEqual(Array.from({ length: 250 }, (_, i) => base + i));
-    const stored = await (await dbOf(tenant))
+    const stored = await (await mirroredDbOf(tenant))
       .prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND action = 'user.login'")
       .bind(tenant)
       .first<{ n: number }>();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { csvCell } from "../../src/worker/csv";
 import { CSV_COLUMNS } from "../../src/worker/routes/export";
-import { api, event, postEvent, tenantWithKeys, dbOf } from "./helpers";
+import { api, event, postEvent, tenantWithKeys, mirroredDbOf } from "./helpers";
 
 describe("CSV cells", () => {
   it("guard formula prefixes and make every control and bidi character visible", () => {
@@ -48,7 +48,7 @@ describe("export", () => {
     const lines = (await jsonl.text()).split("\n");
     expect(lines.pop()).toBe("");
     expect(lines).toHaveLength(10_000);
-    const { results } = await (await dbOf(tenant))
+    const { results } = await (await mirroredDbOf(tenant))
       .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq < ? ORDER BY seq")
       .bind(tenant, base, base + 10_000)
       .all<{ entry: string }>();
@@ -71,7 +71,7 @@ describe("export", () => {
     expect(filtered.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([base + 42]);
 
     // Each export is an entry in the log (the two full exports, then the filtered one).
-    const { results: logged } = await (await dbOf(tenant))
+    const { results: logged } = await (await mirroredDbOf(tenant))
       .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq")
       .bind(tenant, base + 10_000)
       .all<{ entry: string }>();

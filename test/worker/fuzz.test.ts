@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { toBase64 } from "../../src/core/bytes";
 import { entryLeafHash } from "../../src/core/entry";
 import { canonicalize, type JsonValue } from "../../src/core/jcs";
-import { api, tenantWithKeys, dbOf } from "./helpers";
+import { api, tenantWithKeys, mirroredDbOf } from "./helpers";
 
 // Strings with the characters that break naive systems: controls, quotes, bidi, surrogates.
 const nasty = fc.oneof(
@@ -68,7 +68,7 @@ describe("fuzzing the ingest route", () => {
     // Something got through, and something was refused: the generator reaches both sides.
     expect(statuses.get(201) ?? 0).toBeGreaterThan(0);
     expect([...statuses.keys()].some((s) => s >= 400)).toBe(true);
-    const { results } = await (await dbOf(tenant))
+    const { results } = await (await mirroredDbOf(tenant))
       .prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? ORDER BY seq")
       .bind(tenant)
       .all<{ seq: number; entry: string; leaf_hash: string }>();

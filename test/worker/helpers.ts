@@ -6,6 +6,14 @@ export const BASE = "http://127.0.0.1:8787";
 
 /** The tenant's TenantLog Durable Object (one per tenant, by name), for calls and faults the API does not offer. */
 export const logOf = (tenant: string) => env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenant));
+/**
+ * Waits until D1 holds every entry the tenant's log has committed: acknowledgements no longer
+ * wait for the D1 mirror (docs/design.md invariant 3), so a test that reads D1 directly asks first.
+ */
+export async function mirrored(tenant: string): Promise<void> {
+  for (let i = 0; i < 100; i++) if (await logOf(tenant).drainMirror()) return;
+  throw new Error(`the D1 mirror of ${tenant} did not catch up`);
+}
 /** The tenant's LogAudit Durable Object (its verification jobs). */
 export const auditOf = (tenant: string) => env.LOG_AUDIT.get(env.LOG_AUDIT.idFromName(tenant));
 
@@ -19,6 +27,11 @@ export async function placementOf(tenant: string): Promise<Placement> {
 
 /** The tenant's D1 shard: where its audit rows are (tests that read or plant rows use it). */
 export const dbOf = async (tenant: string): Promise<D1Database> => tenantStores(env, await placementOf(tenant)).db;
+/** The tenant's D1 shard once the mirror has caught up: acknowledgements do not wait for D1 (invariant 3). */
+export async function mirroredDbOf(tenant: string): Promise<D1Database> {
+  await mirrored(tenant);
+  return dbOf(tenant);
+}
 /** The tenant's R2 bucket. */
 export const bucketOf = async (tenant: string): Promise<R2Bucket> => tenantStores(env, await placementOf(tenant)).bucket;
 

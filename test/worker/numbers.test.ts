@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { readJson } from "../../src/core/strict-json";
-import { api, event, logOf, tenantWithKeys, dbOf } from "./helpers";
+import { api, event, logOf, tenantWithKeys, mirroredDbOf } from "./helpers";
 
 /** A decimal value as sign, significant digits (no leading or trailing zeros) and exponent. */
 interface Decimal {
@@ -134,7 +134,7 @@ describe("the number rule: one value, one outcome, one stored form", () => {
           );
           expect(res.status, literals.join(" ")).toBe(201);
           const { receipts } = (await res.json()) as { receipts: { seq: number }[] };
-          const { results } = await (await dbOf(tenant))
+          const { results } = await (await mirroredDbOf(tenant))
             .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq <= ? ORDER BY seq")
             .bind(tenant, receipts[0]!.seq, receipts.at(-1)!.seq)
             .all<{ entry: string }>();

@@ -7,7 +7,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TenantLog } from "../../src/durable/tenant-log";
-import { api, event, logOf, postEvent, tenantWithKeys, dbOf } from "./helpers";
+import { api, event, logOf, postEvent, tenantWithKeys, mirroredDbOf, mirrored } from "./helpers";
 import { d1RefusesRowsOf } from "../durable/faults";
 import { tamperD1 } from "../durable/log-helpers";
 
@@ -21,6 +21,7 @@ async function tenWithReader() {
   expect(
     (await postEvent(t.tenant, t.appendKey, { events: Array.from({ length: 10 }, (_, i) => event({ metadata: { i } })) })).status,
   ).toBe(201);
+  await mirrored(t.tenant);
   const get = (path: string) => api(`/v1/tenants/${t.tenant}${path}`, { headers: { "x-api-key": t.readKey } });
   return { ...t, get };
 }
@@ -42,7 +43,7 @@ describe("reads check rows against the log's tree", () => {
 
   it("an entry whose bytes and leaf hash column both changed is an integrity error", async () => {
     const { tenant, get } = await tenWithReader();
-    const row = await (await dbOf(tenant))
+    const row = await (await mirroredDbOf(tenant))
       .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq = 5")
       .bind(tenant)
       .first<{ entry: string }>();
@@ -64,12 +65,12 @@ describe("reads check rows against the log's tree", () => {
     );
     await expectIntegrityError(await get("/events/2"), 2);
     const size = (await logOf(tenant).stats()).size;
-    const last = await (await dbOf(tenant))
+    const last = await (await mirroredDbOf(tenant))
       .prepare("SELECT * FROM audit_events WHERE tenant_id = ? AND seq = 9")
       .bind(tenant)
       .first<Record<string, unknown>>();
     const forged = String(last!.entry).replace('"seq":9', `"seq":${size + 5}`);
-    await (await dbOf(tenant))
+    await (await mirroredDbOf(tenant))
       .prepare(
         "INSERT INTO audit_events (tenant_id, seq, entry, leaf_hash, received_at, action, actor_id, actor_type, outcome) VALUES (?, ?, ?, ?, ?, 'x.y', 'a', 'user', 'success')",
       )
@@ -80,7 +81,7 @@ describe("reads check rows against the log's tree", () => {
 
   it("an entry deleted from D1 is an integrity error, not a 404; an entry never written is a 404", async () => {
     const { tenant, get } = await tenWithReader();
-    const db = await dbOf(tenant);
+    const db = await mirroredDbOf(tenant);
     await db.batch([
       db.prepare("DROP TRIGGER audit_events_no_delete"),
       db.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 4").bind(tenant),
@@ -109,7 +110,7 @@ describe("reads check rows against the log's tree", () => {
   it("untampered entries, and entries the mirror has not copied yet, are served as before", async () => {
     // `base`: the keys' creation entries, which come before the ten events.
     const { tenant, appendKey, get, base } = await tenWithReader();
-    await d1RefusesRowsOf(await dbOf(tenant), tenant);
+    await d1RefusesRowsOf(await mirroredDbOf(tenant), tenant);
     expect((await postEvent(tenant, appendKey, event({ action: "late.event" }))).status).toBe(201);
     const late = await get(`/events/${base + 10}`);
     expect(late.status).toBe(200);
@@ -138,6 +139,7 @@ describe("exports check rows against the log's tree", () => {
       const events = Array.from({ length: 100 }, (_, j) => event({ metadata: { n: i * 100 + j } }));
       expect((await postEvent(tenant, appendKey, { events })).status).toBe(201);
     }
+    await mirrored(tenant);
     await tamperD1("UPDATE audit_events SET entry = replace(entry, 'user.login', 'user.logon') WHERE tenant_id = ? AND seq = 1005", tenant);
     const res = await get("/export?format=csv");
     expect(res.status).toBe(200);

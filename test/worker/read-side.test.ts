@@ -4,7 +4,7 @@ import { and } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents } from "../../src/db/audit-schema";
 import { filterConditions, type EventFilter } from "../../src/worker/event-query";
-import { api, event, postEvent, tenantWithKeys, dbOf } from "./helpers";
+import { api, event, postEvent, tenantWithKeys, mirroredDbOf } from "./helpers";
 
 interface Listed {
   events: { seq: number; event: { action: string } }[];
@@ -118,7 +118,7 @@ describe("reads are logged", () => {
     const { tenant, readKey, list, base } = await seeded();
     await list("action=doc.*");
     await api(`/v1/tenants/${tenant}/events/${base + 3}`, { headers: { "x-api-key": readKey } });
-    const { results } = await (await dbOf(tenant))
+    const { results } = await (await mirroredDbOf(tenant))
       .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq")
       .bind(tenant, base + 12)
       .all<{ entry: string }>();

@@ -9,7 +9,19 @@ import { parseVerifierKey, type NoteVerifier } from "../../src/core/note";
 import { verifyTlogProof } from "../../src/core/tlog-proof";
 import { publishedKeys } from "../../src/durable/checkpoint-keys";
 import { withLog } from "../durable/faults";
-import { api, bearer, createKey, createTenant, event, logOf, postEvent, signUp, tenantWithKeys, type Session, dbOf } from "./helpers";
+import {
+  api,
+  bearer,
+  createKey,
+  createTenant,
+  event,
+  logOf,
+  postEvent,
+  signUp,
+  tenantWithKeys,
+  type Session,
+  mirroredDbOf,
+} from "./helpers";
 
 const b64 = (s: string) => fromBase64(s)!;
 
@@ -27,7 +39,7 @@ async function verifiersOf(tenant: string): Promise<{ origin: string; verifiers:
 
 /** Roots at every size, recomputed here from D1's entry bytes (not from the Durable Object). */
 async function rootsFromD1(tenant: string): Promise<{ leaves: Hash[]; roots: Hash[] }> {
-  const { results } = await (await dbOf(tenant))
+  const { results } = await (await mirroredDbOf(tenant))
     .prepare("SELECT seq, entry FROM audit_events WHERE tenant_id = ? ORDER BY seq")
     .bind(tenant)
     .all<{ seq: number; entry: string }>();
@@ -125,7 +137,7 @@ describe("every tenant log is an RFC 6962 transparency log with signed C2SP chec
     expect(tlog.headers.get("content-disposition")).toBe('attachment; filename="4.tlog-proof"');
     expect(verifyTlogProof(await tlog.text(), leaves[4]!, origin, verifiers).ok).toBe(true);
     // Three proof downloads, three access entries after the ten events; the checkpoint read is not logged.
-    const { results } = await (await dbOf(tenant))
+    const { results } = await (await mirroredDbOf(tenant))
       .prepare("SELECT entry FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq")
       .bind(tenant, n)
       .all<{ entry: string }>();

@@ -4,7 +4,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { auditEvents } from "../../db/audit-schema";
-import type { AppendItem } from "../../durable/log-types";
+import type { AppendItem, Durability } from "../../durable/log-types";
 import { recordAccess } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { checkMissing, checkServedRows } from "../entry-integrity";
@@ -16,7 +16,7 @@ import { provenance } from "../provenance";
 import { parseWith, readJsonBody } from "../request";
 import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
-import { tenantLog } from "../tenant-log";
+import { awaitMirror, tenantLog } from "../tenant-log";
 import { tenantData } from "../placement";
 
 export const PAGE_SIZE_DEFAULT = 50;
@@ -30,6 +30,29 @@ function idempotencyHeader(c: Context<AppEnv>): string | undefined {
   const checked = IdempotencyKey.safeParse(key);
   if (!checked.success) throw new Failure({ reason: "invalid_idempotency_key", why: "malformed" });
   return checked.data;
+}
+
+/**
+ * RFC 7240 `Prefer` on an append: `durability=mirrored` asks for the receipt only once D1 holds
+ * the entries too (docs/design.md invariant 3); the default acknowledges at the log's commit.
+ * Preferences are comma-separated, `token [= value]` with optional `;` parameters; tokens are
+ * case-insensitive, values may be quoted. Unknown preferences and values are ignored (§2).
+ */
+export function preferredDurability(header: string | undefined): Durability | undefined {
+  if (header === undefined) return undefined;
+  for (const pref of header.split(",")) {
+    const [nameValue = ""] = pref.split(";");
+    const eq = nameValue.indexOf("=");
+    const name = (eq < 0 ? nameValue : nameValue.slice(0, eq)).trim().toLowerCase();
+    if (name !== "durability" || eq < 0) continue;
+    const value = nameValue
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1")
+      .toLowerCase();
+    if (value === "mirrored") return "mirrored";
+  }
+  return undefined;
 }
 
 const ListQuery = EventFilter.extend({
@@ -58,7 +81,9 @@ export const EVENT_ROUTES = {
   append: route({
     method: "post",
     path: "/v1/tenants/{t}/events",
-    summary: `Append one event, or {"events":[…]} (at most ${LIMITS.maxBatchEvents})`,
+    summary:
+      `Append one event, or {"events":[…]} (at most ${LIMITS.maxBatchEvents}). Acknowledged once the log has committed it; ` +
+      "with `Prefer: durability=mirrored`, once D1 holds it too (`Preference-Applied` says so)",
     permissions: ["append"],
     body: z.union([Event, Batch]),
     invalid: "invalid_event",
@@ -71,6 +96,7 @@ export const EVENT_ROUTES = {
       "too_many_events",
       "invalid_idempotency_key",
       "idempotency_conflict",
+      "not_mirrored",
       ...LOG_APPEND,
     ],
   }),
@@ -135,15 +161,20 @@ export const events = new Hono<AppEnv>()
       const key = idempotencyHeader(c);
       items = [{ event: parseWith(Event, body), ...(key === undefined ? {} : { idempotencyKey: key }) }];
     }
+    const durability = preferredDurability(c.req.header("prefer"));
     // Single events through a batcher when fan-in is on (fan-in.ts), else straight to the TenantLog.
-    const result = await appendEvents(c, items, provenance(c));
+    const result = await appendEvents(c, items, provenance(c), durability);
     if (!result.ok) throw new Failure(result.error);
+    // RFC 7240 §3: say which preference shaped this answer (the receipt waited for D1).
+    if (durability === "mirrored") c.header("Preference-Applied", "durability=mirrored");
     return batch ? c.json({ receipts: result.receipts }, 201) : c.json(result.receipts[0]!, 201);
   })
 
   .get("/", requirePermission(...list.permissions), async (c) => {
     const q = queryOf(c, list);
     const { cursor, limit, ...filter } = q;
+    // D1 follows the log's commits: let it catch up with what was acknowledged before this read.
+    await awaitMirror(c);
     const db = drizzle((await tenantData(c)).db);
     const where = filterConditions(db, c.var.access.tenantId, filter);
     const at = cursor ? Cursor.decode(cursor) : undefined;

@@ -17,6 +17,7 @@ import { EventFilter, filterConditions } from "../event-query";
 import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { tenantData } from "../placement";
+import { awaitMirror } from "../tenant-log";
 
 /** Rows read from D1 per page while streaming. */
 export const EXPORT_PAGE = 1_000;
@@ -105,6 +106,8 @@ export const exporter = new Hono<AppEnv>().get("/export", requirePermission(...E
       ),
     },
   );
+  // D1 follows the log's commits: let it catch up with what was acknowledged before this export.
+  await awaitMirror(c);
   const encoder = new TextEncoder();
   let after = -1;
   // Each page is checked against the log's tree before any of it is sent (entry-integrity.ts),

@@ -16,7 +16,7 @@ import { provenance } from "../provenance";
 import { readJsonBody } from "../request";
 import { bodyOf, LOG_APPEND, LOG_CALL, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
-import { logAudit, tenantLog } from "../tenant-log";
+import { awaitMirror, logAudit, tenantLog } from "../tenant-log";
 import { Receipt } from "./events";
 import { tenantData } from "../placement";
 
@@ -71,7 +71,9 @@ const Range = z.object({ from: z.number().int(), to: z.number().int() }).describ
 const Stats = z.object({
   size: z.number().int(),
   mirrored_to: z.number().int(),
-  mirror_lag: z.number().int(),
+  mirror_lag: z.number().int().describe("entries committed but not yet in D1"),
+  mirror_lag_ms: z.number().int().describe("ms since the oldest entry not yet in D1 was committed (0: D1 holds every entry)"),
+  mirror_lag_alert: z.boolean().describe("mirror_lag_ms is past the alert threshold (30 s)"),
   mirror_failures: z.number().int(),
   sealed_to: z.number().int(),
   latest_seal: z.record(z.string(), z.unknown()).nullable(),
@@ -133,7 +135,7 @@ export const SETTINGS_ROUTES = {
       bucket_seconds: z.number().int(),
       buckets: z.array(z.object({ start: z.string(), count: z.number().int() })),
     }),
-    errors: [],
+    errors: LOG_CALL,
   }),
   read: route({
     method: "get",
@@ -164,6 +166,8 @@ export const settings = new Hono<AppEnv>()
       size: s.size,
       mirrored_to: s.mirrored_to,
       mirror_lag: s.size - s.mirrored_to,
+      mirror_lag_ms: s.mirror_lag_ms,
+      mirror_lag_alert: s.mirror_lag_alert,
       mirror_failures: s.mirror_failures,
       sealed_to: s.sealed_to,
       latest_seal: s.latest_seal,
@@ -184,10 +188,12 @@ export const settings = new Hono<AppEnv>()
       last_full_verification: lastFull,
     } satisfies z.infer<typeof Stats>);
   })
-  // Entries per time bucket, counted in D1 on the (tenant_id, received_at, seq) index. Entries
-  // the mirror has not copied yet are not counted; `mirror_lag` in /stats says how many.
+  // Entries per time bucket, counted in D1 on the (tenant_id, received_at, seq) index, once D1
+  // holds what was acknowledged before this read (at most READ_MIRROR_WAIT_MS; not while D1
+  // fails: entries the mirror has not copied yet are then not counted, `mirror_lag` says how many).
   .get("/stats/activity", requirePermission(...activity.permissions), async (c) => {
     const { range } = queryOf(c, activity);
+    await awaitMirror(c);
     const { buckets, bucketMs } = ACTIVITY_RANGES[range];
     const end = (Math.floor(Date.now() / bucketMs) + 1) * bucketMs;
     const start = end - buckets * bucketMs;
