@@ -38,12 +38,26 @@ function hashPrefixed(hash: NonNullable<typeof oneShot>, prefix: number, text: s
   return hash("sha256", buffer.subarray(0, 1 + written), "buffer");
 }
 
+/** SHA-256 of the concatenated `parts` (an RFC 6962 node: 0x01 ‖ left ‖ right), through `scratch`. */
+function hashBytes(hash: NonNullable<typeof oneShot>, parts: readonly Uint8Array[]): Uint8Array {
+  let need = 0;
+  for (const p of parts) need += p.length;
+  if (need > MAX_SCRATCH) return hash("sha256", concatBytes(...parts), "buffer"); // a large input: not kept
+  if (scratch.length < need) scratch = Buffer.allocUnsafeSlow(Math.min(MAX_SCRATCH, 2 * need));
+  let at = 0;
+  for (const p of parts) {
+    scratch.set(p, at);
+    at += p.length;
+  }
+  return hash("sha256", scratch.subarray(0, need), "buffer");
+}
+
 export const nodeSha256: Sha256 = (parts) => {
   let digest: Uint8Array;
   if (oneShot && parts.length === 2 && isOneByte(parts[0]!) && typeof parts[1] === "string") {
     digest = hashPrefixed(oneShot, parts[0][0]!, parts[1]);
   } else if (oneShot && parts.every((p): p is Uint8Array => typeof p !== "string")) {
-    digest = oneShot("sha256", concatBytes(...parts), "buffer");
+    digest = hashBytes(oneShot, parts);
   } else {
     const h = nodeCrypto.createHash("sha256");
     for (const p of parts) h.update(p);

@@ -12,7 +12,8 @@ import { Cursor, EventFilter, filterConditions } from "../event-query";
 import { Failure } from "../errors";
 import { Batch, Event, IdempotencyKey, LIMITS } from "../event-schema";
 import { provenance } from "../provenance";
-import { parseWith, readJsonBody } from "../request";
+import { readJsonBody } from "../request";
+import { parseBatch, parseEvent } from "../event-check";
 import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { tenantLog } from "../tenant-log";
@@ -125,13 +126,13 @@ export const events = new Hono<AppEnv>()
       if (Array.isArray(count) && count.length > LIMITS.maxBatchEvents) {
         throw new Failure({ reason: "too_many_events", limit: LIMITS.maxBatchEvents });
       }
-      items = parseWith(Batch, body).events.map(({ idempotency_key, ...event }) => ({
+      items = parseBatch(body).events.map(({ idempotency_key, ...event }) => ({
         event,
         ...(idempotency_key === undefined ? {} : { idempotencyKey: idempotency_key }),
       }));
     } else {
       const key = idempotencyHeader(c);
-      items = [{ event: parseWith(Event, body), ...(key === undefined ? {} : { idempotencyKey: key }) }];
+      items = [{ event: parseEvent(body), ...(key === undefined ? {} : { idempotencyKey: key }) }];
     }
     const result = await tenantLog(c).append(c.var.access.tenantId, items, provenance(c));
     if (!result.ok) throw new Failure(result.error);
