@@ -62,7 +62,9 @@ const Context = z
   .catchall(scalar)
   .refine((c) => Object.keys(c).length <= LIMITS.maxContextKeys, `at most ${LIMITS.maxContextKeys} keys`);
 
-const utf8Length = (s: string) => new TextEncoder().encode(s).length;
+const encoder = new TextEncoder();
+/** UTF-8 bytes of `s`: its length when it is ASCII (most events; no copy made), else encoded. */
+const utf8Length = (s: string) => (/[^\x00-\x7f]/.test(s) ? encoder.encode(s).length : s.length);
 
 /**
  * Bytes of a parsed JSON value as RFC 8785 canonical JSON, without canonicalizing: JCS and
