@@ -3,7 +3,8 @@
 // prints a table and writes bench/results.json. Bounded: every load phase stops by itself
 // after its time or request budget. Never assert times in tests: this is the only place.
 // Options: --runs N (default 3), --seconds S per load run (default 5), --only a,b (row ids;
-// mirror_lag and outage are issue #15's D1 rows; outage runs once, 45 s),
+// mirror_lag and outage are issue #15's D1 rows, outage runs once, 45 s; "heap" grows one log
+// to 10^6 entries once, about 13 min on a 2-core machine),
 // --profile (CPU profile of workerd during the single-event row, via the inspector).
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -88,6 +89,13 @@ row("outage_acked", "D1 failing 30 s under 500 appends/s (--d1-rate; 45 s run): 
 row("outage_p99", "D1 failing 30 s under 500 appends/s: p99 latency over the run", "ms", null, "lower");
 row("outage_drain", "D1 failing 30 s: time from D1's recovery until D1 holds every entry (retry backoff included)", "s", null, "lower");
 row("outage_lost", "D1 failing 30 s: acknowledged entries missing from D1 after the drain", "entries", 0, "lower");
+// Issue #15 item 5 (bench/run.mjs heapPhase): the Worker isolate's JS heap (the tenant's Durable
+// Object runs in it) after a full GC, read over the inspector, as one log grows; and workerd's
+// RSS after the load rows ran (serverPhase).
+row("heap_1e5", "JS heap of the Worker + TenantLog isolate after GC, one log at 10^5 entries", "MiB", 32, "lower");
+row("heap_1e6", "JS heap of the Worker + TenantLog isolate after GC, one log at 10^6 entries", "MiB", 32, "lower");
+row("rss_after_load", "workerd RSS after the load rows ran (idle, all workerd processes)", "MiB", null, "lower");
+row("rss_after_gc", "workerd RSS after that, once every isolate ran a full GC (inspector)", "MiB", null, "lower");
 
 const record = (id, value, detail) => {
   const r = rows.get(id);
@@ -147,7 +155,9 @@ async function shardSpread(server, tenants) {
 // ---- phases -------------------------------------------------------------------------------
 
 async function serverPhase() {
-  const server = await startServer({}, opts.profile ? { inspectorPort: 9329 } : {});
+  // An inspector for --profile and for the heaps after load (rss_after_gc); a random port, as
+  // other benches on the machine may hold one.
+  const server = await startServer({}, { inspectorPort: 9330 + Math.floor(Math.random() * 500) });
   const { base } = server;
   log(`Miniflare at ${base}; workerd memory ${JSON.stringify(workerdMemory())} MiB`);
   const [one, lat, bat, over, ...many] = await setupTenants(base, 4 + 16, server.origin);
@@ -271,6 +281,101 @@ async function serverPhase() {
       record("proof", ms, res);
       log(`inclusion proof at ${res.size}: ${ms.toFixed(3)} ms (${res.hashes} hashes)`);
     }
+  }
+  if (["single", "latency", "batched", "tenants16", "overload"].some(wanted)) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = workerdMemory();
+    record("rss_after_load", after.rss, after);
+    // What of it is V8 heap that no GC has collected yet: workerd runs no major GC in an idle
+    // isolate, so garbage from the load stays resident until one runs (here, before a snapshot).
+    const heaps = {};
+    for (const target of [...PROFILED, "core:user:core-bench"]) {
+      heaps[target] = await heapAfterGc(server, target).catch(() => undefined);
+    }
+    const gced = workerdMemory();
+    record("rss_after_gc", gced.rss, { ...gced, heaps });
+    log(`workerd RSS after the load rows: ${after.rss} MiB (peak ${after.hwm} MiB); after a GC in every isolate: ${gced.rss} MiB`);
+  }
+  await server.stop();
+}
+
+// ---- heap (issue #15 item 5) --------------------------------------------------------------
+
+/** A Chrome DevTools protocol session with one of workerd's isolates (Miniflare's inspector). */
+async function inspect(server, target) {
+  const inspector = await server.mf.getInspectorURL();
+  const ws = new WebSocket(new URL(`/${target}`, inspector).href.replace(/^http/, "ws"));
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error(`no inspector session for ${target}`));
+  });
+  let id = 0;
+  const waiting = new Map();
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.id !== undefined) waiting.get(msg.id)?.(msg.result ?? msg.error);
+  };
+  const send = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`inspector: no answer to ${method}`)), 120_000);
+      waiting.set(++id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  return { send, close: () => ws.close() };
+}
+
+/**
+ * The isolate's used JS heap after a full GC, in MiB, over a fresh inspector session. The GC is
+ * the one V8 runs before a heap snapshot (the snapshot itself is dropped): workerd never
+ * answered HeapProfiler.collectGarbage once the isolate had served appends.
+ */
+async function heapAfterGc(server, target = "core:user:sealtrail") {
+  const session = await inspect(server, target);
+  try {
+    await session.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+    const usage = await session.send("Runtime.getHeapUsage");
+    return { used: usage.usedSize / 2 ** 20, total: usage.totalSize / 2 ** 20 };
+  } finally {
+    session.close();
+  }
+}
+
+/**
+ * Grows one tenant's log to 10^6 entries through TenantLog.append (bench/worker.ts
+ * /__bench/fill), sealing every 10^5 (so entries are mirrored, sealed and evicted as in
+ * production), and reads the isolate's heap after GC at 10^5 and 10^6, with workerd's RSS.
+ * The Worker and its Durable Objects share one isolate (core:user:sealtrail).
+ */
+async function heapPhase() {
+  const server = await startServer({}, { inspectorPort: 9330 + Math.floor(Math.random() * 500) });
+  const [t] = await setupTenants(server.base, 1, server.origin);
+  // RSS read before each snapshot: writing one grows workerd's RSS by about its size.
+  const startRss = workerdMemory().rss;
+  const start = await heapAfterGc(server);
+  log(`heap at start ${start.used.toFixed(1)} MiB; workerd RSS ${startRss} MiB`);
+  const chunk = 10_000;
+  const t0 = performance.now();
+  for (let from = 0; from < 1_000_000; from += chunk) {
+    const size = from + chunk;
+    const seal = size % 100_000 === 0 ? 1 : 0;
+    const r = await fetch(`${server.base}/__bench/fill?tenant=${t.tenant}&n=${chunk}&from=${from}&seal=${seal}`, {
+      method: "POST",
+      signal: AbortSignal.timeout(600_000),
+    });
+    if (!r.ok) throw new Error(`fill: ${r.status} ${await r.text()}`);
+    await r.arrayBuffer();
+    if (size === 100_000 || size === 1_000_000) {
+      const mem = workerdMemory();
+      const h = await heapAfterGc(server);
+      record(size === 100_000 ? "heap_1e5" : "heap_1e6", h.used, { ...h, size, workerd_rss: mem.rss, start_used: start.used });
+      log(`log at ${size}: heap ${h.used.toFixed(1)} MiB used (${h.total.toFixed(1)} total); workerd RSS ${mem.rss} MiB`);
+    } else if (seal)
+      log(
+        `log at ${size} (${((size * 1000) / (performance.now() - t0)).toFixed(0)} entries/s); heap ${(await heapAfterGc(server)).used.toFixed(1)} MiB`,
+      );
   }
   await server.stop();
 }
@@ -652,6 +757,8 @@ function verdicts() {
     mirror_lag_p99: med("mirror_lag_p99") === undefined ? null : med("mirror_lag_p99") <= 1000,
     outage_acked: med("outage_acked") === undefined ? null : med("outage_acked") === 100,
     outage_lost: med("outage_lost") === undefined ? null : med("outage_lost") === 0,
+    heap_1e5: med("heap_1e5") === undefined ? null : med("heap_1e5") <= 32,
+    heap_1e6: med("heap_1e6") === undefined ? null : med("heap_1e6") <= 32,
     overload_503:
       med("overload_503") === undefined
         ? null
@@ -686,6 +793,7 @@ if (["baseline", "single", "latency", "batched", "tenants16", "overload", "encod
 if (wanted("maxbatch1")) await maxBatchPhase();
 if (wanted("fanin")) await fanInPhase();
 if (wanted("mirror_lag") || wanted("outage")) await mirrorPhase();
+if (wanted("heap")) await heapPhase();
 if (wanted("cli_verify")) cliPhase();
 if (wanted("witness")) await witnessPhase();
 const v = verdicts();

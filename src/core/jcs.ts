@@ -14,10 +14,33 @@
  */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * Code units that JSON.stringify escapes (RFC 8785 §3.2.2.2: `"`, `\\`, U+0000–U+001F) and
+ * surrogates (which may be lone). A string with none of them is its own JSON text between quotes.
+ */
+const NEEDS_ESCAPE_OR_CHECK = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /** RFC 8785 §3.2.2.2: a string as JSON text; refuses lone surrogates (I-JSON). */
 export function canonicalString(s: string): string {
+  if (!NEEDS_ESCAPE_OR_CHECK.test(s)) return `"${s}"`;
   if (!s.isWellFormed()) throw new Error("Lone surrogate is not allowed");
   return JSON.stringify(s);
+}
+
+/**
+ * `"key":` for object keys seen before: events repeat the same few keys. Bounded (short keys,
+ * at most KEY_CACHE_LIMIT of them, never evicted): a cache of what no input can grow.
+ */
+const keyCache = new Map<string, string>();
+const KEY_CACHE_LIMIT = 1024;
+const KEY_CACHE_MAX_LENGTH = 64;
+
+function keyText(key: string): string {
+  const cached = keyCache.get(key);
+  if (cached !== undefined) return cached;
+  const text = `${canonicalString(key)}:`;
+  if (key.length <= KEY_CACHE_MAX_LENGTH && keyCache.size < KEY_CACHE_LIMIT) keyCache.set(key, text);
+  return text;
 }
 
 function sorted(keys: string[]): string[] {
@@ -55,12 +78,10 @@ function write(value: JsonValue | undefined): string {
       }
       assertPlain(value);
       let out = "{";
-      let first = true;
       for (const key of sorted(Object.keys(value))) {
         const item = value[key];
         if (item === undefined) continue;
-        out += `${(first ? "" : ",") + canonicalString(key)}:${write(item)}`;
-        first = false;
+        out += (out.length === 1 ? "" : ",") + keyText(key) + write(item);
       }
       return `${out}}`;
     }
@@ -69,63 +90,12 @@ function write(value: JsonValue | undefined): string {
   }
 }
 
-/** True for keys that JavaScript objects enumerate before all others (array indices). */
-const INDEX_KEY = /^(?:0|[1-9][0-9]*)$/;
-
 /**
- * A copy of `value` whose objects have their keys inserted in RFC 8785 order, checking every
- * string and number on the way; UNORDERABLE if some object has an array-index key ("0", "12"),
- * which JavaScript would enumerate first whatever the insertion order, or a "__proto__" key,
- * which an assignment would not copy.
- */
-function sortedCopy(value: JsonValue | undefined): JsonValue | undefined | typeof UNORDERABLE {
-  switch (typeof value) {
-    case "string":
-      if (!value.isWellFormed()) throw new Error("Lone surrogate is not allowed");
-      return value;
-    case "number":
-      if (!Number.isFinite(value)) throw new Error(Number.isNaN(value) ? "NaN is not allowed" : "Infinity is not allowed");
-      return value;
-    case "boolean":
-      return value;
-    case "object": {
-      if (value === null) return null;
-      if (Array.isArray(value)) {
-        const out: JsonValue[] = new Array(value.length);
-        for (let i = 0; i < value.length; i++) {
-          const item = value[i];
-          const copy = item === undefined ? null : sortedCopy(item);
-          if (copy === UNORDERABLE) return UNORDERABLE;
-          out[i] = copy as JsonValue;
-        }
-        return out;
-      }
-      assertPlain(value);
-      const out: { [key: string]: JsonValue } = {};
-      for (const key of sorted(Object.keys(value))) {
-        if (!key.isWellFormed()) throw new Error("Lone surrogate is not allowed");
-        // An own "__proto__" key (JSON.parse makes one) would set the copy's prototype instead.
-        if (INDEX_KEY.test(key) || key === "__proto__") return UNORDERABLE;
-        const item = value[key];
-        if (item === undefined) continue;
-        const copy = sortedCopy(item);
-        if (copy === UNORDERABLE) return UNORDERABLE;
-        out[key] = copy as JsonValue;
-      }
-      return out;
-    }
-    default:
-      throw new TypeError("value has no JSON representation");
-  }
-}
-const UNORDERABLE = Symbol("unorderable");
-
-/**
- * RFC 8785 canonical JSON text of `value`. Fast path: a key-sorted copy serialized by the
- * native JSON.stringify (whose string and number forms are the RFC's, see above); objects
- * with array-index keys take the hand-written serializer instead.
+ * RFC 8785 canonical JSON text of `value`, written directly: keys sorted by UTF-16 code units
+ * (§3.2.3; array-index keys, which JavaScript enumerates first, are sorted like any other),
+ * strings and numbers in JSON.stringify's forms (see above). Measured in workerd (issue #15):
+ * about twice as fast as a key-sorted copy serialized by JSON.stringify, which it replaced.
  */
 export function canonicalize(value: JsonValue): string {
-  const copy = sortedCopy(value);
-  return copy === UNORDERABLE ? write(value) : JSON.stringify(copy);
+  return write(value);
 }

@@ -24,24 +24,47 @@ export const LIMITS = {
   maxIdempotencyKeyLength: 128,
 } as const;
 
+/**
+ * Lengths (UTF-16 code units, as zod's `.max` counts) and patterns of the event's fields: the
+ * zod schemas below and the compiled check (event-check.ts) are both built from these.
+ */
+export const FIELD_LIMITS = {
+  refId: 256,
+  refType: 64,
+  refName: 256,
+  action: 128,
+  contextId: 256,
+  contextValue: 1024,
+  metadataKey: 256,
+} as const;
+export const ACTION_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]+$/;
+export const OUTCOMES = ["success", "failure", "denied", "unknown"] as const;
+
 const text = (max: number) => z.string().min(1).max(max);
 
-const Ref = z.strictObject({ id: text(256), type: text(64), name: text(256).optional() });
+const Ref = z.strictObject({
+  id: text(FIELD_LIMITS.refId),
+  type: text(FIELD_LIMITS.refType),
+  name: text(FIELD_LIMITS.refName).optional(),
+});
 
 export const IdempotencyKey = z
   .string()
   .min(1)
   .max(LIMITS.maxIdempotencyKeyLength)
-  .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
+  .regex(IDEMPOTENCY_KEY_PATTERN, "must be printable ASCII without spaces");
 
-const scalar = z.union([z.string().max(1024), z.number(), z.boolean(), z.null()]);
+const scalar = z.union([z.string().max(FIELD_LIMITS.contextValue), z.number(), z.boolean(), z.null()]);
 
 const Context = z
-  .object({ request_id: text(256).optional(), session_id: text(256).optional() })
+  .object({ request_id: text(FIELD_LIMITS.contextId).optional(), session_id: text(FIELD_LIMITS.contextId).optional() })
   .catchall(scalar)
   .refine((c) => Object.keys(c).length <= LIMITS.maxContextKeys, `at most ${LIMITS.maxContextKeys} keys`);
 
-const utf8Length = (s: string) => new TextEncoder().encode(s).length;
+const encoder = new TextEncoder();
+/** UTF-8 bytes of `s`: its length when it is ASCII (most events; no copy made), else encoded. */
+const utf8Length = (s: string) => (/[^\x00-\x7f]/.test(s) ? encoder.encode(s).length : s.length);
 
 /**
  * Bytes of a parsed JSON value as RFC 8785 canonical JSON, without canonicalizing: JCS and
@@ -51,7 +74,7 @@ const utf8Length = (s: string) => new TextEncoder().encode(s).length;
  */
 export const canonicalSize = (v: unknown): number => utf8Length(JSON.stringify(v));
 
-function depth(v: unknown): number {
+export function depth(v: unknown): number {
   if (v === null || typeof v !== "object") return 0;
   let deepest = 0;
   for (const child of Object.values(v)) deepest = Math.max(deepest, depth(child));
@@ -59,7 +82,7 @@ function depth(v: unknown): number {
 }
 
 const Metadata = z
-  .record(z.string().max(256), z.json())
+  .record(z.string().max(FIELD_LIMITS.metadataKey), z.json())
   .refine((m) => canonicalSize(m) <= LIMITS.maxMetadataBytes, `at most ${LIMITS.maxMetadataBytes} bytes as canonical JSON`);
 
 /**
@@ -73,11 +96,14 @@ const Metadata = z
 export const RESERVED_ACTION_PREFIX = "sealtrail.";
 export const isReservedAction = (action: string): boolean => /^sealtrail(\.|$)/i.test(action);
 
+/** RFC 3339 date-time with a Z or numeric offset (zod's ISO datetime; its pattern: event-check.ts). */
+export const OccurredAt = z.iso.datetime({ offset: true });
+
 const eventFields = {
   action: z
     .string()
-    .max(128)
-    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "a dotted name such as user.login")
+    .max(FIELD_LIMITS.action)
+    .regex(ACTION_PATTERN, "a dotted name such as user.login")
     .refine((a) => !isReservedAction(a), {
       message: `actions starting with "${RESERVED_ACTION_PREFIX}" (in any case) are reserved for entries the service writes itself`,
       params: { reason: "reserved_action" satisfies SchemaRefusal },
@@ -85,8 +111,8 @@ const eventFields = {
     .describe(`a dotted name such as user.login; names starting with "${RESERVED_ACTION_PREFIX}" are reserved`),
   actor: Ref,
   targets: z.array(Ref).max(LIMITS.maxTargets).default([]),
-  outcome: z.enum(["success", "failure", "denied", "unknown"]),
-  occurred_at: z.iso.datetime({ offset: true }).optional(),
+  outcome: z.enum(OUTCOMES),
+  occurred_at: OccurredAt.optional(),
   context: Context.optional(),
   metadata: Metadata.optional(),
 };

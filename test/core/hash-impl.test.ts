@@ -52,6 +52,18 @@ describe("native SHA-256 = @noble/hashes", () => {
     );
   });
 
+  it("leaf hashes of texts of every length, past the reused input buffer and its cap (any prefix byte)", () => {
+    // native-sha256.ts encodes a prefix byte and a text into a reused buffer, grown as needed,
+    // and a fresh one past 1 MiB: a short text after a long one must not hash leftover bytes.
+    const texts = ["", "a", "é☃😀".repeat(700), "x".repeat(1400), "\uD800".repeat(2000), "ab", "y".repeat(400_000), "z"];
+    for (const text of texts) {
+      for (const prefix of [0x00, 0x01, 0xff]) {
+        const parts = [Uint8Array.of(prefix), text];
+        expect(hex(nodeSha256(parts))).toBe(hex(nobleSha256Parts(parts)));
+      }
+    }
+  });
+
   it("refuses an implementation that is not SHA-256", () => {
     expect(installSha256(() => new Uint8Array(32))).toBe(false);
     expect(hex(sha256Text("abc"))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

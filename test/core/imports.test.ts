@@ -83,7 +83,7 @@ const MAY_USE_PACKAGES: Record<string, [what: string, allowed: RegExp]> = {
   "src/cli": ["Node's own (node:*)", /^node:/],
   "src/client": ["none", /^$/],
   "src/console": ["none", /^$/],
-  "src/runtime": ["node:crypto", /^node:crypto$/],
+  "src/runtime": ["node:crypto and node:buffer", /^node:(crypto|buffer)$/],
   "src/witness": ["cloudflare:workers", /^cloudflare:workers$/],
 };
 const partOf = (file: string) => file.split("/").slice(0, 2).join("/");

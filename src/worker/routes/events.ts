@@ -13,7 +13,8 @@ import { Failure } from "../errors";
 import { appendEvents } from "../fan-in";
 import { Batch, Event, IdempotencyKey, LIMITS } from "../event-schema";
 import { provenance } from "../provenance";
-import { parseWith, readJsonBody } from "../request";
+import { readJsonBody } from "../request";
+import { parseBatch, parseEvent } from "../event-check";
 import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { awaitMirror, tenantLog } from "../tenant-log";
@@ -153,13 +154,13 @@ export const events = new Hono<AppEnv>()
       if (Array.isArray(count) && count.length > LIMITS.maxBatchEvents) {
         throw new Failure({ reason: "too_many_events", limit: LIMITS.maxBatchEvents });
       }
-      items = parseWith(Batch, body).events.map(({ idempotency_key, ...event }) => ({
+      items = parseBatch(body).events.map(({ idempotency_key, ...event }) => ({
         event,
         ...(idempotency_key === undefined ? {} : { idempotencyKey: idempotency_key }),
       }));
     } else {
       const key = idempotencyHeader(c);
-      items = [{ event: parseWith(Event, body), ...(key === undefined ? {} : { idempotencyKey: key }) }];
+      items = [{ event: parseEvent(body), ...(key === undefined ? {} : { idempotencyKey: key }) }];
     }
     const durability = preferredDurability(c.req.header("prefer"));
     // Single events through a batcher when fan-in is on (fan-in.ts), else straight to the TenantLog.
