@@ -7,10 +7,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { preferredDurability } from "../../src/worker/routes/events";
 import { d1RefusesRowsOf } from "../durable/faults";
-import { api, event, logOf, mirrored, postEvent, tenantWithKeys } from "./helpers";
+import { api, dbOf, event, logOf, mirrored, postEvent, tenantWithKeys } from "./helpers";
 
-const d1Row = (tenant: string, seq: number) =>
-  env.DB.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? AND seq = ?").bind(tenant, seq).first<{ seq: number }>();
+const d1Row = async (tenant: string, seq: number) =>
+  (await dbOf(tenant)).prepare("SELECT seq FROM audit_events WHERE tenant_id = ? AND seq = ?").bind(tenant, seq).first<{ seq: number }>();
 
 describe("Prefer: durability=mirrored", () => {
   it("parses as RFC 7240 says: case-insensitive token, optional quotes and parameters; other preferences ignored", () => {
@@ -43,7 +43,7 @@ describe("Prefer: durability=mirrored", () => {
   it("with D1 failing: plain appends are acknowledged; a mirrored one answers 503 not_mirrored, yet is committed, and its retry gets the same receipt", async () => {
     const { tenant, appendKey, readKey, base } = await tenantWithKeys();
     await mirrored(tenant); // the keys' creation entries
-    const lift = await d1RefusesRowsOf(env.DB, tenant);
+    const lift = await d1RefusesRowsOf(await dbOf(tenant), tenant);
     expect((await postEvent(tenant, appendKey, event({ action: "a.plain" }))).status).toBe(201);
     const body = event({ action: "a.mirrored" });
     const headers = { prefer: "durability=mirrored", "idempotency-key": "m-1" };
