@@ -34,9 +34,17 @@ export interface TenantSettings {
   legalHold: boolean;
   /** An event whose occurred_at differs from received_at by more than this is flagged. */
   maxClockSkewMs: number;
+  /** The checkpoint and hash tiles under /logs/<tenant>/ are readable by anyone (docs/design.md "Tiles"). */
+  publicLog: boolean;
 }
 
-export const DEFAULT_SETTINGS: TenantSettings = { sealIntervalMs: 60_000, retentionYears: 7, legalHold: false, maxClockSkewMs: 300_000 };
+export const DEFAULT_SETTINGS: TenantSettings = {
+  sealIntervalMs: 60_000,
+  retentionYears: 7,
+  legalHold: false,
+  maxClockSkewMs: 300_000,
+  publicLog: false,
+};
 
 export interface StoredEntry {
   seq: number;
@@ -136,6 +144,7 @@ export class LogStore {
     if (!columns.has("max_clock_skew_ms")) {
       this.#sql.exec(`ALTER TABLE settings ADD COLUMN max_clock_skew_ms INTEGER NOT NULL DEFAULT ${DEFAULT_SETTINGS.maxClockSkewMs}`);
     }
+    if (!columns.has("public_log")) this.#sql.exec("ALTER TABLE settings ADD COLUMN public_log INTEGER NOT NULL DEFAULT 0");
   }
 
   /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
@@ -232,6 +241,17 @@ export class LogStore {
       .map((r) => bytes(r.hash));
   }
 
+  /**
+   * Complete subtrees (level, index) for index in [from, from + count), in order: a tile's hashes
+   * (c2sp.org/tlog-tiles; durable/tiles.ts). Tree nodes are never evicted.
+   */
+  nodesAt(level: number, from: number, count: number): Hash[] {
+    return this.#sql
+      .exec("SELECT hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx", level, from, from + count)
+      .toArray()
+      .map((r) => bytes(r.hash));
+  }
+
   /** The idempotency keys of entries in [from, to), by seq. */
   idempotencyKeysIn(from: number, to: number): Map<number, string> {
     const rows = this.#sql.exec("SELECT key, seq FROM idempotency WHERE seq >= ? AND seq < ?", from, to).toArray();
@@ -324,6 +344,11 @@ export class LogStore {
     return this.#seals(`WHERE id >= ${Math.floor(from)} ORDER BY id LIMIT ${Math.floor(limit)}`);
   }
 
+  /** Seals holding any entry of [from, to), in order (durable/tiles.ts reads evicted entries from their bundles). */
+  sealsCovering(from: number, to: number): SealRecord[] {
+    return this.#seals(`WHERE to_seq > ${Math.floor(from)} AND from_seq < ${Math.floor(to)} ORDER BY id`);
+  }
+
   unindexedSeals(): SealRecord[] {
     return this.#seals("WHERE published = 1 AND indexed = 0 ORDER BY id");
   }
@@ -353,7 +378,7 @@ export class LogStore {
 
   #readSettings(): TenantSettings {
     const row = this.#sql
-      .exec("SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms FROM settings WHERE id = 0")
+      .exec("SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, public_log FROM settings WHERE id = 0")
       .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
     return {
@@ -361,20 +386,22 @@ export class LogStore {
       retentionYears: Number(row.retention_years),
       legalHold: Number(row.legal_hold) === 1,
       maxClockSkewMs: Number(row.max_clock_skew_ms),
+      publicLog: Number(row.public_log) === 1,
     };
   }
 
   writeSettings(s: TenantSettings): void {
     this.#settings = undefined;
     this.#sql.exec(
-      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms) VALUES (0, ?, ?, ?, ?)
+      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, public_log) VALUES (0, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
          retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
-         max_clock_skew_ms = excluded.max_clock_skew_ms`,
+         max_clock_skew_ms = excluded.max_clock_skew_ms, public_log = excluded.public_log`,
       s.sealIntervalMs,
       s.retentionYears,
       s.legalHold ? 1 : 0,
       s.maxClockSkewMs,
+      s.publicLog ? 1 : 0,
     );
   }
 

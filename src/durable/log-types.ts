@@ -4,6 +4,7 @@
  * them (tenant-log.ts lists them).
  */
 import type { JsonObject } from "../core/entry";
+import type { EntryTooLarge } from "./entry-size";
 import type { SettingsError } from "./settings";
 
 export type { TenantSettings } from "./log-store";
@@ -34,6 +35,7 @@ export type LogError =
   | { reason: "overloaded"; retryAfterSeconds: number }
   | { reason: "log_unavailable" }
   | { reason: "split_view"; refusal: Refusal }
+  | EntryTooLarge
   | SettingsError;
 
 export type AppendResult = { ok: true; receipts: Receipt[] } | { ok: false; error: LogError };

@@ -16,6 +16,7 @@ export interface SettingsPatch {
   retention_years?: number;
   legal_hold?: boolean;
   max_clock_skew_seconds?: number;
+  public_log?: boolean;
 }
 
 /** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
@@ -24,6 +25,7 @@ export type SettingsView = {
   retention_years: number;
   legal_hold: boolean;
   max_clock_skew_seconds: number;
+  public_log: boolean;
 };
 
 export type SettingsError = { reason: "legal_hold_active"; retentionYears: number; requested: number };
@@ -33,6 +35,7 @@ export const settingsView = (s: TenantSettings): SettingsView => ({
   retention_years: s.retentionYears,
   legal_hold: s.legalHold,
   max_clock_skew_seconds: s.maxClockSkewMs / 1000,
+  public_log: s.publicLog,
 });
 
 /**
@@ -48,6 +51,7 @@ export function applySettingsPatch(
     retentionYears: patch.retention_years ?? before.retentionYears,
     legalHold: patch.legal_hold ?? before.legalHold,
     maxClockSkewMs: patch.max_clock_skew_seconds !== undefined ? patch.max_clock_skew_seconds * 1000 : before.maxClockSkewMs,
+    publicLog: patch.public_log ?? before.publicLog,
   };
   if ((before.legalHold || after.legalHold) && after.retentionYears < before.retentionYears) {
     return { ok: false, error: { reason: "legal_hold_active", retentionYears: before.retentionYears, requested: after.retentionYears } };

@@ -35,6 +35,9 @@ import { rebuildD1, type RebuildResult } from "./rebuild";
 import { Sealer } from "./sealer";
 import type { AppendRequest } from "./sequencer";
 import { applySettingsPatch, settingsView, type SettingsPatch } from "./settings";
+import { oversizedEntry } from "./entry-size";
+import { Tiles, type TileResult } from "./tiles";
+import type { TileRef } from "../core/tiles";
 
 export interface LogOptions {
   /** Bindings to use instead of env's (fault tests wrap the real ones: test/durable/faults.ts). */
@@ -54,6 +57,8 @@ export interface Log {
   mirror: D1Mirror;
   sealer: Sealer;
   reads: LogReads;
+  /** c2sp.org/tlog-tiles: full tiles to R2 as the tree grows (tiles.ts). */
+  tiles: Tiles;
   db: D1Database;
   bucket: R2Bucket;
   now: () => number;
@@ -78,12 +83,17 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     now,
     mirror,
     admit: (tenant) => sealer.admit(tenant),
-    afterCommit: () => sealer.schedule(),
+    afterCommit: () => {
+      sealer.schedule();
+      tiles.grew();
+    },
     maxBatch: options.maxBatch ?? Infinity,
   });
   const reads = new LogReads({ store, env, commit, sealer });
+  const tiles = new Tiles({ bucket, store, now, size });
   return {
     store,
+    tiles,
     alarm,
     commit,
     mirror,
@@ -132,6 +142,9 @@ export class TenantLog extends DurableObject<Env> {
    */
   async append(tenant: string, items: AppendItem[], provenance: JsonObject): Promise<AppendResult> {
     this.#claim(tenant);
+    // Every entry must fit an entry bundle's uint16 length (c2sp.org/tlog-tiles; entry-size.ts).
+    const tooLarge = oversizedEntry(tenant, items, provenance);
+    if (tooLarge) return { ok: false, error: tooLarge };
     return this.#log.commit.enqueue(tenant, { req: { items, provenance } });
   }
 
@@ -208,6 +221,12 @@ export class TenantLog extends DurableObject<Env> {
     return this.#log.reads.treeStateAt(size);
   }
 
+  /** A c2sp.org/tlog-tiles tile or entry bundle computed from this log (tiles.ts); full ones in R2 are served by the Worker. */
+  async tile(tenant: string, ref: TileRef): Promise<TileResult> {
+    this.#assertTenant(tenant);
+    return this.#log.tiles.tile(tenant, ref);
+  }
+
   async seals(tenant: string, from: number, limit: number): Promise<SealView[]> {
     this.#assertTenant(tenant);
     return this.#log.reads.seals(from, limit);
@@ -276,6 +295,8 @@ export class TenantLog extends DurableObject<Env> {
     if (this.#tenant !== undefined) {
       // After a failed pass the sealer has armed its backoff; scheduling now would undo it.
       if ((await sealer.seal(this.#tenant, false)).ok) sealer.schedule();
+      // Full tiles a failed pass left behind (tiles.ts); a commit usually writes them first.
+      await this.#log.tiles.sync(this.#tenant);
     }
   }
 }

@@ -12,6 +12,9 @@ import { Failure } from "./errors";
 export const tenantLog = (c: Context<AppEnv>) =>
   failClosed("TenantLog", c.env.TENANT_LOG.get(c.env.TENANT_LOG.idFromName(c.var.access.tenantId)));
 
+/** A tenant's Durable Object by id, for routes that may serve without a principal (routes/tiles.ts, public logs). */
+export const tenantLogOf = (env: Env, tenantId: string) => failClosed("TenantLog", env.TENANT_LOG.get(env.TENANT_LOG.idFromName(tenantId)));
+
 /** The calling tenant's LogAudit object (verification runs), failing closed the same way. */
 export const logAudit = (c: Context<AppEnv>) =>
   failClosed("LogAudit", c.env.LOG_AUDIT.get(c.env.LOG_AUDIT.idFromName(c.var.access.tenantId)));

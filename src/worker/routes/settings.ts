@@ -31,6 +31,7 @@ const SettingsPatch = z
     retention_years: z.number().int().min(RETENTION_YEARS_MIN).max(RETENTION_YEARS_MAX).optional(),
     legal_hold: z.boolean().optional(),
     max_clock_skew_seconds: z.number().int().min(1).max(86_400).optional(),
+    public_log: z.boolean().optional().describe("anyone may read the checkpoint and hash tiles under /logs/<tenant>/ (never entries)"),
   })
   .refine((p) => Object.keys(p).length > 0, "change at least one setting");
 
@@ -46,6 +47,7 @@ const Settings = z.object({
   retention_years: z.number().int(),
   legal_hold: z.boolean(),
   max_clock_skew_seconds: z.number().int(),
+  public_log: z.boolean(),
 });
 const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
 const Stats = z.object({
