@@ -8,7 +8,6 @@
  */
 import type { JsonObject } from "../core/entry";
 import { MAX_ENTRY_BYTES } from "../core/tiles";
-import type { AppendItem } from "./log-types";
 
 /**
  * Bytes an entry holds besides its event and provenance (entry.ts `encodeEntry`): the keys and
@@ -38,7 +37,7 @@ export function entryBytesBound(tenant: string, event: JsonObject, provenance: J
 export type EntryTooLarge = { reason: "entry_too_large"; bytes: number; limit: number };
 
 /** The refusal for a request any of whose entries could exceed MAX_ENTRY_BYTES, or undefined. */
-export function oversizedEntry(tenant: string, items: readonly AppendItem[], provenance: JsonObject): EntryTooLarge | undefined {
+export function oversizedEntry(tenant: string, items: readonly { event: JsonObject }[], provenance: JsonObject): EntryTooLarge | undefined {
   const provenanceBytes = jsonBytesBound(provenance);
   // The common case costs one bound per event; the exact count runs only near the limit.
   for (const item of items) {
