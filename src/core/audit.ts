@@ -29,7 +29,9 @@ export type VerificationFailure =
   | { kind: "seal_missing"; key: string }
   | { kind: "bundle_mismatch"; key: string; seq: number | null; detail: string; expected?: string; found?: string }
   | { kind: "index_mismatch"; key: string; expected: string; found: string }
-  | { kind: "head_mismatch"; seq: number; expected: string; found: string };
+  | { kind: "head_mismatch"; seq: number; expected: string; found: string }
+  /** A c2sp.org/tlog-tiles object in R2 that is not the log's tile (src/durable/verification.ts "tiles"). */
+  | { kind: "tile_mismatch"; key: string; detail: string };
 
 /** Where a verification run is; JSON-serializable so it can be stored between chunks. */
 export interface AuditState {

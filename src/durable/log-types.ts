@@ -126,4 +126,7 @@ export interface LogStats {
   usual_gap_ms: number;
   /** No entry for STALL_FACTOR usual gaps (and at least STALL_MIN_MS). */
   ingest_stalled: boolean;
+  /** Entries covered by full c2sp.org/tlog-tiles tiles in R2 (durable/tiles.ts), and the tile writer's last error. */
+  tiles_to: number;
+  tiles_error: string | null;
 }

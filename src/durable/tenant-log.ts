@@ -257,6 +257,8 @@ export class TenantLog extends DurableObject<Env> {
       last_received_at: c.last_received_at,
       usual_gap_ms: c.usual_gap_ms,
       ingest_stalled: c.ingest_stalled,
+      tiles_to: this.#log.tiles.writtenTo,
+      tiles_error: this.#log.tiles.lastError,
     };
   }
 

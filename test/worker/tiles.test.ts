@@ -177,6 +177,42 @@ describe("tlog-tiles under /logs/<tenant>/", () => {
   });
 });
 
+describe("tiles in R2 are checked like every other store", () => {
+  it("a full verification names a tile or bundle in R2 that is not the log's; /stats says how far tiles go", async () => {
+    const { owner, tenant, appendKey, readKey } = await tenantWithKeys();
+    await append(tenant, appendKey, 520);
+    await expect
+      .poll(
+        async () =>
+          ((await (await api(`/v1/tenants/${tenant}/stats`, { headers: bearer(owner) })).json()) as { tiles_to: number }).tiles_to,
+      )
+      .toBe(512);
+    const verify = async () =>
+      (await (await api(`/v1/tenants/${tenant}/verify`, { method: "POST", headers: bearer(owner) })).json()) as {
+        report: { ok: boolean; failures: { kind: string; key?: string }[] };
+      };
+    expect((await verify()).report).toMatchObject({ ok: true });
+    // Someone with access to the bucket replaces a full tile and a bundle (R2 has no delete lock in tests).
+    const key = tileKey(tenant, { level: 0, index: 1, width: 256 });
+    const bytes = new Uint8Array(await (await env.BUCKET.get(key))!.arrayBuffer());
+    bytes[0]! ^= 1;
+    await env.BUCKET.put(key, bytes);
+    const bundleKey = tileKey(tenant, { level: "entries", index: 0, width: 256 });
+    await env.BUCKET.put(bundleKey, new Uint8Array([0, 1, 0x41]));
+    const report = (await verify()).report;
+    expect(report.ok).toBe(false);
+    expect(report.failures).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: "tile_mismatch", key }),
+        expect.objectContaining({ kind: "tile_mismatch", key: bundleKey }),
+      ]),
+    );
+    // The Worker serves what R2 holds (it never recomputes a written full tile): a tile client sees the change.
+    const served = await get(tenant, "tile/0/001", { "x-api-key": readKey });
+    expect(new Uint8Array(await served.arrayBuffer())).toEqual(bytes);
+  });
+});
+
 describe("entry size (c2sp.org/tlog-tiles: uint16 lengths)", () => {
   it("refuses an entry that could exceed 65,535 bytes, storing nothing", async () => {
     const { tenant, base } = await tenantWithKeys();

@@ -64,6 +64,8 @@ const Stats = z.object({
   last_received_at: z.string().nullable(),
   usual_gap_ms: z.number().int(),
   ingest_stalled: z.boolean(),
+  tiles_to: z.number().int().describe("entries covered by full c2sp.org/tlog-tiles tiles written to R2"),
+  tiles_error: z.string().nullable().describe("the tile writer's last error, null when it caught up"),
   last_full_verification: z
     .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
     .nullable()
@@ -131,6 +133,8 @@ export const settings = new Hono<AppEnv>()
       last_received_at: s.last_received_at,
       usual_gap_ms: s.usual_gap_ms,
       ingest_stalled: s.ingest_stalled,
+      tiles_to: s.tiles_to,
+      tiles_error: s.tiles_error,
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
     } satisfies z.infer<typeof Stats>);
