@@ -13,7 +13,8 @@ import { HEAD_CHECKPOINT, PRECHECK_ROLE, runPrecheckWorker, verifyDir, verifyDir
 import { describeProofFailure, verifiersFrom, verifyProofFiles, type EntryFile } from "./verify-proof";
 import { useNativeSha256 } from "../runtime/native-sha256";
 import { monitor } from "./monitor";
-import { describeTileFailure, httpTileGet, verifyTiles } from "./tiles";
+import { describeTileFailure, verifyTiles } from "../core/tile-client";
+import { httpTileGet } from "./tiles";
 
 // Node's OpenSSL SHA-256 for every hash (checked against test vectors; noble otherwise).
 useNativeSha256();

@@ -25,7 +25,7 @@ import {
   TileSet,
   type TileFailure,
   type TileGet,
-} from "./tiles";
+} from "../core/tile-client";
 
 /** Exit codes (README "Monitor"): 0 all good; 1 the log misbehaved (fork, rollback, bad signature or tiles); 2 usage or I/O; 3 quorum not met. */
 export const EXIT_OK = 0;

@@ -16,7 +16,7 @@ import { CompactRange } from "../../src/core/merkle";
 import { parseVerifierKey, signNote } from "../../src/core/note";
 import { encodeEntryBundle, encodeTile, tilePath, tilesForSize } from "../../src/core/tiles";
 import { EXIT_LOG_FAILED, EXIT_OK, EXIT_QUORUM, pollOnce, type MonitorOptions } from "../../src/cli/monitor";
-import { verifyTiles, type TileGet } from "../../src/cli/tiles";
+import { verifyTiles, type TileGet } from "../../src/core/tile-client";
 import { useNativeSha256 } from "../../src/runtime/native-sha256";
 import { keyOf, originOf, secret } from "./chain";
 
