@@ -219,6 +219,8 @@ export interface Settings {
   retention_years: number;
   legal_hold: boolean;
   max_clock_skew_seconds: number;
+  /** The checkpoint and hash tiles under /logs/<tenant>/ are readable without a credential. */
+  public_log: boolean;
 }
 
 /** PUT /v1/tenants/:t/settings: the settings now, and the receipt of the entry recording the change. */

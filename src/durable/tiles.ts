@@ -52,6 +52,8 @@ export class Tiles {
   #running = false;
   #retryAt = 0;
   #lastError: string | null = null;
+  /** Fixed by the log's first append; read once. */
+  #tenant: string | undefined;
 
   constructor(deps: TilesDeps) {
     this.#d = deps;
@@ -71,7 +73,8 @@ export class Tiles {
    * by the commit; a pass is serialized with the others and never throws.
    */
   grew(): void {
-    const tenant = this.#d.store.tenant();
+    this.#tenant ??= this.#d.store.tenant();
+    const tenant = this.#tenant;
     if (tenant === undefined || this.#running || this.#d.now() < this.#retryAt) return;
     if (this.#fullTo() <= this.writtenTo) return;
     void this.sync(tenant);

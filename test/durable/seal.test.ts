@@ -324,6 +324,7 @@ describe("settings", () => {
       retention_years: 7,
       legal_hold: false,
       max_clock_skew_seconds: 300,
+      public_log: false,
     });
     const res = await put({ seal_interval_seconds: 300, legal_hold: true });
     expect(res.status).toBe(200);
