@@ -145,6 +145,15 @@ describe("tlog-tiles under /logs/<tenant>/", () => {
     expect(anonymous.headers.get("access-control-allow-origin")).toBe("*");
     expect((await get(tenant, "tile/entries/000")).status).toBe(401);
     expect((await get(tenant, "tile/entries/000", { "x-api-key": readKey })).status).toBe(200);
+    // Turned off again: private at once (in this isolate; others within PUBLIC_CACHE_MS).
+    const off = await api(`/v1/tenants/${tenant}/settings`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", ...bearer(owner) },
+      body: JSON.stringify({ public_log: false }),
+    });
+    expect(off.status).toBe(200);
+    expect((await get(tenant, "tile/0/000")).status).toBe(401);
+    expect((await get(tenant, "tile/0/000", { "x-api-key": verifyKey })).status).toBe(200);
     // A consistency proof from tiles alone.
     const proof = consistencyProof(100, cp.size, read);
     const rootAt100 = (await logOf(tenant).rootAt(tenant, 100)) as { ok: true; value: string };

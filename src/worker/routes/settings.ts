@@ -16,6 +16,7 @@ import { bodyOf, LOG_APPEND, LOG_CALL, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { logAudit, tenantLog } from "../tenant-log";
 import { Receipt } from "./events";
+import { forgetPublicLog } from "./tiles";
 
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
@@ -170,5 +171,7 @@ export const settings = new Hono<AppEnv>()
     const event = principalEvent(c, "sealtrail.settings.updated", { id: tenant, type: "tenant" });
     const result = await tenantLog(c).updateSettings(tenant, patch, event, provenance(c));
     if (!result.ok) throw new Failure(result.error);
+    // Other isolates follow within PUBLIC_CACHE_MS (routes/tiles.ts).
+    if (patch.public_log !== undefined) forgetPublicLog(tenant);
     return c.json({ settings: view(result.settings), receipt: result.receipts[0] });
   });

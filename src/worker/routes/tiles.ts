@@ -62,6 +62,32 @@ const FULL_TILE_MAX_AGE = 31_536_000;
 /** A partial tile of width W never changes either, but it is computed: a short lifetime. */
 const PARTIAL_TILE_MAX_AGE = 60;
 
+/**
+ * Whether a tenant's log is public, as this isolate last read it (D1 for the tenant, then its
+ * Durable Object's settings), trusted for PUBLIC_CACHE_MS: a public log's tiles are fetched by the
+ * hundred, and turning `public_log` off takes effect within that time. Bounded: the oldest entry
+ * goes first.
+ */
+export const PUBLIC_CACHE_MS = 5_000;
+const PUBLIC_CACHE_MAX = 1_000;
+const publicLogs = new Map<string, { public: boolean; atMs: number }>();
+
+/** After a settings change (routes/settings.ts): this isolate reads the setting again. */
+export const forgetPublicLog = (tenant: string): boolean => publicLogs.delete(tenant);
+
+async function isPublic(c: Context<AppEnv>, tenant: string): Promise<boolean> {
+  const now = Date.now();
+  const known = publicLogs.get(tenant);
+  if (known && now - known.atMs < PUBLIC_CACHE_MS) return known.public;
+  // A D1 read before the object: a request naming no tenant never creates a Durable Object.
+  const row = await drizzle(c.env.DB).select({ id: organization.id }).from(organization).where(eq(organization.id, tenant)).get();
+  const open = row !== undefined && (await tenantLogOf(c.env, tenant).settings(tenant)).publicLog;
+  publicLogs.delete(tenant);
+  if (publicLogs.size >= PUBLIC_CACHE_MAX) publicLogs.delete(publicLogs.keys().next().value!);
+  publicLogs.set(tenant, { public: open, atMs: now });
+  return open;
+}
+
 interface Reader {
   tenant: string;
   /** No credential: the tenant's log is public. */
@@ -82,11 +108,7 @@ async function readerOf(c: Context<AppEnv>, permissions: readonly Permission[], 
     }
     return { tenant: c.var.access.tenantId, anonymous: false };
   }
-  if (!publicOk || !TENANT_ID.test(tenant)) throw new Failure({ reason: "unauthenticated" });
-  // A D1 read before the object: a request naming no tenant never creates a Durable Object.
-  const known = await drizzle(c.env.DB).select({ id: organization.id }).from(organization).where(eq(organization.id, tenant)).get();
-  if (!known) throw new Failure({ reason: "unauthenticated" });
-  if (!(await tenantLogOf(c.env, tenant).settings(tenant)).publicLog) throw new Failure({ reason: "unauthenticated" });
+  if (!publicOk || !TENANT_ID.test(tenant) || !(await isPublic(c, tenant))) throw new Failure({ reason: "unauthenticated" });
   return { tenant, anonymous: true };
 }
 
