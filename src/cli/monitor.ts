@@ -176,7 +176,16 @@ export async function pollOnce(o: MonitorOptions): Promise<PollResult> {
 /** Polls once, or every `everySeconds` until a poll fails (its code is returned). */
 export async function monitor(o: Omit<MonitorOptions, "nowMs"> & { everySeconds?: number }, log: (line: string) => void): Promise<number> {
   for (;;) {
-    const r = await pollOnce({ ...o, nowMs: Date.now() });
+    let r: PollResult;
+    try {
+      r = await pollOnce({ ...o, nowMs: Date.now() });
+    } catch (e) {
+      // Once (cron): an I/O error is exit 2 (main.ts). Continuously: the log may be back next time.
+      if (o.everySeconds === undefined) throw e;
+      log(`poll failed, trying again in ${o.everySeconds} s: ${e instanceof Error ? e.message : String(e)}`);
+      await new Promise((resolve) => setTimeout(resolve, o.everySeconds! * 1000));
+      continue;
+    }
     log(r.evidence ? `${r.message}\nevidence saved in ${r.evidence}` : r.message);
     if (r.code !== EXIT_OK || o.everySeconds === undefined) return r.code;
     await new Promise((resolve) => setTimeout(resolve, o.everySeconds! * 1000));

@@ -297,8 +297,11 @@ export class TenantLog extends DurableObject<Env> {
     if (this.#tenant !== undefined) {
       // After a failed pass the sealer has armed its backoff; scheduling now would undo it.
       if ((await sealer.seal(this.#tenant, false)).ok) sealer.schedule();
-      // Full tiles a failed pass left behind (tiles.ts); a commit usually writes them first.
-      await this.#log.tiles.sync(this.#tenant);
+      // Full tiles a failed pass left behind, or a backlog (tiles.ts); a commit usually writes them
+      // first. A backlog longer than one pass continues at the next alarm, in a second.
+      if (!(await this.#log.tiles.sync(this.#tenant)) && this.#log.tiles.lastError === null) {
+        this.#log.alarm.arm(this.#log.now() + 1_000);
+      }
     }
   }
 }

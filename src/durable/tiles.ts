@@ -27,6 +27,8 @@ import type { LogStore } from "./log-store";
 export const TILES_TO = "tiles_to";
 /** After a failed pass, commits do not start another one for this long (the alarm retries too). */
 const RETRY_AFTER_MS = 30_000;
+/** Chunks one pass writes at most (a backlog, e.g. a log older than tiles, continues at the next alarm). */
+export const CHUNKS_PER_PASS = 256;
 
 export const tilesPrefix = (tenant: string): string => `tenants/${tenant}/tiles/`;
 /** The R2 key of a full tile (partial tiles are not stored). */
@@ -84,7 +86,7 @@ export class Tiles {
     return Math.floor(this.#d.size() / TILE_WIDTH) * TILE_WIDTH;
   }
 
-  /** Writes every full tile not yet in R2; true when all are. */
+  /** Writes the full tiles not yet in R2 (at most CHUNKS_PER_PASS chunks); true when all are. */
   sync(tenant: string): Promise<boolean> {
     const pass = this.#chain.then(() => this.#pass(tenant));
     this.#chain = pass.catch(() => undefined);
@@ -96,7 +98,12 @@ export class Tiles {
     this.#running = true;
     const cache: BundleCache = new Map();
     try {
+      let chunks = 0;
       for (let at = this.writtenTo; at + TILE_WIDTH <= this.#fullTo(); at += TILE_WIDTH) {
+        if (chunks++ === CHUNKS_PER_PASS) {
+          this.#lastError = null; // progress, not a failure: the caller continues later
+          return false;
+        }
         const failure = await this.#writeChunk(tenant, at / TILE_WIDTH, cache);
         if (failure) {
           this.#lastError = failure;
