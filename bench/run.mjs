@@ -62,6 +62,13 @@ row("tree_grow", "tree append into DO SQLite up to 10^6 leaves (setup for the pr
 row("proof", "inclusion proof at 10^6 entries, in the Durable Object", "ms", 5, "lower");
 row("cli_verify", "offline verification (CLI, --jobs = all cores) of a 10^6-entry bundle chain", "entries/s", 300_000, "higher");
 row(
+  "tile_verify",
+  "verification from c2sp.org/tlog-tiles alone (CLI verify-tiles --entries, loopback HTTP) of a 10^5-entry log",
+  "entries/s",
+  null,
+  "higher",
+);
+row(
   "overload_503",
   "overload: batched POSTs at 256 connections, share answered 503 + Retry-After",
   "%",
@@ -630,6 +637,24 @@ function cliPhase() {
   rmSync(chain.dir, { recursive: true, force: true });
 }
 
+/** tile_verify: `sealtrail verify-tiles --entries` against a 10^5-entry log served as tiles (bench/tile-verify.ts). */
+function tilePhase() {
+  const bundled = spawnSync(
+    "esbuild",
+    ["bench/tile-verify.ts", "--bundle", "--platform=node", "--format=esm", "--outfile=.bench/tile-verify.mjs", "--log-level=warning"],
+    { encoding: "utf8" },
+  );
+  if (bundled.status !== 0) throw new Error(bundled.stderr);
+  for (let run = 0; run < RUNS; run++) {
+    const r = spawnSync(process.execPath, [".bench/tile-verify.mjs", "100000"], { encoding: "utf8", maxBuffer: 1 << 24 });
+    const out = JSON.parse(r.stdout);
+    if (r.status !== 0 || !out.ok) throw new Error(`verify-tiles failed: ${r.stderr}`);
+    const perS = (out.entries * 1000) / out.ms;
+    record("tile_verify", perS, { entries: out.entries, ms: out.ms });
+    log(`sealtrail verify-tiles: ${perS.toFixed(0)} entries/s (${out.entries} entries, startup included)`);
+  }
+}
+
 // ---- profiling (optional) -----------------------------------------------------------------
 
 /** Isolates profiled with --profile: the Worker (and its Durable Objects), D1, R2 and Miniflare's entry. */
@@ -796,6 +821,7 @@ if (wanted("mirror_lag") || wanted("outage")) await mirrorPhase();
 if (wanted("heap")) await heapPhase();
 if (wanted("cli_verify")) cliPhase();
 if (wanted("witness")) await witnessPhase();
+if (wanted("tile_verify")) tilePhase();
 const v = verdicts();
 printTable(v);
 const results = {

@@ -13,6 +13,9 @@ import { HEAD_CHECKPOINT, PRECHECK_ROLE, runPrecheckWorker, verifyDir, verifyDir
 import { describeProofFailure, verifiersFrom, verifyProofFiles, type EntryFile } from "./verify-proof";
 import { checkWitnesses, newestCheckpointIn, witnessPolicy } from "./witnesses";
 import { useNativeSha256 } from "../runtime/native-sha256";
+import { monitor } from "./monitor";
+import { describeTileFailure, verifyTiles } from "../core/tile-client";
+import { httpTileGet } from "./tiles";
 
 // Node's OpenSSL SHA-256 for every hash (checked against test vectors; noble otherwise).
 useNativeSha256();
@@ -28,6 +31,18 @@ const USAGE = `usage:
       fields beside its bytes (event, provenance, seq, received_at, leaf_hash) are what they say
   sealtrail fetch --url <base url> --tenant <tenant id> --token <verify key> [--out <dir>]
       download a tenant's snapshots, its current signed checkpoint and the keys it publishes
+  sealtrail verify-tiles <prefix> --key <verifier key> [--token <key>] [--entries] [--previous <file>] [--json]
+      verify a log from its c2sp.org/tlog-tiles resources alone (<prefix>: <server>/logs/<tenant id>/,
+      or any tlog-tiles log): the signed checkpoint, every hash tile, the root they give; --entries
+      also hashes every entry bundle (needs a key with read); --previous: a checkpoint saved earlier,
+      which the current one must extend (consistency proof from tiles)
+  sealtrail monitor <prefix> --key <verifier key> [--token <key>] [--state <dir>] [--every <seconds>]
+                    [--witness <vkey>]... [--quorum k] [--action-prefix <p>] [--actor <id>] [--from <seq>]
+      poll the checkpoint (once, or every N seconds); check its signature, k witness cosignatures,
+      and that it extends the last checkpoint stored in --state (default .sealtrail-monitor), with a
+      consistency proof from tiles; report new entries whose action starts with --action-prefix
+      and/or whose actor id is --actor (reads entry bundles: needs read). On a failure, evidence
+      files (both checkpoints, the proof, the tiles) are saved under --state
   sealtrail help
       this text (also --help, -h, and <command> --help)
 
@@ -43,7 +58,8 @@ const USAGE = `usage:
   --entry      a Sealtrail entry: its exact bytes, or the JSON of GET /v1/tenants/:t/events/:seq
   --entry-raw  any transparency log's entry (c2sp.org/tlog-proof): the file's exact bytes
   --json       print the report as JSON
-exit codes: 0 verified, 1 verification failed, 2 usage or I/O error`;
+exit codes: 0 verified, 1 verification failed (monitor: a fork, a rollback, a bad signature or tile),
+            2 usage or I/O error, 3 (monitor) witness quorum not met`;
 
 class Usage extends Error {}
 
@@ -142,11 +158,18 @@ async function main(argv: string[]): Promise<number> {
       token: { type: "string" },
       out: { type: "string" },
       jobs: { type: "string" },
+      entries: { type: "boolean" },
+      previous: { type: "string" },
+      state: { type: "string" },
+      every: { type: "string" },
       witness: { type: "string", multiple: true },
       quorum: { type: "string" },
+      "action-prefix": { type: "string" },
+      actor: { type: "string" },
+      from: { type: "string" },
     },
   });
-  if (values.help && ["verify", "verify-proof", "fetch"].includes(command ?? "")) {
+  if (values.help && ["verify", "verify-proof", "fetch", "verify-tiles", "monitor"].includes(command ?? "")) {
     console.log(USAGE);
     return 0;
   }
@@ -250,6 +273,60 @@ async function main(argv: string[]): Promise<number> {
         console.log(`  sealtrail verify ${out} --key <verifier key>`);
       }
       return 0;
+    }
+    case "verify-tiles": {
+      const [prefix] = positionals;
+      if (!prefix) throw new Usage("verify-tiles needs the log's prefix URL");
+      const verifiers = verifiersFrom(keysFrom(values.key));
+      if (!verifiers.ok) throw new Usage(`bad --key: ${verifiers.error.detail}`);
+      const report = await verifyTiles({
+        get: httpTileGet(prefix, values.token),
+        verifiers: verifiers.value,
+        entries: values.entries ?? false,
+        ...(values.previous !== undefined ? { previous: readFileSync(values.previous, "utf8") } : {}),
+        onProgress: progress("tiles"),
+      });
+      if (values.json) console.log(json(report));
+      else if (report.ok) {
+        const entries = values.entries ? `, ${plural(report.entries, "entry", "entries")} hashed` : "";
+        const extended = report.consistent_with !== undefined ? `; extends the checkpoint of size ${report.consistent_with}` : "";
+        console.log(
+          `OK: ${report.origin} at size ${report.size} verified from ${plural(report.tiles, "tile", "tiles")}${entries}${extended}`,
+        );
+      } else console.error(`FAILED: ${report.failure ? describeTileFailure(report.failure) : "unknown"}`);
+      return report.ok ? 0 : 1;
+    }
+    case "monitor": {
+      const [prefix] = positionals;
+      if (!prefix) throw new Usage("monitor needs the log's prefix URL");
+      const verifiers = verifiersFrom(keysFrom(values.key));
+      if (!verifiers.ok) throw new Usage(`bad --key: ${verifiers.error.detail}`);
+      const whole = (v: string | undefined, name: string, min: number) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isSafeInteger(n) || n < min) throw new Usage(`${name} must be a whole number >= ${min}`);
+        return n;
+      };
+      const quorum = whole(values.quorum, "--quorum", 1);
+      if (quorum !== undefined && quorum > (values.witness?.length ?? 0))
+        throw new Usage("--quorum needs at least that many --witness keys");
+      const every = whole(values.every, "--every", 1);
+      const from = whole(values.from, "--from", 0);
+      return monitor(
+        {
+          get: httpTileGet(prefix, values.token),
+          verifiers: verifiers.value,
+          state: values.state ?? ".sealtrail-monitor",
+          ...(values.witness ? { witnesses: values.witness } : {}),
+          ...(quorum !== undefined ? { quorum } : {}),
+          ...(values["action-prefix"] !== undefined ? { actionPrefix: values["action-prefix"] } : {}),
+          ...(values.actor !== undefined ? { actor: values.actor } : {}),
+          ...(from !== undefined ? { from } : {}),
+          ...(every !== undefined ? { everySeconds: every } : {}),
+          out: (line) => console.log(line),
+        },
+        (line) => console.error(line),
+      );
     }
     default:
       throw new Usage(command ? `unknown command ${command}` : "no command");

@@ -1,4 +1,4 @@
-/** Tenant settings: seal interval, retention and legal hold, clock-skew bound. Each change is logged. */
+/** Tenant settings: seal interval, retention and legal hold, clock-skew bound, public log. Each change is logged. */
 import { json, tenantPath } from "./api";
 import { h } from "./dom";
 import { tenantHash, type TenantContext } from "./route";
@@ -27,6 +27,12 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
       num("max_clock_skew_seconds", 1, 86400),
       "Events whose occurred_at is further than this from their receipt are flagged.",
     ),
+    h(
+      "label",
+      { class: "check" },
+      h("input", { type: "checkbox", name: "public_log", checked: s.public_log }),
+      " Public log: anyone may read the signed checkpoint and hash tiles (c2sp.org/tlog-tiles, /logs/<tenant>/); entries stay private",
+    ),
     h("button", { type: "submit" }, "Save settings"),
     status,
   );
@@ -39,6 +45,7 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
       // Witnesses are set through the API (PUT /settings): unchanged here.
       witnesses: s.witnesses,
       witness_quorum: s.witness_quorum,
+      public_log: d.get("public_log") !== null,
     };
     const patch = Object.fromEntries(Object.entries(next).filter(([k, v]) => s[k as keyof Settings] !== v));
     if (Object.keys(patch).length === 0) {

@@ -38,7 +38,7 @@ export function readPin(tenant: string): Pin | null {
 }
 
 /** The last checkpoint this browser verified for the tenant, or null. */
-function readSeen(tenant: string): { size: number; root: Uint8Array } | null {
+export function readSeen(tenant: string): { size: number; root: Uint8Array } | null {
   try {
     const seen = JSON.parse(localStorage.getItem(seenKey(tenant)) ?? "null") as { size?: unknown; root?: unknown } | null;
     const root = typeof seen?.root === "string" ? fromBase64(seen.root) : undefined;

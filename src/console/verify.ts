@@ -7,6 +7,7 @@ import { checkQuorum, parseCosignerKey } from "../core/cosignature";
 import { ApiError, json, query, tenantPath } from "./api";
 import { h, show } from "./dom";
 import type { TenantContext } from "./route";
+import { checkFromTiles } from "./tiles";
 import { checkCheckpoint, checkEntry, describeFailure, pinState, writePin, type CheckFailure, type Pin } from "./trust";
 import { ago, banner, copyable, errorBanner } from "./ui";
 import type { EntryView, EventPage, Job, Report, ReportList, Stats, VerificationFailure } from "./wire";
@@ -289,6 +290,17 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
       .catch((e) => browser.replaceChildren(errorBanner(e)))
       .finally(() => (browserButton.disabled = false));
   });
+  const tilesOut = h("div", { "data-testid": "tile-checks" });
+  const tilesButton = h("button", { type: "button", class: "secondary", "data-testid": "check-tiles" }, "Check from tiles");
+  tilesButton.addEventListener("click", () => {
+    if (!pin) return;
+    tilesButton.disabled = true;
+    tilesOut.replaceChildren(banner("info", "Fetching tiles…"));
+    void checkFromTiles(t, pin)
+      .then((r) => tilesOut.replaceChildren(banner(r.ok ? "ok" : "bad", r.message)))
+      .catch((e) => tilesOut.replaceChildren(errorBanner(e)))
+      .finally(() => (tilesButton.disabled = false));
+  });
   return h(
     "section",
     null,
@@ -309,6 +321,13 @@ export async function verifyPage(ctx: TenantContext): Promise<Node> {
     ),
     browserButton,
     browser,
+    h(
+      "p",
+      { class: "muted" },
+      "Or check from the log's c2sp.org/tlog-tiles alone (/logs/<tenant>/): the signed checkpoint, every hash tile, the root they give, and consistency with the last checkpoint seen here.",
+    ),
+    tilesButton,
+    tilesOut,
     pinPanel(ctx, state),
     h("h2", null, "Past runs"),
     history,

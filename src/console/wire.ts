@@ -243,6 +243,8 @@ export interface Settings {
   max_clock_skew_seconds: number;
   witnesses: { url: string; key: string }[] | null;
   witness_quorum: number | null;
+  /** The checkpoint and hash tiles under /logs/<tenant>/ are readable without a credential. */
+  public_log: boolean;
 }
 
 /** PUT /v1/tenants/:t/settings: the settings now, and the receipt of the entry recording the change. */

@@ -31,7 +31,9 @@ export type VerificationFailure =
   | { kind: "index_mismatch"; key: string; expected: string; found: string }
   | { kind: "head_mismatch"; seq: number; expected: string; found: string }
   /** The newest checkpoint the log submitted lacks its witness quorum (docs/design.md "Witnessing"). */
-  | { kind: "witness_quorum"; key: string; detail: string; expected: number; found: number };
+  | { kind: "witness_quorum"; key: string; detail: string; expected: number; found: number }
+  /** A c2sp.org/tlog-tiles object in R2 that is not the log's tile (src/durable/verification.ts "tiles"). */
+  | { kind: "tile_mismatch"; key: string; detail: string };
 
 /** Where a verification run is; JSON-serializable so it can be stored between chunks. */
 export interface AuditState {

@@ -39,6 +39,8 @@ export interface TenantSettings {
   witnesses: WitnessConfig[] | null;
   /** Cosignatures verification requires; null: 1 when there is a witness, else 0. */
   witnessQuorum: number | null;
+  /** The checkpoint and hash tiles under /logs/<tenant>/ are readable by anyone (docs/design.md "Tiles"). */
+  publicLog: boolean;
 }
 
 export const DEFAULT_SETTINGS: TenantSettings = {
@@ -48,6 +50,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   maxClockSkewMs: 300_000,
   witnesses: null,
   witnessQuorum: null,
+  publicLog: false,
 };
 
 export interface StoredEntry {
@@ -152,6 +155,7 @@ export class LogStore {
     // Witnessing (issue #16): NULL means the deployment's default.
     if (!columns.has("witnesses")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witnesses TEXT");
     if (!columns.has("witness_quorum")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witness_quorum INTEGER");
+    if (!columns.has("public_log")) this.#sql.exec("ALTER TABLE settings ADD COLUMN public_log INTEGER NOT NULL DEFAULT 0");
   }
 
   /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
@@ -244,6 +248,17 @@ export class LogStore {
   leaves(from: number, count: number): Hash[] {
     return this.#sql
       .exec("SELECT hash FROM tree_nodes WHERE level = 0 AND idx >= ? AND idx < ? ORDER BY idx", from, from + count)
+      .toArray()
+      .map((r) => bytes(r.hash));
+  }
+
+  /**
+   * Complete subtrees (level, index) for index in [from, from + count), in order: a tile's hashes
+   * (c2sp.org/tlog-tiles; durable/tiles.ts). Tree nodes are never evicted.
+   */
+  nodesAt(level: number, from: number, count: number): Hash[] {
+    return this.#sql
+      .exec("SELECT hash FROM tree_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx", level, from, from + count)
       .toArray()
       .map((r) => bytes(r.hash));
   }
@@ -362,6 +377,11 @@ export class LogStore {
     return this.#seals(`WHERE id >= ${Math.floor(from)} ORDER BY id LIMIT ${Math.floor(limit)}`);
   }
 
+  /** Seals holding any entry of [from, to), in order (durable/tiles.ts reads evicted entries from their bundles). */
+  sealsCovering(from: number, to: number): SealRecord[] {
+    return this.#seals(`WHERE to_seq > ${Math.floor(from)} AND from_seq < ${Math.floor(to)} ORDER BY id`);
+  }
+
   unindexedSeals(): SealRecord[] {
     return this.#seals("WHERE published = 1 AND indexed = 0 ORDER BY id");
   }
@@ -391,7 +411,9 @@ export class LogStore {
 
   #readSettings(): TenantSettings {
     const row = this.#sql
-      .exec("SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum FROM settings WHERE id = 0")
+      .exec(
+        "SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log FROM settings WHERE id = 0",
+      )
       .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
     return {
@@ -401,24 +423,26 @@ export class LogStore {
       maxClockSkewMs: Number(row.max_clock_skew_ms),
       witnesses: row.witnesses === null ? null : (JSON.parse(String(row.witnesses)) as WitnessConfig[]),
       witnessQuorum: row.witness_quorum === null ? null : Number(row.witness_quorum),
+      publicLog: Number(row.public_log) === 1,
     };
   }
 
   writeSettings(s: TenantSettings): void {
     this.#settings = undefined;
     this.#sql.exec(
-      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum)
-       VALUES (0, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log)
+       VALUES (0, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
          retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
          max_clock_skew_ms = excluded.max_clock_skew_ms, witnesses = excluded.witnesses,
-         witness_quorum = excluded.witness_quorum`,
+         witness_quorum = excluded.witness_quorum, public_log = excluded.public_log`,
       s.sealIntervalMs,
       s.retentionYears,
       s.legalHold ? 1 : 0,
       s.maxClockSkewMs,
       s.witnesses === null ? null : JSON.stringify(s.witnesses),
       s.witnessQuorum,
+      s.publicLog ? 1 : 0,
     );
   }
 

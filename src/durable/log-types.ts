@@ -4,6 +4,7 @@
  * them (tenant-log.ts lists them).
  */
 import type { JsonObject } from "../core/entry";
+import type { EntryTooLarge } from "./entry-size";
 import type { SettingsError } from "./settings";
 
 export type { TenantSettings } from "./log-store";
@@ -36,6 +37,7 @@ export type LogError =
   | { reason: "split_view"; refusal: Refusal }
   /** `durability: "mirrored"`: committed (durable), but D1 did not hold it within the wait. */
   | { reason: "not_mirrored"; retryAfterSeconds: number }
+  | EntryTooLarge
   | SettingsError;
 
 /**
@@ -136,6 +138,9 @@ export interface LogStats {
   usual_gap_ms: number;
   /** No entry for STALL_FACTOR usual gaps (and at least STALL_MIN_MS). */
   ingest_stalled: boolean;
+  /** Entries covered by full c2sp.org/tlog-tiles tiles in R2 (durable/tiles.ts), and the tile writer's last error. */
+  tiles_to: number;
+  tiles_error: string | null;
   /** Witnessing (witnessing.ts): the witnesses, the quorum, the largest size that has it, split-view alerts. */
   witnesses: WitnessView[];
   witness_quorum: number;

@@ -21,6 +21,7 @@ export interface SettingsPatch {
   witnesses?: WitnessConfig[] | null;
   /** Cosignatures verification requires; null: the default (1 when there is a witness, else 0). */
   witness_quorum?: number | null;
+  public_log?: boolean;
 }
 
 /** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
@@ -31,6 +32,7 @@ export type SettingsView = {
   max_clock_skew_seconds: number;
   witnesses: WitnessConfig[] | null;
   witness_quorum: number | null;
+  public_log: boolean;
 };
 
 export type SettingsError =
@@ -44,6 +46,7 @@ export const settingsView = (s: TenantSettings): SettingsView => ({
   max_clock_skew_seconds: s.maxClockSkewMs / 1000,
   witnesses: s.witnesses,
   witness_quorum: s.witnessQuorum,
+  public_log: s.publicLog,
 });
 
 /**
@@ -64,6 +67,7 @@ export function applySettingsPatch(
     maxClockSkewMs: patch.max_clock_skew_seconds !== undefined ? patch.max_clock_skew_seconds * 1000 : before.maxClockSkewMs,
     witnesses: patch.witnesses !== undefined ? patch.witnesses : before.witnesses,
     witnessQuorum: patch.witness_quorum !== undefined ? patch.witness_quorum : before.witnessQuorum,
+    publicLog: patch.public_log ?? before.publicLog,
   };
   const count = after.witnesses?.length ?? defaultWitnesses;
   if (after.witnessQuorum !== null && after.witnessQuorum > count) {

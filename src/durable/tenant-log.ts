@@ -41,6 +41,9 @@ import { Sealer } from "./sealer";
 import type { AppendRequest } from "./sequencer";
 import { applySettingsPatch, settingsView, type SettingsPatch } from "./settings";
 import { Witnessing } from "./witnessing";
+import { oversizedEntry } from "./entry-size";
+import { Tiles, type TileResult } from "./tiles";
+import type { TileRef } from "../core/tiles";
 
 export interface LogOptions {
   /** Bindings to use instead of env's (fault tests wrap the real ones: test/durable/faults.ts). */
@@ -77,6 +80,8 @@ export interface Log {
   reads: LogReads;
   witnessing: Witnessing;
   keys: IdempotencySweeper;
+  /** c2sp.org/tlog-tiles: full tiles to R2 as the tree grows (tiles.ts). */
+  tiles: Tiles;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -111,6 +116,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
       sealer.schedule();
       witnessing.grown();
       keys.afterCommit();
+      tiles.grew();
     },
     maxBatch: options.maxBatch ?? Infinity,
     idempotencyWindowMs: windowMs,
@@ -126,8 +132,10 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     readNode,
     checkpoint: (t) => reads.checkpoint(t),
   });
+  const tiles = new Tiles({ bucket, store, now, size });
   return {
     store,
+    tiles,
     alarm,
     commit,
     mirror,
@@ -182,6 +190,9 @@ export class TenantLog extends DurableObject<Env> {
    */
   async append(tenant: string, items: AppendItem[], provenance: JsonObject, durability?: Durability): Promise<AppendResult> {
     this.#claim(tenant);
+    // Every entry must fit an entry bundle's uint16 length (c2sp.org/tlog-tiles; entry-size.ts).
+    const tooLarge = oversizedEntry(tenant, items, provenance);
+    if (tooLarge) return { ok: false, error: tooLarge };
     return this.#log.commit.enqueue(tenant, { req: { items, provenance }, ...(durability ? { durability } : {}) });
   }
 
@@ -192,10 +203,17 @@ export class TenantLog extends DurableObject<Env> {
    */
   async appendMany(tenant: string, requests: AppendRequest[]): Promise<AppendResult[]> {
     this.#claim(tenant);
-    return this.#log.commit.enqueueAll(
+    // Each request is checked on its own, as in `append`: an oversized one is refused, the others go on.
+    const refused = requests.map((r) => oversizedEntry(tenant, r.items, r.provenance));
+    const answers = await this.#log.commit.enqueueAll(
       tenant,
-      requests.map((req) => ({ req })),
+      requests.filter((_, i) => !refused[i]).map((req) => ({ req })),
     );
+    let next = 0;
+    return requests.map((_, i): AppendResult => {
+      const tooLarge = refused[i];
+      return tooLarge ? { ok: false, error: tooLarge } : answers[next++]!;
+    });
   }
 
   /** Records the tenant's placement (the Worker calls it before any other call, once per isolate). */
@@ -305,6 +323,12 @@ export class TenantLog extends DurableObject<Env> {
     return this.#log.reads.treeStateAt(size);
   }
 
+  /** A c2sp.org/tlog-tiles tile or entry bundle computed from this log (tiles.ts); full ones in R2 are served by the Worker. */
+  async tile(tenant: string, ref: TileRef): Promise<TileResult> {
+    this.#assertTenant(tenant);
+    return this.#log.tiles.tile(tenant, ref);
+  }
+
   async seals(tenant: string, from: number, limit: number): Promise<SealView[]> {
     this.#assertTenant(tenant);
     return this.#log.reads.seals(from, limit);
@@ -336,6 +360,8 @@ export class TenantLog extends DurableObject<Env> {
       usual_gap_ms: c.usual_gap_ms,
       ingest_stalled: c.ingest_stalled,
       ...w,
+      tiles_to: this.#log.tiles.writtenTo,
+      tiles_error: this.#log.tiles.lastError,
     };
   }
 
@@ -394,6 +420,11 @@ export class TenantLog extends DurableObject<Env> {
       const sealed = await sealer.seal(this.#tenant, false);
       if (sealed.ok) sealer.schedule();
       if (sealed.ok && sealed.value.sealed.length > 0) witnessing.soon();
+      // Full tiles a failed pass left behind, or a backlog (tiles.ts); a commit usually writes them
+      // first. A backlog longer than one pass continues at the next alarm, in a second.
+      if (!(await this.#log.tiles.sync(this.#tenant)) && this.#log.tiles.lastError === null) {
+        this.#log.alarm.arm(this.#log.now() + 1_000);
+      }
       // Submits to witnesses if due (after a seal: now), else re-arms for when it is.
       await witnessing.run(this.#tenant);
     }

@@ -18,12 +18,16 @@ import {
 } from "../core/audit";
 import { parseCheckpoint } from "../core/checkpoint";
 import { checkQuorum, parseCosignerKey } from "../core/cosignature";
+import { equalBytes, fromBase64 } from "../core/bytes";
 import { entryLeafHash } from "../core/entry";
+import { leafHash } from "../core/hash";
+import { completeSubtreeHash, decodeEntryBundle, decodeTile, TILE_WIDTH } from "../core/tiles";
 import { parseVerifierKey, type NoteVerifier } from "../core/note";
 import { sealId, sealKeys, sealPrefix } from "../core/seal";
 import { entriesAt, entriesIn, seqsFrom } from "./audit-events";
 import { publishedKeys } from "./checkpoint-keys";
 import { kvLatestKey } from "./seal-objects";
+import { tileKey } from "./tiles";
 import type { TenantLog } from "./tenant-log";
 
 /** Unsealed entries checked per step. */
@@ -46,7 +50,10 @@ export interface Run {
   /** Entries [from, to) are in scope; `to` is fixed when the run starts. */
   from: number;
   to: number;
-  phase: "sample" | "seals" | "tail" | "final" | "done";
+  phase: "sample" | "seals" | "tail" | "tiles" | "final" | "done";
+  /** Full runs: the next 256-entry chunk whose tiles in R2 are checked, and the chunk roots of the level-1 tile it is in. */
+  nextTile?: number;
+  chunkRoots?: string[];
   nextSeal: number;
   /** The last seal id in scope (-1 if none). */
   lastSeal: number;
@@ -247,13 +254,17 @@ export async function step(src: Sources, run: Run): Promise<void> {
     }
     case "tail": {
       if (state.next >= run.to) {
-        run.phase = "final";
+        run.phase = run.mode === "full" ? "tiles" : "final";
         return;
       }
       const end = Math.min(run.to, state.next + TAIL_CHUNK);
       const rows = await d1Rows(src.db, tenant, state.next, end);
       const leaves = await src.log.leaves(tenant, state.next, end - state.next);
       checkEntries(state, rows, end - state.next, leaves);
+      return;
+    }
+    case "tiles": {
+      await checkTiles(src, run);
       return;
     }
     case "final": {
@@ -333,6 +344,53 @@ async function checkWitnesses(state: AuditState, src: Sources, tenant: string): 
   if (cp.ok && root.ok && toBase64(cp.value.root) !== root.value) {
     fail(state, { kind: "head_mismatch", seq: w.newest.size, expected: root.value, found: toBase64(cp.value.root) });
   }
+}
+
+/** Chunks of 256 entries whose R2 tiles one step checks. */
+const TILE_CHUNKS_PER_STEP = 16;
+
+/**
+ * Full runs: the full tiles in R2 (docs/design.md "Tiles") are the log's. For each chunk below the
+ * writer's watermark: the entry bundle's entries hash to the log's leaves, the level-0 tile is
+ * those leaves, and each level-1 tile holds the chunks' roots. (Higher levels are hashes of
+ * these; a tile client checks them against the signed root.)
+ */
+async function checkTiles(src: Sources, run: Run): Promise<void> {
+  const { tenant, state } = run;
+  const upTo = Math.min((await src.log.stats()).tiles_to, Math.floor(run.to / TILE_WIDTH) * TILE_WIDTH) / TILE_WIDTH;
+  let k = run.nextTile ?? 0;
+  const roots = run.chunkRoots ?? [];
+  for (let n = 0; n < TILE_CHUNKS_PER_STEP && k < upTo; n++, k++) {
+    const leaves = (await src.log.leaves(tenant, k * TILE_WIDTH, TILE_WIDTH)).map((l) => fromBase64(l)!);
+    const bundleKey = tileKey(tenant, { level: "entries", index: k, width: TILE_WIDTH });
+    const bundle = await src.bucket.get(bundleKey);
+    const entries = bundle ? decodeEntryBundle(new Uint8Array(await bundle.arrayBuffer())) : undefined;
+    if (!entries?.ok || entries.value.length !== TILE_WIDTH) {
+      fail(state, { kind: "tile_mismatch", key: bundleKey, detail: bundle ? "not a bundle of 256 entries" : "missing" });
+    } else {
+      const bad = entries.value.findIndex((e, i) => !equalBytes(leafHash(e), leaves[i]!));
+      if (bad >= 0) fail(state, { kind: "tile_mismatch", key: bundleKey, detail: `entry ${k * TILE_WIDTH + bad} is not the log's` });
+    }
+    const tileKey0 = tileKey(tenant, { level: 0, index: k, width: TILE_WIDTH });
+    const tile = await src.bucket.get(tileKey0);
+    const hashes = tile ? decodeTile(new Uint8Array(await tile.arrayBuffer()), TILE_WIDTH) : undefined;
+    if (!hashes?.ok || hashes.value.some((h, i) => !equalBytes(h, leaves[i]!))) {
+      fail(state, { kind: "tile_mismatch", key: tileKey0, detail: tile ? "its hashes are not the log's leaves" : "missing" });
+    }
+    roots.push(toBase64(completeSubtreeHash(leaves)));
+    if (roots.length === TILE_WIDTH) {
+      const key1 = tileKey(tenant, { level: 1, index: (k + 1) / TILE_WIDTH - 1, width: TILE_WIDTH });
+      const up = await src.bucket.get(key1);
+      const upHashes = up ? decodeTile(new Uint8Array(await up.arrayBuffer()), TILE_WIDTH) : undefined;
+      if (!upHashes?.ok || upHashes.value.some((h, i) => toBase64(h) !== roots[i])) {
+        fail(state, { kind: "tile_mismatch", key: key1, detail: up ? "its hashes are not the roots of the tiles below" : "missing" });
+      }
+      roots.length = 0;
+    }
+  }
+  run.nextTile = k;
+  run.chunkRoots = roots;
+  if (k >= upTo) run.phase = "final";
 }
 
 export function reportOf(run: Run, nowMs: number): Report {

@@ -15,6 +15,7 @@ import { proofs } from "./routes/proofs";
 import { rebuild } from "./routes/rebuild";
 import { settings } from "./routes/settings";
 import { snapshots } from "./routes/snapshots";
+import { tiles } from "./routes/tiles";
 import { verification } from "./routes/verify";
 import { verifierKeys } from "./routes/verifier-keys";
 import { setSecurityHeaders } from "./security-headers";
@@ -52,6 +53,8 @@ app.route("/v1/tenants/:t", settings);
 app.route("/v1/tenants/:t", verification);
 app.route("/v1/tenants/:t", exporter);
 app.route("/v1/tenants/:t", rebuild);
+// c2sp.org/tlog-tiles monitoring prefix: its own access rules (public logs), so not under tenantAccess.
+app.route("/logs/:t", tiles);
 
 app.notFound((c) => {
   const { status, body } = toHttp({ reason: "not_found", what: "Route" });

@@ -41,6 +41,7 @@ export type AppError =
   | JsonReadError
   | Refusal<InvalidInput | SchemaRefusal>
   | { reason: "too_many_events"; limit: number }
+  | { reason: "entry_too_large"; bytes: number; limit: number }
   | { reason: "invalid_idempotency_key"; why: "malformed" | "header_on_batch" }
   | { reason: "invalid_cursor" }
   | { reason: "index_out_of_range"; index: number; size: number }
@@ -155,6 +156,12 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   reserved_action: { status: 400, code: "reserved_action", message: refused },
   event_too_deep: { status: 400, code: "too_deep", message: refused },
   event_too_large: { status: 413, code: "event_too_large", message: refused },
+  // c2sp.org/tlog-tiles entry bundles hold entries of at most 65,535 bytes (durable/entry-size.ts).
+  entry_too_large: {
+    status: 413,
+    code: "entry_too_large",
+    message: (e) => `The entry would exceed ${e.limit} bytes, the largest an entry bundle holds (c2sp.org/tlog-tiles); nothing was stored.`,
+  },
   too_many_events: { status: 413, code: "too_many_events", message: (e) => `A batch holds at most ${e.limit} events.` },
   invalid_idempotency_key: {
     status: 400,

@@ -17,6 +17,7 @@ import { PROOF_ROUTES } from "./routes/proofs";
 import { REBUILD_ROUTE } from "./routes/rebuild";
 import { SETTINGS_ROUTES } from "./routes/settings";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
+import { TILE_ROUTES } from "./routes/tiles";
 import { VERIFIER_KEYS_ROUTE } from "./routes/verifier-keys";
 import { VERIFY_ROUTES } from "./routes/verify";
 import { pageCsp } from "./security-headers";
@@ -51,6 +52,7 @@ const ROUTES: readonly RouteSpec[] = [
   EXPORT_ROUTE,
   ...Object.values(PROOF_ROUTES),
   ...Object.values(SNAPSHOT_ROUTES),
+  ...Object.values(TILE_ROUTES),
   REBUILD_ROUTE,
   ...Object.values(SETTINGS_ROUTES),
   ...Object.values(VERIFY_ROUTES),

@@ -19,7 +19,8 @@ export function provenance(c: Context<AppEnv>): JsonObject {
     ip: clip(c.req.header("cf-connecting-ip"), 64),
     user_agent: clip(c.req.header("user-agent"), 512),
     origin: clip(c.req.header("origin"), 256),
-    request_id: c.var.requestId,
+    // cf-ray when Cloudflare sets it; clipped, as a client can send one where it does not.
+    request_id: clip(c.var.requestId, 128),
   };
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v.isWellFormed() ? v : v.toWellFormed();

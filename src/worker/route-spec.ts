@@ -69,7 +69,7 @@ export const JSON_BODY: readonly ErrorReason[] = [
 export const LOG_CALL: readonly ErrorReason[] = ["log_unavailable"];
 
 /** An append to the tenant's log: the route's own, or `recordAccess` (reads and changes are logged). */
-export const LOG_APPEND: readonly ErrorReason[] = ["log_unavailable", "overloaded", "split_view"];
+export const LOG_APPEND: readonly ErrorReason[] = ["log_unavailable", "overloaded", "split_view", "entry_too_large"];
 
 /** Every reason a route can answer with: its own and those its spec implies. */
 export function errorsOf(spec: RouteSpec): ErrorReason[] {

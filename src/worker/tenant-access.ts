@@ -23,7 +23,11 @@ import { LOG_STATEMENT, PERMISSIONS, permissionsOfRoles, type Permission } from 
 const SAFE_METHODS = new Set(["GET", "HEAD"]);
 
 /** better-auth ids are 32 alphanumeric characters; anything else names no tenant. */
-const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+export const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Whether a request carries any credential tenantAccess would read (a key, a bearer token, a cookie). */
+export const hasCredential = (headers: Headers): boolean =>
+  headers.has("x-api-key") || headers.has("authorization") || headers.has("cookie");
 
 function apiKeyOf(headers: Headers): string | undefined {
   const header = headers.get("x-api-key");

@@ -29,6 +29,9 @@ export async function awaitMirror(c: Context<AppEnv>): Promise<void> {
   await tenantLog(c).awaitMirror(READ_MIRROR_WAIT_MS);
 }
 
+/** A tenant's Durable Object by id, for routes that may serve without a principal (routes/tiles.ts, public logs). */
+export const tenantLogOf = (env: Env, tenantId: string) => failClosed("TenantLog", () => placedTenantLog(env, tenantId));
+
 /** The calling tenant's LogAudit object (verification runs), failing closed the same way. */
 export const logAudit = (c: Context<AppEnv>) => {
   const tenant = c.var.access.tenantId;

@@ -331,6 +331,7 @@ describe("settings", () => {
       max_clock_skew_seconds: 300,
       witnesses: null,
       witness_quorum: null,
+      public_log: false,
     });
     const res = await put({ seal_interval_seconds: 300, legal_hold: true });
     expect(res.status).toBe(200);

@@ -213,6 +213,11 @@ describe("the console", () => {
     expect(await report.textContent()).toContain("Verified.");
     await expect.poll(() => page.getByTestId("browser-checks").textContent(), { timeout: 30_000 }).toContain("all 20 proofs check out");
     expect(await page.getByTestId("pinned-key").first().textContent()).toContain(`sealtrail.localhost/${tenant}+`);
+    // The same log from its c2sp.org/tlog-tiles alone, in the browser.
+    await page.getByTestId("check-tiles").click();
+    await expect
+      .poll(() => page.getByTestId("tile-checks").textContent(), { timeout: 30_000 })
+      .toMatch(/From tiles alone: \d+ entries, \d+ hash tiles, signed by the pinned key and hashing to its root, and it extends/);
     await shot(page, "verification");
   });
 
@@ -332,6 +337,8 @@ describe("the console", () => {
     await expect
       .poll(() => page.getByTestId("browser-checks").textContent())
       .toContain("The log is not an extension of the one this browser verified before");
+    await page.getByTestId("check-tiles").click();
+    await expect.poll(() => page.getByTestId("tile-checks").textContent()).toMatch(/From tiles: fork at size \d+/);
     // A signature by any key but the pinned one is refused too: pin a valid verifier key of this
     // log's name (c2sp.org/signed-note: id = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]) that the
     // server never used.

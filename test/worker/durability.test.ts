@@ -1,9 +1,3 @@
-/**
- * Issue #15, invariant 3: an append is acknowledged at the Durable Object's commit; D1 follows.
- * `Prefer: durability=mirrored` (RFC 7240) asks for the receipt only once D1 holds the entry, and
- * /stats shows how far D1 is behind.
- */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { preferredDurability } from "../../src/worker/routes/events";
 import { d1RefusesRowsOf } from "../durable/faults";

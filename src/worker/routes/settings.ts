@@ -19,6 +19,7 @@ import { requirePermission } from "../tenant-access";
 import { awaitMirror, logAudit, tenantLog } from "../tenant-log";
 import { Receipt } from "./events";
 import { tenantData } from "../placement";
+import { forgetPublicLog } from "./tiles";
 
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
@@ -49,6 +50,7 @@ const SettingsPatch = z
       .nullable()
       .optional()
       .describe("cosignatures verification requires; null: 1 when there is a witness, else 0"),
+    public_log: z.boolean().optional().describe("anyone may read the checkpoint and hash tiles under /logs/<tenant>/ (never entries)"),
   })
   .refine((p) => Object.keys(p).length > 0, "change at least one setting");
 
@@ -66,6 +68,7 @@ const Settings = z.object({
   max_clock_skew_seconds: z.number().int(),
   witnesses: z.array(z.object({ url: z.string(), key: z.string() })).nullable(),
   witness_quorum: z.number().int().nullable(),
+  public_log: z.boolean(),
 });
 const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
 const Stats = z.object({
@@ -109,6 +112,8 @@ const Stats = z.object({
       }),
     )
     .describe("possible split views: a witness cosigned a larger tree (409) or found a checkpoint inconsistent (422); newest first"),
+  tiles_to: z.number().int().describe("entries covered by full c2sp.org/tlog-tiles tiles written to R2"),
+  tiles_error: z.string().nullable().describe("the tile writer's last error, null when it caught up"),
   last_full_verification: z
     .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
     .nullable()
@@ -184,6 +189,8 @@ export const settings = new Hono<AppEnv>()
       witness_alert_count: s.witness_alert_count,
       witness_round_ms: s.witness_round_ms,
       witness_alerts: s.witness_alerts,
+      tiles_to: s.tiles_to,
+      tiles_error: s.tiles_error,
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
     } satisfies z.infer<typeof Stats>);
@@ -225,5 +232,7 @@ export const settings = new Hono<AppEnv>()
     const event = principalEvent(c, "sealtrail.settings.updated", { id: tenant, type: "tenant" });
     const result = await tenantLog(c).updateSettings(tenant, patch, event, provenance(c));
     if (!result.ok) throw new Failure(result.error);
+    // Other isolates follow within PUBLIC_CACHE_MS (routes/tiles.ts).
+    if (patch.public_log !== undefined) forgetPublicLog(tenant);
     return c.json({ settings: view(result.settings), receipt: result.receipts[0] });
   });
