@@ -1,6 +1,7 @@
 /**
  * The Durable Object's one alarm, shared by every part that needs a later run: the mirror's
- * watchdog and backoff, the sealer's due time and backoff (docs/storage-schema.md "Alarm").
+ * watchdog and backoff, the sealer's due time and backoff, the idempotency sweep, the tile
+ * writer's backlog and retry, and witness submissions (docs/storage-schema.md "Alarm").
  * `arm(at)` only ever moves the alarm earlier, so no part postpones another's run.
  */
 const RETRY_MAX_MS = 60_000;

@@ -42,7 +42,7 @@ import type { AppendRequest } from "./sequencer";
 import { applySettingsPatch, settingsView, type SettingsPatch } from "./settings";
 import { Witnessing } from "./witnessing";
 import { oversizedEntry } from "./entry-size";
-import { Tiles, type TileResult } from "./tiles";
+import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import type { TileRef } from "../core/tiles";
 
 export interface LogOptions {
@@ -247,8 +247,13 @@ export class TenantLog extends DurableObject<Env> {
         const change = applySettingsPatch(store.settings(), patch, this.#log.witnessing.defaults().length);
         if (!change.ok) return change.error;
         const metadata = { before: settingsView(store.settings()), after: settingsView(change.after) };
+        const items = [{ event: { ...event, metadata: { ...(event.metadata as JsonObject | undefined), ...metadata } } }];
+        // The entry that records the change must fit an entry bundle too (entry-size.ts): checked
+        // before the settings are written, so a refused change writes nothing.
+        const tooLarge = oversizedEntry(tenant, items, provenance);
+        if (tooLarge) return tooLarge;
         store.writeSettings(change.after);
-        req.items = [{ event: { ...event, metadata: { ...(event.metadata as JsonObject | undefined), ...metadata } } }];
+        req.items = items;
         applied = change.after;
         return undefined;
       },
@@ -408,7 +413,8 @@ export class TenantLog extends DurableObject<Env> {
 
   /**
    * At-least-once: re-drives the D1 outbox, forgets expired idempotency keys (one bounded chunk),
-   * then seals what is due and arms the next alarm.
+   * seals what is due, writes full tiles left behind, submits to witnesses when due, and arms
+   * the next alarm (each part arms it for its own next time; alarm.ts keeps the earliest).
    */
   override async alarm(): Promise<void> {
     const { alarm, mirror, sealer, witnessing, keys } = this.#log;
@@ -422,8 +428,9 @@ export class TenantLog extends DurableObject<Env> {
       if (sealed.ok && sealed.value.sealed.length > 0) witnessing.soon();
       // Full tiles a failed pass left behind, or a backlog (tiles.ts); a commit usually writes them
       // first. A backlog longer than one pass continues at the next alarm, in a second.
-      if (!(await this.#log.tiles.sync(this.#tenant)) && this.#log.tiles.lastError === null) {
-        this.#log.alarm.arm(this.#log.now() + 1_000);
+      // After a failed pass (R2), the alarm retries when the writer's backoff ends.
+      if (!(await this.#log.tiles.sync(this.#tenant))) {
+        this.#log.alarm.arm(this.#log.now() + (this.#log.tiles.lastError === null ? 1_000 : TILE_RETRY_AFTER_MS));
       }
       // Submits to witnesses if due (after a seal: now), else re-arms for when it is.
       await witnessing.run(this.#tenant);

@@ -26,7 +26,7 @@ import type { LogStore } from "./log-store";
 
 export const TILES_TO = "tiles_to";
 /** After a failed pass, commits do not start another one for this long (the alarm retries too). */
-const RETRY_AFTER_MS = 30_000;
+export const TILE_RETRY_AFTER_MS = 30_000;
 /** Chunks one pass writes at most (a backlog, e.g. a log older than tiles, continues at the next alarm). */
 export const CHUNKS_PER_PASS = 256;
 
@@ -107,7 +107,7 @@ export class Tiles {
         const failure = await this.#writeChunk(tenant, at / TILE_WIDTH, cache);
         if (failure) {
           this.#lastError = failure;
-          this.#retryAt = this.#d.now() + RETRY_AFTER_MS;
+          this.#retryAt = this.#d.now() + TILE_RETRY_AFTER_MS;
           console.error(`TenantLog ${tenant} tiles: ${failure}`);
           return false;
         }
@@ -119,7 +119,7 @@ export class Tiles {
       return true;
     } catch (e) {
       this.#lastError = e instanceof Error ? e.message : String(e);
-      this.#retryAt = this.#d.now() + RETRY_AFTER_MS;
+      this.#retryAt = this.#d.now() + TILE_RETRY_AFTER_MS;
       console.error(`TenantLog ${tenant} tiles failed`, e);
       return false;
     } finally {

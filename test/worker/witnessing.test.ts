@@ -131,6 +131,26 @@ describe("witness settings", () => {
   });
 });
 
+describe("witness settings and the entry size bound", () => {
+  it("a change whose logged entry could not fit an entry bundle (c2sp tlog-tiles uint16) is 413 and changes nothing", async () => {
+    const { owner, tenant } = await tenantWithKeys();
+    // 16 ML-DSA-44 witnesses (vkeys of ~1.8 KB) with long URLs: the entry logs them as before and after.
+    const many = Array.from({ length: 16 }, (_, i) => {
+      const w = witness(`pq-bulk-${i}`);
+      return { url: `${w.url}/${"p".repeat(1500)}`, key: w.key };
+    });
+    const half = many.slice(0, 8);
+    expect((await putSettings(owner, tenant, { witnesses: half, witness_quorum: 1 })).status).toBe(200);
+    const before = await (await api(`/v1/tenants/${tenant}/settings`, { headers: bearer(owner) })).json();
+    const size = (await logOf(tenant).stats()).size;
+    const res = await putSettings(owner, tenant, { witnesses: many });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("entry_too_large");
+    expect(await (await api(`/v1/tenants/${tenant}/settings`, { headers: bearer(owner) })).json()).toEqual(before);
+    expect((await logOf(tenant).stats()).size).toBe(size);
+  });
+});
+
 describe("witnessing", () => {
   it("quorum 1: after a seal the checkpoint, the entry proof and the snapshot checkpoint carry a valid cosignature", async () => {
     const { owner, tenant, appendKey, readKey } = await tenantWithKeys();
