@@ -274,6 +274,17 @@ export class TenantLog extends DurableObject<Env> {
     return { ok: true, value: { size: cp.value.size, note: this.#log.witnessing.cosigned(cp.value.size, cp.value.note) } };
   }
 
+  /**
+   * The checkpoint a tile client should start from (c2sp.org/tlog-tiles `checkpoint`): when the
+   * tenant requires witnesses, the newest one that has their quorum (it lags the head by at most
+   * one submission round, ≤ 10 s); otherwise, or before any has it, the head's (`checkpoint`).
+   */
+  async publishedCheckpoint(tenant: string): Promise<ProofResult<SignedCheckpoint>> {
+    this.#claim(tenant);
+    const witnessed = this.#log.witnessing.witnessedCheckpoint();
+    return witnessed ? { ok: true, value: witnessed } : this.checkpoint(tenant);
+  }
+
   /** The cosignature lines stored for the checkpoint of `size` (a seal's), each ending in "\n". */
   async cosignatureLines(tenant: string, size: number): Promise<string> {
     this.#assertTenant(tenant);

@@ -259,6 +259,19 @@ export class Witnessing {
     return formatTlogProof({ index: seq, path, checkpoint: this.cosigned(cp.size, cp.note) });
   }
 
+  /**
+   * The newest submitted checkpoint that has the quorum of cosignatures, with them; undefined
+   * without witnesses (quorum 0) or before one has it. As Tessera publishes only witnessed
+   * checkpoints, the tiles' `checkpoint` serves this one when the tenant requires witnesses.
+   */
+  witnessedCheckpoint(): { size: number; note: string } | undefined {
+    const keys = this.witnesses().map((w) => w.key);
+    const quorum = this.quorum();
+    if (keys.length === 0 || quorum === 0) return undefined;
+    const cp = this.db.submittedAbove(0, keys).find((c) => c.cosigned >= quorum);
+    return cp ? { size: cp.size, note: this.cosigned(cp.size, cp.note) } : undefined;
+  }
+
   /** What verification checks: the quorum, the witnesses' keys and the newest submitted checkpoint with its cosignatures. */
   status(): WitnessStatus {
     const newest = this.db.newestSubmitted();

@@ -34,7 +34,7 @@ export const TILE_ROUTES = {
   checkpoint: route({
     method: "get",
     path: "/logs/{t}/checkpoint",
-    summary: "The current signed checkpoint (c2sp.org/tlog-tiles, c2sp.org/tlog-checkpoint)",
+    summary: "The current signed checkpoint; with witnesses required, the newest one with their quorum (c2sp.org/tlog-tiles)",
     permissions: READ_OR_VERIFY,
     access: PUBLIC,
     responseType: "text/plain",
@@ -147,7 +147,8 @@ function send(c: Context<AppEnv>, bytes: Uint8Array, ref: TileRef, reader: Reade
 export const tiles = new Hono<AppEnv>()
   .get("/checkpoint", async (c) => {
     const reader = await readerOf(c, TILE_ROUTES.checkpoint.permissions, true);
-    const cp = await tenantLogOf(c.env, reader.tenant).checkpoint(reader.tenant);
+    // With witnesses required, the newest witnessed checkpoint (docs/design.md "Tiles").
+    const cp = await tenantLogOf(c.env, reader.tenant).publishedCheckpoint(reader.tenant);
     if (!cp.ok) throw new Failure(cp.error);
     // "This endpoint is mutable, so its headers SHOULD prevent caching beyond a few seconds."
     const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" };
