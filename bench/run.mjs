@@ -431,7 +431,10 @@ async function mirrorPhase() {
   if (wanted("outage")) {
     // 45 s at 500/s: D1 fails from 5 s to 35 s. Every append must still be acknowledged; then
     // the lag must drain (the mirror's alarm retries with backoff: 2 s, 4 s … 60 s apart).
-    const db = await server.mf.getD1Database("DB");
+    // The tenant's own D1 shard (placement.ts): where its mirror writes.
+    const control = await server.mf.getD1Database("DB");
+    const placed = await control.prepare("SELECT shard FROM tenant_placement WHERE tenant_id = ?").bind(outT.tenant).first();
+    const db = await server.mf.getD1Database(["DB", "DB_S1"][placed?.shard ?? 0]);
     const toggle = async (fail) => {
       const r = await request(agent, base, "POST", `/__bench/d1?tenant=${outT.tenant}&fail=${fail ? 1 : 0}`);
       if (r.status !== 200) throw new Error(`toggle: ${r.status} ${r.body}`);
