@@ -128,7 +128,8 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
       card(
         "D1 mirror lag",
         h("span", { class: stats.mirror_lag_alert ? "badtext" : "", "data-testid": "mirror-lag" }, `${stats.mirror_lag} entries`),
-        `${seconds(stats.mirror_lag_ms)} behind${stats.mirror_failures > 0 ? ` · ${stats.mirror_failures} failed write(s)` : stats.mirror_lag === 0 ? " · in step" : ""}`,
+        `${seconds(stats.mirror_lag_ms)} behind${stats.mirror_failures > 0 ? ` · ${stats.mirror_failures} failed write(s)` : stats.mirror_lag === 0 ? " · in step" : ""}` +
+          ` · ${stats.placement.jurisdiction} D1 shard ${stats.placement.shard}`,
       ),
     ),
     h(

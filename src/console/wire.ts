@@ -94,6 +94,8 @@ export interface ProofHashes {
 /** GET /v1/tenants/:t/stats. */
 export interface Stats {
   size: number;
+  /** Where the tenant's data lives (its jurisdiction and D1 shard). */
+  placement: { jurisdiction: string; shard: number };
   mirrored_to: number;
   mirror_lag: number;
   mirror_lag_ms: number;

@@ -127,6 +127,7 @@ describe("alertsOf", () => {
   const fullPassed = { job_id: "j", ok: true, failures: 0, finished_at: "2026-11-26T00:00:00Z", range: { from: 0, to: 10 } };
   const calm: Stats = {
     size: 10,
+    placement: { jurisdiction: "default", shard: 0 },
     mirrored_to: 10,
     mirror_lag: 0,
     mirror_lag_ms: 0,

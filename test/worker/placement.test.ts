@@ -146,6 +146,9 @@ describe("jurisdictions", () => {
       const placement = await placementOf(tenant);
       expect(placement).toEqual({ jurisdiction, shard: 0 });
       const key = await createKey(owner, tenant, ["append", "read", "verify"]);
+      // /stats says where the data lives.
+      const stats = (await (await api(`/v1/tenants/${tenant}/stats`, { headers: { "x-api-key": key } })).json()) as { placement: unknown };
+      expect(stats.placement).toEqual({ jurisdiction, shard: 0 });
       expect((await postEvent(tenant, key, { events: [event(), event(), event()] })).status).toBe(201);
       const read = await api(`/v1/tenants/${tenant}/events`, { headers: { "x-api-key": key } });
       expect(((await read.json()) as { events: unknown[] }).events).toHaveLength(4);

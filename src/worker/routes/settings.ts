@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { isLocalDev, OUTBOUND_MAX_URL_LENGTH } from "../../durable/outbound";
+import { JURISDICTIONS } from "../../durable/placement";
 import { SEAL_INTERVAL_MAX_MS, SEAL_INTERVAL_MIN_MS, settingsView as view } from "../../durable/settings";
 import { MAX_WITNESSES, witnessListProblem } from "../../durable/witness-config";
 import { principalEvent } from "../access-log";
@@ -114,6 +115,9 @@ const Stats = z.object({
     .describe("possible split views: a witness cosigned a larger tree (409) or found a checkpoint inconsistent (422); newest first"),
   tiles_to: z.number().int().describe("entries covered by full c2sp.org/tlog-tiles tiles written to R2"),
   tiles_error: z.string().nullable().describe("the tile writer's last error, null when it caught up"),
+  placement: z
+    .object({ jurisdiction: z.enum(JURISDICTIONS), shard: z.number().int() })
+    .describe('where the tenant\'s data lives: its jurisdiction and D1 shard (docs/design.md "Shards and jurisdictions")'),
   last_full_verification: z
     .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
     .nullable()
@@ -166,7 +170,7 @@ const { stats, activity, read, update } = SETTINGS_ROUTES;
 
 export const settings = new Hono<AppEnv>()
   .get("/stats", requirePermission(...stats.permissions), async (c) => {
-    const [s, lastFull] = await Promise.all([tenantLog(c).stats(), logAudit(c).lastFullVerification()]);
+    const [s, lastFull, data] = await Promise.all([tenantLog(c).stats(), logAudit(c).lastFullVerification(), tenantData(c)]);
     return c.json({
       size: s.size,
       mirrored_to: s.mirrored_to,
@@ -191,6 +195,7 @@ export const settings = new Hono<AppEnv>()
       witness_alerts: s.witness_alerts,
       tiles_to: s.tiles_to,
       tiles_error: s.tiles_error,
+      placement: { jurisdiction: data.placement.jurisdiction, shard: data.placement.shard },
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
     } satisfies z.infer<typeof Stats>);
