@@ -57,17 +57,35 @@ const slugOf = (name: string) =>
       .slice(0, 40) || "tenant"
   }-${crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36)}`;
 
+/** Where a new tenant's data lives (src/durable/placement.ts JURISDICTIONS; the console imports only core). */
+const JURISDICTIONS = [
+  ["default", "Default"],
+  ["eu", "European Union (eu)"],
+  ["fedramp", "FedRAMP (fedramp)"],
+] as const;
+
 export function homePage(orgs: Org[]): HTMLElement {
   const status = h("div");
   const form = h(
     "form",
     { class: "inline" },
     field("Name", h("input", { name: "name", required: true, maxlength: 64, placeholder: "Acme production" })),
+    // Chosen once: its entries never leave that jurisdiction (README "Where a tenant's data lives").
+    field(
+      "Data location",
+      h(
+        "select",
+        { name: "jurisdiction" },
+        JURISDICTIONS.map(([value, label]) => h("option", { value }, label)),
+      ),
+    ),
     h("button", { type: "submit" }, "Create tenant"),
   );
   onSubmit(form, status, async (d) => {
     const name = str(d, "name");
-    const org = await json<Org>("/api/auth/organization/create", { body: { name, slug: slugOf(name) } });
+    const jurisdiction = str(d, "jurisdiction");
+    const body = { name, slug: slugOf(name), ...(jurisdiction === "default" ? {} : { jurisdiction }) };
+    const org = await json<Org>("/api/auth/organization/create", { body });
     go(tenantHash(org.id, "/overview"));
   });
   return h(

@@ -90,6 +90,20 @@ describe("the console", () => {
     await page.getByRole("heading", { name: "Acme production" }).waitFor();
     tenant = /#\/t\/([^/]+)\/overview/.exec(page.url())![1]!;
     await expect.poll(() => page.getByTestId("alerts").textContent()).toContain("All is well");
+    await expect.poll(() => page.getByText(/default D1 shard \d/).count()).toBe(1);
+  });
+
+  test("a tenant created in the EU: the overview says where its data lives", async () => {
+    await page.goto(`${B}/#/`);
+    await page.getByRole("heading", { name: "Tenants" }).waitFor();
+    await page.getByLabel("Name").fill("Acme EU");
+    await page.getByLabel("Data location").selectOption("eu");
+    await page.getByRole("button", { name: "Create tenant" }).click();
+    await page.getByRole("heading", { name: "Acme EU" }).waitFor();
+    await expect.poll(() => page.getByText("eu D1 shard 0").count()).toBe(1);
+    // Back to the first tenant for the tests that follow.
+    await page.goto(`${B}/#/t/${tenant}/overview`);
+    await page.getByRole("heading", { name: "Acme production" }).waitFor();
   });
 
   test("create an append key; the raw key is shown once and works", async () => {
