@@ -12,6 +12,7 @@
  * pointing at a private address is left to the platform, whose fetch does not reach private
  * networks.
  */
+import { readBounded } from "../core/bytes";
 
 /** The variable that marks a local deployment (dev server, tests). Never set it in production. */
 export const LOCAL_DEV_VAR = "SEALTRAIL_LOCAL_DEV";
@@ -168,27 +169,8 @@ export async function guardedPost(url: string, body: string, contentType: string
       await res.body?.cancel();
       return { ok: false, detail: `response larger than ${max} bytes`, retry: false };
     }
-    const chunks: Uint8Array[] = [];
-    let length = 0;
-    if (res.body) {
-      const reader = res.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        length += value.byteLength;
-        if (length > max) {
-          await reader.cancel();
-          return { ok: false, detail: `response larger than ${max} bytes`, retry: false };
-        }
-        chunks.push(value);
-      }
-    }
-    const bytes = new Uint8Array(length);
-    let at = 0;
-    for (const c of chunks) {
-      bytes.set(c, at);
-      at += c.byteLength;
-    }
+    const bytes = await readBounded(res.body, max);
+    if (!bytes) return { ok: false, detail: `response larger than ${max} bytes`, retry: false };
     return {
       ok: true,
       response: { status: res.status, contentType: res.headers.get("content-type") ?? "", body: new TextDecoder().decode(bytes) },

@@ -1,6 +1,7 @@
 /** Reading and validating request input at the boundary; every refusal is a Failure. */
 import type { Context } from "hono";
 import type { z } from "zod";
+import { readBounded } from "../core/bytes";
 import type { JsonValue } from "../core/jcs";
 import type { AppEnv } from "./app-env";
 import { Failure, type InvalidInput, type SchemaRefusal } from "./errors";
@@ -32,27 +33,9 @@ export async function readJsonBody(c: Context<AppEnv>): Promise<JsonValue> {
 
 /** Reads a stream into memory, refusing it as soon as it passes `limit` bytes. */
 export async function readCapped(body: ReadableStream<Uint8Array> | null, limit: number): Promise<Uint8Array> {
-  if (!body) return new Uint8Array(0);
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel();
-      throw new Failure({ reason: "body_too_large", limit });
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  const bytes = await readBounded(body, limit);
+  if (!bytes) throw new Failure({ reason: "body_too_large", limit });
+  return bytes;
 }
 
 /** A schema's own refusals (event-schema.ts sets `params: { reason }` on its refinements). */
