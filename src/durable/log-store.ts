@@ -32,6 +32,10 @@ export interface StoredReceipt {
 export interface TenantSettings {
   sealIntervalMs: number;
   retentionYears: number;
+  /**
+   * The former `legal_hold` setting: no longer set by anything. A true one is converted once into
+   * a whole-tenant hold when the object starts (hold-changes.ts `convertLegalHoldSetting`).
+   */
   legalHold: boolean;
   /** An event whose occurred_at differs from received_at by more than this is flagged. */
   maxClockSkewMs: number;

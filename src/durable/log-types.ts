@@ -6,6 +6,7 @@
 import type { JsonObject } from "../core/entry";
 import type { EntryTooLarge } from "./entry-size";
 import type { SettingsError } from "./settings";
+import type { HoldError } from "./holds";
 
 export type { TenantSettings } from "./log-store";
 
@@ -38,7 +39,8 @@ export type LogError =
   /** `durability: "mirrored"`: committed (durable), but D1 did not hold it within the wait. */
   | { reason: "not_mirrored"; retryAfterSeconds: number }
   | EntryTooLarge
-  | SettingsError;
+  | SettingsError
+  | HoldError;
 
 /**
  * How durable an append is when it is answered (docs/design.md invariant 3): "committed" (the
@@ -141,6 +143,8 @@ export interface LogStats {
   /** Entries covered by full c2sp.org/tlog-tiles tiles in R2 (durable/tiles.ts), and the tile writer's last error. */
   tiles_to: number;
   tiles_error: string | null;
+  /** Legal holds active now (holds.ts). */
+  active_holds: number;
   /** Witnessing (witnessing.ts): the witnesses, the quorum, the largest size that has it, split-view alerts. */
   witnesses: WitnessView[];
   witness_quorum: number;

@@ -4,6 +4,8 @@
  * read in the Worker and a write in the object let concurrent changes undo each other). Pure:
  * no storage, no clock.
  */
+import type { Hold } from "../core/holds";
+import { retentionLoweringRefused, type RetentionOnHold } from "./hold-changes";
 import type { TenantSettings } from "./log-store";
 import type { WitnessConfig } from "./witness-config";
 
@@ -15,7 +17,6 @@ export const SEAL_INTERVAL_MAX_MS = 86_400_000;
 export interface SettingsPatch {
   seal_interval_seconds?: number;
   retention_years?: number;
-  legal_hold?: boolean;
   max_clock_skew_seconds?: number;
   /** The tenant's witnesses (validated by the route); null: back to the deployment's default. */
   witnesses?: WitnessConfig[] | null;
@@ -28,6 +29,7 @@ export interface SettingsPatch {
 export type SettingsView = {
   seal_interval_seconds: number;
   retention_years: number;
+  /** True while any legal hold is active (read-only: holds are their own resource, /v1/tenants/:t/holds). */
   legal_hold: boolean;
   max_clock_skew_seconds: number;
   witnesses: WitnessConfig[] | null;
@@ -35,14 +37,13 @@ export type SettingsView = {
   public_log: boolean;
 };
 
-export type SettingsError =
-  | { reason: "legal_hold_active"; retentionYears: number; requested: number }
-  | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number };
+export type SettingsError = RetentionOnHold | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number };
 
-export const settingsView = (s: TenantSettings): SettingsView => ({
+/** The settings' wire form; `activeHolds`: how many legal holds are active (holds.ts). */
+export const settingsView = (s: TenantSettings, activeHolds: number): SettingsView => ({
   seal_interval_seconds: s.sealIntervalMs / 1000,
   retention_years: s.retentionYears,
-  legal_hold: s.legalHold,
+  legal_hold: activeHolds > 0,
   max_clock_skew_seconds: s.maxClockSkewMs / 1000,
   witnesses: s.witnesses,
   witness_quorum: s.witnessQuorum,
@@ -50,20 +51,21 @@ export const settingsView = (s: TenantSettings): SettingsView => ({
 });
 
 /**
- * `before` with `patch` applied. Retention is never lowered while a legal hold is on, nor in
- * the change that turns a hold on or off: lifting a hold is a change (and an entry) of its own.
- * A witness quorum is never larger than the witnesses it counts (the tenant's, or the
+ * `before` with `patch` applied. The retention period is never lowered while a legal hold is
+ * active (`activeHolds`, holds.ts; the refusal names the first one): releasing a hold is a change
+ * (and an entry) of its own. A witness quorum is never larger than the witnesses it counts (the tenant's, or the
  * deployment's `defaultWitnesses` when the tenant names none).
  */
 export function applySettingsPatch(
   before: TenantSettings,
   patch: SettingsPatch,
   defaultWitnesses = 0,
+  activeHolds: readonly Hold[] = [],
 ): { ok: true; after: TenantSettings } | { ok: false; error: SettingsError } {
   const after: TenantSettings = {
     sealIntervalMs: patch.seal_interval_seconds !== undefined ? patch.seal_interval_seconds * 1000 : before.sealIntervalMs,
     retentionYears: patch.retention_years ?? before.retentionYears,
-    legalHold: patch.legal_hold ?? before.legalHold,
+    legalHold: before.legalHold,
     maxClockSkewMs: patch.max_clock_skew_seconds !== undefined ? patch.max_clock_skew_seconds * 1000 : before.maxClockSkewMs,
     witnesses: patch.witnesses !== undefined ? patch.witnesses : before.witnesses,
     witnessQuorum: patch.witness_quorum !== undefined ? patch.witness_quorum : before.witnessQuorum,
@@ -73,8 +75,7 @@ export function applySettingsPatch(
   if (after.witnessQuorum !== null && after.witnessQuorum > count) {
     return { ok: false, error: { reason: "witness_quorum_unreachable", quorum: after.witnessQuorum, witnesses: count } };
   }
-  if ((before.legalHold || after.legalHold) && after.retentionYears < before.retentionYears) {
-    return { ok: false, error: { reason: "legal_hold_active", retentionYears: before.retentionYears, requested: after.retentionYears } };
-  }
+  const held = retentionLoweringRefused("retention_years", before.retentionYears, after.retentionYears, activeHolds);
+  if (held) return { ok: false, error: held };
   return { ok: true, after };
 }

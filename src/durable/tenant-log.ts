@@ -39,9 +39,11 @@ import { lazyBinding, StoredPlacement, tenantStores, type Placement } from "./pl
 import { rebuildD1, type RebuildResult } from "./rebuild";
 import { Sealer } from "./sealer";
 import type { AppendRequest } from "./sequencer";
-import { applySettingsPatch, settingsView, type SettingsPatch } from "./settings";
+import { applySettingsPatch, settingsView, type SettingsPatch, type SettingsView } from "./settings";
 import { Witnessing } from "./witnessing";
 import { HoldStore } from "./holds";
+import { convertLegalHoldSetting, createHold, releaseHold, type HoldChangeResult } from "./hold-changes";
+import type { Hold, HoldScope } from "../core/holds";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import type { TileRef } from "../core/tiles";
@@ -158,6 +160,8 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
       mirror.start();
       // A tree larger than the last checkpoint submitted to witnesses: submit it soon.
       witnessing.start();
+      // A former `legal_hold: true` setting becomes a whole-tenant hold (hold-changes.ts).
+      convertLegalHoldSetting(storage, store, holds);
       // Compare with R2 before serving anything (invariant 10). A fresh object learns its
       // tenant from its first call and reconciles then.
       if (tenant !== undefined) await sealer.ready(tenant);
@@ -232,6 +236,41 @@ export class TenantLog extends DurableObject<Env> {
     return this.#log.store.settings();
   }
 
+  /** The settings' wire form (GET /settings): `legal_hold` is true while any hold is active. */
+  async settingsView(tenant: string): Promise<SettingsView> {
+    this.#assertTenant(tenant);
+    return settingsView(this.#log.store.settings(), this.#log.holds.active().length);
+  }
+
+  /** Every legal hold, active and released, oldest first (holds.ts). */
+  async holds(tenant: string): Promise<Hold[]> {
+    this.#assertTenant(tenant);
+    return this.#log.holds.all();
+  }
+
+  /** Creates a legal hold and appends `sealtrail.hold.created` in one transaction (hold-changes.ts). */
+  async createHold(
+    tenant: string,
+    input: { reason: string; scope: HoldScope },
+    event: JsonObject,
+    provenance: JsonObject,
+  ): Promise<HoldChangeResult> {
+    this.#claim(tenant);
+    return createHold(this.#log, tenant, input, event, provenance);
+  }
+
+  /** Releases a legal hold and appends `sealtrail.hold.released` in one transaction (hold-changes.ts). */
+  async releaseHold(
+    tenant: string,
+    id: string,
+    input: { reason: string },
+    event: JsonObject,
+    provenance: JsonObject,
+  ): Promise<HoldChangeResult> {
+    this.#claim(tenant);
+    return releaseHold(this.#log, tenant, id, input, event, provenance);
+  }
+
   /**
    * Applies `patch` to the settings as they are in the commit's own transaction, and appends
    * `event` with `metadata.before`/`after` taken from that same state, in that transaction: a
@@ -242,16 +281,18 @@ export class TenantLog extends DurableObject<Env> {
     patch: SettingsPatch,
     event: JsonObject,
     provenance: JsonObject,
-  ): Promise<{ ok: true; receipts: Receipt[]; settings: TenantSettings } | { ok: false; error: LogError }> {
+  ): Promise<{ ok: true; receipts: Receipt[]; settings: SettingsView } | { ok: false; error: LogError }> {
     this.#claim(tenant);
     const req: AppendRequest = { items: [{ event }], provenance };
-    let applied: TenantSettings | undefined;
+    let applied: SettingsView | undefined;
     const result = await this.#log.commit.enqueue(tenant, {
       req,
       prepare: (store) => {
-        const change = applySettingsPatch(store.settings(), patch, this.#log.witnessing.defaults().length);
+        // Holds as they are in this transaction: a hold created earlier in the same group counts.
+        const active = this.#log.holds.active();
+        const change = applySettingsPatch(store.settings(), patch, this.#log.witnessing.defaults().length, active);
         if (!change.ok) return change.error;
-        const metadata = { before: settingsView(store.settings()), after: settingsView(change.after) };
+        const metadata = { before: settingsView(store.settings(), active.length), after: settingsView(change.after, active.length) };
         const items = [{ event: { ...event, metadata: { ...(event.metadata as JsonObject | undefined), ...metadata } } }];
         // The entry that records the change must fit an entry bundle too (entry-size.ts): checked
         // before the settings are written, so a refused change writes nothing.
@@ -259,7 +300,7 @@ export class TenantLog extends DurableObject<Env> {
         if (tooLarge) return tooLarge;
         store.writeSettings(change.after);
         req.items = items;
-        applied = change.after;
+        applied = metadata.after;
         return undefined;
       },
     });
@@ -383,6 +424,7 @@ export class TenantLog extends DurableObject<Env> {
       ...w,
       tiles_to: this.#log.tiles.writtenTo,
       tiles_error: this.#log.tiles.lastError,
+      active_holds: this.#log.holds.active().length,
     };
   }
 

@@ -15,7 +15,8 @@ export type InvalidInput =
   | "invalid_settings"
   | "invalid_verify_request"
   | "invalid_rebuild_request"
-  | "invalid_invitation_request";
+  | "invalid_invitation_request"
+  | "invalid_hold";
 
 /** Refusals a schema names itself, whatever it validates (zod issue `params.reason`; unknown fields). */
 export type SchemaRefusal = "unknown_field" | "reserved_action" | "event_too_deep" | "event_too_large";
@@ -47,7 +48,20 @@ export type AppError =
   | { reason: "index_out_of_range"; index: number; size: number }
   | { reason: "size_out_of_range"; size: number; treeSize: number }
   | { reason: "idempotency_conflict"; key: string }
-  | { reason: "legal_hold_active"; retentionYears: number; requested: number }
+  // Legal holds (routes/holds.ts, durable/holds.ts, hold-changes.ts).
+  | {
+      reason: "legal_hold_active";
+      setting: string;
+      from: number;
+      to: number;
+      holdId: string;
+      holdReason: string;
+      activeHolds: number;
+    }
+  | { reason: "legal_hold_not_a_setting" }
+  | { reason: "too_many_holds"; limit: number }
+  | { reason: "hold_not_found"; id: string }
+  | { reason: "hold_already_released"; id: string; releasedAt: string; releasedBy: string }
   | { reason: "rebuild_refused"; why: string }
   | { reason: "invalid_witness"; index: number; detail: string }
   | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number }
@@ -99,6 +113,8 @@ export interface WireSpec<E extends AppError = AppError> {
 type Variant<R extends ErrorReason> = Extract<AppError, { reason: R }>;
 
 const refused = (e: { path: string; message: string }) => (e.path ? `${e.path}: ${e.message}` : e.message);
+/** Tenant text in a message, at most 200 characters. */
+const clip = (s: string) => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
 const retryAfter = (seconds: number) => () => ({ "Retry-After": String(seconds) });
 
 /** The one error map: every reason's status, wire code, message and headers. */
@@ -152,6 +168,7 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   invalid_verify_request: { status: 400, code: "invalid_verify_request", message: refused },
   invalid_rebuild_request: { status: 400, code: "invalid_rebuild_request", message: refused },
   invalid_invitation_request: { status: 400, code: "invalid_invitation_request", message: refused },
+  invalid_hold: { status: 400, code: "invalid_hold", message: refused },
   unknown_field: { status: 400, code: "unknown_field", message: refused },
   reserved_action: { status: 400, code: "reserved_action", message: refused },
   event_too_deep: { status: 400, code: "too_deep", message: refused },
@@ -183,12 +200,32 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     code: "idempotency_conflict",
     message: () => "This idempotency key was used with a different body.",
   },
+  // The hold's reason is the tenant's own text, shown to the tenant's admin (bounded).
   legal_hold_active: {
     status: 409,
     code: "legal_hold_active",
     message: (e) =>
-      `Retention cannot be lowered (from ${e.retentionYears} to ${e.requested} years) while a legal hold is on, ` +
-      "nor in the change that turns it on or off. Lift the hold first; nothing was changed.",
+      `The retention period cannot be lowered (${e.setting} from ${e.from} to ${e.to}) while a legal hold is active: ` +
+      `hold ${e.holdId} ("${clip(e.holdReason)}")${e.activeHolds > 1 ? ` and ${e.activeHolds - 1} more` : ""}. ` +
+      "Release the holds first (POST /v1/tenants/:t/holds/:id/release); nothing was changed.",
+  },
+  legal_hold_not_a_setting: {
+    status: 400,
+    code: "legal_hold_not_a_setting",
+    message: () =>
+      "legal_hold is no longer a setting: create a hold with POST /v1/tenants/:t/holds and release it with " +
+      "POST /v1/tenants/:t/holds/:id/release (each logged). GET /settings shows legal_hold: true while any hold is active.",
+  },
+  too_many_holds: {
+    status: 409,
+    code: "too_many_holds",
+    message: (e) => `A tenant has at most ${e.limit} active legal holds; release one first. Nothing was stored.`,
+  },
+  hold_not_found: { status: 404, code: "hold_not_found", message: () => "This tenant has no legal hold with that id." },
+  hold_already_released: {
+    status: 409,
+    code: "hold_already_released",
+    message: (e) => `Hold ${e.id} was already released (at ${e.releasedAt} by ${e.releasedBy}); nothing was changed.`,
   },
   rebuild_refused: { status: 422, code: "rebuild_refused", message: (e) => `The rebuild stopped: ${e.why}.` },
   invalid_witness: { status: 400, code: "invalid_witness", message: (e) => `witnesses[${e.index}]: ${e.detail}.` },

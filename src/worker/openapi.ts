@@ -16,6 +16,7 @@ import { KEY_ROUTES } from "./routes/keys";
 import { PROOF_ROUTES } from "./routes/proofs";
 import { REBUILD_ROUTE } from "./routes/rebuild";
 import { SETTINGS_ROUTES } from "./routes/settings";
+import { HOLD_ROUTES } from "./routes/holds";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
 import { TILE_ROUTES } from "./routes/tiles";
 import { VERIFIER_KEYS_ROUTE } from "./routes/verifier-keys";
@@ -55,6 +56,7 @@ const ROUTES: readonly RouteSpec[] = [
   ...Object.values(TILE_ROUTES),
   REBUILD_ROUTE,
   ...Object.values(SETTINGS_ROUTES),
+  ...Object.values(HOLD_ROUTES),
   ...Object.values(VERIFY_ROUTES),
   ...Object.values(KEY_ROUTES),
   INVITATION_ROUTE,

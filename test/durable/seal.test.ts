@@ -316,7 +316,7 @@ describe("snapshot downloads", () => {
 });
 
 describe("settings", () => {
-  it("admins change the seal interval, retention and legal hold; each change is logged; bounds are enforced", async () => {
+  it("admins change the seal interval, retention and clock-skew bound; each change is logged; bounds are enforced", async () => {
     const { owner, tenant, readKey, base } = await tenantWithKeys();
     const put = (body: unknown, headers: Record<string, string> = bearer(owner)) =>
       api(`/v1/tenants/${tenant}/settings`, {
@@ -333,10 +333,10 @@ describe("settings", () => {
       witness_quorum: null,
       public_log: false,
     });
-    const res = await put({ seal_interval_seconds: 300, legal_hold: true });
+    const res = await put({ seal_interval_seconds: 300, max_clock_skew_seconds: 600 });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({
-      settings: { seal_interval_seconds: 300, retention_years: 7, legal_hold: true },
+      settings: { seal_interval_seconds: 300, retention_years: 7, legal_hold: false, max_clock_skew_seconds: 600 },
       receipt: { seq: base },
     });
     const entry = (await (await api(`/v1/tenants/${tenant}/events/${base}`, { headers: { "x-api-key": readKey } })).json()) as {
@@ -345,7 +345,10 @@ describe("settings", () => {
     expect(entry.event).toMatchObject({
       action: "sealtrail.settings.updated",
       actor: { id: owner.userId, type: "user" },
-      metadata: { before: { seal_interval_seconds: 60, legal_hold: false }, after: { seal_interval_seconds: 300, legal_hold: true } },
+      metadata: {
+        before: { seal_interval_seconds: 60, max_clock_skew_seconds: 300 },
+        after: { seal_interval_seconds: 300, max_clock_skew_seconds: 600 },
+      },
     });
     for (const bad of [
       { seal_interval_seconds: 5 },

@@ -273,7 +273,7 @@ describe("key creation is logged; keys do not outlive their creator (item 2)", (
       api(`/v1/tenants/${tenant}/settings`, {
         method: "PUT",
         headers: { "content-type": "application/json", "x-api-key": key },
-        body: JSON.stringify({ legal_hold: true }),
+        body: JSON.stringify({ max_clock_skew_seconds: 600 }),
       });
     expect((await settings(adaAdmin)).status).toBe(200);
     const ids = Object.fromEntries((await keysOf(owner, tenant)).map((k) => [k.name, k.id]));

@@ -162,7 +162,7 @@ describe("cookie sessions and cross-site requests", () => {
     const res = await api(`/v1/tenants/${tenant}/settings`, {
       method: "PUT",
       headers: { ...json, ...bearer(owner) },
-      body: JSON.stringify({ legal_hold: true }),
+      body: JSON.stringify({ max_clock_skew_seconds: 600 }),
     });
     expect(res.status).toBe(200);
   });

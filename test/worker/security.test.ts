@@ -205,7 +205,7 @@ describe("the service's own entries cannot be forged by clients", () => {
     const put = await api(`/v1/tenants/${tenant}/settings`, {
       method: "PUT",
       headers: { "content-type": "application/json", ...bearer(owner) },
-      body: JSON.stringify({ legal_hold: true }),
+      body: JSON.stringify({ max_clock_skew_seconds: 600 }),
     });
     expect(put.status).toBe(200);
     const list = await api(`/v1/tenants/${tenant}/events`, { headers: bearer(owner) });

@@ -1,5 +1,7 @@
 /**
- * /v1/tenants/:t/settings: seal interval, retention and legal hold. Reading needs any
+ * /v1/tenants/:t/settings: seal interval, retention, witnesses, public log. `legal_hold` is shown
+ * (true while any legal hold is active) but is no longer a setting: holds are their own resource
+ * (routes/holds.ts), and a PUT naming it is refused. Reading needs any
  * permission of the tenant; changing needs `admin`. The route sends the change itself (the
  * patch): the TenantLog applies it to its current settings and appends the entry recording it
  * (before and after) in one transaction, so concurrent changes never undo each other.
@@ -8,7 +10,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { isLocalDev, OUTBOUND_MAX_URL_LENGTH } from "../../durable/outbound";
 import { JURISDICTIONS } from "../../durable/placement";
-import { SEAL_INTERVAL_MAX_MS, SEAL_INTERVAL_MIN_MS, settingsView as view } from "../../durable/settings";
+import { SEAL_INTERVAL_MAX_MS, SEAL_INTERVAL_MIN_MS } from "../../durable/settings";
 import { MAX_WITNESSES, witnessListProblem } from "../../durable/witness-config";
 import { principalEvent } from "../access-log";
 import type { AppEnv } from "../app-env";
@@ -40,7 +42,6 @@ const SettingsPatch = z
       .max(SEAL_INTERVAL_MAX_MS / 1000)
       .optional(),
     retention_years: z.number().int().min(RETENTION_YEARS_MIN).max(RETENTION_YEARS_MAX).optional(),
-    legal_hold: z.boolean().optional(),
     max_clock_skew_seconds: z.number().int().min(1).max(86_400).optional(),
     witnesses: z.array(WitnessSchema).max(MAX_WITNESSES).nullable().optional().describe("null: the deployment's default witnesses"),
     witness_quorum: z
@@ -65,7 +66,7 @@ export const ACTIVITY_RANGES = {
 const Settings = z.object({
   seal_interval_seconds: z.number().int(),
   retention_years: z.number().int(),
-  legal_hold: z.boolean(),
+  legal_hold: z.boolean().describe("true while any legal hold is active (read-only; see /v1/tenants/{t}/holds)"),
   max_clock_skew_seconds: z.number().int(),
   witnesses: z.array(z.object({ url: z.string(), key: z.string() })).nullable(),
   witness_quorum: z.number().int().nullable(),
@@ -115,6 +116,7 @@ const Stats = z.object({
     .describe("possible split views: a witness cosigned a larger tree (409) or found a checkpoint inconsistent (422); newest first"),
   tiles_to: z.number().int().describe("entries covered by full c2sp.org/tlog-tiles tiles written to R2"),
   tiles_error: z.string().nullable().describe("the tile writer's last error, null when it caught up"),
+  active_holds: z.number().int().describe("legal holds active now (/v1/tenants/{t}/holds)"),
   placement: z
     .object({ jurisdiction: z.enum(JURISDICTIONS), shard: z.number().int() })
     .describe('where the tenant\'s data lives: its jurisdiction and D1 shard (docs/design.md "Shards and jurisdictions")'),
@@ -149,7 +151,7 @@ export const SETTINGS_ROUTES = {
   read: route({
     method: "get",
     path: "/v1/tenants/{t}/settings",
-    summary: "Seal interval, retention, legal hold, witnesses",
+    summary: "Seal interval, retention, witnesses; legal_hold: whether any legal hold is active",
     permissions: ["read", "verify", "admin", "append"],
     response: Settings,
     errors: LOG_CALL,
@@ -162,7 +164,7 @@ export const SETTINGS_ROUTES = {
     body: SettingsPatch,
     invalid: "invalid_settings",
     response: z.object({ settings: Settings, receipt: Receipt }),
-    errors: ["legal_hold_active", "invalid_witness", "witness_quorum_unreachable", ...LOG_APPEND],
+    errors: ["legal_hold_active", "legal_hold_not_a_setting", "invalid_witness", "witness_quorum_unreachable", ...LOG_APPEND],
   }),
 };
 
@@ -195,6 +197,7 @@ export const settings = new Hono<AppEnv>()
       witness_alerts: s.witness_alerts,
       tiles_to: s.tiles_to,
       tiles_error: s.tiles_error,
+      active_holds: s.active_holds,
       placement: { jurisdiction: data.placement.jurisdiction, shard: data.placement.shard },
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
@@ -225,10 +228,15 @@ export const settings = new Hono<AppEnv>()
     });
   })
   .get("/settings", requirePermission(...read.permissions), async (c) => {
-    return c.json(view(await tenantLog(c).settings(c.var.access.tenantId)) satisfies z.infer<typeof Settings>);
+    return c.json((await tenantLog(c).settingsView(c.var.access.tenantId)) satisfies z.infer<typeof Settings>);
   })
   .put("/settings", requirePermission(...update.permissions), async (c) => {
-    const patch = bodyOf(update, await readJsonBody(c));
+    const body = await readJsonBody(c);
+    // The former boolean: holds are their own resource now (routes/holds.ts), each logged with a reason and scope.
+    if (typeof body === "object" && body !== null && !Array.isArray(body) && "legal_hold" in body) {
+      throw new Failure({ reason: "legal_hold_not_a_setting" });
+    }
+    const patch = bodyOf(update, body);
     // Witness URLs are tenant input for outbound calls: the same rules as every such call.
     const problem = patch.witnesses ? witnessListProblem(patch.witnesses, isLocalDev(c.env)) : undefined;
     if (problem) throw new Failure({ reason: "invalid_witness", ...problem });
@@ -239,5 +247,5 @@ export const settings = new Hono<AppEnv>()
     if (!result.ok) throw new Failure(result.error);
     // Other isolates follow within PUBLIC_CACHE_MS (routes/tiles.ts).
     if (patch.public_log !== undefined) forgetPublicLog(tenant);
-    return c.json({ settings: view(result.settings), receipt: result.receipts[0] });
+    return c.json({ settings: result.settings, receipt: result.receipts[0] });
   });
