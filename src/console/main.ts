@@ -7,6 +7,7 @@ import { ApiError, json } from "./api";
 import { h, mount, show } from "./dom";
 import { authPage, homePage, invitePage } from "./home";
 import { eventsPage } from "./events";
+import { holdsPage } from "./holds";
 import { keysPage } from "./keys";
 import { membersPage } from "./members";
 import { overviewPage } from "./overview";
@@ -24,6 +25,7 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   snapshots: { title: "Snapshots", render: snapshotsPage },
   keys: { title: "Keys", render: keysPage },
   members: { title: "Members", render: membersPage },
+  holds: { title: "Legal holds", render: holdsPage },
   settings: { title: "Settings", render: settingsPage },
 };
 

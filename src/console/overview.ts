@@ -126,6 +126,11 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
           : "set witnesses in Settings or the API",
       ),
       card(
+        "Legal holds",
+        h("a", { href: tenantHash(t, "/holds"), "data-testid": "active-holds" }, `${stats.active_holds} active`),
+        stats.active_holds > 0 ? "retention cannot be lowered; held entries are kept" : "nothing held beyond the retention period",
+      ),
+      card(
         "D1 mirror lag",
         h("span", { class: stats.mirror_lag_alert ? "badtext" : "", "data-testid": "mirror-lag" }, `${stats.mirror_lag} entries`),
         `${seconds(stats.mirror_lag_ms)} behind${stats.mirror_failures > 0 ? ` · ${stats.mirror_failures} failed write(s)` : stats.mirror_lag === 0 ? " · in step" : ""}` +

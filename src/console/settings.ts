@@ -1,4 +1,4 @@
-/** Tenant settings: seal interval, retention and legal hold, clock-skew bound, public log. Each change is logged. */
+/** Tenant settings: seal interval, retention, clock-skew bound, public log. Each change is logged. Legal holds have their own page. */
 import { json, tenantPath } from "./api";
 import { h } from "./dom";
 import { tenantHash, type TenantContext } from "./route";
@@ -17,10 +17,10 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
     field("Seal interval (seconds)", num("seal_interval_seconds", 10, 86400), "How often new entries are sealed into a signed snapshot."),
     field("Retention (years)", num("retention_years", 1, 100), "How long entries must be kept."),
     h(
-      "label",
-      { class: "check" },
-      h("input", { type: "checkbox", name: "legal_hold", checked: s.legal_hold }),
-      " Legal hold (nothing may be removed, whatever the retention)",
+      "p",
+      { class: "muted", "data-testid": "legal-hold" },
+      s.legal_hold ? "A legal hold is active: the retention period cannot be lowered until it is released. " : "No legal hold is active. ",
+      h("a", { href: tenantHash(t, "/holds") }, "Legal holds"),
     ),
     field(
       "Maximum clock skew (seconds)",
@@ -40,7 +40,8 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
     const next: Settings = {
       seal_interval_seconds: Number(d.get("seal_interval_seconds")),
       retention_years: Number(d.get("retention_years")),
-      legal_hold: d.get("legal_hold") !== null,
+      // Not a setting: holds are created and released on their own page.
+      legal_hold: s.legal_hold,
       max_clock_skew_seconds: Number(d.get("max_clock_skew_seconds")),
       // Witnesses are set through the API (PUT /settings): unchanged here.
       witnesses: s.witnesses,

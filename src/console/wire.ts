@@ -118,6 +118,8 @@ export interface Stats {
   witness_alerts: WitnessAlert[];
   /** The tenant's verification status: its last full run (a range run never counts). */
   last_full_verification: FullVerification | null;
+  /** Legal holds active now. */
+  active_holds: number;
 }
 export interface WitnessState {
   url: string;
@@ -247,6 +249,37 @@ export interface Settings {
   witness_quorum: number | null;
   /** The checkpoint and hash tiles under /logs/<tenant>/ are readable without a credential. */
   public_log: boolean;
+}
+
+/** A legal hold's scope (src/core/holds.ts HoldScope). */
+export type HoldScope =
+  | { kind: "tenant" }
+  | { kind: "time"; from: string; to: string }
+  | { kind: "actor"; id: string }
+  | { kind: "target"; type?: string; id: string };
+
+/** One legal hold (GET /v1/tenants/:t/holds); released_* are present once it is released. */
+export interface Hold {
+  id: string;
+  reason: string;
+  scope: HoldScope;
+  created_at: string;
+  created_by: string;
+  released_at?: string;
+  released_by?: string;
+  release_reason?: string;
+}
+
+/** GET /v1/tenants/:t/holds. */
+export interface HoldList {
+  holds: Hold[];
+  active: number;
+}
+
+/** POST /v1/tenants/:t/holds and …/holds/:id/release: the hold now, and the receipt of the entry recording the change. */
+export interface HoldChanged {
+  hold: Hold;
+  receipt: { seq: number };
 }
 
 /** PUT /v1/tenants/:t/settings: the settings now, and the receipt of the entry recording the change. */

@@ -266,6 +266,42 @@ describe("the console", () => {
     expect(await page.getByTestId("entry-bytes").textContent()).toContain('"seal_interval_seconds":300');
   });
 
+  test("a legal hold is created and released through the console, each change logged", async () => {
+    await page.locator("nav").getByRole("link", { name: "Legal holds" }).click();
+    await page.getByRole("heading", { name: "Legal holds" }).waitFor();
+    await page.getByLabel("Reason", { exact: true }).fill("Litigation: Doe v. Acme");
+    await page.getByLabel("Scope").selectOption("actor");
+    await page.getByLabel("Id (actor or target)").fill("cfo@example.com");
+    await page.getByRole("button", { name: "Create hold" }).click();
+    const status = page.getByTestId("holds-status");
+    await expect.poll(() => status.textContent()).toContain("Recorded in the log as entry");
+    const active = page.locator("tr[data-state=active]");
+    await expect.poll(() => active.count()).toBe(1);
+    expect(await active.textContent()).toContain("actor cfo@example.com");
+    expect(await active.textContent()).toContain("Litigation: Doe v. Acme");
+    expect(await page.getByTestId("holds-summary").textContent()).toBe("1 active, 0 released.");
+    await status.getByRole("link").click();
+    await expect.poll(() => page.getByTestId("entry-bytes").textContent()).toContain('"action":"sealtrail.hold.created"');
+    expect(await page.getByTestId("entry-bytes").textContent()).toContain('"reason":"Litigation: Doe v. Acme"');
+    // While it is active the settings say so.
+    await page.getByRole("link", { name: "Settings" }).click();
+    await expect.poll(() => page.getByTestId("legal-hold").textContent()).toContain("A legal hold is active");
+    await shot(page, "holds");
+
+    await page.locator("nav").getByRole("link", { name: "Legal holds" }).click();
+    await page.getByLabel("Release reason").fill("Case settled");
+    await page.getByRole("button", { name: "Release" }).click();
+    await expect.poll(() => status.textContent()).toContain("Released");
+    const released = page.locator("tr[data-state=released]");
+    await expect.poll(() => released.count()).toBe(1);
+    expect(await released.textContent()).toContain("Case settled");
+    expect(await page.locator("tr[data-state=active]").count()).toBe(0);
+    expect(await page.getByTestId("holds-summary").textContent()).toBe("0 active, 1 released.");
+    await status.getByRole("link").click();
+    await expect.poll(() => page.getByTestId("entry-bytes").textContent()).toContain('"action":"sealtrail.hold.released"');
+    expect(await page.getByTestId("entry-bytes").textContent()).toContain('"reason":"Case settled"');
+  });
+
   test("an invited auditor joins, can verify, and cannot manage keys", async () => {
     const email = `ada-${Date.now()}@example.com`;
     await page.goto(`${B}/#/t/${tenant}/members`);

@@ -12,6 +12,7 @@ import type * as Wire from "../../src/console/wire";
 import type { Auth } from "../../src/worker/auth-config";
 import type { Event } from "../../src/worker/event-schema";
 import type { events } from "../../src/worker/routes/events";
+import type { holds } from "../../src/worker/routes/holds";
 import type { keys } from "../../src/worker/routes/keys";
 import type { proofs } from "../../src/worker/routes/proofs";
 import type { settings } from "../../src/worker/routes/settings";
@@ -56,6 +57,9 @@ describe("the console's wire types match the server's answers", () => {
     expectTypeOf<Answer<typeof verifierKeys, "/", "$get">>().toExtend<Wire.VerifierKeys>();
     expectTypeOf<Answer<typeof keys, "/", "$get">>().toExtend<Wire.KeyList>();
     expectTypeOf<Answer<typeof keys, "/", "$post">>().toExtend<Wire.CreatedKey>();
+    expectTypeOf<Answer<typeof holds, "/holds", "$get">>().toExtend<Wire.HoldList>();
+    expectTypeOf<Answer<typeof holds, "/holds", "$post">>().toExtend<Wire.HoldChanged>();
+    expectTypeOf<Answer<typeof holds, "/holds/:id/release", "$post">>().toExtend<Wire.HoldChanged>();
   });
 
   it("better-auth routes", () => {
