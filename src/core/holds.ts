@@ -211,3 +211,39 @@ export function describeHoldScope(scope: HoldScope): string {
       return scope.type === undefined ? `target ${scope.id}` : `target ${scope.type} ${scope.id}`;
   }
 }
+
+/** A retention change refused while holds are active: the first active hold is named. */
+export type RetentionOnHold = {
+  reason: "legal_hold_active";
+  /** The period's setting (its wire name) and its values before and after the refused change. */
+  setting: string;
+  from: number;
+  to: number;
+  holdId: string;
+  holdReason: string;
+  activeHolds: number;
+};
+
+/**
+ * The retention period may not be lowered while any hold is active (docs/design.md "Legal
+ * holds"): raising it, or leaving it, is always allowed. `setting` is the period's wire name
+ * (e.g. `retention_years`), `before`/`after` its values in one unit.
+ */
+export function retentionLoweringRefused(
+  setting: string,
+  before: number,
+  after: number,
+  active: readonly Hold[],
+): RetentionOnHold | undefined {
+  const first = active[0];
+  if (first === undefined || after >= before) return undefined;
+  return {
+    reason: "legal_hold_active",
+    setting,
+    from: before,
+    to: after,
+    holdId: first.id,
+    holdReason: first.reason,
+    activeHolds: active.length,
+  };
+}

@@ -3,7 +3,8 @@
  * the hold row (holds.ts) is written in the commit's own transaction that appends the entry
  * recording it, `sealtrail.hold.created` or `sealtrail.hold.released` (who: the entry's actor;
  * why: `metadata.reason`; what: `metadata.scope`). A hold never starts or ends without its
- * entry, and a refused change stores nothing. Also the rule retention changes obey.
+ * entry, and a refused change stores nothing. (The rule retention changes obey is
+ * src/core/holds.ts `retentionLoweringRefused`.)
  */
 import type { JsonObject } from "../core/entry";
 import { checkHoldReason, checkHoldScope, type Hold, type HoldScope } from "../core/holds";
@@ -134,42 +135,6 @@ export function releaseHold(
     },
     (holds) => holds.release(id, { reason: input.reason, by }),
   );
-}
-
-/** A retention change refused while holds are active: the first active hold is named. */
-export type RetentionOnHold = {
-  reason: "legal_hold_active";
-  /** The period's setting (its wire name) and its values before and after the refused change. */
-  setting: string;
-  from: number;
-  to: number;
-  holdId: string;
-  holdReason: string;
-  activeHolds: number;
-};
-
-/**
- * The retention period may not be lowered while any hold is active (docs/design.md "Legal
- * holds"): raising it, or leaving it, is always allowed. `setting` is the period's wire name
- * (e.g. `retention_years`), `before`/`after` its values in one unit.
- */
-export function retentionLoweringRefused(
-  setting: string,
-  before: number,
-  after: number,
-  active: readonly Hold[],
-): RetentionOnHold | undefined {
-  const first = active[0];
-  if (first === undefined || after >= before) return undefined;
-  return {
-    reason: "legal_hold_active",
-    setting,
-    from: before,
-    to: after,
-    holdId: first.id,
-    holdReason: first.reason,
-    activeHolds: active.length,
-  };
 }
 
 /** The id of the hold a former `legal_hold: true` setting became. */

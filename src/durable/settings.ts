@@ -4,8 +4,7 @@
  * read in the Worker and a write in the object let concurrent changes undo each other). Pure:
  * no storage, no clock.
  */
-import type { Hold } from "../core/holds";
-import { retentionLoweringRefused, type RetentionOnHold } from "./hold-changes";
+import { retentionLoweringRefused, type Hold, type RetentionOnHold } from "../core/holds";
 import type { TenantSettings } from "./log-store";
 import type { WitnessConfig } from "./witness-config";
 

@@ -8,6 +8,7 @@ import {
   holdCoversSubject,
   holdCoveringEntry,
   parseRfc3339,
+  retentionLoweringRefused,
   type Hold,
   type HoldScope,
 } from "../../src/core/holds";
@@ -134,5 +135,24 @@ describe("checkHoldReason and parseRfc3339", () => {
     expect(parseRfc3339("2025-02-29T00:00:00Z")).toBeUndefined();
     expect(parseRfc3339("2026-11-30T24:00:00Z")).toBeUndefined();
     expect(parseRfc3339("1969-12-31T23:59:59Z")).toBeUndefined();
+  });
+});
+
+describe("retentionLoweringRefused", () => {
+  const hold = (id: string, reason: string): Hold => ({ id, reason, scope: { kind: "tenant" }, created_at: "", created_by: "x" });
+  it("refuses only a lower period while a hold is active, naming the first hold", () => {
+    const holds = [hold("h1", "case 1"), hold("h2", "case 2")];
+    expect(retentionLoweringRefused("retention_days", 30, 29, holds)).toEqual({
+      reason: "legal_hold_active",
+      setting: "retention_days",
+      from: 30,
+      to: 29,
+      holdId: "h1",
+      holdReason: "case 1",
+      activeHolds: 2,
+    });
+    expect(retentionLoweringRefused("retention_days", 30, 30, holds)).toBeUndefined();
+    expect(retentionLoweringRefused("retention_days", 30, 31, holds)).toBeUndefined();
+    expect(retentionLoweringRefused("retention_days", 30, 1, [])).toBeUndefined();
   });
 });

@@ -114,6 +114,18 @@ describe("legal holds", () => {
     expect(await entriesOf(owner, tenant, "sealtrail.hold.released")).toHaveLength(1);
   });
 
+  it("two concurrent releases of one hold: exactly one succeeds and is logged, the other is 409", async () => {
+    const { owner, tenant } = await ownedTenant();
+    const { hold } = (await (await createHold(owner, tenant, { reason: "r", scope: { kind: "tenant" } })).json()) as { hold: Hold };
+    const answers = await Promise.all(["first", "second", "third"].map((reason) => releaseHold(owner, tenant, hold.id, { reason })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409]);
+    const won = (await answers.find((a) => a.status === 200)!.json()) as { hold: Hold };
+    const logged = await entriesOf(owner, tenant, "sealtrail.hold.released");
+    expect(logged).toHaveLength(1);
+    expect((logged[0]!.event.metadata as { reason: string }).reason).toBe(won.hold.release_reason);
+    expect(await storedHolds(tenant)).toEqual([won.hold]);
+  });
+
   it.each([
     ["an empty actor id", { reason: "r", scope: { kind: "actor", id: "" } }, "invalid_hold"],
     ["to before from", { reason: "r", scope: { kind: "time", from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z" } }, "invalid_hold"],
