@@ -86,6 +86,31 @@ export function holdCoversSubject(scope: HoldScope, subject: string): boolean {
   }
 }
 
+/**
+ * The facts a hold looks at, read from an entry's stored text (docs/design.md "Entry bytes":
+ * `received_at`, `event.actor.id`, `event.targets`), or undefined when they cannot be read: a
+ * caller (the retention sweep) must then keep the entry, as if a hold covered it.
+ */
+export function entryFactsOf(entry: string): EntryFacts | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(entry);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed) || typeof parsed.received_at !== "string" || !isRecord(parsed.event)) return undefined;
+  const { actor, targets } = parsed.event;
+  if (!isRecord(actor) || typeof actor.id !== "string") return undefined;
+  const list = targets === undefined ? [] : targets;
+  if (!Array.isArray(list)) return undefined;
+  const refs: { type: string; id: string }[] = [];
+  for (const t of list) {
+    if (!isRecord(t) || typeof t.id !== "string" || typeof t.type !== "string") return undefined;
+    refs.push({ type: t.type, id: t.id });
+  }
+  return { receivedAt: parsed.received_at, actorId: actor.id, targets: refs };
+}
+
 /** The active holds among `holds` (not released). */
 export const activeHolds = (holds: readonly Hold[]): Hold[] => holds.filter((h) => h.released_at === undefined);
 

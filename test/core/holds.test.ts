@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   checkHoldReason,
   checkHoldScope,
+  entryFactsOf,
   HOLD_LIMITS,
   holdCoversEntry,
   holdCoversSubject,
@@ -154,5 +155,32 @@ describe("retentionLoweringRefused", () => {
     expect(retentionLoweringRefused("retention_days", 30, 30, holds)).toBeUndefined();
     expect(retentionLoweringRefused("retention_days", 30, 31, holds)).toBeUndefined();
     expect(retentionLoweringRefused("retention_days", 30, 1, [])).toBeUndefined();
+  });
+});
+
+describe("entryFactsOf", () => {
+  it("reads received_at, the actor id and the targets from an entry's stored text", () => {
+    const entry = JSON.stringify({
+      event: { action: "doc.read", actor: { id: "u1", type: "user" }, targets: [{ id: "d1", type: "doc", name: "x" }] },
+      prev: "AAAA",
+      provenance: {},
+      received_at: "2026-01-01T00:00:00.000Z",
+      seq: 3,
+      tenant: "t",
+      v: 1,
+    });
+    expect(entryFactsOf(entry)).toEqual({ receivedAt: "2026-01-01T00:00:00.000Z", actorId: "u1", targets: [{ type: "doc", id: "d1" }] });
+  });
+
+  it("says undefined (keep the entry) when the facts cannot be read", () => {
+    for (const bad of [
+      "{",
+      "[]",
+      '{"received_at":1,"event":{"actor":{"id":"u"}}}',
+      '{"received_at":"x","event":{"actor":{}}}',
+      '{"received_at":"x","event":{"actor":{"id":"u"},"targets":[{"id":1,"type":"t"}]}}',
+    ]) {
+      expect(entryFactsOf(bad), bad).toBeUndefined();
+    }
   });
 });
