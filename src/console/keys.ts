@@ -9,7 +9,7 @@ const PERMISSIONS = [
   ["append", "append events"],
   ["read", "read and export events"],
   ["verify", "run verification, download snapshots"],
-  ["admin", "manage keys, members and settings"],
+  ["admin", "manage keys, members, settings and legal holds"],
 ] as const;
 
 /** The key just created, shown by the next render of this page only (then forgotten). */
