@@ -6,6 +6,7 @@
 import type { JsonObject } from "../core/entry";
 import type { EntryTooLarge } from "./entry-size";
 import type { SettingsError } from "./settings";
+import type { SourceError, SourceSummary } from "./sources";
 
 export type { TenantSettings } from "./log-store";
 
@@ -38,7 +39,8 @@ export type LogError =
   /** `durability: "mirrored"`: committed (durable), but D1 did not hold it within the wait. */
   | { reason: "not_mirrored"; retryAfterSeconds: number }
   | EntryTooLarge
-  | SettingsError;
+  | SettingsError
+  | SourceError;
 
 /**
  * How durable an append is when it is answered (docs/design.md invariant 3): "committed" (the
@@ -149,6 +151,8 @@ export interface LogStats {
   witness_alerts: WitnessAlert[];
   /** How long the last submission round to every witness took (ms; null: none since the object started). */
   witness_round_ms: number | null;
+  /** Numbered sources (sources.ts): how many report, are silent, have gaps and how many numbers are missing. */
+  sources: SourceSummary;
 }
 
 /** A witness as /stats shows it: what it last cosigned for this log, its failures in a row and last error. */

@@ -17,6 +17,7 @@ import { PROOF_ROUTES } from "./routes/proofs";
 import { REBUILD_ROUTE } from "./routes/rebuild";
 import { SETTINGS_ROUTES } from "./routes/settings";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
+import { SOURCE_ROUTES } from "./routes/sources";
 import { TILE_ROUTES } from "./routes/tiles";
 import { VERIFIER_KEYS_ROUTE } from "./routes/verifier-keys";
 import { VERIFY_ROUTES } from "./routes/verify";
@@ -55,6 +56,7 @@ const ROUTES: readonly RouteSpec[] = [
   ...Object.values(TILE_ROUTES),
   REBUILD_ROUTE,
   ...Object.values(SETTINGS_ROUTES),
+  ...Object.values(SOURCE_ROUTES),
   ...Object.values(VERIFY_ROUTES),
   ...Object.values(KEY_ROUTES),
   INVITATION_ROUTE,
