@@ -86,6 +86,15 @@ export function localStorageCounterStore(storage: KeyValueStorage = localStorage
   };
 }
 
+/** The runtime's localStorage, if it has a usable one (browsers; some runtimes define it and throw on use). */
+function webStorage(): KeyValueStorage | undefined {
+  try {
+    return typeof localStorage === "undefined" || localStorage === null ? undefined : localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
 const counterOf = (text: string | null | undefined): number | undefined => {
   const n = Number(text);
   return text != null && text !== "" && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
@@ -204,8 +213,8 @@ export class SealtrailClient {
       key: options.key,
     };
     if (options.source !== undefined) {
-      const store =
-        options.counterStore ?? (typeof localStorage === "undefined" ? memoryCounterStore() : localStorageCounterStore(localStorage));
+      const browser = webStorage();
+      const store = options.counterStore ?? (browser ? localStorageCounterStore(browser) : memoryCounterStore());
       this.#source = { id: options.source, store, next: store.load(options.source) ?? 0 };
     }
   }

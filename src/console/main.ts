@@ -8,10 +8,12 @@ import { h, mount, show } from "./dom";
 import { authPage, homePage, invitePage } from "./home";
 import { eventsPage } from "./events";
 import { keysPage } from "./keys";
+import { kpiPage } from "./kpi";
 import { membersPage } from "./members";
 import { overviewPage } from "./overview";
 import { settingsPage } from "./settings";
 import { snapshotsPage } from "./snapshots";
+import { sourcesPage } from "./sources";
 import { go, parseRoute, tenantHash, type TenantContext } from "./route";
 import { errorBanner } from "./ui";
 import { verifyPage } from "./verify";
@@ -22,6 +24,8 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   events: { title: "Events", render: eventsPage },
   verify: { title: "Verification", render: verifyPage },
   snapshots: { title: "Snapshots", render: snapshotsPage },
+  sources: { title: "Sources", render: sourcesPage },
+  kpis: { title: "KPIs", render: kpiPage },
   keys: { title: "Keys", render: keysPage },
   members: { title: "Members", render: membersPage },
   settings: { title: "Settings", render: settingsPage },

@@ -117,7 +117,8 @@ export const sources = new Hono<AppEnv>()
     const event = principalEvent(c, "sealtrail.source.cadence_set", { id, type: "source" });
     const result = await tenantLog(c).setSourceCadence(tenant, id, body.expected_every_seconds, event, provenance(c));
     if (!result.ok) throw new Failure(result.error);
-    return c.json({ source: result.source, receipt: result.receipts[0] });
+    // One entry records the change: its receipt.
+    return c.json({ source: result.source, receipt: result.receipts[0]! });
   })
   .get("/stats/lag", requirePermission(...lag.permissions), async (c) => {
     return c.json({ sample_seconds: KPI_SLOT_MS / 1000, samples: await tenantLog(c).lagSamples(c.var.access.tenantId) });
