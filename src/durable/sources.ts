@@ -459,7 +459,7 @@ export class SourceTracker implements AlertSource {
   afterCommit(): void {
     if (this.#armAt !== null) this.#d.alarm.arm(this.#armAt);
     this.#armAt = null;
-    this.sample(false);
+    this.sample();
   }
 
   /**
@@ -469,7 +469,7 @@ export class SourceTracker implements AlertSource {
    */
   alarm(): void {
     const now = this.#d.now();
-    this.sample(true);
+    this.sample();
     let next: number | null = null;
     for (const f of this.#alertFacts().values()) {
       const due = [silentAt(f), f.gapSince === null ? null : f.gapSince + GAP_ALERT_AFTER_MS];
@@ -478,10 +478,10 @@ export class SourceTracker implements AlertSource {
     if (next !== null) this.#d.alarm.arm(next);
   }
 
-  /** Writes the minute's KPI sample (the highest lag seen in it), at most every KPI_WRITE_EVERY_MS unless `force`. */
-  sample(force: boolean): void {
+  /** Writes the minute's KPI sample (the highest lag seen in it), at most every KPI_WRITE_EVERY_MS. */
+  sample(): void {
     const now = this.#d.now();
-    if (!force && now - this.#lastSampleAt < KPI_WRITE_EVERY_MS) return;
+    if (now - this.#lastSampleAt < KPI_WRITE_EVERY_MS) return;
     this.#lastSampleAt = now;
     const minute = Math.floor(now / KPI_SLOT_MS);
     const mirror = this.#d.mirrorLag();
