@@ -7,6 +7,7 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Alarm } from "../../src/durable/alarm";
 import { LogStore } from "../../src/durable/log-store";
@@ -333,6 +334,55 @@ describe("the tracker over real DO storage, with a test clock", () => {
       expect(t.conditions(t0 + GAP_ALERT_AFTER_MS)).toEqual([]);
       expect(t.source("s")).toMatchObject({ last_seq: 0, gaps: [], events: 1 });
       expect(t.summary()).toMatchObject({ open_gaps: 0, missing: 0 });
+    });
+  });
+
+  it("any arrival order, in any grouping: the open gaps are exactly the numbers not received below the highest (fast-check)", async () => {
+    await withTracker((t, clock, state) => {
+      let run = 0;
+      fc.assert(
+        fc.property(
+          fc.array(fc.nat({ max: 60 }), { maxLength: 80 }),
+          fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 1, maxLength: 20 }),
+          (arrivals, groupSizes) => {
+            const id = `p${run++}`;
+            // Groups of the sizes given, in turn (the last size repeats), each its own transaction.
+            for (let at = 0, g = 0; at < arrivals.length; g++) {
+              const size = groupSizes[Math.min(g, groupSizes.length - 1)]!;
+              const group = arrivals.slice(at, at + size).map((seq) => ({ id, seq }));
+              state.storage.transactionSync(() => t.observe(group, clock.now));
+              at += size;
+            }
+            const seen = new Set<number>();
+            let restarts = 0;
+            let duplicates = 0;
+            for (const n of arrivals) {
+              if (seen.has(n)) {
+                if (n === 0) restarts++;
+                else duplicates++;
+              }
+              seen.add(n);
+            }
+            const view = t.source(id);
+            if (arrivals.length === 0) {
+              expect(view).toBeUndefined();
+              return;
+            }
+            const high = Math.max(...arrivals);
+            const expected: Gap[] = [];
+            for (let n = 0; n <= high; n++) {
+              if (seen.has(n)) continue;
+              const last = expected.at(-1);
+              if (last && last.to === n - 1) last.to = n;
+              else expected.push({ from: n, to: n });
+            }
+            expect(ranges(view!)).toEqual(expected);
+            expect(view).toMatchObject({ last_seq: high, events: arrivals.length, restarts, duplicates });
+            expect(view!.missing).toBe(high + 1 - seen.size);
+          },
+        ),
+        { numRuns: 200 },
+      );
     });
   });
 });
