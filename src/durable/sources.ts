@@ -283,6 +283,8 @@ export class SourceTracker implements AlertSource {
     let untracked = 0;
     let count: number | undefined;
     for (const { id, seq } of sources) {
+      // The Worker validated both (event-schema.ts `Source`); anything else is not counted.
+      if (typeof id !== "string" || !Number.isSafeInteger(seq) || seq < 0) continue;
       let w = work.get(id);
       if (w === undefined) {
         const stored = this.#read(id);
