@@ -172,7 +172,7 @@ describe("source numbers: gaps", () => {
   });
 
   it(`tracks at most ${MAX_SOURCES} sources; events of more are stored and counted as untracked`, async () => {
-    const { tenant, appendKey, readKey } = await tenantWithKeys();
+    const { owner, tenant, appendKey, readKey } = await tenantWithKeys();
     for (let at = 0; at < MAX_SOURCES + 2; at += 100) {
       const ids = Array.from({ length: Math.min(100, MAX_SOURCES + 2 - at) }, (_, i) => `src-${String(at + i).padStart(5, "0")}`);
       const res = await postEvent(tenant, appendKey, { events: ids.map((id) => event({ source: { id, seq: 0 } })) });
@@ -180,6 +180,19 @@ describe("source numbers: gaps", () => {
     }
     const stats = (await logOf(tenant).stats()).sources;
     expect(stats).toMatchObject({ tracked: MAX_SOURCES, untracked_events: 2 });
+    // A cadence for a source the log does not track is refused (409), and logs nothing; a tracked one may get one.
+    const sizeBefore = (await logOf(tenant).stats()).size;
+    const cadence = (id: string) =>
+      api(`/v1/tenants/${tenant}/sources/${id}`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", ...bearer(owner) },
+        body: JSON.stringify({ expected_every_seconds: 3600 }),
+      });
+    const refused = await cadence("src-99999");
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("too_many_sources");
+    expect((await logOf(tenant).stats()).size).toBe(sizeBefore);
+    expect((await cadence("src-00000")).status).toBe(200);
     // Pages in id order.
     const first = await sources(tenant, readKey, "?limit=600");
     expect(first.sources).toHaveLength(600);
