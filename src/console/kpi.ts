@@ -11,26 +11,31 @@ import { tenantHash, type TenantContext } from "./route";
 import { banner, card } from "./ui";
 import type { LagSamples, Stats } from "./wire";
 
-/** One alert incident: when its condition began, when the alert was raised, when it cleared. */
-export interface Incident {
+/**
+ * One alert incident for time to detect: when its condition began (`started_at`), when its
+ * `sealtrail.alert.raised` entry was appended (`raised_at`), when it ended. Named like the
+ * incidents of /stats (`recent_incidents`, issue #18.2), plus `raised_at`.
+ */
+export interface DetectedIncident {
   kind: string;
   key: string;
   started_at: string;
   raised_at: string;
-  cleared_at: string | null;
+  ended_at: string | null;
 }
 
 /**
- * The incidents /stats reports (open and recently closed). ALERTS' engine (issue #18.2) adds them
- * to /stats; until it is wired here (at merge) there are none, and the view says "no incidents yet".
+ * The incidents /stats reports (open and recently ended), with when each was raised. The alert
+ * engine (issue #18.2) adds `recent_incidents` to /stats; until it is wired here (at merge) there
+ * are none, and the view says "no incidents yet".
  */
-export function incidentsOf(stats: Stats): Incident[] {
+export function incidentsOf(stats: Stats): DetectedIncident[] {
   void stats;
   return [];
 }
 
 /** Time to detect over incidents: how many, the median and the longest, in ms (null: none). Pure. */
-export function timeToDetect(incidents: readonly Incident[]): { count: number; medianMs: number; maxMs: number } | null {
+export function timeToDetect(incidents: readonly DetectedIncident[]): { count: number; medianMs: number; maxMs: number } | null {
   const d = incidents
     .map((i) => Date.parse(i.raised_at) - Date.parse(i.started_at))
     .filter((ms) => Number.isFinite(ms))

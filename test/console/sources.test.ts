@@ -60,7 +60,7 @@ describe("sources in the console", () => {
       key: "s",
       started_at: at(start),
       raised_at: at(raised),
-      cleared_at: null,
+      ended_at: null,
     });
     expect(timeToDetect([incident(0, 60), incident(0, 2), incident(10, 40)])).toEqual({ count: 3, medianMs: 30_000, maxMs: 60_000 });
   });
