@@ -7,6 +7,9 @@
  * - Retries network errors, 429 and 5xx with exponential backoff and full jitter, waiting at
  *   least as long as the server's Retry-After.
  * - Verifies a receipt offline against a pinned verifier key (src/core, no trust in the server).
+ * - Numbers each event of a source (`source: "<id>"`): 0, 1, 2, … in the order `log` is called,
+ *   persisted before the event is queued (a `SourceCounterStore`), so a number the log never
+ *   receives is an event that was produced and lost (README "Missed events: gaps and silence").
  *
  * Runtime-neutral: it uses fetch, setTimeout and crypto.randomUUID, all injectable.
  */
@@ -42,6 +45,96 @@ export interface AuditEvent {
   context?: { request_id?: string; session_id?: string } & { [key: string]: string | number | boolean | null };
   /** Free-form JSON, at most 16 KiB as canonical JSON. */
   metadata?: Record<string, JsonValue>;
+  /**
+   * Where the event comes from and its number there (0, 1, 2, …; a non-negative safe integer):
+   * the log reports numbers that never arrive as gaps. The client fills it in when it is
+   * configured with a `source`.
+   */
+  source?: { id: string; seq: number };
+}
+
+/**
+ * Where a client keeps a source's next number, so that numbering continues across restarts.
+ * `load` answers the next number to hand out (undefined: none stored, start at 0); `save` is
+ * called with the next number before an event carrying the previous one is queued. A counter
+ * that is lost starts again at 0: the log then sees numbers it has seen before and counts a
+ * restart (not a gap), and finds gaps again once the numbers pass the highest it saw.
+ */
+export interface SourceCounterStore {
+  load(source: string): number | undefined;
+  save(source: string, next: number): void;
+}
+
+/** Keeps the counter in memory only: a new process starts at 0 again (a restart, to the log). */
+export function memoryCounterStore(): SourceCounterStore {
+  const counters = new Map<string, number>();
+  return { load: (s) => counters.get(s), save: (s, n) => void counters.set(s, n) };
+}
+
+/** The part of the Web Storage API the localStorage store uses. */
+export interface KeyValueStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+/** Keeps the counter in `localStorage` under `sealtrail.source.<id>` (browsers). */
+export function localStorageCounterStore(storage: KeyValueStorage = localStorage): SourceCounterStore {
+  const key = (s: string) => `sealtrail.source.${s}`;
+  return {
+    load: (s) => counterOf(storage.getItem(key(s))),
+    save: (s, n) => storage.setItem(key(s), String(n)),
+  };
+}
+
+/** The runtime's localStorage, if it has a usable one (browsers; some runtimes define it and throw on use). */
+function webStorage(): KeyValueStorage | undefined {
+  try {
+    return typeof localStorage === "undefined" || localStorage === null ? undefined : localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+const counterOf = (text: string | null | undefined): number | undefined => {
+  const n = Number(text);
+  return text != null && text !== "" && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+};
+
+/** The part of node:fs the file store uses (written out: this module imports nothing). */
+interface NodeFs {
+  readFileSync(path: string, encoding: "utf8"): string;
+  writeFileSync(path: string, data: string): void;
+  renameSync(from: string, to: string): void;
+}
+
+/**
+ * Keeps the counters in a JSON file (Node: `{"<source id>": next, …}`), written to a temporary
+ * file and renamed over it at each number, so a crash leaves the old or the new counter, never
+ * a torn one. `fs` defaults to Node's own (`process.getBuiltinModule`, Node ≥ 20.16).
+ */
+export function fileCounterStore(path: string, fs?: NodeFs): SourceCounterStore {
+  const nodeFs = fs ?? (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.("node:fs");
+  if (!nodeFs) throw new Error("fileCounterStore needs node:fs (Node 20.16 or later), or an fs passed in");
+  const io = nodeFs as NodeFs;
+  const read = (): Record<string, unknown> => {
+    try {
+      const v = JSON.parse(io.readFileSync(path, "utf8")) as unknown;
+      return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  };
+  return {
+    load: (s) => {
+      const v = read()[s];
+      return typeof v === "number" ? counterOf(String(v)) : undefined;
+    },
+    save: (s, n) => {
+      const all = { ...read(), [s]: n };
+      io.writeFileSync(`${path}.tmp`, JSON.stringify(all));
+      io.renameSync(`${path}.tmp`, path);
+    },
+  };
 }
 
 /** A receipt as the API returns it. */
@@ -79,6 +172,13 @@ export interface ClientOptions {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   idempotencyKey?: () => string;
+  /**
+   * Numbers this client's events as one source (README "Missed events: gaps and silence"):
+   * each event gets `source: {id, seq}` unless it carries its own. Use one client per source id.
+   */
+  source?: string;
+  /** Where the source's counter is kept: `localStorage` in browsers, else memory (see SourceCounterStore). */
+  counterStore?: SourceCounterStore;
 }
 
 interface Queued {
@@ -91,7 +191,8 @@ const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 const SERVER_BATCH_LIMIT = 100;
 
 export class SealtrailClient {
-  readonly #o: Required<Omit<ClientOptions, "fetch">> & { fetch: typeof fetch };
+  readonly #o: Required<Omit<ClientOptions, "fetch" | "source" | "counterStore">> & { fetch: typeof fetch };
+  readonly #source: { id: string; store: SourceCounterStore; next: number } | undefined;
   #queue: Queued[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #inFlight = new Set<Promise<void>>();
@@ -111,12 +212,36 @@ export class SealtrailClient {
       tenant: options.tenant,
       key: options.key,
     };
+    if (options.source !== undefined) {
+      const browser = webStorage();
+      const store = options.counterStore ?? (browser ? localStorageCounterStore(browser) : memoryCounterStore());
+      this.#source = { id: options.source, store, next: store.load(options.source) ?? 0 };
+    }
+  }
+
+  /** The number the next event of this client's source gets (undefined: no source configured). */
+  get nextSourceSeq(): number | undefined {
+    return this.#source?.next;
+  }
+
+  /**
+   * The event with its source number: the next one, saved as used before the event is queued
+   * (a crash after this loses the event, and the log reports its number missing). Retries send
+   * the same body, so the same number.
+   */
+  #numbered(event: AuditEvent): AuditEvent {
+    const src = this.#source;
+    if (src === undefined || event.source !== undefined) return event;
+    const seq = src.next;
+    src.store.save(src.id, seq + 1);
+    src.next = seq + 1;
+    return { ...event, source: { id: src.id, seq } };
   }
 
   /** Queues one event; resolves with its receipt once the server has durably stored it. */
   log(event: AuditEvent): Promise<Receipt> {
     return new Promise<Receipt>((resolve, reject) => {
-      this.#queue.push({ event: { ...event, idempotency_key: this.#o.idempotencyKey() }, resolve, reject });
+      this.#queue.push({ event: { ...this.#numbered(event), idempotency_key: this.#o.idempotencyKey() }, resolve, reject });
       if (this.#queue.length >= this.#o.maxBatchEvents) this.#send();
       else this.#timer ??= setTimeout(() => this.#send(), this.#o.maxBatchDelayMs);
     });

@@ -9,7 +9,11 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
   return el;
 }
 
-export function barChart(buckets: { start: string; count: number }[], label: (start: string) => string): SVGSVGElement {
+export function barChart(
+  buckets: { start: string; count: number }[],
+  label: (start: string) => string,
+  ariaLabel = "Entries over time",
+): SVGSVGElement {
   const width = 720;
   const height = 180;
   const pad = { left: 44, right: 8, top: 10, bottom: 24 };
@@ -17,7 +21,7 @@ export function barChart(buckets: { start: string; count: number }[], label: (st
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const barW = plotW / Math.max(1, buckets.length);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": "Entries over time" });
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-label": ariaLabel });
   root.appendChild(svg("line", { x1: pad.left, y1: pad.top + plotH, x2: width - pad.right, y2: pad.top + plotH, class: "axis" }));
   root.appendChild(svg("text", { x: pad.left - 6, y: pad.top + 8, "text-anchor": "end", class: "tick" }, String(max)));
   root.appendChild(svg("text", { x: pad.left - 6, y: pad.top + plotH, "text-anchor": "end", class: "tick" }, "0"));

@@ -9,10 +9,12 @@ import { authPage, homePage, invitePage } from "./home";
 import { eventsPage } from "./events";
 import { holdsPage } from "./holds";
 import { keysPage } from "./keys";
+import { kpiPage } from "./kpi";
 import { membersPage } from "./members";
 import { overviewPage } from "./overview";
 import { settingsPage } from "./settings";
 import { snapshotsPage } from "./snapshots";
+import { sourcesPage } from "./sources";
 import { go, parseRoute, tenantHash, type TenantContext } from "./route";
 import { errorBanner } from "./ui";
 import { verifyPage } from "./verify";
@@ -23,6 +25,8 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   events: { title: "Events", render: eventsPage },
   verify: { title: "Verification", render: verifyPage },
   snapshots: { title: "Snapshots", render: snapshotsPage },
+  sources: { title: "Sources", render: sourcesPage },
+  kpis: { title: "KPIs", render: kpiPage },
   keys: { title: "Keys", render: keysPage },
   members: { title: "Members", render: membersPage },
   holds: { title: "Legal holds", render: holdsPage },

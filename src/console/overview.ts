@@ -66,6 +66,14 @@ export function alertsOf(
       tone: "warn",
       text: `No events for much longer than usual (last one ${s.last_received_at ?? "never"}). Check your senders.`,
     });
+  // Numbered sources (README "Missed events: gaps and silence"); the Sources page lists the ranges.
+  if (s.sources.open_gaps > 0)
+    out.push({
+      tone: "bad",
+      text: `${s.sources.missing} event(s) missing from ${s.sources.with_gaps} source(s): their numbers never arrived (${s.sources.open_gaps} range(s)). See Sources.`,
+    });
+  if (s.sources.silent > 0)
+    out.push({ tone: "warn", text: `${s.sources.silent} source(s) silent for longer than their declared cadence. See Sources.` });
   if (s.skewed_events > 0)
     out.push({ tone: "warn", text: `${s.skewed_events} event(s) carried an occurred_at far from the time they were received.` });
   return out;

@@ -120,6 +120,50 @@ export interface Stats {
   last_full_verification: FullVerification | null;
   /** Legal holds active now. */
   active_holds: number;
+  /** Numbered sources (README "Missed events: gaps and silence"). */
+  sources: SourceSummary;
+}
+export interface SourceSummary {
+  tracked: number;
+  reporting: number;
+  silent: number;
+  with_cadence: number;
+  with_gaps: number;
+  open_gaps: number;
+  missing: number;
+  untracked_events: number;
+}
+
+/** GET /v1/tenants/:t/sources. */
+export interface SourceList {
+  sources: SourceRow[];
+  next: string | null;
+}
+export interface SourceRow {
+  id: string;
+  last_seq: number | null;
+  events: number;
+  last_seen_at: string | null;
+  expected_every_seconds: number | null;
+  silent: boolean;
+  silent_since: string | null;
+  missing: number;
+  /** Open gaps: every number in [from, to] (inclusive) is missing. */
+  gaps: { from: number; to: number; opened_at: string }[];
+  filled: number;
+  restarts: number;
+  duplicates: number;
+  forgotten: { gaps: number; missing: number };
+}
+/** PUT /v1/tenants/:t/sources/:id. */
+export interface SourceChanged {
+  source: SourceRow;
+  receipt: { seq: number };
+}
+/** GET /v1/tenants/:t/stats/lag. */
+export interface LagSamples {
+  sample_seconds: number;
+  samples: { at: string; mirror_lag: number; mirror_lag_ms: number; stream_lag: number | null; stream_lag_ms: number | null }[];
 }
 export interface WitnessState {
   url: string;

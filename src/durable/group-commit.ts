@@ -16,6 +16,7 @@ import type { Head, LogStore, StoredEntry } from "./log-store";
 import type { AppendResult, LogError, LogStats } from "./log-types";
 import { yieldToQueued } from "./mirror";
 import { sequenceGroup, type AppendRequest } from "./sequencer";
+import type { SourceTracker } from "./sources";
 
 /** Back-pressure: events waiting for a commit beyond this are refused with 503 + Retry-After. */
 export const MAX_QUEUED_EVENTS = 10_000;
@@ -76,6 +77,8 @@ export interface GroupCommitDeps {
   maxBatch: number;
   /** Idempotency keys older than this are forgotten (docs/design.md invariant 7). */
   idempotencyWindowMs: number;
+  /** Per-source gap detection, inside the commit (sources.ts); none in tests that build a bare commit. */
+  sources?: Pick<SourceTracker, "observe">;
 }
 
 export class GroupCommit {
@@ -164,7 +167,17 @@ export class GroupCommit {
             // Settings changes apply here, to this transaction's state; a refused one adds nothing.
             const refused = group.map((p) => p.prepare?.(store));
             const requests = group.map((p, i) => (refused[i] ? { items: [], provenance: p.req.provenance } : p.req));
-            const s = sequenceGroup(store, tenant, previous, tree, requests, now(), maxClockSkewMs, this.#d.idempotencyWindowMs);
+            const s = sequenceGroup(
+              store,
+              tenant,
+              previous,
+              tree,
+              requests,
+              now(),
+              maxClockSkewMs,
+              this.#d.idempotencyWindowMs,
+              this.#d.sources,
+            );
             store.writeHead(tenant, s.head);
             if (s.created.length > 0) this.#countIngest(previous, s);
             return { ...s, outcomes: s.outcomes.map((o, i): AppendResult => (refused[i] ? { ok: false, error: refused[i] } : o)) };

@@ -7,6 +7,7 @@ import type { JsonObject } from "../core/entry";
 import type { EntryTooLarge } from "./entry-size";
 import type { SettingsError } from "./settings";
 import type { HoldError } from "./holds";
+import type { SourceError, SourceSummary } from "./sources";
 
 export type { TenantSettings } from "./log-store";
 
@@ -40,7 +41,8 @@ export type LogError =
   | { reason: "not_mirrored"; retryAfterSeconds: number }
   | EntryTooLarge
   | SettingsError
-  | HoldError;
+  | HoldError
+  | SourceError;
 
 /**
  * How durable an append is when it is answered (docs/design.md invariant 3): "committed" (the
@@ -153,6 +155,8 @@ export interface LogStats {
   witness_alerts: WitnessAlert[];
   /** How long the last submission round to every witness took (ms; null: none since the object started). */
   witness_round_ms: number | null;
+  /** Numbered sources (sources.ts): how many report, are silent, have gaps and how many numbers are missing. */
+  sources: SourceSummary;
 }
 
 /** A witness as /stats shows it: what it last cosigned for this log, its failures in a row and last error. */

@@ -9,6 +9,7 @@ import { encodeEntry, entryLeafHash, eventDigest, formatTimestamp, type JsonObje
 import type { CompactRange, StoredNode } from "../core/merkle";
 import type { Head, LogStore, StoredEntry, StoredReceipt } from "./log-store";
 import type { AppendItem, Receipt } from "./log-types";
+import type { SourceTracker } from "./sources";
 
 export interface AppendRequest {
   items: readonly AppendItem[];
@@ -78,7 +79,7 @@ const toReceipt = (r: StoredReceipt): Receipt => ({
  * `nowMs` is the server clock for the whole group; received_at is clamped to never go below
  * the previous entry's (invariant 6). Keys first used more than `idempotencyWindowMs` before
  * `nowMs` have expired: the same key is then a new request (invariant 7). Must be called
- * inside transactionSync.
+ * inside transactionSync. `sources` (sources.ts) is told the `source` of every entry created.
  */
 export function sequenceGroup(
   store: LogStore,
@@ -89,6 +90,7 @@ export function sequenceGroup(
   nowMs: number,
   maxClockSkewMs = Infinity,
   idempotencyWindowMs = Infinity,
+  sources?: Pick<SourceTracker, "observe">,
 ): SequencedGroup {
   const notBefore = nowMs - idempotencyWindowMs;
   if (tree.size !== head.size) throw new Error(`tree size ${tree.size} differs from head size ${head.size}`);
@@ -98,6 +100,8 @@ export function sequenceGroup(
   // Written together after the loop, in multi-row INSERTs (same transaction, same rows).
   const nodes: StoredNode[] = [];
   let skewed = 0;
+  // The `source` of each entry created (validated by the Worker: event-schema.ts `Source`), for gap detection.
+  const sourced: { id: string; seq: number }[] = [];
   // Keys first used in this group. Their receipts get the tree size at the end of the group,
   // so their idempotency rows are written once that size is known.
   const groupKeys = new Map<string, { digest: string; receipt: Receipt; leafHash: StoredEntry["leafHash"] }>();
@@ -144,6 +148,7 @@ export function sequenceGroup(
       const stored: StoredEntry = { seq, entry, leafHash: leaf, idempotencyKey: key === undefined ? null : entryIdempotencyKey(key, seq) };
       for (const n of tree.append(leaf)) nodes.push(n);
       created.push(stored);
+      if (item.event.source !== undefined) sourced.push(item.event.source as unknown as { id: string; seq: number });
       size += 1;
       lastLeaf = leaf;
       const receipt: Receipt = { seq, leaf_hash: toBase64(leaf), received_at: formatTimestamp(receivedAtMs), tree_size: 0 };
@@ -155,6 +160,8 @@ export function sequenceGroup(
 
   store.insertEntries(created);
   store.insertNodes(nodes);
+  // Per-source gaps and last-seen times, in this transaction (sources.ts).
+  if (sourced.length > 0) sources?.observe(sourced, receivedAtMs);
   // The group's size is now known: fix it in every receipt it created, then persist the keys.
   for (const o of outcomes) {
     if (o.ok) for (const r of o.receipts) if (r.seq >= head.size) r.tree_size = size;

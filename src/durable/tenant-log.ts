@@ -8,6 +8,7 @@
  *   log-reads.ts     checkpoints, proofs and reads from DO storage
  *   log-store.ts     every SQL statement against DO storage; alarm.ts the one alarm
  *   witnessing.ts    cosignatures from witnesses after the tree grows and after seals (witness-store.ts: its tables)
+ *   sources.ts       per-source gaps and silence (in the commit), lag samples, alert conditions source_gap/source_silent
  * The types of its RPC results are in log-types.ts.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -44,6 +45,7 @@ import { Witnessing } from "./witnessing";
 import { HoldStore } from "./holds";
 import { convertLegalHoldSetting, createHold, releaseHold, type HoldChangeResult } from "./hold-changes";
 import type { Hold, HoldScope } from "../core/holds";
+import { SourceTracker, type LagSample, type SourceView } from "./sources";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import type { TileRef } from "../core/tiles";
@@ -87,6 +89,8 @@ export interface Log {
   tiles: Tiles;
   /** The tenant's legal holds (holds.ts): what the retention sweep, retention changes and erasure obey. */
   holds: HoldStore;
+  /** Per-source gaps and silence, lag samples; an AlertSource (source_gap, source_silent). */
+  sources: SourceTracker;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -111,6 +115,15 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   const mirror = new D1Mirror({ db, store, alarm, now, size });
   const readNode = (level: number, index: number) => store.node(level, index);
   const sealer = new Sealer({ bucket, kv: options.kv ?? env.KV, db, storage, store, alarm, now, env, size, readNode });
+  const sources = new SourceTracker({
+    sql: storage.sql,
+    store,
+    alarm,
+    now,
+    mirrorLag: () => ({ entries: size() - mirror.mirroredTo, ms: mirror.stats().mirror_lag_ms }),
+    // STREAMS: wire the tenant's largest stream lag here at merge ({entries, ms} or null).
+    streamLag: undefined,
+  });
   const commit: GroupCommit = new GroupCommit({
     storage,
     store,
@@ -122,9 +135,11 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
       witnessing.grown();
       keys.afterCommit();
       tiles.grew();
+      sources.afterCommit();
     },
     maxBatch: options.maxBatch ?? Infinity,
     idempotencyWindowMs: windowMs,
+    sources,
   });
   const reads = new LogReads({ store, env, commit, sealer });
   const witnessing: Witnessing = new Witnessing({
@@ -143,6 +158,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     store,
     tiles,
     holds,
+    sources,
     alarm,
     commit,
     mirror,
@@ -312,6 +328,47 @@ export class TenantLog extends DurableObject<Env> {
     return { ...result, settings: applied! };
   }
 
+  /**
+   * Declares a source's cadence (null: none), in the transaction that appends `event` (with
+   * `metadata.source`, `.before`, `.after` in seconds, read in that transaction): the cadence
+   * never changes without its entry. Refused when the source is new and the tenant is at MAX_SOURCES.
+   */
+  async setSourceCadence(
+    tenant: string,
+    id: string,
+    everySeconds: number | null,
+    event: JsonObject,
+    provenance: JsonObject,
+  ): Promise<{ ok: true; receipts: Receipt[]; source: SourceView } | { ok: false; error: LogError }> {
+    this.#claim(tenant);
+    const req: AppendRequest = { items: [{ event }], provenance };
+    const { sources, now } = this.#log;
+    const result = await this.#log.commit.enqueue(tenant, {
+      req,
+      prepare: () => {
+        const change = sources.setCadence(id, everySeconds === null ? null : everySeconds * 1000, now());
+        if (!change.ok) return change.error;
+        const metadata = { source: id, before: change.before, after: change.after };
+        req.items = [{ event: { ...event, metadata: { ...(event.metadata as JsonObject | undefined), ...metadata } } }];
+        return undefined;
+      },
+    });
+    if (!result.ok) return result;
+    return { ...result, source: sources.source(id)! };
+  }
+
+  /** Sources in id order after `after` (null: from the first), with their open gaps (sources.ts). */
+  async sources(tenant: string, after: string | null, limit: number): Promise<{ sources: SourceView[]; next: string | null }> {
+    this.#assertTenant(tenant);
+    return this.#log.sources.list(after, limit);
+  }
+
+  /** Mirror and stream lag, one sample per minute for the last 24 hours (sources.ts). */
+  async lagSamples(tenant: string): Promise<LagSample[]> {
+    this.#assertTenant(tenant);
+    return this.#log.sources.lagSamples();
+  }
+
   /** The checkpoint for the current tree size, signed with the tenant's current key, with its witnesses' cosignatures. */
   async checkpoint(tenant: string): Promise<ProofResult<SignedCheckpoint>> {
     this.#claim(tenant);
@@ -425,6 +482,7 @@ export class TenantLog extends DurableObject<Env> {
       tiles_to: this.#log.tiles.writtenTo,
       tiles_error: this.#log.tiles.lastError,
       active_holds: this.#log.holds.active().length,
+      sources: this.#log.sources.summary(),
     };
   }
 
@@ -479,6 +537,8 @@ export class TenantLog extends DurableObject<Env> {
     alarm.fired();
     await mirror.copy();
     keys.sweep();
+    // Lag samples, and the alarm re-armed for the next gap alert or silence deadline (sources.ts).
+    this.#log.sources.alarm();
     if (this.#tenant !== undefined) {
       // After a failed pass the sealer has armed its backoff; scheduling now would undo it.
       const sealed = await sealer.seal(this.#tenant, false);

@@ -16,7 +16,8 @@ export type InvalidInput =
   | "invalid_verify_request"
   | "invalid_rebuild_request"
   | "invalid_invitation_request"
-  | "invalid_hold";
+  | "invalid_hold"
+  | "invalid_source_request";
 
 /** Refusals a schema names itself, whatever it validates (zod issue `params.reason`; unknown fields). */
 export type SchemaRefusal = "unknown_field" | "reserved_action" | "event_too_deep" | "event_too_large";
@@ -65,6 +66,7 @@ export type AppError =
   | { reason: "rebuild_refused"; why: string }
   | { reason: "invalid_witness"; index: number; detail: string }
   | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number }
+  | { reason: "too_many_sources"; limit: number }
   // Invitations (invitations.ts, membership-log.ts).
   | { reason: "invitation_secret_invalid" }
   | { reason: "invitation_not_for_you" }
@@ -169,6 +171,7 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   invalid_rebuild_request: { status: 400, code: "invalid_rebuild_request", message: refused },
   invalid_invitation_request: { status: 400, code: "invalid_invitation_request", message: refused },
   invalid_hold: { status: 400, code: "invalid_hold", message: refused },
+  invalid_source_request: { status: 400, code: "invalid_source_request", message: refused },
   unknown_field: { status: 400, code: "unknown_field", message: refused },
   reserved_action: { status: 400, code: "reserved_action", message: refused },
   event_too_deep: { status: 400, code: "too_deep", message: refused },
@@ -233,6 +236,11 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     status: 422,
     code: "witness_quorum_unreachable",
     message: (e) => `A witness quorum of ${e.quorum} needs at least ${e.quorum} witnesses; there are ${e.witnesses}. Nothing was changed.`,
+  },
+  too_many_sources: {
+    status: 409,
+    code: "too_many_sources",
+    message: (e) => `The tenant tracks ${e.limit} sources, the most it may; nothing was changed.`,
   },
   invitation_secret_invalid: {
     status: 403,

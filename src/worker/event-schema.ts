@@ -36,6 +36,8 @@ export const FIELD_LIMITS = {
   contextId: 256,
   contextValue: 1024,
   metadataKey: 256,
+  /** `source.id`: who numbers the events (README "Missed events: gaps and silence"). */
+  sourceId: 256,
 } as const;
 export const ACTION_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]+$/;
@@ -96,6 +98,16 @@ const Metadata = z
 export const RESERVED_ACTION_PREFIX = "sealtrail.";
 export const isReservedAction = (action: string): boolean => /^sealtrail(\.|$)/i.test(action);
 
+/**
+ * Where an event comes from and its number there: the SDK numbers each source's events 0, 1, 2, …
+ * so a number that never arrives is an event that was produced and lost (durable/sources.ts).
+ * `seq` is a non-negative safe integer (zod's `.int()` refuses anything past 2^53 − 1).
+ */
+export const Source = z.strictObject({
+  id: text(FIELD_LIMITS.sourceId),
+  seq: z.number().int().min(0),
+});
+
 /** RFC 3339 date-time with a Z or numeric offset (zod's ISO datetime; its pattern: event-check.ts). */
 export const OccurredAt = z.iso.datetime({ offset: true });
 
@@ -115,6 +127,7 @@ const eventFields = {
   occurred_at: OccurredAt.optional(),
   context: Context.optional(),
   metadata: Metadata.optional(),
+  source: Source.optional(),
 };
 
 const eventLimits = <T extends z.ZodType>(schema: T) =>

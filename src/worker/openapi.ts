@@ -18,6 +18,7 @@ import { REBUILD_ROUTE } from "./routes/rebuild";
 import { SETTINGS_ROUTES } from "./routes/settings";
 import { HOLD_ROUTES } from "./routes/holds";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
+import { SOURCE_ROUTES } from "./routes/sources";
 import { TILE_ROUTES } from "./routes/tiles";
 import { VERIFIER_KEYS_ROUTE } from "./routes/verifier-keys";
 import { VERIFY_ROUTES } from "./routes/verify";
@@ -57,6 +58,7 @@ const ROUTES: readonly RouteSpec[] = [
   REBUILD_ROUTE,
   ...Object.values(SETTINGS_ROUTES),
   ...Object.values(HOLD_ROUTES),
+  ...Object.values(SOURCE_ROUTES),
   ...Object.values(VERIFY_ROUTES),
   ...Object.values(KEY_ROUTES),
   INVITATION_ROUTE,

@@ -17,6 +17,7 @@ import type { keys } from "../../src/worker/routes/keys";
 import type { proofs } from "../../src/worker/routes/proofs";
 import type { settings } from "../../src/worker/routes/settings";
 import type { snapshots } from "../../src/worker/routes/snapshots";
+import type { sources } from "../../src/worker/routes/sources";
 import type { verifierKeys } from "../../src/worker/routes/verifier-keys";
 import type { verification } from "../../src/worker/routes/verify";
 
@@ -50,6 +51,9 @@ describe("the console's wire types match the server's answers", () => {
     expectTypeOf<Answer<typeof settings, "/stats/activity", "$get">>().toExtend<Wire.Activity>();
     expectTypeOf<Answer<typeof settings, "/settings", "$get">>().toExtend<Wire.Settings>();
     expectTypeOf<Answer<typeof settings, "/settings", "$put">>().toExtend<Wire.SettingsChanged>();
+    expectTypeOf<Answer<typeof sources, "/sources", "$get">>().toExtend<Wire.SourceList>();
+    expectTypeOf<Answer<typeof sources, "/sources/:id", "$put">>().toExtend<Wire.SourceChanged>();
+    expectTypeOf<Answer<typeof sources, "/stats/lag", "$get">>().toExtend<Wire.LagSamples>();
     expectTypeOf<Answer<typeof verification, "/verify", "$get">>().toExtend<Wire.ReportList>();
     expectTypeOf<Answer<typeof verification, "/verify", "$post">>().toExtend<Wire.Job>();
     expectTypeOf<Answer<typeof verification, "/verify/:job", "$get">>().toExtend<Wire.Job>();

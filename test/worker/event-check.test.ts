@@ -73,6 +73,19 @@ const metadata = fc.oneof(
     return { deep: v };
   }),
 );
+/** `source` around its limits: the id's length, seq at 0, negative, fractional, past 2^53 − 1, not a number. */
+const source = fc.oneof(
+  fc.record({
+    id: around(FIELD_LIMITS.sourceId),
+    seq: fc.oneof(
+      fc.nat(),
+      fc.constantFrom(0, -0, -1, 1.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, 2 ** 60, "1", null),
+      fc.double(),
+    ),
+  }),
+  fc.record({ id: fc.string({ maxLength: 4 }), seq: fc.nat(), extra: anyJson }, { requiredKeys: ["id"] }),
+  anyJson,
+);
 const validish = fc.record(
   {
     action,
@@ -82,6 +95,7 @@ const validish = fc.record(
     occurred_at: occurredAt,
     context,
     metadata,
+    source,
   },
   { requiredKeys: ["action", "actor", "outcome"] },
 );
@@ -89,7 +103,11 @@ const validish = fc.record(
 const event = fc.oneof(
   validish,
   fc
-    .tuple(validish, fc.constantFrom("action", "actor", "targets", "outcome", "occurred_at", "context", "metadata", "extra"), anyJson)
+    .tuple(
+      validish,
+      fc.constantFrom("action", "actor", "targets", "outcome", "occurred_at", "context", "metadata", "source", "extra"),
+      anyJson,
+    )
     .map(([e, k, v]) => ({ ...e, [k]: v })),
   fc.tuple(validish, fc.integer({ min: LIMITS.maxTargets - 1, max: LIMITS.maxTargets + 1 })).map(([e, n]) => ({
     ...e,

@@ -120,6 +120,18 @@ const Stats = z.object({
   placement: z
     .object({ jurisdiction: z.enum(JURISDICTIONS), shard: z.number().int() })
     .describe('where the tenant\'s data lives: its jurisdiction and D1 shard (docs/design.md "Shards and jurisdictions")'),
+  sources: z
+    .object({
+      tracked: z.number().int(),
+      reporting: z.number().int().describe("tracked sources not silent"),
+      silent: z.number().int().describe("sources past their declared cadence"),
+      with_cadence: z.number().int(),
+      with_gaps: z.number().int(),
+      open_gaps: z.number().int().describe("open missing ranges, over every source"),
+      missing: z.number().int().describe("numbers missing in them"),
+      untracked_events: z.number().int().describe("events of sources past the per-tenant cap (stored, not tracked)"),
+    })
+    .describe('numbered sources (README "Missed events: gaps and silence"); GET …/sources lists them with their ranges'),
   last_full_verification: z
     .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
     .nullable()
@@ -199,6 +211,7 @@ export const settings = new Hono<AppEnv>()
       tiles_error: s.tiles_error,
       active_holds: s.active_holds,
       placement: { jurisdiction: data.placement.jurisdiction, shard: data.placement.shard },
+      sources: s.sources,
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
     } satisfies z.infer<typeof Stats>);
