@@ -118,6 +118,21 @@ export interface Stats {
   witness_alerts: WitnessAlert[];
   /** The tenant's verification status: its last full run (a range run never counts). */
   last_full_verification: FullVerification | null;
+  /** Alerts (README "Alerts"): incidents open now, and the newest incidents with their start and end. */
+  open_alerts: OpenAlert[];
+  recent_incidents: Incident[];
+}
+export interface OpenAlert {
+  kind: string;
+  key: string;
+  since: string;
+}
+export interface Incident {
+  kind: string;
+  key: string;
+  started_at: string;
+  ended_at: string | null;
+  detail: Record<string, string | number | boolean>;
 }
 export interface WitnessState {
   url: string;

@@ -4,6 +4,7 @@
  * them (tenant-log.ts lists them).
  */
 import type { JsonObject } from "../core/entry";
+import type { AlertKind } from "./alert-types";
 import type { EntryTooLarge } from "./entry-size";
 import type { SettingsError } from "./settings";
 
@@ -149,6 +150,36 @@ export interface LogStats {
   witness_alerts: WitnessAlert[];
   /** How long the last submission round to every witness took (ms; null: none since the object started). */
   witness_round_ms: number | null;
+  /** Alerts (alerts.ts): incidents open now, and the newest incidents, open or ended. */
+  open_alerts: OpenAlert[];
+  recent_incidents: IncidentView[];
+}
+
+/** An incident as /stats and the console show it (alerts.ts). */
+export interface IncidentView {
+  kind: AlertKind;
+  key: string;
+  started_at: string;
+  ended_at: string | null;
+  detail: Record<string, string | number | boolean>;
+}
+
+/** An open incident in /stats `open_alerts`. */
+export interface OpenAlert {
+  kind: AlertKind;
+  key: string;
+  since: string;
+}
+
+/** A verification run's outcome, as LogAudit reports it to the tenant's log (the verification alerts). */
+export interface VerificationOutcome {
+  job_id: string;
+  mode: "full" | "incremental";
+  ok: boolean;
+  failures: number;
+  /** RFC 3339. */
+  finished_at: string;
+  scheduled: boolean;
 }
 
 /** A witness as /stats shows it: what it last cosigned for this log, its failures in a row and last error. */

@@ -8,12 +8,16 @@
  *   log-reads.ts     checkpoints, proofs and reads from DO storage
  *   log-store.ts     every SQL statement against DO storage; alarm.ts the one alarm
  *   witnessing.ts    cosignatures from witnesses after the tree grows and after seals (witness-store.ts: its tables)
+ *   alerts.ts        incidents of the conditions AlertSources report (alert-sources.ts), as sealtrail.alert.* entries
  * The types of its RPC results are in log-types.ts.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { JsonObject } from "../core/entry";
 import { Alarm } from "./alarm";
-import { GroupCommit } from "./group-commit";
+import * as sources from "./alert-sources";
+import { ALERT_PROVENANCE, AlertEngine } from "./alerts";
+import { ensureAuditScheduled } from "./audit-link";
+import { GroupCommit, INGEST_STALLED_AFTER_MS } from "./group-commit";
 import { IdempotencySweeper } from "./idempotency";
 import { LogReads } from "./log-reads";
 import { LogStore, type TenantSettings } from "./log-store";
@@ -32,6 +36,7 @@ import type {
   SignedCheckpoint,
   StoredEntryView,
   TreeState,
+  VerificationOutcome,
   WitnessStatus,
 } from "./log-types";
 import { D1Mirror } from "./mirror";
@@ -55,6 +60,8 @@ export interface LogOptions {
   now?: () => number;
   /** Idempotency window in ms (default: env SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS, else 24 h). */
   idempotencyWindowMs?: number;
+  /** How long a condition must be gone before its incident ends (alerts.ts CLEAR_HOLD_MS). */
+  alertClearHoldMs?: number;
 }
 
 /** Idempotency keys are remembered this long by default (docs/design.md invariant 7). */
@@ -82,6 +89,8 @@ export interface Log {
   keys: IdempotencySweeper;
   /** c2sp.org/tlog-tiles: full tiles to R2 as the tree grows (tiles.ts). */
   tiles: Tiles;
+  /** Alerts: the conditions' incidents and their entries (alerts.ts, alert-sources.ts). */
+  alerts: AlertEngine;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -117,7 +126,11 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
       witnessing.grown();
       keys.afterCommit();
       tiles.grew();
+      // An event flagged for clock skew: check the alerts soon.
+      if (skew.pending()) alarm.arm(now() + 1_000);
     },
+    // Appends waiting: if no commit comes, check for a stall when it would be one.
+    onWaiting: (since) => alarm.arm(since + INGEST_STALLED_AFTER_MS),
     maxBatch: options.maxBatch ?? Infinity,
     idempotencyWindowMs: windowMs,
   });
@@ -133,7 +146,36 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     checkpoint: (t) => reads.checkpoint(t),
   });
   const tiles = new Tiles({ bucket, store, now, size });
+  const alerts = new AlertEngine({
+    storage,
+    alarm,
+    now,
+    ...(options.alertClearHoldMs !== undefined ? { clearHoldMs: options.alertClearHoldMs } : {}),
+    append: (tenant, fill) => {
+      const req: AppendRequest = { items: [], provenance: ALERT_PROVENANCE };
+      return commit.enqueue(tenant, {
+        req,
+        prepare: () => {
+          const items: { event: JsonObject }[] = [];
+          const refused = fill(items);
+          req.items = items;
+          return refused;
+        },
+      });
+    },
+  });
+  // The AlertSources (alert-types.ts): one line each.
+  const skew = sources.clockSkew(store);
+  alerts.register(skew);
+  alerts.register(sources.sealFailing(sealer));
+  alerts.register(sources.mirrorLag(mirror, size));
+  alerts.register(sources.ingestStalled(commit));
+  alerts.register(sources.writesRefused(sealer));
+  alerts.register(sources.witnessDisagrees(witnessing));
+  alerts.register(sources.verificationFailed(alerts));
+  alerts.register(sources.verificationOverdue(alerts));
   return {
+    alerts,
     store,
     tiles,
     alarm,
@@ -378,6 +420,8 @@ export class TenantLog extends DurableObject<Env> {
       ...w,
       tiles_to: this.#log.tiles.writtenTo,
       tiles_error: this.#log.tiles.lastError,
+      open_alerts: this.#log.alerts.openAlerts(),
+      recent_incidents: this.#log.alerts.recent(),
     };
   }
 
@@ -387,7 +431,23 @@ export class TenantLog extends DurableObject<Env> {
    */
   async reconcile(tenant: string): Promise<boolean> {
     this.#claim(tenant);
-    return this.#log.sealer.reconcileAgain(tenant);
+    const done = await this.#log.sealer.reconcileAgain(tenant);
+    // A refusal set or lifted: the `writes_refused` alert follows now.
+    this.#log.alerts.check(this.#tenant);
+    return done;
+  }
+
+  /**
+   * A full or incremental verification finished (LogAudit, after its report is stored): the
+   * `verification_failed` and `verification_overdue` alerts follow from the newest one.
+   */
+  async verificationFinished(tenant: string, outcome: VerificationOutcome): Promise<void> {
+    this.#assertTenant(tenant);
+    const { alerts } = this.#log;
+    const known = alerts.fact<VerificationOutcome>(sources.VERIFICATION_FACT);
+    if (!known || Date.parse(known.finished_at) <= Date.parse(outcome.finished_at)) alerts.setFact(sources.VERIFICATION_FACT, outcome);
+    alerts.check(this.#tenant);
+    await alerts.logged();
   }
 
   /** Restores the tenant's D1 rows from R2 bundles and DO storage (rebuild.ts), for about `budgetMs`. */
@@ -428,8 +488,10 @@ export class TenantLog extends DurableObject<Env> {
    * the next alarm (each part arms it for its own next time; alarm.ts keeps the earliest).
    */
   override async alarm(): Promise<void> {
-    const { alarm, mirror, sealer, witnessing, keys } = this.#log;
+    const { alarm, mirror, sealer, witnessing, keys, alerts } = this.#log;
     alarm.fired();
+    // Alerts first (no I/O, never waits): a hung D1 or R2 below must not hide its own incident.
+    alerts.check(this.#tenant);
     await mirror.copy();
     keys.sweep();
     if (this.#tenant !== undefined) {
@@ -445,6 +507,13 @@ export class TenantLog extends DurableObject<Env> {
       }
       // Submits to witnesses if due (after a seal: now), else re-arms for when it is.
       await witnessing.run(this.#tenant);
+      // Scheduled audits: LogAudit knows this tenant's intervals (audit-link.ts); a failure is retried at the next alarm.
+      const { placement, store, now } = this.#log;
+      await ensureAuditScheduled(this.env, placement.get(), this.#tenant, store.settings(), alerts, now()).catch((e: unknown) =>
+        console.error("audit schedule not set", e),
+      );
+      // And again after this alarm's work (a seal that failed or succeeded, a witness that answered).
+      alerts.check(this.#tenant);
     }
   }
 }

@@ -148,6 +148,8 @@ describe("alertsOf", () => {
     witness_alert_count: 0,
     witness_alerts: [],
     last_full_verification: fullPassed,
+    open_alerts: [],
+    recent_incidents: [],
   };
   const passed = { job_id: "j", mode: "full", range: { from: 0, to: 10 }, ok: true, failures: 0 };
   const failedFull = { last_full_verification: { ...fullPassed, ok: false, failures: 3 } };
