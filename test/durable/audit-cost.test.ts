@@ -30,7 +30,12 @@ function counted<T extends object>(real: T, count: (name: string, result: unknow
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
         const result = Reflect.apply(value as (...a: unknown[]) => unknown, target, args);
-        if (result instanceof Promise) return result.then((r) => (count(String(prop), r), r));
+        if (result instanceof Promise) {
+          return result.then((r) => {
+            count(String(prop), r);
+            return r;
+          });
+        }
         count(String(prop), result);
         return result;
       };
@@ -103,7 +108,10 @@ async function measure(tenant: string, mode: Mode, resumeFrom: AuditState | null
     tenant,
     mode,
     resumeFrom,
-    random: () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646,
+    random: () => {
+      seed = (seed * 16807) % 2147483647;
+      return (seed - 1) / 2147483646;
+    },
     nowMs: Date.now(),
   });
   while (run.phase !== "done") await step(src, run);
