@@ -173,6 +173,17 @@ export class AlertEngine {
     this.#arm(now);
   }
 
+  /**
+   * At the object's start: open incidents, or entries not yet written (a crash between a check
+   * and its append, or before its alarm was armed), get a check soon.
+   */
+  start(): void {
+    const row = this.#sql
+      .exec("SELECT count(*) AS n FROM alert_incidents WHERE ended_at IS NULL OR cleared_logged = 0")
+      .toArray()[0];
+    if (Number(row?.n ?? 0) > 0) this.#d.alarm.arm(this.#d.now() + 1_000);
+  }
+
   /** Resolves once the append started by the last check (if any) has finished. */
   async logged(): Promise<void> {
     await this.#logging;

@@ -195,6 +195,8 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
       mirror.start();
       // A tree larger than the last checkpoint submitted to witnesses: submit it soon.
       witnessing.start();
+      // Open incidents, or alert entries not written yet: check soon.
+      alerts.start();
       // Compare with R2 before serving anything (invariant 10). A fresh object learns its
       // tenant from its first call and reconciles then.
       if (tenant !== undefined) await sealer.ready(tenant);

@@ -3,7 +3,8 @@
  * tenant's log, and each of today's conditions (alert-sources.ts) raising and clearing. The log's
  * parts are built over the object's real storage with a test clock (faults.ts `withLog`).
  */
-import { describe, expect, it } from "vitest";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it, vi } from "vitest";
 import { sealKeys } from "../../src/core/seal";
 import type { AlertCondition } from "../../src/durable/alert-types";
 import { AUDIT_SCHEDULE_FACT, CLOCK_SKEW_WINDOW_MS, VERIFICATION_FACT } from "../../src/durable/alert-sources";
@@ -12,7 +13,8 @@ import { DAY_MS, OVERDUE_GRACE_MS } from "../../src/durable/audit-schedule";
 import { INGEST_STALLED_AFTER_MS } from "../../src/durable/group-commit";
 import type { VerificationOutcome } from "../../src/durable/log-types";
 import { MIRROR_LAG_ALERT_MS } from "../../src/durable/mirror";
-import type { Log, LogOptions } from "../../src/durable/tenant-log";
+import { LogStore } from "../../src/durable/log-store";
+import type { Log, LogOptions, TenantLog } from "../../src/durable/tenant-log";
 import { bucketOf, dbOf, event, logOf, mirrored, tenantWithKeys } from "../worker/helpers";
 import { appendVia, failingD1, failingR2, withLog } from "./faults";
 
@@ -157,8 +159,9 @@ describe("the alert engine", () => {
     );
   });
 
-  it("keys are separate incidents; an incident not yet written survives a restart and is written then", async () => {
+  it("keys are separate incidents; an incident not yet written survives a restart, and the restarted object's alarm writes it", async () => {
     const { tenant } = await tenantWithKeys();
+    await mirrored(tenant);
     const clock = Date.now();
     const source = { conditions: (): AlertCondition[] => ["a", "b"].map((key) => ({ kind: "source_silent", key, detail: {} })) };
     // The first object opens both incidents but dies before it could append (no tenant given: nothing written).
@@ -173,19 +176,25 @@ describe("the alert engine", () => {
         expect(alertEntries(log)).toHaveLength(0);
       },
     );
-    await withAlerts(
-      tenant,
-      () => clock,
-      {},
-      async (log) => {
-        log.alerts.register(source);
-        await check(log, tenant);
-        await check(log, tenant);
-        expect(alertEntries(log).map((e) => [e.action, e.metadata.key])).toEqual([
+    // The object the runtime builds next arms its alarm at start, and its alarm writes them.
+    const stub = logOf(tenant);
+    expect(await runInDurableObject(stub, (_l: TenantLog, state) => state.storage.getAlarm())).not.toBeNull();
+    await vi.waitFor(
+      async () => {
+        await runDurableObjectAlarm(stub);
+        const written = await runInDurableObject(stub, (_l: TenantLog, state) =>
+          new LogStore(state.storage.sql)
+            .entries(0, 100_000)
+            .map((e) => (JSON.parse(e.entry) as { event: { action: string; metadata?: { key?: string } } }).event)
+            .filter((e) => e.action.startsWith("sealtrail.alert."))
+            .map((e) => [e.action, e.metadata?.key]),
+        );
+        expect(written).toEqual([
           ["sealtrail.alert.raised", "a"],
           ["sealtrail.alert.raised", "b"],
         ]);
       },
+      { timeout: 10_000, interval: 100 },
     );
   });
 });
