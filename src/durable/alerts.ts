@@ -178,9 +178,7 @@ export class AlertEngine {
    * and its append, or before its alarm was armed), get a check soon.
    */
   start(): void {
-    const row = this.#sql
-      .exec("SELECT count(*) AS n FROM alert_incidents WHERE ended_at IS NULL OR cleared_logged = 0")
-      .toArray()[0];
+    const row = this.#sql.exec("SELECT count(*) AS n FROM alert_incidents WHERE ended_at IS NULL OR cleared_logged = 0").toArray()[0];
     if (Number(row?.n ?? 0) > 0) this.#d.alarm.arm(this.#d.now() + 1_000);
   }
 
