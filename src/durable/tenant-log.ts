@@ -448,6 +448,8 @@ export class TenantLog extends DurableObject<Env> {
     const { alerts } = this.#log;
     const known = alerts.fact<VerificationOutcome>(sources.VERIFICATION_FACT);
     if (!known || Date.parse(known.finished_at) <= Date.parse(outcome.finished_at)) alerts.setFact(sources.VERIFICATION_FACT, outcome);
+    // Durable now: the newest outcome. A crash before the check below is made up by the check at
+    // the next start or alarm; LogAudit repeats this call if it did not return.
     alerts.check(this.#tenant);
     await alerts.logged();
   }

@@ -375,6 +375,30 @@ describe("the console", () => {
     await expect.poll(() => page.getByTestId("browser-checks").textContent()).toContain("The checkpoint is not signed by the pinned key");
   });
 
+  test("an alert the log raised is listed on the overview, open, with its start", async () => {
+    // An event whose client clock is an hour off: the log raises `clock_skew` (README "Alerts").
+    await append([
+      {
+        action: "user.login",
+        actor: { id: "user-skew", type: "user" },
+        outcome: "success",
+        occurred_at: new Date(Date.now() - 3_600_000).toISOString(),
+      },
+    ]);
+    await expect
+      .poll(
+        async () => {
+          await page.goto(`${B}/#/t/${tenant}/overview?range=24h&n=${Date.now()}`);
+          await page.getByTestId("incidents").waitFor();
+          return (await page.getByTestId("incidents").textContent()) ?? "";
+        },
+        { timeout: 30_000, interval: 1_000 },
+      )
+      .toContain("Clock skew");
+    await expect.poll(() => page.getByTestId("open-alerts").textContent()).toContain("Clock skew since");
+    await expect.poll(() => page.getByTestId("recent-incidents").textContent()).toContain("open");
+  });
+
   test("pages carry security headers; /docs/api renders under its CSP; a link from another site cannot read with the cookie", async () => {
     // The console's files (static assets: src/console/static/_headers) and what the Worker answers.
     for (const path of ["/", "/index.html", "/console.css", "/console.js", "/docs/api", "/no-such-page"]) {
