@@ -262,6 +262,9 @@ export interface Settings {
   witness_quorum: number | null;
   /** The checkpoint and hash tiles under /logs/<tenant>/ are readable without a credential. */
   public_log: boolean;
+  /** Scheduled audits: incremental every N hours, full every N days. */
+  audit_interval_hours: number;
+  full_audit_interval_days: number;
 }
 
 /** PUT /v1/tenants/:t/settings: the settings now, and the receipt of the entry recording the change. */

@@ -259,11 +259,13 @@ describe("the console", () => {
   test("settings changes are saved and logged", async () => {
     await page.getByRole("link", { name: "Settings" }).click();
     await page.getByLabel("Seal interval (seconds)").fill("300");
+    await page.getByLabel("Scheduled verification (hours)").fill("12");
     await page.getByRole("button", { name: "Save settings" }).click();
     await expect.poll(() => page.getByTestId("settings-status").textContent()).toContain("recorded in the log as entry");
     await page.getByTestId("settings-status").getByRole("link").click();
     await expect.poll(() => page.getByTestId("entry-bytes").textContent()).toContain('"action":"sealtrail.settings.updated"');
     expect(await page.getByTestId("entry-bytes").textContent()).toContain('"seal_interval_seconds":300');
+    expect(await page.getByTestId("entry-bytes").textContent()).toContain('"audit_interval_hours":12');
   });
 
   test("an invited auditor joins, can verify, and cannot manage keys", async () => {
