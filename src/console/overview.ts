@@ -4,7 +4,7 @@ import { barChart } from "./chart";
 import { h, show } from "./dom";
 import { tenantHash, type TenantContext } from "./route";
 import { ago, banner, card } from "./ui";
-import type { Activity, ReportList, ReportRow, Stats } from "./wire";
+import type { Activity, Incident, ReportList, ReportRow, Stats } from "./wire";
 
 /** A lag in ms as people read it: "0.4 s", "2 min". */
 export const seconds = (ms: number): string => (ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60_000)} min`);
@@ -77,6 +77,73 @@ export function alertsOf(
   if (s.skewed_events > 0)
     out.push({ tone: "warn", text: `${s.skewed_events} event(s) carried an occurred_at far from the time they were received.` });
   return out;
+}
+
+/** What each alert kind means, for people (README "Alerts"). */
+const ALERT_NAMES: Record<string, string> = {
+  seal_failing: "Sealing failing",
+  mirror_lag: "D1 mirror lagging",
+  clock_skew: "Clock skew",
+  ingest_stalled: "Ingest stalled",
+  writes_refused: "Writes refused",
+  witness_disagrees: "Witness disagrees",
+  verification_failed: "Verification failed",
+  verification_overdue: "Verification overdue",
+  source_silent: "Source silent",
+  source_gap: "Source gap",
+  stream_paused: "Stream paused",
+};
+
+export const alertName = (kind: string, key: string): string => `${ALERT_NAMES[kind] ?? kind}${key === "" ? "" : ` (${key})`}`;
+
+/** Open alerts and recent incidents, with their start and end (each is a sealtrail.alert.* entry). */
+export function incidentsSection(s: Pick<Stats, "open_alerts" | "recent_incidents">, now: Date): Node {
+  const row = (i: Incident) =>
+    h(
+      "tr",
+      null,
+      h("td", null, show(alertName(i.kind, i.key))),
+      h("td", null, i.started_at),
+      h("td", null, i.ended_at ?? h("span", { class: "badtext" }, "open")),
+      h(
+        "td",
+        null,
+        show(
+          Object.entries(i.detail)
+            .map(([k, v]) => `${k}: ${String(v)}`)
+            .join(", "),
+        ),
+      ),
+    );
+  return h(
+    "div",
+    { "data-testid": "incidents" },
+    h("h2", null, "Alerts"),
+    s.open_alerts.length === 0
+      ? h("p", { class: "muted" }, "No open alerts.")
+      : h(
+          "ul",
+          { "data-testid": "open-alerts" },
+          s.open_alerts.map((a) => h("li", null, show(alertName(a.kind, a.key)), ` since ${a.since} (${ago(a.since, now)})`)),
+        ),
+    s.recent_incidents.length === 0
+      ? null
+      : h(
+          "table",
+          { "data-testid": "recent-incidents" },
+          h(
+            "thead",
+            null,
+            h("tr", null, h("th", null, "Incident"), h("th", null, "Started"), h("th", null, "Ended"), h("th", null, "Detail")),
+          ),
+          h("tbody", null, s.recent_incidents.map(row)),
+        ),
+    h(
+      "p",
+      { class: "muted" },
+      "Each incident is logged once as sealtrail.alert.raised and once as sealtrail.alert.cleared; a stream filtered to sealtrail.alert. delivers them.",
+    ),
+  );
 }
 
 export async function overviewPage(ctx: TenantContext): Promise<Node> {
@@ -156,5 +223,6 @@ export async function overviewPage(ctx: TenantContext): Promise<Node> {
     ),
     barChart(activity.buckets, label),
     h("p", { class: "muted" }, `${total} entries in the last ${range} (counted in the D1 mirror).`),
+    incidentsSection(stats, ctx.now),
   );
 }

@@ -1,4 +1,4 @@
-/** Tenant settings: seal interval, retention, clock-skew bound, public log. Each change is logged. Legal holds have their own page. */
+/** Tenant settings: seal interval, retention, clock-skew bound, public log, audit schedule. Each change is logged. Legal holds have their own page. */
 import { json, tenantPath } from "./api";
 import { h } from "./dom";
 import { tenantHash, type TenantContext } from "./route";
@@ -33,6 +33,12 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
       h("input", { type: "checkbox", name: "public_log", checked: s.public_log }),
       " Public log: anyone may read the signed checkpoint and hash tiles (c2sp.org/tlog-tiles, /logs/<tenant>/); entries stay private",
     ),
+    field(
+      "Scheduled verification (hours)",
+      num("audit_interval_hours", 1, 720),
+      "An incremental verification runs this often, with nobody asking; a failed or missing one raises an alert.",
+    ),
+    field("Full verification (days)", num("full_audit_interval_days", 1, 365), "A full verification of the whole log runs this often."),
     h("button", { type: "submit" }, "Save settings"),
     status,
   );
@@ -47,6 +53,8 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
       witnesses: s.witnesses,
       witness_quorum: s.witness_quorum,
       public_log: d.get("public_log") !== null,
+      audit_interval_hours: Number(d.get("audit_interval_hours")),
+      full_audit_interval_days: Number(d.get("full_audit_interval_days")),
     };
     const patch = Object.fromEntries(Object.entries(next).filter(([k, v]) => s[k as keyof Settings] !== v));
     if (Object.keys(patch).length === 0) {

@@ -122,6 +122,9 @@ export interface Stats {
   active_holds: number;
   /** Numbered sources (README "Missed events: gaps and silence"). */
   sources: SourceSummary;
+  /** Alerts (README "Alerts"): incidents open now, and the newest incidents with their start and end. */
+  open_alerts: OpenAlert[];
+  recent_incidents: Incident[];
 }
 export interface SourceSummary {
   tracked: number;
@@ -164,6 +167,18 @@ export interface SourceChanged {
 export interface LagSamples {
   sample_seconds: number;
   samples: { at: string; mirror_lag: number; mirror_lag_ms: number; stream_lag: number | null; stream_lag_ms: number | null }[];
+}
+export interface OpenAlert {
+  kind: string;
+  key: string;
+  since: string;
+}
+export interface Incident {
+  kind: string;
+  key: string;
+  started_at: string;
+  ended_at: string | null;
+  detail: Record<string, string | number | boolean>;
 }
 export interface WitnessState {
   url: string;
@@ -293,6 +308,9 @@ export interface Settings {
   witness_quorum: number | null;
   /** The checkpoint and hash tiles under /logs/<tenant>/ are readable without a credential. */
   public_log: boolean;
+  /** Scheduled audits: incremental every N hours, full every N days. */
+  audit_interval_hours: number;
+  full_audit_interval_days: number;
 }
 
 /** A legal hold's scope (src/core/holds.ts HoldScope). */

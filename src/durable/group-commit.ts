@@ -26,6 +26,11 @@ const INGEST_GAP_WEIGHT = 0.1;
 export const STALL_FACTOR = 10;
 export const STALL_MIN_MS = 60_000;
 /**
+ * The `ingest_stalled` alert (alert-sources.ts): appends have waited, or commits have failed, for
+ * this long without a commit.
+ */
+export const INGEST_STALLED_AFTER_MS = 30_000;
+/**
  * `durability: "mirrored"` (HTTP `Prefer: durability=mirrored`): how long a committed request
  * waits for D1 to hold its entries before it is answered `not_mirrored` (503, Retry-After).
  */
@@ -69,6 +74,8 @@ export interface GroupCommitDeps {
   admit: (tenant: string) => Promise<LogError | undefined>;
   /** After a group that added entries is committed (the next seal may be due). */
   afterCommit: () => void;
+  /** When appends start waiting with none before them (the alerts arm a check for a stall). */
+  onWaiting?: (since: number) => void;
   /**
    * Requests per group commit (a request's items always commit together). Unlimited in
    * production; the bench's entry (bench/worker.ts) sets 1 to measure what group commit buys
@@ -91,6 +98,11 @@ export class GroupCommit {
   #queue: (Pending & { resolve: (r: AppendResult) => void })[] = [];
   #queuedEvents = 0;
   #flushing = false;
+  /** Appends between `enqueue` and their answer, and since when some have waited with no commit. */
+  #waiting = 0;
+  #waitingSince: number | null = null;
+  /** The first commit that failed since the last that succeeded (null: the last one succeeded). */
+  #failingSince: number | null = null;
 
   constructor(deps: GroupCommitDeps) {
     this.#d = deps;
@@ -115,6 +127,36 @@ export class GroupCommit {
    * `tenant` is this object's tenant.
    */
   async enqueue(tenant: string, pending: Pending): Promise<AppendResult> {
+    this.#startWaiting();
+    try {
+      return await this.#enqueue(tenant, pending);
+    } finally {
+      this.#stopWaiting();
+    }
+  }
+
+  /**
+   * Since when ingest has been stuck: appends waiting, or commits failing, with no commit since
+   * (null: not stuck). The `ingest_stalled` alert is this past INGEST_STALLED_AFTER_MS.
+   */
+  stalledSince(): number | null {
+    const waiting = this.#waiting > 0 ? this.#waitingSince : null;
+    if (waiting === null) return this.#failingSince;
+    return this.#failingSince === null ? waiting : Math.min(waiting, this.#failingSince);
+  }
+
+  #startWaiting(): void {
+    if (this.#waiting++ === 0) {
+      this.#waitingSince = this.#d.now();
+      this.#d.onWaiting?.(this.#waitingSince);
+    }
+  }
+
+  #stopWaiting(): void {
+    if (--this.#waiting === 0) this.#waitingSince = null;
+  }
+
+  async #enqueue(tenant: string, pending: Pending): Promise<AppendResult> {
     const refused = await this.#d.admit(tenant);
     if (refused) return { ok: false, error: refused };
     if (this.#queuedEvents + pending.req.items.length > MAX_QUEUED_EVENTS) {
@@ -133,6 +175,15 @@ export class GroupCommit {
    * idempotency conflict, back-pressure) leaves the others to commit.
    */
   async enqueueAll(tenant: string, pendings: readonly Pending[]): Promise<AppendResult[]> {
+    this.#startWaiting();
+    try {
+      return await this.#enqueueAll(tenant, pendings);
+    } finally {
+      this.#stopWaiting();
+    }
+  }
+
+  async #enqueueAll(tenant: string, pendings: readonly Pending[]): Promise<AppendResult[]> {
     const refused = await this.#d.admit(tenant);
     if (refused) return pendings.map(() => ({ ok: false, error: refused }));
     this.#tenant = tenant;
@@ -189,6 +240,9 @@ export class GroupCommit {
           // next (mirror.ts `committed`; and by `start` on restart).
           this.#head = sequenced.head;
           this.#tree = tree;
+          // Ingest moves: what still waits has waited since now.
+          this.#failingSince = null;
+          if (this.#waiting > 0) this.#waitingSince = now();
           outcomes = sequenced.outcomes;
           created = sequenced.created;
         } catch (e) {
@@ -196,6 +250,7 @@ export class GroupCommit {
           console.error("TenantLog commit failed", e);
           store.forgetCached();
           this.#head = store.head();
+          this.#failingSince ??= now();
           for (const p of group) p.resolve({ ok: false, error: { reason: "log_unavailable" } });
           continue;
         }
@@ -234,7 +289,11 @@ export class GroupCommit {
    */
   #countIngest(previous: Head, s: { skewed: number; head: Head }): void {
     const { store } = this.#d;
-    if (s.skewed > 0) store.setCounter("skewed_events", store.counter("skewed_events") + s.skewed);
+    if (s.skewed > 0) {
+      store.setCounter("skewed_events", store.counter("skewed_events") + s.skewed);
+      // The `clock_skew` alert holds while the last flagged event is recent (alert-sources.ts).
+      store.setCounter("last_skewed_at", s.head.lastReceivedAtMs);
+    }
     if (previous.size > 0) {
       const gap = s.head.lastReceivedAtMs - previous.lastReceivedAtMs;
       const mean = store.counter("gap_ewma_ms");

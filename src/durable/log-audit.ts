@@ -3,10 +3,13 @@
  * idFromName(tenant id)), so a log of millions of entries is checked in steps within Workers
  * CPU limits. The alarm drives the steps; each step's position is stored before the next.
  * Finished reports go to D1 (INSERT only) and each run is appended to the tenant's log.
+ * Scheduled audits (audit-schedule.ts): the same jobs, started by this object's alarm at the
+ * tenant's slots; each full or incremental outcome is told to the TenantLog (its alerts).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { AuditState } from "../core/audit";
 import type { JsonObject } from "../core/entry";
+import { AuditSchedule, DEFAULT_INTERVALS, scheduledRunEvent, type AuditIntervals } from "./audit-schedule";
 import { StoredPlacement, tenantObject, tenantStores, type Placement } from "./placement";
 import type { TenantLog } from "./tenant-log";
 import { reportOf, startRun, step, type Mode, type Report, type Run, type Sources } from "./verification";
@@ -57,11 +60,55 @@ export interface FullVerificationStatus {
 export class LogAudit extends DurableObject<Env> {
   /** Where the tenant's D1 rows, R2 seals and TenantLog are (placement.ts; the Worker's `place`). */
   readonly #placement: StoredPlacement;
+  readonly #schedule: AuditSchedule;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(SCHEMA);
     this.#placement = new StoredPlacement(ctx.storage);
+    this.#schedule = new AuditSchedule(ctx.storage.sql);
+  }
+
+  /**
+   * Scheduled audits (audit-schedule.ts): sets the intervals (the TenantLog's settings; null
+   * keeps those stored, else the defaults: the cron's kick), starts a run that is due, and arms
+   * the alarm for the next slot. Returns when the next scheduled run is due.
+   */
+  async schedule(tenant: string, placement: Placement, intervals: AuditIntervals | null): Promise<{ next_at: number | null }> {
+    this.#placement.set(placement, this.ctx.storage.sql.exec("SELECT 1 FROM jobs LIMIT 1").toArray().length > 0);
+    const stored = this.#schedule.get();
+    const want = intervals ?? (stored ? { incrementalMs: stored.incrementalMs, fullMs: stored.fullMs } : DEFAULT_INTERVALS);
+    if (!stored || stored.tenant !== tenant || stored.incrementalMs !== want.incrementalMs || stored.fullMs !== want.fullMs) {
+      this.#schedule.set(tenant, want, Date.now());
+    }
+    await this.#runScheduled();
+    return { next_at: this.#schedule.nextAt() };
+  }
+
+  /** Starts the scheduled run that is due, unless a job runs; then arms the alarm for what comes next. */
+  async #runScheduled(): Promise<void> {
+    const row = this.#schedule.get();
+    if (!row) return;
+    if (!this.#runningJob()) {
+      const now = Date.now();
+      const mode = this.#schedule.due(now);
+      if (mode) {
+        // Durable first: the next slots. A crash after this loses this run, and
+        // `verification_overdue` says so if none follows in time.
+        this.#schedule.started(mode, now);
+        const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
+        await this.start(row.tenant, { jobId: crypto.randomUUID(), mode, seed }, scheduledRunEvent(row.tenant));
+      }
+    }
+    await this.#armSchedule();
+  }
+
+  /** The alarm at the next scheduled run, unless it is set earlier (a running job's next step). */
+  async #armSchedule(): Promise<void> {
+    const next = this.#schedule.nextAt();
+    if (next === null || this.#runningJob()) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
   }
 
   /** Records the tenant's placement (the Worker calls it before any other call, once per isolate). */
@@ -141,6 +188,8 @@ export class LogAudit extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const running = this.#runningJob();
     if (running) await this.#work(running.id);
+    // No job left running: a scheduled one due now starts, and the alarm waits for the next.
+    await this.#runScheduled();
   }
 
   #runningJob(): { id: string } | undefined {
@@ -250,6 +299,19 @@ export class LogAudit extends DurableObject<Env> {
     if (!logged.ok && logged.error.reason !== "idempotency_conflict" && logged.error.reason !== "split_view") {
       await this.ctx.storage.setAlarm(Date.now() + 5_000);
       return;
+    }
+    // The tenant's alerts (verification_failed / _overdue) learn the outcome of every run but a
+    // range run. If this fails (throws), the finish is repeated from the alarm (#work's catch):
+    // the steps above change nothing twice, and telling the log twice is harmless.
+    if (run.mode !== "range") {
+      await log.verificationFinished(run.tenant, {
+        job_id: run.jobId,
+        mode: run.mode,
+        ok: report.ok,
+        failures: report.failures.length,
+        finished_at: report.finished_at,
+        scheduled: requestedBy.provenance.principal_id === "schedule",
+      });
     }
     // One transaction: the job is done, and (a full run) the tenant's status is this report.
     // Durable after it: a crash before it repeats the finish, which changes nothing twice.

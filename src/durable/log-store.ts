@@ -45,6 +45,9 @@ export interface TenantSettings {
   witnessQuorum: number | null;
   /** The checkpoint and hash tiles under /logs/<tenant>/ are readable by anyone (docs/design.md "Tiles"). */
   publicLog: boolean;
+  /** Scheduled audits (audit-schedule.ts): incremental and full verification intervals. */
+  auditIntervalMs: number;
+  fullAuditIntervalMs: number;
 }
 
 export const DEFAULT_SETTINGS: TenantSettings = {
@@ -55,6 +58,8 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   witnesses: null,
   witnessQuorum: null,
   publicLog: false,
+  auditIntervalMs: 86_400_000,
+  fullAuditIntervalMs: 7 * 86_400_000,
 };
 
 export interface StoredEntry {
@@ -160,6 +165,15 @@ export class LogStore {
     if (!columns.has("witnesses")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witnesses TEXT");
     if (!columns.has("witness_quorum")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witness_quorum INTEGER");
     if (!columns.has("public_log")) this.#sql.exec("ALTER TABLE settings ADD COLUMN public_log INTEGER NOT NULL DEFAULT 0");
+    // Scheduled audits (issue #18.3).
+    if (!columns.has("audit_interval_ms")) {
+      this.#sql.exec(`ALTER TABLE settings ADD COLUMN audit_interval_ms INTEGER NOT NULL DEFAULT ${DEFAULT_SETTINGS.auditIntervalMs}`);
+    }
+    if (!columns.has("full_audit_interval_ms")) {
+      this.#sql.exec(
+        `ALTER TABLE settings ADD COLUMN full_audit_interval_ms INTEGER NOT NULL DEFAULT ${DEFAULT_SETTINGS.fullAuditIntervalMs}`,
+      );
+    }
   }
 
   /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
@@ -416,7 +430,8 @@ export class LogStore {
   #readSettings(): TenantSettings {
     const row = this.#sql
       .exec(
-        "SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log FROM settings WHERE id = 0",
+        `SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log,
+         audit_interval_ms, full_audit_interval_ms FROM settings WHERE id = 0`,
       )
       .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
@@ -428,18 +443,22 @@ export class LogStore {
       witnesses: row.witnesses === null ? null : (JSON.parse(String(row.witnesses)) as WitnessConfig[]),
       witnessQuorum: row.witness_quorum === null ? null : Number(row.witness_quorum),
       publicLog: Number(row.public_log) === 1,
+      auditIntervalMs: Number(row.audit_interval_ms),
+      fullAuditIntervalMs: Number(row.full_audit_interval_ms),
     };
   }
 
   writeSettings(s: TenantSettings): void {
     this.#settings = undefined;
     this.#sql.exec(
-      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log)
-       VALUES (0, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log,
+         audit_interval_ms, full_audit_interval_ms)
+       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
          retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
          max_clock_skew_ms = excluded.max_clock_skew_ms, witnesses = excluded.witnesses,
-         witness_quorum = excluded.witness_quorum, public_log = excluded.public_log`,
+         witness_quorum = excluded.witness_quorum, public_log = excluded.public_log,
+         audit_interval_ms = excluded.audit_interval_ms, full_audit_interval_ms = excluded.full_audit_interval_ms`,
       s.sealIntervalMs,
       s.retentionYears,
       s.legalHold ? 1 : 0,
@@ -447,6 +466,8 @@ export class LogStore {
       s.witnesses === null ? null : JSON.stringify(s.witnesses),
       s.witnessQuorum,
       s.publicLog ? 1 : 0,
+      s.auditIntervalMs,
+      s.fullAuditIntervalMs,
     );
   }
 

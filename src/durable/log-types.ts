@@ -4,6 +4,7 @@
  * them (tenant-log.ts lists them).
  */
 import type { JsonObject } from "../core/entry";
+import type { AlertKind } from "./alert-types";
 import type { EntryTooLarge } from "./entry-size";
 import type { SettingsError } from "./settings";
 import type { HoldError } from "./holds";
@@ -157,6 +158,36 @@ export interface LogStats {
   witness_round_ms: number | null;
   /** Numbered sources (sources.ts): how many report, are silent, have gaps and how many numbers are missing. */
   sources: SourceSummary;
+  /** Alerts (alerts.ts): incidents open now, and the newest incidents, open or ended. */
+  open_alerts: OpenAlert[];
+  recent_incidents: IncidentView[];
+}
+
+/** An incident as /stats and the console show it (alerts.ts). */
+export interface IncidentView {
+  kind: AlertKind;
+  key: string;
+  started_at: string;
+  ended_at: string | null;
+  detail: Record<string, string | number | boolean>;
+}
+
+/** An open incident in /stats `open_alerts`. */
+export interface OpenAlert {
+  kind: AlertKind;
+  key: string;
+  since: string;
+}
+
+/** A verification run's outcome, as LogAudit reports it to the tenant's log (the verification alerts). */
+export interface VerificationOutcome {
+  job_id: string;
+  mode: "full" | "incremental";
+  ok: boolean;
+  failures: number;
+  /** RFC 3339. */
+  finished_at: string;
+  scheduled: boolean;
 }
 
 /** A witness as /stats shows it: what it last cosigned for this log, its failures in a row and last error. */

@@ -22,6 +22,9 @@ export interface SettingsPatch {
   /** Cosignatures verification requires; null: the default (1 when there is a witness, else 0). */
   witness_quorum?: number | null;
   public_log?: boolean;
+  /** Scheduled audits: incremental verification every N hours, full every N days (audit-schedule.ts). */
+  audit_interval_hours?: number;
+  full_audit_interval_days?: number;
 }
 
 /** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
@@ -34,6 +37,8 @@ export type SettingsView = {
   witnesses: WitnessConfig[] | null;
   witness_quorum: number | null;
   public_log: boolean;
+  audit_interval_hours: number;
+  full_audit_interval_days: number;
 };
 
 export type SettingsError = RetentionOnHold | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number };
@@ -47,6 +52,8 @@ export const settingsView = (s: TenantSettings, activeHolds: number): SettingsVi
   witnesses: s.witnesses,
   witness_quorum: s.witnessQuorum,
   public_log: s.publicLog,
+  audit_interval_hours: s.auditIntervalMs / 3_600_000,
+  full_audit_interval_days: s.fullAuditIntervalMs / 86_400_000,
 });
 
 /**
@@ -69,6 +76,9 @@ export function applySettingsPatch(
     witnesses: patch.witnesses !== undefined ? patch.witnesses : before.witnesses,
     witnessQuorum: patch.witness_quorum !== undefined ? patch.witness_quorum : before.witnessQuorum,
     publicLog: patch.public_log ?? before.publicLog,
+    auditIntervalMs: patch.audit_interval_hours !== undefined ? patch.audit_interval_hours * 3_600_000 : before.auditIntervalMs,
+    fullAuditIntervalMs:
+      patch.full_audit_interval_days !== undefined ? patch.full_audit_interval_days * 86_400_000 : before.fullAuditIntervalMs,
   };
   const count = after.witnesses?.length ?? defaultWitnesses;
   if (after.witnessQuorum !== null && after.witnessQuorum > count) {

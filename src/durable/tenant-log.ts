@@ -9,12 +9,16 @@
  *   log-store.ts     every SQL statement against DO storage; alarm.ts the one alarm
  *   witnessing.ts    cosignatures from witnesses after the tree grows and after seals (witness-store.ts: its tables)
  *   sources.ts       per-source gaps and silence (in the commit), lag samples, alert conditions source_gap/source_silent
+ *   alerts.ts        incidents of the conditions AlertSources report (alert-sources.ts), as sealtrail.alert.* entries
  * The types of its RPC results are in log-types.ts.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { JsonObject } from "../core/entry";
 import { Alarm } from "./alarm";
-import { GroupCommit } from "./group-commit";
+import * as alertSources from "./alert-sources";
+import { ALERT_PROVENANCE, AlertEngine } from "./alerts";
+import { ensureAuditScheduled } from "./audit-link";
+import { GroupCommit, INGEST_STALLED_AFTER_MS } from "./group-commit";
 import { IdempotencySweeper } from "./idempotency";
 import { LogReads } from "./log-reads";
 import { LogStore, type TenantSettings } from "./log-store";
@@ -33,6 +37,7 @@ import type {
   SignedCheckpoint,
   StoredEntryView,
   TreeState,
+  VerificationOutcome,
   WitnessStatus,
 } from "./log-types";
 import { D1Mirror } from "./mirror";
@@ -60,6 +65,8 @@ export interface LogOptions {
   now?: () => number;
   /** Idempotency window in ms (default: env SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS, else 24 h). */
   idempotencyWindowMs?: number;
+  /** How long a condition must be gone before its incident ends (alerts.ts CLEAR_HOLD_MS). */
+  alertClearHoldMs?: number;
 }
 
 /** Idempotency keys are remembered this long by default (docs/design.md invariant 7). */
@@ -91,6 +98,8 @@ export interface Log {
   holds: HoldStore;
   /** Per-source gaps and silence, lag samples; an AlertSource (source_gap, source_silent). */
   sources: SourceTracker;
+  /** Alerts: the conditions' incidents and their entries (alerts.ts, alert-sources.ts). */
+  alerts: AlertEngine;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -136,7 +145,11 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
       keys.afterCommit();
       tiles.grew();
       sources.afterCommit();
+      // An event flagged for clock skew: check the alerts soon.
+      if (skew.pending()) alarm.arm(now() + 1_000);
     },
+    // Appends waiting: if no commit comes, check for a stall when it would be one.
+    onWaiting: (since) => alarm.arm(since + INGEST_STALLED_AFTER_MS),
     maxBatch: options.maxBatch ?? Infinity,
     idempotencyWindowMs: windowMs,
     sources,
@@ -154,7 +167,37 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   });
   const tiles = new Tiles({ bucket, store, now, size });
   const holds = new HoldStore(storage.sql, now);
+  const alerts = new AlertEngine({
+    storage,
+    alarm,
+    now,
+    ...(options.alertClearHoldMs !== undefined ? { clearHoldMs: options.alertClearHoldMs } : {}),
+    append: (tenant, fill) => {
+      const req: AppendRequest = { items: [], provenance: ALERT_PROVENANCE };
+      return commit.enqueue(tenant, {
+        req,
+        prepare: () => {
+          const items: { event: JsonObject }[] = [];
+          const refused = fill(items);
+          req.items = items;
+          return refused;
+        },
+      });
+    },
+  });
+  // The AlertSources (alert-types.ts): one line each.
+  alerts.register(sources);
+  const skew = alertSources.clockSkew(store);
+  alerts.register(skew);
+  alerts.register(alertSources.sealFailing(sealer));
+  alerts.register(alertSources.mirrorLag(mirror, size));
+  alerts.register(alertSources.ingestStalled(commit));
+  alerts.register(alertSources.writesRefused(sealer));
+  alerts.register(alertSources.witnessDisagrees(witnessing));
+  alerts.register(alertSources.verificationFailed(alerts));
+  alerts.register(alertSources.verificationOverdue(alerts));
   return {
+    alerts,
     store,
     tiles,
     holds,
@@ -178,6 +221,8 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
       witnessing.start();
       // A former `legal_hold: true` setting becomes a whole-tenant hold (hold-changes.ts).
       convertLegalHoldSetting(storage, store, holds);
+      // Open incidents, or alert entries not written yet: check soon.
+      alerts.start();
       // Compare with R2 before serving anything (invariant 10). A fresh object learns its
       // tenant from its first call and reconciles then.
       if (tenant !== undefined) await sealer.ready(tenant);
@@ -483,6 +528,8 @@ export class TenantLog extends DurableObject<Env> {
       tiles_error: this.#log.tiles.lastError,
       active_holds: this.#log.holds.active().length,
       sources: this.#log.sources.summary(),
+      open_alerts: this.#log.alerts.openAlerts(),
+      recent_incidents: this.#log.alerts.recent(),
     };
   }
 
@@ -492,7 +539,25 @@ export class TenantLog extends DurableObject<Env> {
    */
   async reconcile(tenant: string): Promise<boolean> {
     this.#claim(tenant);
-    return this.#log.sealer.reconcileAgain(tenant);
+    const done = await this.#log.sealer.reconcileAgain(tenant);
+    // A refusal set or lifted: the `writes_refused` alert follows now.
+    this.#log.alerts.check(this.#tenant);
+    return done;
+  }
+
+  /**
+   * A full or incremental verification finished (LogAudit, after its report is stored): the
+   * `verification_failed` and `verification_overdue` alerts follow from the newest one.
+   */
+  async verificationFinished(tenant: string, outcome: VerificationOutcome): Promise<void> {
+    this.#assertTenant(tenant);
+    const { alerts } = this.#log;
+    const known = alerts.fact<VerificationOutcome>(alertSources.VERIFICATION_FACT);
+    if (!known || Date.parse(known.finished_at) <= Date.parse(outcome.finished_at)) alerts.setFact(alertSources.VERIFICATION_FACT, outcome);
+    // Durable now: the newest outcome. A crash before the check below is made up by the check at
+    // the next start or alarm; LogAudit repeats this call if it did not return.
+    alerts.check(this.#tenant);
+    await alerts.logged();
   }
 
   /** Restores the tenant's D1 rows from R2 bundles and DO storage (rebuild.ts), for about `budgetMs`. */
@@ -533,8 +598,10 @@ export class TenantLog extends DurableObject<Env> {
    * the next alarm (each part arms it for its own next time; alarm.ts keeps the earliest).
    */
   override async alarm(): Promise<void> {
-    const { alarm, mirror, sealer, witnessing, keys } = this.#log;
+    const { alarm, mirror, sealer, witnessing, keys, alerts } = this.#log;
     alarm.fired();
+    // Alerts first (no I/O, never waits): a hung D1 or R2 below must not hide its own incident.
+    alerts.check(this.#tenant);
     await mirror.copy();
     keys.sweep();
     // Lag samples, and the alarm re-armed for the next gap alert or silence deadline (sources.ts).
@@ -552,6 +619,13 @@ export class TenantLog extends DurableObject<Env> {
       }
       // Submits to witnesses if due (after a seal: now), else re-arms for when it is.
       await witnessing.run(this.#tenant);
+      // Scheduled audits: LogAudit knows this tenant's intervals (audit-link.ts); a failure is retried at the next alarm.
+      const { placement, store, now } = this.#log;
+      await ensureAuditScheduled(this.env, placement.get(), this.#tenant, store.settings(), alerts, now()).catch((e: unknown) =>
+        console.error("audit schedule not set", e),
+      );
+      // And again after this alarm's work (a seal that failed or succeeded, a witness that answered).
+      alerts.check(this.#tenant);
     }
   }
 }

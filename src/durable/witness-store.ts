@@ -187,6 +187,31 @@ export class WitnessStore {
     );
   }
 
+  /**
+   * Witnesses whose newest alert came after their last accepted cosignature (or that never gave
+   * one): they disagree now. A witness that cosigns our checkpoint again agrees again, and its
+   * `witness_disagrees` alert clears (alert-sources.ts); the alert rows stay as history.
+   */
+  disagreeing(): WitnessAlert[] {
+    return this.#sql
+      .exec(
+        `SELECT a.at, a.key, a.url, a.reason, a.size, a.detail FROM witness_alerts a
+         LEFT JOIN witness_state s ON s.key = a.key
+         WHERE a.rowid = (SELECT max(rowid) FROM witness_alerts b WHERE b.key = a.key)
+           AND (s.last_success_at IS NULL OR a.at >= s.last_success_at)
+         ORDER BY a.rowid`,
+      )
+      .toArray()
+      .map((r) => ({
+        at: new Date(Number(r.at)).toISOString(),
+        witness: String(r.url),
+        key: String(r.key),
+        reason: String(r.reason) as WitnessAlert["reason"],
+        size: Number(r.size),
+        detail: String(r.detail),
+      }));
+  }
+
   alerts(): { count: number; recent: WitnessAlert[] } {
     const count = Number(this.#sql.exec("SELECT count(*) AS n FROM witness_alerts").toArray()[0]!.n);
     const recent = this.#sql

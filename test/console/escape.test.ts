@@ -150,6 +150,8 @@ describe("alertsOf", () => {
     last_full_verification: fullPassed,
     active_holds: 0,
     sources: { tracked: 0, reporting: 0, silent: 0, with_cadence: 0, with_gaps: 0, open_gaps: 0, missing: 0, untracked_events: 0 },
+    open_alerts: [],
+    recent_incidents: [],
   };
   const passed = { job_id: "j", mode: "full", range: { from: 0, to: 10 }, ok: true, failures: 0 };
   const failedFull = { last_full_verification: { ...fullPassed, ok: false, failures: 3 } };

@@ -332,6 +332,8 @@ describe("settings", () => {
       witnesses: null,
       witness_quorum: null,
       public_log: false,
+      audit_interval_hours: 24,
+      full_audit_interval_days: 7,
     });
     const res = await put({ seal_interval_seconds: 300, max_clock_skew_seconds: 600 });
     expect(res.status).toBe(200);

@@ -259,11 +259,13 @@ describe("the console", () => {
   test("settings changes are saved and logged", async () => {
     await page.getByRole("link", { name: "Settings" }).click();
     await page.getByLabel("Seal interval (seconds)").fill("300");
+    await page.getByLabel("Scheduled verification (hours)").fill("12");
     await page.getByRole("button", { name: "Save settings" }).click();
     await expect.poll(() => page.getByTestId("settings-status").textContent()).toContain("recorded in the log as entry");
     await page.getByTestId("settings-status").getByRole("link").click();
     await expect.poll(() => page.getByTestId("entry-bytes").textContent()).toContain('"action":"sealtrail.settings.updated"');
     expect(await page.getByTestId("entry-bytes").textContent()).toContain('"seal_interval_seconds":300');
+    expect(await page.getByTestId("entry-bytes").textContent()).toContain('"audit_interval_hours":12');
   });
 
   test("a legal hold is created and released through the console, each change logged", async () => {
@@ -409,6 +411,30 @@ describe("the console", () => {
     await page.waitForLoadState("load");
     await page.getByRole("button", { name: "Check in this browser" }).click();
     await expect.poll(() => page.getByTestId("browser-checks").textContent()).toContain("The checkpoint is not signed by the pinned key");
+  });
+
+  test("an alert the log raised is listed on the overview, open, with its start", async () => {
+    // An event whose client clock is an hour off: the log raises `clock_skew` (README "Alerts").
+    await append([
+      {
+        action: "user.login",
+        actor: { id: "user-skew", type: "user" },
+        outcome: "success",
+        occurred_at: new Date(Date.now() - 3_600_000).toISOString(),
+      },
+    ]);
+    await expect
+      .poll(
+        async () => {
+          await page.goto(`${B}/#/t/${tenant}/overview?range=24h&n=${Date.now()}`);
+          await page.getByTestId("incidents").waitFor();
+          return (await page.getByTestId("incidents").textContent()) ?? "";
+        },
+        { timeout: 30_000, interval: 1_000 },
+      )
+      .toContain("Clock skew");
+    await expect.poll(() => page.getByTestId("open-alerts").textContent()).toContain("Clock skew since");
+    await expect.poll(() => page.getByTestId("recent-incidents").textContent()).toContain("open");
   });
 
   test("pages carry security headers; /docs/api renders under its CSP; a link from another site cannot read with the cookie", async () => {

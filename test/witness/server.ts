@@ -6,7 +6,7 @@
  * the log's signature, the old size against what it last cosigned (409), consistency proofs
  * (422) and keeps one latest checkpoint per name and origin, as the spec says.
  * Misbehaving endpoints for the outbound rules: /redirect/… (307), /huge/… (a 1 MiB answer),
- * /slow/… (never answers), /down/… (503).
+ * /slow/… (never answers), /down/… (503). POST /reset/<name> makes the witness <name> forget every log.
  */
 import { createServer, type Server } from "node:http";
 import { utf8 } from "../../src/core/bytes";
@@ -41,6 +41,12 @@ export function startWitness(secret: string): Promise<{ server: Server; base: st
       if (path.startsWith("/huge/")) return answer(200, "x".repeat(1024 * 1024));
       if (path.startsWith("/slow/")) return; // never answers
       if (path.startsWith("/down/")) return answer(503, "down");
+      // An operator resetting a witness: it forgets what it cosigned under that name (test/worker/alerts.test.ts).
+      const reset = /^\/reset\/([a-z0-9-]+)$/.exec(path);
+      if (req.method === "POST" && reset) {
+        for (const id of [...state.keys()]) if (id.startsWith(`${reset[1]} `)) state.delete(id);
+        return answer(200, "reset");
+      }
       const m = /^\/w\/([a-z0-9-]+)\/add-checkpoint$/.exec(path);
       if (req.method !== "POST" || !m) return answer(404, "not found");
       const cosigner = witnessCosigner(m[1]!);

@@ -8,6 +8,8 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
+import { ALERT_KINDS } from "../../durable/alert-types";
+import { AUDIT_FULL_INTERVAL_MAX_DAYS, AUDIT_INTERVAL_MAX_HOURS } from "../../durable/audit-schedule";
 import { isLocalDev, OUTBOUND_MAX_URL_LENGTH } from "../../durable/outbound";
 import { JURISDICTIONS } from "../../durable/placement";
 import { SEAL_INTERVAL_MAX_MS, SEAL_INTERVAL_MIN_MS } from "../../durable/settings";
@@ -53,6 +55,20 @@ const SettingsPatch = z
       .optional()
       .describe("cosignatures verification requires; null: 1 when there is a witness, else 0"),
     public_log: z.boolean().optional().describe("anyone may read the checkpoint and hash tiles under /logs/<tenant>/ (never entries)"),
+    audit_interval_hours: z
+      .number()
+      .int()
+      .min(1)
+      .max(AUDIT_INTERVAL_MAX_HOURS)
+      .optional()
+      .describe("scheduled incremental verification every N hours"),
+    full_audit_interval_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(AUDIT_FULL_INTERVAL_MAX_DAYS)
+      .optional()
+      .describe("scheduled full verification every N days"),
   })
   .refine((p) => Object.keys(p).length > 0, "change at least one setting");
 
@@ -71,6 +87,8 @@ const Settings = z.object({
   witnesses: z.array(z.object({ url: z.string(), key: z.string() })).nullable(),
   witness_quorum: z.number().int().nullable(),
   public_log: z.boolean(),
+  audit_interval_hours: z.number(),
+  full_audit_interval_days: z.number(),
 });
 const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
 const Stats = z.object({
@@ -136,6 +154,20 @@ const Stats = z.object({
     .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
     .nullable()
     .describe("the tenant's verification status: its last finished full run (range runs never count)"),
+  open_alerts: z
+    .array(z.object({ kind: z.enum(ALERT_KINDS), key: z.string(), since: z.string() }))
+    .describe('incidents open now, oldest first (each is a sealtrail.alert.raised entry; README "Alerts")'),
+  recent_incidents: z
+    .array(
+      z.object({
+        kind: z.enum(ALERT_KINDS),
+        key: z.string(),
+        started_at: z.string(),
+        ended_at: z.string().nullable(),
+        detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+      }),
+    )
+    .describe("the newest incidents, open (ended_at null) or ended, newest first"),
 });
 
 export const SETTINGS_ROUTES = {
@@ -214,6 +246,8 @@ export const settings = new Hono<AppEnv>()
       sources: s.sources,
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
+      open_alerts: s.open_alerts,
+      recent_incidents: s.recent_incidents,
     } satisfies z.infer<typeof Stats>);
   })
   // Entries per time bucket, counted in D1 on the (tenant_id, received_at, seq) index, once D1
