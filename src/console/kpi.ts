@@ -24,14 +24,15 @@ export interface DetectedIncident {
   ended_at: string | null;
 }
 
-/**
- * The incidents /stats reports (open and recently ended), with when each was raised. The alert
- * engine (issue #18.2) adds `recent_incidents` to /stats; until it is wired here (at merge) there
- * are none, and the view says "no incidents yet".
- */
+/** The incidents /stats reports (`recent_incidents`: open and recently ended), with when each was raised. */
 export function incidentsOf(stats: Stats): DetectedIncident[] {
-  void stats;
-  return [];
+  return stats.recent_incidents.map((i) => ({
+    kind: i.kind,
+    key: i.key,
+    started_at: i.started_at,
+    raised_at: i.raised_at,
+    ended_at: i.ended_at,
+  }));
 }
 
 /** Time to detect over incidents: how many, the median and the longest, in ms (null: none). Pure. */

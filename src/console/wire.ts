@@ -177,6 +177,7 @@ export interface Incident {
   kind: string;
   key: string;
   started_at: string;
+  raised_at: string;
   ended_at: string | null;
   detail: Record<string, string | number | boolean>;
 }

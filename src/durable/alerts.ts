@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS alert_incidents (
   kind TEXT NOT NULL,
   key TEXT NOT NULL,
   started_at INTEGER NOT NULL,
+  raised_at INTEGER NOT NULL,
   ended_at INTEGER,
   detail TEXT NOT NULL,
   absent_since INTEGER,
@@ -208,10 +209,11 @@ export class AlertEngine {
       if (openIds.has(id)) continue;
       const startedAt = c.since !== undefined && Number.isFinite(c.since) ? Math.min(c.since, now) : now;
       this.#sql.exec(
-        "INSERT INTO alert_incidents (kind, key, started_at, detail) VALUES (?, ?, ?, ?)",
+        "INSERT INTO alert_incidents (kind, key, started_at, raised_at, detail) VALUES (?, ?, ?, ?, ?)",
         c.kind,
         c.key,
         startedAt,
+        now,
         JSON.stringify(cleanDetail(c.detail)),
       );
     }
@@ -345,12 +347,13 @@ export class AlertEngine {
   /** The newest incidents, open or ended (/stats `recent_incidents`). */
   recent(limit = 20): IncidentView[] {
     return this.#sql
-      .exec("SELECT kind, key, started_at, ended_at, detail FROM alert_incidents ORDER BY id DESC LIMIT ?", limit)
+      .exec("SELECT kind, key, started_at, raised_at, ended_at, detail FROM alert_incidents ORDER BY id DESC LIMIT ?", limit)
       .toArray()
       .map((r) => ({
         kind: String(r.kind) as AlertKind,
         key: String(r.key),
         started_at: iso(Number(r.started_at)),
+        raised_at: iso(Number(r.raised_at)),
         ended_at: r.ended_at === null ? null : iso(Number(r.ended_at)),
         detail: JSON.parse(String(r.detail)) as Record<string, string | number | boolean>,
       }));

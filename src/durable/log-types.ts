@@ -167,7 +167,10 @@ export interface LogStats {
 export interface IncidentView {
   kind: AlertKind;
   key: string;
+  /** When the condition began (its source's `since`, else when first seen). */
   started_at: string;
+  /** When the incident was opened, i.e. detected: time to detect is raised_at − started_at. */
+  raised_at: string;
   ended_at: string | null;
   detail: Record<string, string | number | boolean>;
 }

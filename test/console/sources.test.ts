@@ -1,6 +1,6 @@
 /** The Sources and KPI pages' pure helpers, and the overview's source alerts, on Node. */
 import { describe, expect, test } from "vitest";
-import { coverage, timeToDetect } from "../../src/console/kpi";
+import { coverage, incidentsOf, timeToDetect } from "../../src/console/kpi";
 import { alertsOf } from "../../src/console/overview";
 import { cadenceText, rangesText, sourceStatus } from "../../src/console/sources";
 import type { SourceRow, Stats } from "../../src/console/wire";
@@ -63,6 +63,30 @@ describe("sources in the console", () => {
       ended_at: null,
     });
     expect(timeToDetect([incident(0, 60), incident(0, 2), incident(10, 40)])).toEqual({ count: 3, medianMs: 30_000, maxMs: 60_000 });
+  });
+
+  test("time to detect is read from /stats recent_incidents: raised_at − started_at", () => {
+    const recent = [
+      {
+        kind: "source_gap",
+        key: "s",
+        started_at: "2026-01-01T00:00:00.000Z",
+        raised_at: "2026-01-01T00:01:00.000Z",
+        ended_at: null,
+        detail: {},
+      },
+      {
+        kind: "mirror_lag",
+        key: "",
+        started_at: "2026-01-01T00:00:00.000Z",
+        raised_at: "2026-01-01T00:00:30.000Z",
+        ended_at: "2026-01-01T00:05:00.000Z",
+        detail: {},
+      },
+    ];
+    const found = incidentsOf({ recent_incidents: recent } as unknown as Stats);
+    expect(found.map((i) => i.raised_at)).toEqual(["2026-01-01T00:01:00.000Z", "2026-01-01T00:00:30.000Z"]);
+    expect(timeToDetect(found)).toEqual({ count: 2, medianMs: 45_000, maxMs: 60_000 });
   });
 
   test("the overview alerts name missing events and silent sources", () => {
