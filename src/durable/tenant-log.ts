@@ -44,6 +44,7 @@ import { Witnessing } from "./witnessing";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import type { TileRef } from "../core/tiles";
+import { readStreamReport, recordStreamReport, type StreamReport } from "./stream-alerts";
 
 export interface LogOptions {
   /** Bindings to use instead of env's (fault tests wrap the real ones: test/durable/faults.ts). */
@@ -410,6 +411,17 @@ export class TenantLog extends DurableObject<Env> {
   /** Copies any backlog to D1 now; true when D1 holds every entry. */
   async drainMirror(): Promise<boolean> {
     return this.#log.mirror.copy();
+  }
+
+  /** The LogStreams object's report (stream count, paused streams): the `stream_paused` alert source (stream-alerts.ts). */
+  async reportStreams(tenant: string, report: StreamReport): Promise<void> {
+    this.#assertTenant(tenant);
+    recordStreamReport(this.ctx.storage, report);
+  }
+
+  /** The last report of the LogStreams object (/stats asks it about streams only if there are any). */
+  async streamReport(): Promise<StreamReport> {
+    return readStreamReport(this.ctx.storage);
   }
 
   /** Seals everything waiting now (POST /v1/tenants/:t/seal), whatever the interval. */

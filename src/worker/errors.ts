@@ -15,7 +15,8 @@ export type InvalidInput =
   | "invalid_settings"
   | "invalid_verify_request"
   | "invalid_rebuild_request"
-  | "invalid_invitation_request";
+  | "invalid_invitation_request"
+  | "invalid_stream_request";
 
 /** Refusals a schema names itself, whatever it validates (zod issue `params.reason`; unknown fields). */
 export type SchemaRefusal = "unknown_field" | "reserved_action" | "event_too_deep" | "event_too_large";
@@ -51,6 +52,8 @@ export type AppError =
   | { reason: "rebuild_refused"; why: string }
   | { reason: "invalid_witness"; index: number; detail: string }
   | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number }
+  // Log streams (routes/streams.ts): a destination the outbound rules refuse (durable/outbound.ts).
+  | { reason: "invalid_destination"; detail: string }
   // Invitations (invitations.ts, membership-log.ts).
   | { reason: "invitation_secret_invalid" }
   | { reason: "invitation_not_for_you" }
@@ -152,6 +155,7 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   invalid_verify_request: { status: 400, code: "invalid_verify_request", message: refused },
   invalid_rebuild_request: { status: 400, code: "invalid_rebuild_request", message: refused },
   invalid_invitation_request: { status: 400, code: "invalid_invitation_request", message: refused },
+  invalid_stream_request: { status: 400, code: "invalid_stream_request", message: refused },
   unknown_field: { status: 400, code: "unknown_field", message: refused },
   reserved_action: { status: 400, code: "reserved_action", message: refused },
   event_too_deep: { status: 400, code: "too_deep", message: refused },
@@ -197,6 +201,7 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     code: "witness_quorum_unreachable",
     message: (e) => `A witness quorum of ${e.quorum} needs at least ${e.quorum} witnesses; there are ${e.witnesses}. Nothing was changed.`,
   },
+  invalid_destination: { status: 400, code: "invalid_destination", message: (e) => `destination: ${e.detail}.` },
   invitation_secret_invalid: {
     status: 403,
     code: "invitation_secret_invalid",

@@ -17,6 +17,7 @@ import { PROOF_ROUTES } from "./routes/proofs";
 import { REBUILD_ROUTE } from "./routes/rebuild";
 import { SETTINGS_ROUTES } from "./routes/settings";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
+import { STREAM_ROUTES } from "./routes/streams";
 import { TILE_ROUTES } from "./routes/tiles";
 import { VERIFIER_KEYS_ROUTE } from "./routes/verifier-keys";
 import { VERIFY_ROUTES } from "./routes/verify";
@@ -57,6 +58,7 @@ const ROUTES: readonly RouteSpec[] = [
   ...Object.values(SETTINGS_ROUTES),
   ...Object.values(VERIFY_ROUTES),
   ...Object.values(KEY_ROUTES),
+  ...Object.values(STREAM_ROUTES),
   INVITATION_ROUTE,
   ...Object.values(AUTH_ROUTES),
 ];

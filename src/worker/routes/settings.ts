@@ -21,6 +21,7 @@ import { awaitMirror, logAudit, tenantLog } from "../tenant-log";
 import { Receipt } from "./events";
 import { tenantData } from "../placement";
 import { forgetPublicLog } from "./tiles";
+import { StreamStats, streamStats } from "./streams";
 
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
@@ -122,6 +123,7 @@ const Stats = z.object({
     .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
     .nullable()
     .describe("the tenant's verification status: its last finished full run (range runs never count)"),
+  streams: z.array(StreamStats).describe("log streams: lag (entries, seconds behind the head), paused, last error"),
 });
 
 export const SETTINGS_ROUTES = {
@@ -198,6 +200,7 @@ export const settings = new Hono<AppEnv>()
       placement: { jurisdiction: data.placement.jurisdiction, shard: data.placement.shard },
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
+      streams: await streamStats(c, { size: s.size, mirroredTo: s.mirrored_to, mirrorLagMs: s.mirror_lag_ms }),
     } satisfies z.infer<typeof Stats>);
   })
   // Entries per time bucket, counted in D1 on the (tenant_id, received_at, seq) index, once D1
