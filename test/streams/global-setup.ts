@@ -14,9 +14,9 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
-  const receiver = await startReceiver();
-  const tls = await startWrongTlsReceiver();
   const s3 = await startS3();
+  const receiver = await startReceiver(s3.endpoint);
+  const tls = await startWrongTlsReceiver();
   project.provide("streamReceiver", receiver.base);
   project.provide("streamTlsReceiver", tls.base);
   project.provide("s3Endpoint", s3.endpoint);

@@ -33,7 +33,11 @@ const listen = (server: Server | ReturnType<typeof createHttpsServer>) =>
 
 const KEPT_HEADERS = ["content-type", "webhook-id", "webhook-timestamp", "webhook-signature", "authorization", "dd-api-key", "user-agent"];
 
-export async function startReceiver(): Promise<{ server: Server; base: string }> {
+/**
+ * `s3` (optional): an S3 endpoint that `/s3/<channel>/…` forwards to (method, headers, body), unless
+ * the channel is down or told to fail: an S3-compatible destination that can have an outage.
+ */
+export async function startReceiver(s3?: string): Promise<{ server: Server; base: string }> {
   const channels = new Map<string, Channel>();
   const channel = (name: string) => {
     const c = channels.get(name) ?? { redirect: false, huge: false, fail: 0, down: false, delayMs: 0, delays: 0, log: [] };
@@ -59,7 +63,7 @@ export async function startReceiver(): Promise<{ server: Server; base: string }>
         return reply(200, "{}");
       }
       if (kind === "log" && req.method === "GET") return reply(200, JSON.stringify(channel(name).log));
-      if (kind !== "r") return reply(404, "{}");
+      if (kind !== "r" && !(kind === "s3" && s3)) return reply(404, "{}");
       const c = channel(name);
       const headers: Record<string, string> = {};
       for (const h of KEPT_HEADERS) if (typeof req.headers[h] === "string") headers[h] = req.headers[h];
@@ -75,6 +79,22 @@ export async function startReceiver(): Promise<{ server: Server; base: string }>
         status = 503;
       }
       const entry = { path: req.url ?? "", headers, body, status, at: Date.now() };
+      if (kind === "s3" && s3) {
+        entry.body = "";
+        c.log.push(entry);
+        if (status !== 200) return reply(status, "<Error><Code>ServiceUnavailable</Code></Error>");
+        const target = `${s3}/${parts.slice(3).join("/")}`;
+        const forwarded: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "host" && k !== "connection") forwarded[k] = v;
+        void fetch(target, { method: req.method ?? "PUT", headers: forwarded, body: Buffer.concat(chunks) }).then(
+          async (r) => {
+            res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "application/xml" });
+            res.end(Buffer.from(await r.arrayBuffer()));
+          },
+          () => reply(502, "{}"),
+        );
+        return;
+      }
       const delay = c.delays > 0 ? c.delayMs : 0;
       if (c.delays > 0) c.delays--;
       setTimeout(() => {

@@ -81,11 +81,30 @@ interface NativeBody {
   data: { stream: string; from: number; to: number; entries: { seq: number; leaf_hash: string; entry: string }[] };
 }
 
+/** The s3rver bucket's keys under `prefix` (ListObjectsV2, unsigned: s3rver allows it). */
+async function s3Keys(prefix: string): Promise<string[]> {
+  const xml = await (await fetch(`${inject("s3Endpoint")}/streams?list-type=2&prefix=${encodeURIComponent(prefix)}`)).text();
+  return [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!);
+}
+async function gunzip(bytes: ArrayBuffer): Promise<string> {
+  return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+}
+const S3_DESTINATION = (endpoint: string) => ({
+  type: "s3",
+  endpoint,
+  bucket: "streams",
+  region: "us-east-1",
+  access_key_id: "S3RVER",
+  secret_access_key: "S3RVER",
+});
+
 describe("webhook streams", () => {
-  it("deliver every entry in order across a receiver outage: duplicates carry the same webhook-id, signatures verify", async () => {
+  it("deliver every entry in order across a receiver outage (webhook and S3): duplicates carry the same webhook-id, signatures verify", async () => {
     const { owner, tenant, appendKey } = await tenantWithKeys();
     const channel = channelName("outage");
+    const bucketChannel = channelName("outage-s3");
     await control(channel, { fail: 2 });
+    await control(bucketChannel, { fail: 2 });
     const created = await createStream(owner, tenant, {
       name: "siem",
       destination: { type: "webhook", url: `${receiver()}/r/${channel}` },
@@ -94,16 +113,43 @@ describe("webhook streams", () => {
     const { stream, secret, receipt } = created.body;
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
     expect(stream.cursor).toBe(receipt.seq);
+    // The same log to an S3-compatible bucket behind a proxy that can go down (receivers.ts).
+    const bucket = await createStream(owner, tenant, {
+      destination: S3_DESTINATION(`${receiver()}/s3/${bucketChannel}`),
+      start: "beginning",
+    });
+    expect(bucket.status).toBe(201);
     await appendMany(tenant, appendKey, 1000, "a");
     await control(channel, { down: true });
+    await control(bucketChannel, { down: true });
     await appendMany(tenant, appendKey, 1000, "b");
-    await vi.waitFor(async () => expect((await received(channel)).filter((r) => r.status === 503).length).toBeGreaterThan(3), {
-      timeout: 20_000,
-      interval: 200,
-    });
+    await vi.waitFor(
+      async () => {
+        expect((await received(channel)).filter((r) => r.status === 503).length).toBeGreaterThan(3);
+        expect((await received(bucketChannel)).filter((r) => r.status === 503).length).toBeGreaterThan(3);
+      },
+      { timeout: 20_000, interval: 200 },
+    );
     await control(channel, { down: false });
+    await control(bucketChannel, { down: false });
     const size = await logSize(owner, tenant);
-    await vi.waitFor(async () => expect((await streamOf(owner, tenant, stream.id)).cursor).toBe(size), { timeout: 40_000, interval: 250 });
+    await vi.waitFor(
+      async () => {
+        expect((await streamOf(owner, tenant, stream.id)).cursor).toBe(size);
+        expect((await streamOf(owner, tenant, bucket.body.stream.id)).cursor).toBe(size);
+      },
+      { timeout: 40_000, interval: 250 },
+    );
+
+    // S3: objects named by their ranges, in key order, hold every entry from 0, gzipped, in order.
+    const keys = await s3Keys(`sealtrail/${tenant}/${bucket.body.stream.id}/`);
+    expect([...keys].sort()).toEqual(keys);
+    const stored: number[] = [];
+    for (const key of keys) {
+      const text = await gunzip(await (await fetch(`${inject("s3Endpoint")}/streams/${key}`)).arrayBuffer());
+      for (const line of text.trim().split("\n")) stored.push((JSON.parse(line) as { seq: number }).seq);
+    }
+    expect(stored).toEqual(Array.from({ length: size }, (_, i) => i));
 
     const all = await received(channel);
     const ok = all.filter((r) => r.status === 200);
@@ -175,23 +221,6 @@ describe("webhook streams", () => {
     expect(s.last_error).toMatch(/^could not connect over TLS \(is the certificate valid for this host\?\) or the network failed/);
     expect(s.cursor).toBe(body.receipt.seq);
   });
-});
-
-/** The s3rver bucket's keys under `prefix` (ListObjectsV2, unsigned: s3rver allows it). */
-async function s3Keys(prefix: string): Promise<string[]> {
-  const xml = await (await fetch(`${inject("s3Endpoint")}/streams?list-type=2&prefix=${encodeURIComponent(prefix)}`)).text();
-  return [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!);
-}
-async function gunzip(bytes: ArrayBuffer): Promise<string> {
-  return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
-}
-const S3_DESTINATION = (endpoint: string) => ({
-  type: "s3",
-  endpoint,
-  bucket: "streams",
-  region: "us-east-1",
-  access_key_id: "S3RVER",
-  secret_access_key: "S3RVER",
 });
 
 describe("S3-compatible streams", () => {
