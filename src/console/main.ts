@@ -12,6 +12,7 @@ import { membersPage } from "./members";
 import { overviewPage } from "./overview";
 import { settingsPage } from "./settings";
 import { snapshotsPage } from "./snapshots";
+import { streamsPage } from "./streams";
 import { go, parseRoute, tenantHash, type TenantContext } from "./route";
 import { errorBanner } from "./ui";
 import { verifyPage } from "./verify";
@@ -23,6 +24,7 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   verify: { title: "Verification", render: verifyPage },
   snapshots: { title: "Snapshots", render: snapshotsPage },
   keys: { title: "Keys", render: keysPage },
+  streams: { title: "Streams", render: streamsPage },
   members: { title: "Members", render: membersPage },
   settings: { title: "Settings", render: settingsPage },
 };

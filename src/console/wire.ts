@@ -118,6 +118,46 @@ export interface Stats {
   witness_alerts: WitnessAlert[];
   /** The tenant's verification status: its last full run (a range run never counts). */
   last_full_verification: FullVerification | null;
+  /** Log streams: lag and pause (README "Log streams"). */
+  streams: StreamLag[];
+}
+export interface StreamLag {
+  id: string;
+  name: string;
+  type: string;
+  lag_entries: number;
+  lag_seconds: number;
+  paused: boolean;
+  last_error: string | null;
+}
+/** A log stream (GET /v1/tenants/:t/streams): no secrets, only `secret_set`. */
+export interface StreamView {
+  id: string;
+  name: string;
+  destination: Record<string, string | boolean>;
+  format: string;
+  actions: string[];
+  timeout_seconds: number;
+  created_at: string;
+  cursor: number;
+  delivered: number;
+  last_delivered_at: string | null;
+  lag_entries: number;
+  lag_seconds: number;
+  paused: boolean;
+  paused_at: string | null;
+  failures: number;
+  last_error: string | null;
+  last_error_at: string | null;
+  next_attempt_at: string | null;
+}
+export interface StreamList {
+  streams: StreamView[];
+}
+export interface CreatedStream {
+  stream: StreamView;
+  /** A webhook's signing secret, shown this once. */
+  secret?: string;
 }
 export interface WitnessState {
   url: string;

@@ -148,6 +148,7 @@ describe("alertsOf", () => {
     witness_alert_count: 0,
     witness_alerts: [],
     last_full_verification: fullPassed,
+    streams: [],
   };
   const passed = { job_id: "j", mode: "full", range: { from: 0, to: 10 }, ok: true, failures: 0 };
   const failedFull = { last_full_verification: { ...fullPassed, ok: false, failures: 3 } };
@@ -227,5 +228,12 @@ describe("alertsOf", () => {
 
   test("a mirror that is merely catching up (no failures) raises nothing", () => {
     expect(alertsOf({ ...calm, mirror_lag: 5 }, passed)).toEqual([]);
+  });
+
+  test("a paused log stream is a warning with its last error; a lagging active one is not", () => {
+    const stream = { id: "st_1", name: "siem", type: "webhook", lag_entries: 12, lag_seconds: 30, paused: true, last_error: "HTTP 503" };
+    const alerts = alertsOf({ ...calm, streams: [stream] }, passed);
+    expect(alerts).toEqual([{ tone: "warn", text: expect.stringContaining("“siem” (webhook) is paused, 12 entries behind: HTTP 503") }]);
+    expect(alertsOf({ ...calm, streams: [{ ...stream, paused: false }] }, passed)).toEqual([]);
   });
 });

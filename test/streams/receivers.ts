@@ -37,7 +37,7 @@ const KEPT_HEADERS = ["content-type", "webhook-id", "webhook-timestamp", "webhoo
  * `s3` (optional): an S3 endpoint that `/s3/<channel>/…` forwards to (method, headers, body), unless
  * the channel is down or told to fail: an S3-compatible destination that can have an outage.
  */
-export async function startReceiver(s3?: string): Promise<{ server: Server; base: string }> {
+export async function startReceiver(s3?: string): Promise<{ server: Server; base: string; logOf: (channel: string) => Channel["log"] }> {
   const channels = new Map<string, Channel>();
   const channel = (name: string) => {
     const c = channels.get(name) ?? { redirect: false, huge: false, fail: 0, down: false, delayMs: 0, delays: 0, log: [] };
@@ -104,7 +104,7 @@ export async function startReceiver(s3?: string): Promise<{ server: Server; base
     });
   });
   const port = await listen(server);
-  return { server, base: `http://127.0.0.1:${port}` };
+  return { server, base: `http://127.0.0.1:${port}`, logOf: (name) => channel(name).log };
 }
 
 /** An HTTPS server with a self-signed certificate for other.example (neither trusted nor for 127.0.0.1). */

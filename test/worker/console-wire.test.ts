@@ -16,6 +16,7 @@ import type { keys } from "../../src/worker/routes/keys";
 import type { proofs } from "../../src/worker/routes/proofs";
 import type { settings } from "../../src/worker/routes/settings";
 import type { snapshots } from "../../src/worker/routes/snapshots";
+import type { streams } from "../../src/worker/routes/streams";
 import type { verifierKeys } from "../../src/worker/routes/verifier-keys";
 import type { verification } from "../../src/worker/routes/verify";
 
@@ -56,6 +57,8 @@ describe("the console's wire types match the server's answers", () => {
     expectTypeOf<Answer<typeof verifierKeys, "/", "$get">>().toExtend<Wire.VerifierKeys>();
     expectTypeOf<Answer<typeof keys, "/", "$get">>().toExtend<Wire.KeyList>();
     expectTypeOf<Answer<typeof keys, "/", "$post">>().toExtend<Wire.CreatedKey>();
+    expectTypeOf<Answer<typeof streams, "/", "$get">>().toExtend<Wire.StreamList>();
+    expectTypeOf<Answer<typeof streams, "/", "$post">>().toExtend<Wire.CreatedStream>();
   });
 
   it("better-auth routes", () => {
