@@ -785,7 +785,17 @@ async function streamPhase() {
     await control("big-s3", { down: true });
     const downAt = performance.now();
     await fill(big, 30_000, 40_000);
-    await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (performance.now() - downAt))));
+    // The outage lasts at least 20 s and until both streams have failed at least once (a real outage for each).
+    const failedOf = (channel) => receiver.logOf(channel).filter((r) => r.status !== 200).length;
+    while (
+      performance.now() - downAt < 20_000 ||
+      ((failedOf("big") === 0 || failedOf("big-s3") === 0) && performance.now() - downAt < 120_000)
+    ) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    log(
+      `outage of ${((performance.now() - downAt) / 1000).toFixed(0)} s: ${failedOf("big")} failed webhook attempts, ${failedOf("big-s3")} failed S3 attempts`,
+    );
     await control("big", { down: false });
     await control("big-s3", { down: false });
     await fill(big, 30_000, 70_000);
@@ -793,7 +803,7 @@ async function streamPhase() {
     const seconds = (performance.now() - t0) / 1000;
     const w = webhookSeqs("big");
     const b = await s3Seqs(big.tenant, bucket.stream.id);
-    const failedAttempts = receiver.logOf("big").filter((r) => r.status !== 200).length;
+    const failedAttempts = failedOf("big");
     record("stream_1e5_webhook", inOrder(w, 0, size) ? w.length : -1, { size, failed_attempts: failedAttempts });
     record("stream_1e5_s3", b.sorted && inOrder(b.seqs, 0, size) ? b.seqs.length : -1, { size, objects: b.keys.length });
     record("stream_1e5_s", seconds);

@@ -22,8 +22,10 @@ import type { StreamRow, StreamStore } from "./stream-store";
 
 /** Per batch: at most this many entries and this many bytes of formatted records (UTF-8 JSON). */
 export const STREAM_BATCH_LIMITS: Record<DestinationType, { count: number; bytes: number }> = {
-  webhook: { count: 500, bytes: 1024 * 1024 },
-  splunk: { count: 500, bytes: 1024 * 1024 },
+  // Each batch costs a storage flush before its request (the range in flight) and one round trip:
+  // batches large enough to amortize them, small enough for a receiver's 1 MB body limit.
+  webhook: { count: 1000, bytes: 1024 * 1024 },
+  splunk: { count: 1000, bytes: 1024 * 1024 },
   // Datadog's logs intake takes at most 1,000 entries and 5 MB (uncompressed) per request.
   datadog: { count: 1000, bytes: 4 * 1024 * 1024 },
   s3: { count: 5000, bytes: 8 * 1024 * 1024 },
@@ -182,7 +184,9 @@ export class StreamDelivery {
     const entries: StreamEntry[] = [];
     let bytes = 0;
     for (let scans = 0; scans < 10; scans++) {
-      const rows = await this.#rows(next, next + SCAN_ROWS, SCAN_ROWS);
+      // Unfiltered: read no more rows than the batch can take; filtered: scan ahead.
+      const scan = row.config.actions.length === 0 ? Math.max(1, Math.min(SCAN_ROWS, limits.count - entries.length)) : SCAN_ROWS;
+      const rows = await this.#rows(next, next + scan, scan);
       if (rows.length === 0) break;
       if (rows[0]!.seq !== next) {
         if (next === from) return { kind: "waiting", seq: next };
@@ -202,7 +206,7 @@ export class StreamDelivery {
         }
         next = r.seq + 1;
       }
-      if (full || rows.length < SCAN_ROWS || next !== rows[rows.length - 1]!.seq + 1) break;
+      if (full || entries.length >= limits.count || rows.length < scan || next !== rows[rows.length - 1]!.seq + 1) break;
     }
     if (next === from) return { kind: "empty" };
     const batch = this.#batch(row, from, next, entries);
