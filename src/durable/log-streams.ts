@@ -15,48 +15,9 @@ import type { AlertCondition } from "./alert-types";
 import { Alarm } from "./alarm";
 import { isLocalDev } from "./outbound";
 import { lazyBinding, StoredPlacement, tenantObject, tenantStores, type Placement } from "./placement";
-import { destinationView, type StreamConfig, type StreamSecrets } from "./stream-config";
+import { configView, type LogHead, type StreamConfig, type StreamSecrets, type StreamStatus } from "./stream-config";
 import { STREAM_IDLE_AFTER_MS, STREAM_IDLE_POLL_MS, STREAM_POLL_MS, STREAM_RETRY_BASE_MS, StreamDelivery } from "./stream-delivery";
 import { StreamStore, type StreamRow } from "./stream-store";
-
-/** The log's head as the caller (the Worker) saw it, for lag: its size and the D1 mirror's position. */
-export interface LogHead {
-  size: number;
-  mirroredTo: number;
-  mirrorLagMs: number;
-}
-
-/** A stream as the API shows it: configuration without secrets, cursor, lag, delivery state. */
-export interface StreamStatus {
-  id: string;
-  name: string;
-  destination: Record<string, string | boolean>;
-  format: string;
-  actions: string[];
-  timeout_seconds: number;
-  created_at: string;
-  /** The next seq to deliver: every entry below it was acknowledged (or skipped by the filter). */
-  cursor: number;
-  delivered: number;
-  last_delivered_at: string | null;
-  lag_entries: number;
-  lag_seconds: number;
-  paused: boolean;
-  paused_at: string | null;
-  failures: number;
-  last_error: string | null;
-  last_error_at: string | null;
-  next_attempt_at: string | null;
-}
-
-/** The configuration part of a stream's view (what `sealtrail.stream.*` entries record). */
-export const configView = (c: StreamConfig): JsonObject => ({
-  name: c.name,
-  destination: destinationView(c.destination),
-  format: c.format,
-  actions: c.actions,
-  timeout_seconds: c.timeoutMs / 1000,
-});
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

@@ -5,6 +5,7 @@
  * kept apart (`StreamSecrets`): stored only in the LogStreams object's storage, never returned
  * after creation (`destinationView`), never written into the log.
  */
+import type { JsonObject } from "../core/entry";
 import type { StreamFormat } from "../core/stream-format";
 import { checkOutboundUrl } from "./outbound";
 
@@ -68,3 +69,42 @@ export const actionMatches = (actions: readonly string[], action: string): boole
 export function destinationView(d: Destination): Record<string, string | boolean> {
   return { ...d, secret_set: true };
 }
+
+/** The log's head as the caller (the Worker) saw it, for lag: its size and the D1 mirror's position. */
+export interface LogHead {
+  size: number;
+  mirroredTo: number;
+  mirrorLagMs: number;
+}
+
+/** A stream as the API shows it: configuration without secrets, cursor, lag, delivery state. */
+export interface StreamStatus {
+  id: string;
+  name: string;
+  destination: Record<string, string | boolean>;
+  format: string;
+  actions: string[];
+  timeout_seconds: number;
+  created_at: string;
+  /** The next seq to deliver: every entry below it was acknowledged (or skipped by the filter). */
+  cursor: number;
+  delivered: number;
+  last_delivered_at: string | null;
+  lag_entries: number;
+  lag_seconds: number;
+  paused: boolean;
+  paused_at: string | null;
+  failures: number;
+  last_error: string | null;
+  last_error_at: string | null;
+  next_attempt_at: string | null;
+}
+
+/** The configuration part of a stream's view (what `sealtrail.stream.*` entries record). */
+export const configView = (c: StreamConfig): JsonObject => ({
+  name: c.name,
+  destination: destinationView(c.destination),
+  format: c.format,
+  actions: c.actions,
+  timeout_seconds: c.timeoutMs / 1000,
+});

@@ -16,10 +16,17 @@ import { z } from "zod";
 import type { JsonObject } from "../../core/entry";
 import { formatWebhookSecret, WEBHOOK_SECRET_BYTES } from "../../core/standard-webhooks";
 import { STREAM_FORMATS } from "../../core/stream-format";
-import { configView, type LogHead, type StreamStatus } from "../../durable/log-streams";
 import { isLocalDev, OUTBOUND_MAX_URL_LENGTH } from "../../durable/outbound";
 import { tenantObject } from "../../durable/placement";
-import { destinationUrlProblem, type Destination, type StreamConfig, type StreamSecrets } from "../../durable/stream-config";
+import {
+  configView,
+  destinationUrlProblem,
+  type Destination,
+  type LogHead,
+  type StreamConfig,
+  type StreamSecrets,
+  type StreamStatus,
+} from "../../durable/stream-config";
 import { principalEvent } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
