@@ -23,6 +23,8 @@ interface Channel {
   huge: boolean;
   fail: number;
   down: boolean;
+  /** Requests received and not answered yet (held by a delay). */
+  inflight: number;
   delayMs: number;
   delays: number;
   log: { path: string; headers: Record<string, string>; body: string; status: number; at: number }[];
@@ -40,7 +42,7 @@ const KEPT_HEADERS = ["content-type", "webhook-id", "webhook-timestamp", "webhoo
 export async function startReceiver(s3?: string): Promise<{ server: Server; base: string; logOf: (channel: string) => Channel["log"] }> {
   const channels = new Map<string, Channel>();
   const channel = (name: string) => {
-    const c = channels.get(name) ?? { redirect: false, huge: false, fail: 0, down: false, delayMs: 0, delays: 0, log: [] };
+    const c = channels.get(name) ?? { redirect: false, huge: false, fail: 0, inflight: 0, down: false, delayMs: 0, delays: 0, log: [] };
     channels.set(name, c);
     return c;
   };
@@ -63,6 +65,7 @@ export async function startReceiver(s3?: string): Promise<{ server: Server; base
         return reply(200, "{}");
       }
       if (kind === "log" && req.method === "GET") return reply(200, JSON.stringify(channel(name).log));
+      if (kind === "inflight" && req.method === "GET") return reply(200, String(channel(name).inflight));
       if (kind !== "r" && !(kind === "s3" && s3)) return reply(404, "{}");
       const c = channel(name);
       const headers: Record<string, string> = {};
@@ -97,7 +100,9 @@ export async function startReceiver(s3?: string): Promise<{ server: Server; base
       }
       const delay = c.delays > 0 ? c.delayMs : 0;
       if (c.delays > 0) c.delays--;
+      c.inflight++;
       setTimeout(() => {
+        c.inflight--;
         c.log.push(entry);
         if (!res.writableEnded && !res.destroyed) reply(status, status === 200 ? '{"text":"Success","code":0}' : '{"error":"down"}');
       }, delay);

@@ -210,6 +210,24 @@ describe("webhook streams", () => {
     expect(ids.filter((id) => id!.startsWith(first)).length).toBe(2);
   });
 
+  it("never hold appends back: entries are committed while a delivery hangs at the receiver", async () => {
+    const { owner, tenant, appendKey } = await tenantWithKeys();
+    const channel = channelName("hang");
+    await control(channel, { delayMs: 15_000, delays: 1 });
+    const { body } = await createStream(owner, tenant, {
+      destination: { type: "webhook", url: `${receiver()}/r/${channel}` },
+      timeout_seconds: 30,
+    });
+    const inflight = async () => Number(await (await fetch(`${receiver()}/inflight/${channel}`)).text());
+    await vi.waitFor(async () => expect(await inflight()).toBe(1), { timeout: 10_000, interval: 100 });
+    const before = await logSize(owner, tenant);
+    await appendMany(tenant, appendKey, 200, "hang");
+    expect(await logSize(owner, tenant)).toBe(before + 200);
+    // The delivery is still held by the receiver: the appends did not wait for it.
+    expect(await inflight()).toBe(1);
+    expect((await streamOf(owner, tenant, body.stream.id)).cursor).toBe(body.receipt.seq);
+  });
+
   it("show a clear error for a certificate that is self-signed and for another host", async () => {
     const { owner, tenant } = await tenantWithKeys();
     const { body } = await createStream(owner, tenant, { destination: { type: "webhook", url: `${inject("streamTlsReceiver")}/hook` } });
