@@ -262,6 +262,7 @@ export class StreamDelivery {
         : failureOf(built.url, sent.detail);
       const at = now();
       const failures = store.failed(id, error, at + retryDelayMs(row.failures + 1, this.#d.retryBaseMs, this.#d.random), at);
+      if (failures === 0) return { nextAt: null, moved }; // deleted while the attempt was out
       if (failures >= STREAM_PAUSE_AFTER_FAILURES || (!sent.ok && !sent.retry)) {
         store.pause(id, at);
         this.#d.paused(store.get(id) ?? row, error);

@@ -136,8 +136,9 @@ export class StreamStore {
     this.#sql.exec("UPDATE streams SET cursor = ?, pending_to = NULL WHERE id = ? AND cursor < ?", to, id, to);
   }
 
+  /** Records a failed attempt; the failures in a row now (0 if the stream was deleted meanwhile). */
   failed(id: string, error: string, nextAt: number, now: number): number {
-    return this.#sql
+    const rows = this.#sql
       .exec<{ failures: number }>(
         "UPDATE streams SET failures = failures + 1, last_error = ?, last_error_at = ?, next_at = ? WHERE id = ? RETURNING failures",
         error,
@@ -145,7 +146,8 @@ export class StreamStore {
         nextAt,
         id,
       )
-      .one().failures;
+      .toArray();
+    return rows[0]?.failures ?? 0;
   }
 
   pause(id: string, now: number): void {
