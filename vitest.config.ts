@@ -20,6 +20,9 @@ const LOCAL_VARS = {
   SEALTRAIL_ORIGIN: "sealtrail.localhost",
   // Local dev: witness URLs may be http: and loopback (src/durable/outbound.ts). Never in wrangler.toml.
   SEALTRAIL_LOCAL_DEV: "1",
+  // Log streams retry after 4 ms × 2^n (full jitter, capped at 600 × 4 ms) instead of 1 s × 2^n, so a
+  // test reaches a pause (15 failures) in seconds.
+  SEALTRAIL_STREAM_RETRY_BASE_MS: "4",
 };
 
 // The witness's test configuration (test/witness): its key (ML-DSA-44, "witness.test/w1") and the
@@ -64,7 +67,8 @@ export default defineConfig(async () => {
               : ["test/worker/**/*.test.ts", "test/durable/**/*.test.ts", "test/core/**/*.test.ts"],
             setupFiles: ["./test/apply-migrations.ts"],
             // A real c2sp.org/tlog-witness witness on loopback, for the witnessing tests.
-            globalSetup: bench ? [] : ["./test/witness/global-setup.ts"],
+            // And the log streams' destinations: HTTP and HTTPS receivers, s3rver (test/streams).
+            globalSetup: bench ? [] : ["./test/witness/global-setup.ts", "./test/streams/global-setup.ts"],
             testTimeout: bench ? 600_000 : 60_000,
           },
         },

@@ -3,6 +3,8 @@
 // prints a table and writes bench/results.json. Bounded: every load phase stops by itself
 // after its time or request budget. Never assert times in tests: this is the only place.
 // Options: --runs N (default 3), --seconds S per load run (default 5), --only a,b (row ids;
+// "streams" is issue #18.1's rows: stream throughput and append latency with and without a stream;
+// "stream_1e5" the 10^5-event run to a webhook and an S3-compatible receiver across an outage;
 // mirror_lag and outage are issue #15's D1 rows, outage runs once, 45 s; "heap" grows one log
 // to 10^6 entries once, about 13 min on a 2-core machine),
 // --profile (CPU profile of workerd during the single-event row, via the inspector).
@@ -103,6 +105,41 @@ row("heap_1e5", "JS heap of the Worker + TenantLog isolate after GC, one log at 
 row("heap_1e6", "JS heap of the Worker + TenantLog isolate after GC, one log at 10^6 entries", "MiB", 32, "lower");
 row("rss_after_load", "workerd RSS after the load rows ran (idle, all workerd processes)", "MiB", null, "lower");
 row("rss_after_gc", "workerd RSS after that, once every isolate ran a full GC (inspector)", "MiB", null, "lower");
+
+// Issue #18.1 (log streams): `--only streams` and `--only stream_1e5` (streamPhase).
+row(
+  "stream_throughput",
+  "log stream: entries/s delivered to a loopback webhook receiver (native, one tenant, 20,000 entries)",
+  "entries/s",
+  null,
+  "higher",
+);
+row(
+  "stream_throughput_s3",
+  "log stream: entries/s delivered to s3rver (gzipped JSONL objects, one tenant, 20,000 entries)",
+  "entries/s",
+  null,
+  "higher",
+);
+row("stream_off_p50", "p50 append latency at 100 appends/s (open loop), tenant without a stream", "ms", null, "lower");
+row("stream_off_p99", "p99 append latency at 100 appends/s, tenant without a stream", "ms", null, "lower");
+row("stream_on_p50", "p50 append latency at 100 appends/s, tenant with an active webhook stream", "ms", null, "lower");
+row("stream_on_p99", "p99 append latency at 100 appends/s, tenant with an active webhook stream", "ms", null, "lower");
+row(
+  "stream_1e5_webhook",
+  "10^5 entries across a 20 s receiver outage: entries at the webhook receiver, in order, none missing",
+  "entries",
+  100_000,
+  "higher",
+);
+row(
+  "stream_1e5_s3",
+  "10^5 entries across the outage: entries in s3rver's objects, in key order, none missing",
+  "entries",
+  100_000,
+  "higher",
+);
+row("stream_1e5_s", "10^5 entries across the outage: seconds from the first append until both streams caught up", "s", null, "lower");
 
 const record = (id, value, detail) => {
   const r = rows.get(id);
@@ -612,6 +649,175 @@ async function witnessPhase() {
   await server.stop();
 }
 
+/**
+ * Issue #18.1: log streams against the test receivers (test/streams/receivers.ts, bundled here):
+ * a loopback webhook receiver and s3rver. Rows: delivery throughput per tenant, append latency at
+ * a fixed rate for a tenant with and without an active stream (interleaved, same server), and
+ * (--only stream_1e5) the issue's 10^5-event run across a receiver outage.
+ */
+const STREAM_RATE = 100;
+async function streamPhase() {
+  const bundled = spawnSync(
+    "esbuild",
+    [
+      "test/streams/receivers.ts",
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      "--packages=external",
+      "--outfile=.bench/stream-receivers.mjs",
+      "--log-level=warning",
+    ],
+    { encoding: "utf8" },
+  );
+  if (bundled.status !== 0) throw new Error(bundled.stderr);
+  const { startReceiver, startS3 } = await import(`${process.cwd()}/.bench/stream-receivers.mjs`);
+  const s3 = await startS3();
+  const receiver = await startReceiver(s3.endpoint);
+  // Loopback http destinations are allowed only in local dev (src/durable/outbound.ts).
+  const server = await startServer({ SEALTRAIL_LOCAL_DEV: "1", SEALTRAIL_ORIGIN: "sealtrail.localhost" });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const call = async (t, method, path, body) => {
+    const headers = { authorization: `Bearer ${t.token}`, origin: server.origin, "content-type": "application/json" };
+    const r = await request(agent, server.base, method, path, headers, body === undefined ? undefined : JSON.stringify(body));
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.body}`);
+    return JSON.parse(r.body);
+  };
+  const fill = async (t, n, from = 0) => {
+    const r = await request(agent, server.base, "POST", `/__bench/fill?tenant=${t.tenant}&n=${n}&from=${from}`);
+    if (r.status !== 200) throw new Error(`fill: ${r.status} ${r.body}`);
+  };
+  const control = (channel, cmd) =>
+    request(agent, receiver.base, "POST", `/control/${channel}`, { "content-type": "application/json" }, JSON.stringify(cmd));
+  const s3Destination = (endpoint) => ({
+    type: "s3",
+    endpoint,
+    bucket: "streams",
+    region: "us-east-1",
+    access_key_id: "S3RVER",
+    secret_access_key: "S3RVER",
+  });
+  const caughtUp = async (t, ids, timeoutMs) => {
+    const t0 = performance.now();
+    for (;;) {
+      const size = (await call(t, "GET", `/v1/tenants/${t.tenant}/stats`)).size;
+      const streams = await Promise.all(ids.map((id) => call(t, "GET", `/v1/tenants/${t.tenant}/streams/${id}`)));
+      if (streams.every((s) => s.cursor === size)) return { size, streams };
+      if (performance.now() - t0 > timeoutMs) throw new Error(`streams did not catch up: ${JSON.stringify(streams)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const webhookSeqs = (channel) => {
+    const seen = new Set();
+    const seqs = [];
+    for (const r of receiver.logOf(channel)) {
+      if (r.status !== 200 || seen.has(r.headers["webhook-id"])) continue;
+      seen.add(r.headers["webhook-id"]);
+      for (const e of JSON.parse(r.body).data.entries) seqs.push(e.seq);
+    }
+    return seqs;
+  };
+  const s3Seqs = async (tenant, id) => {
+    const list = await fetch(`${s3.endpoint}/streams?list-type=2&max-keys=1000&prefix=sealtrail/${tenant}/${id}/`);
+    const keys = [...(await list.text()).matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]);
+    const seqs = [];
+    for (const key of keys) {
+      const gz = (await fetch(`${s3.endpoint}/streams/${key}`)).body.pipeThrough(new DecompressionStream("gzip"));
+      for (const line of (await new Response(gz).text()).trim().split("\n")) seqs.push(JSON.parse(line).seq);
+    }
+    return { seqs, keys, sorted: keys.every((k, i) => i === 0 || keys[i - 1] < k) };
+  };
+  const inOrder = (seqs, from, to) => seqs.length === to - from && seqs.every((q, i) => q === from + i);
+  const [tp, off, on, big] = await setupTenants(server.base, 4, server.origin);
+  if (wanted("streams")) {
+    for (let run = 0; run < RUNS; run++) {
+      // Throughput: 20,000 entries already in the log, a new stream from the beginning, until it caught up.
+      const N = 20_000;
+      await fill(tp, N, run * N);
+      for (const [rowId, destination, id] of [
+        ["stream_throughput", { type: "webhook", url: `${receiver.base}/r/tp-${run}` }, "webhook"],
+        ["stream_throughput_s3", s3Destination(s3.endpoint), "s3"],
+      ]) {
+        const size = (await call(tp, "GET", `/v1/tenants/${tp.tenant}/stats`)).size;
+        const t0 = performance.now();
+        const created = await call(tp, "POST", `/v1/tenants/${tp.tenant}/streams`, { destination, start: size - N });
+        await caughtUp(tp, [created.stream.id], 300_000);
+        const s = (performance.now() - t0) / 1000;
+        record(rowId, N / s, { entries: N, seconds: s });
+        log(`stream throughput (${id}): ${N} entries in ${s.toFixed(1)} s = ${(N / s).toFixed(0)} entries/s`);
+        await call(tp, "DELETE", `/v1/tenants/${tp.tenant}/streams/${created.stream.id}`);
+      }
+    }
+    // Append latency at a fixed rate: one tenant without a stream, one with an active webhook stream, interleaved.
+    await call(on, "POST", `/v1/tenants/${on.tenant}/streams`, { destination: { type: "webhook", url: `${receiver.base}/r/latency` } });
+    await closedLoop({ base: server.base, connections: 8, durationMs: 500, warmupMs: 0, next: single(off) });
+    await closedLoop({ base: server.base, connections: 8, durationMs: 500, warmupMs: 0, next: single(on) });
+    // Three interleaved pairs per run: the machine's noise moves both alike.
+    for (let run = 0; run < RUNS * 3; run++) {
+      for (const [t, p50, p99] of [
+        [off, "stream_off_p50", "stream_off_p99"],
+        [on, "stream_on_p50", "stream_on_p99"],
+      ]) {
+        const o = await openLoop({ base: server.base, ratePerS: STREAM_RATE, durationMs: RUN_MS, next: single(t) });
+        record(p50, o.p50_ms, o);
+        record(p99, o.p99_ms);
+        log(
+          `append latency at ${STREAM_RATE}/s, ${t === on ? "with" : "without"} a stream: p50 ${o.p50_ms.toFixed(1)} p99 ${o.p99_ms.toFixed(1)} ms`,
+        );
+      }
+    }
+    const s = await caughtUp(on, [(await call(on, "GET", `/v1/tenants/${on.tenant}/streams`)).streams[0].id], 60_000);
+    log(`the stream of the latency rows delivered ${s.streams[0].delivered} entries`);
+  }
+  if (wanted("stream_1e5")) {
+    // The issue's done-when: 10^5 events to a webhook and an S3-compatible receiver, in order, across an outage.
+    const hook = await call(big, "POST", `/v1/tenants/${big.tenant}/streams`, {
+      destination: { type: "webhook", url: `${receiver.base}/r/big` },
+      start: "beginning",
+    });
+    const bucket = await call(big, "POST", `/v1/tenants/${big.tenant}/streams`, {
+      destination: s3Destination(`${receiver.base}/s3/big-s3`),
+      start: "beginning",
+    });
+    const t0 = performance.now();
+    await fill(big, 40_000, 0);
+    await control("big", { down: true });
+    await control("big-s3", { down: true });
+    const downAt = performance.now();
+    await fill(big, 30_000, 40_000);
+    // The outage lasts at least 20 s and until both streams have failed at least once (a real outage for each).
+    const failedOf = (channel) => receiver.logOf(channel).filter((r) => r.status !== 200).length;
+    while (
+      performance.now() - downAt < 20_000 ||
+      ((failedOf("big") === 0 || failedOf("big-s3") === 0) && performance.now() - downAt < 120_000)
+    ) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    log(
+      `outage of ${((performance.now() - downAt) / 1000).toFixed(0)} s: ${failedOf("big")} failed webhook attempts, ${failedOf("big-s3")} failed S3 attempts`,
+    );
+    await control("big", { down: false });
+    await control("big-s3", { down: false });
+    await fill(big, 30_000, 70_000);
+    const { size } = await caughtUp(big, [hook.stream.id, bucket.stream.id], 900_000);
+    const seconds = (performance.now() - t0) / 1000;
+    const w = webhookSeqs("big");
+    const b = await s3Seqs(big.tenant, bucket.stream.id);
+    const failedAttempts = failedOf("big");
+    record("stream_1e5_webhook", inOrder(w, 0, size) ? w.length : -1, { size, failed_attempts: failedAttempts });
+    record("stream_1e5_s3", b.sorted && inOrder(b.seqs, 0, size) ? b.seqs.length : -1, { size, objects: b.keys.length });
+    record("stream_1e5_s", seconds);
+    log(
+      `10^5 run: log size ${size}; webhook ${w.length} entries in order: ${inOrder(w, 0, size)} (${failedAttempts} failed attempts during the outage); ` +
+        `S3 ${b.seqs.length} entries in ${b.keys.length} objects, keys sorted ${b.sorted}, in order ${inOrder(b.seqs, 0, size)}; ${seconds.toFixed(0)} s`,
+    );
+  }
+  agent.destroy();
+  receiver.server.close();
+  await s3.stop();
+  await server.stop();
+}
+
 function cliPhase() {
   const entries = Number(opts["cli-entries"]);
   const bundled = spawnSync(
@@ -770,8 +976,16 @@ function verdicts() {
     { id: "single_vs_baseline", what: "single-event POSTs / Worker→DO no-op ceiling", value: ratio("single", "baseline"), target: 0.7 },
     { id: "tenants16_vs_single", what: "16 tenants aggregate / one tenant", value: ratio("tenants16", "single"), target: 1.0 },
     { id: "group_vs_maxbatch1", what: "group commit / maxBatch = 1, 64 connections", value: ratio("single", "maxbatch1"), target: 3.0 },
+    // Issue #18.1: a stream should not affect appends (≤ 1.2 leaves room for the machine's noise).
+    {
+      id: "stream_p99_effect",
+      what: "p99 append latency with a stream / without (lower is better)",
+      value: ratio("stream_on_p99", "stream_off_p99"),
+      target: 1.2,
+      lower: true,
+    },
   ];
-  for (const r of ratios) r.met = r.value === undefined ? null : r.value >= r.target;
+  for (const r of ratios) r.met = r.value === undefined ? null : r.lower ? r.value <= r.target : r.value >= r.target;
   const met = {
     single: ratios[0].met,
     latency_p99:
@@ -787,6 +1001,8 @@ function verdicts() {
     outage_lost: med("outage_lost") === undefined ? null : med("outage_lost") === 0,
     heap_1e5: med("heap_1e5") === undefined ? null : med("heap_1e5") <= 32,
     heap_1e6: med("heap_1e6") === undefined ? null : med("heap_1e6") <= 32,
+    stream_1e5_webhook: med("stream_1e5_webhook") === undefined ? null : med("stream_1e5_webhook") >= 100_000,
+    stream_1e5_s3: med("stream_1e5_s3") === undefined ? null : med("stream_1e5_s3") >= 100_000,
     overload_503:
       med("overload_503") === undefined
         ? null
@@ -810,7 +1026,7 @@ function printTable({ ratios, met }) {
   lines.push("");
   for (const r of ratios)
     lines.push(
-      `ratio ${r.what.padEnd(50)} ${r.value === undefined ? "—" : r.value.toFixed(2).padStart(6)}  target >= ${r.target}  ${r.met === null ? "not run" : r.met ? "met" : "NOT met"}`,
+      `ratio ${r.what.padEnd(50)} ${r.value === undefined ? "—" : r.value.toFixed(2).padStart(6)}  target ${r.lower ? "<=" : ">="} ${r.target}  ${r.met === null ? "not run" : r.met ? "met" : "NOT met"}`,
     );
   console.log(lines.join("\n"));
 }
@@ -825,6 +1041,7 @@ if (wanted("heap")) await heapPhase();
 if (wanted("cli_verify")) cliPhase();
 if (wanted("witness")) await witnessPhase();
 if (wanted("tile_verify")) tilePhase();
+if (wanted("streams") || wanted("stream_1e5")) await streamPhase();
 const v = verdicts();
 printTable(v);
 const results = {

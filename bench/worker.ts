@@ -21,7 +21,7 @@ import { TenantLog as ProductionTenantLog } from "../src/durable/tenant-log";
 import { batcherName, coloOf } from "../src/worker/fan-in";
 import worker from "../src/worker/index";
 
-export { Batcher, LogAudit } from "../src/worker/index";
+export { Batcher, LogAudit, LogStreams } from "../src/worker/index";
 
 const BENCH_BASELINE_PATH = "/__bench/noop";
 const BENCH_BATCHERS_PATH = "/__bench/batchers";

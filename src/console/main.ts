@@ -15,6 +15,7 @@ import { overviewPage } from "./overview";
 import { settingsPage } from "./settings";
 import { snapshotsPage } from "./snapshots";
 import { sourcesPage } from "./sources";
+import { streamsPage } from "./streams";
 import { go, parseRoute, tenantHash, type TenantContext } from "./route";
 import { errorBanner } from "./ui";
 import { verifyPage } from "./verify";
@@ -28,6 +29,7 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   sources: { title: "Sources", render: sourcesPage },
   kpis: { title: "KPIs", render: kpiPage },
   keys: { title: "Keys", render: keysPage },
+  streams: { title: "Streams", render: streamsPage },
   members: { title: "Members", render: membersPage },
   holds: { title: "Legal holds", render: holdsPage },
   settings: { title: "Settings", render: settingsPage },

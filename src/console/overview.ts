@@ -76,6 +76,13 @@ export function alertsOf(
     out.push({ tone: "warn", text: `${s.sources.silent} source(s) silent for longer than their declared cadence. See Sources.` });
   if (s.skewed_events > 0)
     out.push({ tone: "warn", text: `${s.skewed_events} event(s) carried an occurred_at far from the time they were received.` });
+  // Log streams (README "Log streams"): a paused stream delivers nothing until resumed.
+  for (const st of s.streams ?? [])
+    if (st.paused)
+      out.push({
+        tone: "warn",
+        text: `Log stream “${st.name}” (${st.type}) is paused, ${st.lag_entries} entries behind: ${st.last_error ?? "paused by request"}. Resume it on the Streams page.`,
+      });
   return out;
 }
 

@@ -125,6 +125,8 @@ export interface Stats {
   /** Alerts (README "Alerts"): incidents open now, and the newest incidents with their start and end. */
   open_alerts: OpenAlert[];
   recent_incidents: Incident[];
+  /** Log streams: lag and pause (README "Log streams"). */
+  streams: StreamLag[];
 }
 export interface SourceSummary {
   tracked: number;
@@ -180,6 +182,44 @@ export interface Incident {
   raised_at: string;
   ended_at: string | null;
   detail: Record<string, string | number | boolean>;
+}
+export interface StreamLag {
+  id: string;
+  name: string;
+  type: string;
+  lag_entries: number;
+  lag_seconds: number;
+  paused: boolean;
+  last_error: string | null;
+}
+/** A log stream (GET /v1/tenants/:t/streams): no secrets, only `secret_set`. */
+export interface StreamView {
+  id: string;
+  name: string;
+  destination: Record<string, string | boolean>;
+  format: string;
+  actions: string[];
+  timeout_seconds: number;
+  created_at: string;
+  cursor: number;
+  delivered: number;
+  last_delivered_at: string | null;
+  lag_entries: number;
+  lag_seconds: number;
+  paused: boolean;
+  paused_at: string | null;
+  failures: number;
+  last_error: string | null;
+  last_error_at: string | null;
+  next_attempt_at: string | null;
+}
+export interface StreamList {
+  streams: StreamView[];
+}
+export interface CreatedStream {
+  stream: StreamView;
+  /** A webhook's signing secret, shown this once. */
+  secret?: string;
 }
 export interface WitnessState {
   url: string;

@@ -146,7 +146,23 @@ export interface OutboundPolicy {
  * POSTs `body` (text) to `url` under the rules above. `retry` says whether the failure may be
  * transient (network, timeout) rather than refused by the rules.
  */
-export async function guardedPost(url: string, body: string, contentType: string, policy: OutboundPolicy): Promise<OutboundResult> {
+export function guardedPost(url: string, body: string, contentType: string, policy: OutboundPolicy): Promise<OutboundResult> {
+  return guardedRequest(url, { method: "POST", body, headers: { "content-type": contentType } }, policy);
+}
+
+/** An outbound request: method, headers (the caller's, e.g. signatures) and a body. */
+export interface OutboundRequest {
+  method: "POST" | "PUT";
+  headers: Record<string, string>;
+  body: string | Uint8Array;
+}
+
+/**
+ * Sends `request` to `url` under the rules above (log streams: signed webhooks, Splunk HEC,
+ * Datadog, S3 PUTs). `retry` says whether the failure may be transient (network, TLS, timeout)
+ * rather than refused by the rules.
+ */
+export async function guardedRequest(url: string, request: OutboundRequest, policy: OutboundPolicy): Promise<OutboundResult> {
   const checked = checkOutboundUrl(url, policy.localDev);
   if (!checked.ok) return { ok: false, detail: `refused URL: ${checked.detail}`, retry: false };
   const max = policy.maxResponseBytes ?? OUTBOUND_MAX_RESPONSE_BYTES;
@@ -154,9 +170,9 @@ export async function guardedPost(url: string, body: string, contentType: string
   const timer = setTimeout(() => controller.abort(new Error("timed out")), policy.timeoutMs ?? OUTBOUND_TIMEOUT_MS);
   try {
     const res = await fetch(checked.url, {
-      method: "POST",
-      body,
-      headers: { "content-type": contentType },
+      method: request.method,
+      body: request.body,
+      headers: request.headers,
       redirect: "manual",
       signal: controller.signal,
     });

@@ -172,7 +172,7 @@ export interface LagSample {
   at: string;
   mirror_lag: number;
   mirror_lag_ms: number;
-  /** Null until streams report their lag (STREAMS' hook, `SourceTrackerDeps.streamLag`). */
+  /** Null while the tenant has no active stream (`SourceTrackerDeps.streamLag`). */
   stream_lag: number | null;
   stream_lag_ms: number | null;
 }
@@ -187,10 +187,10 @@ export interface SourceTrackerDeps {
   /** The mirror's lag now: entries not in D1, and ms since the oldest of them was committed. */
   mirrorLag: () => { entries: number; ms: number };
   /**
-   * STREAMS hook (issue #18.1): the largest lag of the tenant's streams, or null when it has
-   * none. Unset until the streams are wired in at merge; samples then store null.
+   * The slowest stream's lag (issue #18.1; stream-alerts.ts `streamLagOf`), or null when the
+   * tenant has no active stream; `ms` is null when the oldest undelivered entry left DO storage.
    */
-  streamLag?: () => { entries: number; ms: number } | null;
+  streamLag?: () => { entries: number; ms: number | null } | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

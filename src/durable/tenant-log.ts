@@ -54,6 +54,7 @@ import { SourceTracker, type LagSample, type SourceView } from "./sources";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import type { TileRef } from "../core/tiles";
+import { readStreamReport, recordStreamReport, StreamPausedAlerts, streamLagOf, type StreamReport } from "./stream-alerts";
 
 export interface LogOptions {
   /** Bindings to use instead of env's (fault tests wrap the real ones: test/durable/faults.ts). */
@@ -124,14 +125,21 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   const mirror = new D1Mirror({ db, store, alarm, now, size });
   const readNode = (level: number, index: number) => store.node(level, index);
   const sealer = new Sealer({ bucket, kv: options.kv ?? env.KV, db, storage, store, alarm, now, env, size, readNode });
+  // received_at (ms) of an entry DO storage still holds (undefined once evicted): its JSON's field.
+  const receivedAtOf = (seq: number): number | undefined => {
+    const e = store.entry(seq);
+    if (e === undefined) return undefined;
+    const at = Date.parse((JSON.parse(e.entry) as { received_at?: string }).received_at ?? "");
+    return Number.isFinite(at) ? at : undefined;
+  };
   const sources = new SourceTracker({
     sql: storage.sql,
     store,
     alarm,
     now,
     mirrorLag: () => ({ entries: size() - mirror.mirroredTo, ms: mirror.stats().mirror_lag_ms }),
-    // STREAMS: wire the tenant's largest stream lag here at merge ({entries, ms} or null).
-    streamLag: undefined,
+    // The slowest stream's lag, from the cursor the LogStreams object last reported (stream-alerts.ts).
+    streamLag: () => streamLagOf(storage, size(), receivedAtOf, now()),
   });
   const commit: GroupCommit = new GroupCommit({
     storage,
@@ -187,6 +195,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   });
   // The AlertSources (alert-types.ts): one line each.
   alerts.register(sources);
+  alerts.register(new StreamPausedAlerts(storage));
   const skew = alertSources.clockSkew(store);
   alerts.register(skew);
   alerts.register(alertSources.sealFailing(sealer));
@@ -580,6 +589,17 @@ export class TenantLog extends DurableObject<Env> {
   /** Copies any backlog to D1 now; true when D1 holds every entry. */
   async drainMirror(): Promise<boolean> {
     return this.#log.mirror.copy();
+  }
+
+  /** The LogStreams object's report (stream count, paused streams): the `stream_paused` alert source (stream-alerts.ts). */
+  async reportStreams(tenant: string, report: StreamReport): Promise<void> {
+    this.#assertTenant(tenant);
+    recordStreamReport(this.ctx.storage, report);
+  }
+
+  /** The last report of the LogStreams object (/stats asks it about streams only if there are any). */
+  async streamReport(): Promise<StreamReport> {
+    return readStreamReport(this.ctx.storage);
   }
 
   /** Seals everything waiting now (POST /v1/tenants/:t/seal), whatever the interval. */

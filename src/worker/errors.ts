@@ -17,7 +17,8 @@ export type InvalidInput =
   | "invalid_rebuild_request"
   | "invalid_invitation_request"
   | "invalid_hold"
-  | "invalid_source_request";
+  | "invalid_source_request"
+  | "invalid_stream_request";
 
 /** Refusals a schema names itself, whatever it validates (zod issue `params.reason`; unknown fields). */
 export type SchemaRefusal = "unknown_field" | "reserved_action" | "event_too_deep" | "event_too_large";
@@ -67,6 +68,8 @@ export type AppError =
   | { reason: "invalid_witness"; index: number; detail: string }
   | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number }
   | { reason: "too_many_sources"; limit: number }
+  // Log streams (routes/streams.ts): a destination the outbound rules refuse (durable/outbound.ts).
+  | { reason: "invalid_destination"; detail: string }
   // Invitations (invitations.ts, membership-log.ts).
   | { reason: "invitation_secret_invalid" }
   | { reason: "invitation_not_for_you" }
@@ -172,6 +175,7 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   invalid_invitation_request: { status: 400, code: "invalid_invitation_request", message: refused },
   invalid_hold: { status: 400, code: "invalid_hold", message: refused },
   invalid_source_request: { status: 400, code: "invalid_source_request", message: refused },
+  invalid_stream_request: { status: 400, code: "invalid_stream_request", message: refused },
   unknown_field: { status: 400, code: "unknown_field", message: refused },
   reserved_action: { status: 400, code: "reserved_action", message: refused },
   event_too_deep: { status: 400, code: "too_deep", message: refused },
@@ -242,6 +246,7 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     code: "too_many_sources",
     message: (e) => `The tenant tracks ${e.limit} sources, the most it may; nothing was changed.`,
   },
+  invalid_destination: { status: 400, code: "invalid_destination", message: (e) => `destination: ${e.detail}.` },
   invitation_secret_invalid: {
     status: 403,
     code: "invitation_secret_invalid",

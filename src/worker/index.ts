@@ -7,6 +7,7 @@ useNativeSha256();
 
 export { Batcher } from "../durable/batcher";
 export { LogAudit } from "../durable/log-audit";
+export { LogStreams } from "../durable/log-streams";
 export { TenantLog } from "../durable/tenant-log";
 
 export default {

@@ -19,6 +19,7 @@ import { SETTINGS_ROUTES } from "./routes/settings";
 import { HOLD_ROUTES } from "./routes/holds";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
 import { SOURCE_ROUTES } from "./routes/sources";
+import { STREAM_ROUTES } from "./routes/streams";
 import { TILE_ROUTES } from "./routes/tiles";
 import { VERIFIER_KEYS_ROUTE } from "./routes/verifier-keys";
 import { VERIFY_ROUTES } from "./routes/verify";
@@ -61,6 +62,7 @@ const ROUTES: readonly RouteSpec[] = [
   ...Object.values(SOURCE_ROUTES),
   ...Object.values(VERIFY_ROUTES),
   ...Object.values(KEY_ROUTES),
+  ...Object.values(STREAM_ROUTES),
   INVITATION_ROUTE,
   ...Object.values(AUTH_ROUTES),
 ];

@@ -152,6 +152,7 @@ describe("alertsOf", () => {
     sources: { tracked: 0, reporting: 0, silent: 0, with_cadence: 0, with_gaps: 0, open_gaps: 0, missing: 0, untracked_events: 0 },
     open_alerts: [],
     recent_incidents: [],
+    streams: [],
   };
   const passed = { job_id: "j", mode: "full", range: { from: 0, to: 10 }, ok: true, failures: 0 };
   const failedFull = { last_full_verification: { ...fullPassed, ok: false, failures: 3 } };
@@ -231,5 +232,12 @@ describe("alertsOf", () => {
 
   test("a mirror that is merely catching up (no failures) raises nothing", () => {
     expect(alertsOf({ ...calm, mirror_lag: 5 }, passed)).toEqual([]);
+  });
+
+  test("a paused log stream is a warning with its last error; a lagging active one is not", () => {
+    const stream = { id: "st_1", name: "siem", type: "webhook", lag_entries: 12, lag_seconds: 30, paused: true, last_error: "HTTP 503" };
+    const alerts = alertsOf({ ...calm, streams: [stream] }, passed);
+    expect(alerts).toEqual([{ tone: "warn", text: expect.stringContaining("“siem” (webhook) is paused, 12 entries behind: HTTP 503") }]);
+    expect(alertsOf({ ...calm, streams: [{ ...stream, paused: false }] }, passed)).toEqual([]);
   });
 });

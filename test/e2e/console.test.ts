@@ -8,6 +8,8 @@
  */
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "./browser";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -302,6 +304,45 @@ describe("the console", () => {
     await status.getByRole("link").click();
     await expect.poll(() => page.getByTestId("entry-bytes").textContent()).toContain('"action":"sealtrail.hold.released"');
     expect(await page.getByTestId("entry-bytes").textContent()).toContain('"reason":"Case settled"');
+  });
+
+  test("a log stream is created on the Streams page: its secret shown once, its last error, lag and pause shown; pause and resume", async () => {
+    // A closed loopback port: the stream fails and shows why (loopback http is allowed in local dev only).
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", () => resolve()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await page.getByRole("link", { name: "Streams" }).click();
+    await page.getByRole("heading", { name: "Streams" }).waitFor();
+    await page.getByLabel("Name").fill("siem");
+    await page.getByLabel("URL").fill(`http://127.0.0.1:${port}/hook`);
+    await page.getByRole("button", { name: "Create stream" }).click();
+    const secret = (await page.getByTestId("stream-secret").textContent())!;
+    expect(secret).toMatch(/whsec_[A-Za-z0-9+/=]+/);
+    const raw = /whsec_[A-Za-z0-9+/=]+/.exec(secret)![0];
+    const row = page.locator("tr", { hasText: "siem" });
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          return row.getByTestId("stream-state").textContent();
+        },
+        { timeout: 30_000 },
+      )
+      .toContain("Last error: network error");
+    expect(await row.getByTestId("stream-lag").textContent()).toMatch(/\d+ entries, \d+ s/);
+    await shot(page, "streams");
+    // The list never shows the secret again.
+    expect(await page.content()).not.toContain(raw);
+    await row.getByRole("button", { name: "Pause" }).click();
+    await expect.poll(() => page.locator("tr", { hasText: "siem" }).getByTestId("stream-state").textContent()).toContain("Paused");
+    await page.getByRole("link", { name: "Overview" }).click();
+    await expect.poll(() => page.getByTestId("alerts").textContent()).toContain("Log stream “siem” (webhook) is paused");
+    await page.getByRole("link", { name: "Streams" }).click();
+    await page.locator("tr", { hasText: "siem" }).getByRole("button", { name: "Resume" }).click();
+    await expect.poll(() => page.locator("tr", { hasText: "siem" }).getByRole("button", { name: "Pause" }).count()).toBe(1);
+    await page.locator("tr", { hasText: "siem" }).getByRole("button", { name: "Delete" }).click();
+    await expect.poll(() => page.getByText("No streams yet.").count()).toBe(1);
   });
 
   test("an invited auditor joins, can verify, and cannot manage keys", async () => {

@@ -18,6 +18,7 @@ import type { proofs } from "../../src/worker/routes/proofs";
 import type { settings } from "../../src/worker/routes/settings";
 import type { snapshots } from "../../src/worker/routes/snapshots";
 import type { sources } from "../../src/worker/routes/sources";
+import type { streams } from "../../src/worker/routes/streams";
 import type { verifierKeys } from "../../src/worker/routes/verifier-keys";
 import type { verification } from "../../src/worker/routes/verify";
 
@@ -64,6 +65,8 @@ describe("the console's wire types match the server's answers", () => {
     expectTypeOf<Answer<typeof holds, "/holds", "$get">>().toExtend<Wire.HoldList>();
     expectTypeOf<Answer<typeof holds, "/holds", "$post">>().toExtend<Wire.HoldChanged>();
     expectTypeOf<Answer<typeof holds, "/holds/:id/release", "$post">>().toExtend<Wire.HoldChanged>();
+    expectTypeOf<Answer<typeof streams, "/", "$get">>().toExtend<Wire.StreamList>();
+    expectTypeOf<Answer<typeof streams, "/", "$post">>().toExtend<Wire.CreatedStream>();
   });
 
   it("better-auth routes", () => {

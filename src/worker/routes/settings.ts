@@ -25,6 +25,7 @@ import { awaitMirror, logAudit, tenantLog } from "../tenant-log";
 import { Receipt } from "./events";
 import { tenantData } from "../placement";
 import { forgetPublicLog } from "./tiles";
+import { StreamStats, streamStats } from "./streams";
 
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
@@ -163,11 +164,13 @@ const Stats = z.object({
         kind: z.enum(ALERT_KINDS),
         key: z.string(),
         started_at: z.string(),
+        raised_at: z.string(),
         ended_at: z.string().nullable(),
         detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
       }),
     )
     .describe("the newest incidents, open (ended_at null) or ended, newest first"),
+  streams: z.array(StreamStats).describe("log streams: lag (entries, seconds behind the head), paused, last error"),
 });
 
 export const SETTINGS_ROUTES = {
@@ -248,6 +251,7 @@ export const settings = new Hono<AppEnv>()
       last_full_verification: lastFull,
       open_alerts: s.open_alerts,
       recent_incidents: s.recent_incidents,
+      streams: await streamStats(c, { size: s.size, mirroredTo: s.mirrored_to, mirrorLagMs: s.mirror_lag_ms }),
     } satisfies z.infer<typeof Stats>);
   })
   // Entries per time bucket, counted in D1 on the (tenant_id, received_at, seq) index, once D1
