@@ -41,6 +41,7 @@ import { Sealer } from "./sealer";
 import type { AppendRequest } from "./sequencer";
 import { applySettingsPatch, settingsView, type SettingsPatch } from "./settings";
 import { Witnessing } from "./witnessing";
+import { HoldStore } from "./holds";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import type { TileRef } from "../core/tiles";
@@ -82,6 +83,8 @@ export interface Log {
   keys: IdempotencySweeper;
   /** c2sp.org/tlog-tiles: full tiles to R2 as the tree grows (tiles.ts). */
   tiles: Tiles;
+  /** The tenant's legal holds (holds.ts): what the retention sweep, retention changes and erasure obey. */
+  holds: HoldStore;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -133,9 +136,11 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     checkpoint: (t) => reads.checkpoint(t),
   });
   const tiles = new Tiles({ bucket, store, now, size });
+  const holds = new HoldStore(storage.sql, now);
   return {
     store,
     tiles,
+    holds,
     alarm,
     commit,
     mirror,
