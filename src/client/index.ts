@@ -42,6 +42,8 @@ export interface AuditEvent {
   context?: { request_id?: string; session_id?: string } & { [key: string]: string | number | boolean | null };
   /** Free-form JSON, at most 16 KiB as canonical JSON. */
   metadata?: Record<string, JsonValue>;
+  /** Whose personal fields the event holds (erasure by subject); the actor's id when left out. 1 to 256 characters. */
+  subject?: string;
 }
 
 /** A receipt as the API returns it. */

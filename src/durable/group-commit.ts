@@ -15,7 +15,7 @@ import { CompactRange, type NodeReader } from "../core/merkle";
 import type { Head, LogStore, StoredEntry } from "./log-store";
 import type { AppendResult, LogError, LogStats } from "./log-types";
 import { yieldToQueued } from "./mirror";
-import { sequenceGroup, type AppendRequest } from "./sequencer";
+import { sequenceGroup, type AppendRequest, type StoredEvent } from "./sequencer";
 
 /** Back-pressure: events waiting for a commit beyond this are refused with 503 + Retry-After. */
 export const MAX_QUEUED_EVENTS = 10_000;
@@ -76,6 +76,8 @@ export interface GroupCommitDeps {
   maxBatch: number;
   /** Idempotency keys older than this are forgotten (docs/design.md invariant 7). */
   idempotencyWindowMs: number;
+  /** The event each new entry stores (personal fields encrypted: personal-fields.ts), in the commit. */
+  storedEvent?: StoredEvent;
 }
 
 export class GroupCommit {
@@ -164,7 +166,17 @@ export class GroupCommit {
             // Settings changes apply here, to this transaction's state; a refused one adds nothing.
             const refused = group.map((p) => p.prepare?.(store));
             const requests = group.map((p, i) => (refused[i] ? { items: [], provenance: p.req.provenance } : p.req));
-            const s = sequenceGroup(store, tenant, previous, tree, requests, now(), maxClockSkewMs, this.#d.idempotencyWindowMs);
+            const s = sequenceGroup(
+              store,
+              tenant,
+              previous,
+              tree,
+              requests,
+              now(),
+              maxClockSkewMs,
+              this.#d.idempotencyWindowMs,
+              this.#d.storedEvent,
+            );
             store.writeHead(tenant, s.head);
             if (s.created.length > 0) this.#countIngest(previous, s);
             return { ...s, outcomes: s.outcomes.map((o, i): AppendResult => (refused[i] ? { ok: false, error: refused[i] } : o)) };

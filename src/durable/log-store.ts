@@ -41,6 +41,8 @@ export interface TenantSettings {
   witnessQuorum: number | null;
   /** The checkpoint and hash tiles under /logs/<tenant>/ are readable by anyone (docs/design.md "Tiles"). */
   publicLog: boolean;
+  /** Declared personal fields (src/core/personal-fields.ts): encrypted per subject in the commit (personal-fields.ts). */
+  personalFields: string[];
 }
 
 export const DEFAULT_SETTINGS: TenantSettings = {
@@ -51,6 +53,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   witnesses: null,
   witnessQuorum: null,
   publicLog: false,
+  personalFields: [],
 };
 
 export interface StoredEntry {
@@ -156,6 +159,8 @@ export class LogStore {
     if (!columns.has("witnesses")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witnesses TEXT");
     if (!columns.has("witness_quorum")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witness_quorum INTEGER");
     if (!columns.has("public_log")) this.#sql.exec("ALTER TABLE settings ADD COLUMN public_log INTEGER NOT NULL DEFAULT 0");
+    // Erasure (issue #17.3): a JSON array of declared paths; NULL means none.
+    if (!columns.has("personal_fields")) this.#sql.exec("ALTER TABLE settings ADD COLUMN personal_fields TEXT");
   }
 
   /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
@@ -412,7 +417,7 @@ export class LogStore {
   #readSettings(): TenantSettings {
     const row = this.#sql
       .exec(
-        "SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log FROM settings WHERE id = 0",
+        "SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log, personal_fields FROM settings WHERE id = 0",
       )
       .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
@@ -424,18 +429,20 @@ export class LogStore {
       witnesses: row.witnesses === null ? null : (JSON.parse(String(row.witnesses)) as WitnessConfig[]),
       witnessQuorum: row.witness_quorum === null ? null : Number(row.witness_quorum),
       publicLog: Number(row.public_log) === 1,
+      personalFields: row.personal_fields === null ? [] : (JSON.parse(String(row.personal_fields)) as string[]),
     };
   }
 
   writeSettings(s: TenantSettings): void {
     this.#settings = undefined;
     this.#sql.exec(
-      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log)
-       VALUES (0, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log, personal_fields)
+       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
          retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
          max_clock_skew_ms = excluded.max_clock_skew_ms, witnesses = excluded.witnesses,
-         witness_quorum = excluded.witness_quorum, public_log = excluded.public_log`,
+         witness_quorum = excluded.witness_quorum, public_log = excluded.public_log,
+         personal_fields = excluded.personal_fields`,
       s.sealIntervalMs,
       s.retentionYears,
       s.legalHold ? 1 : 0,
@@ -443,6 +450,7 @@ export class LogStore {
       s.witnesses === null ? null : JSON.stringify(s.witnesses),
       s.witnessQuorum,
       s.publicLog ? 1 : 0,
+      s.personalFields.length === 0 ? null : JSON.stringify(s.personalFields),
     );
   }
 

@@ -38,7 +38,9 @@ export type LogError =
   /** `durability: "mirrored"`: committed (durable), but D1 did not hold it within the wait. */
   | { reason: "not_mirrored"; retryAfterSeconds: number }
   | EntryTooLarge
-  | SettingsError;
+  | SettingsError
+  /** Erasure refused: an active legal hold covers the subject (personal-fields.ts). */
+  | { reason: "subject_held"; hold: string; holdReason: string };
 
 /**
  * How durable an append is when it is answered (docs/design.md invariant 3): "committed" (the

@@ -22,6 +22,8 @@ export interface SettingsPatch {
   /** Cosignatures verification requires; null: the default (1 when there is a witness, else 0). */
   witness_quorum?: number | null;
   public_log?: boolean;
+  /** Declared personal fields (validated by the route: src/core/personal-fields.ts). */
+  personal_fields?: string[];
 }
 
 /** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
@@ -33,6 +35,7 @@ export type SettingsView = {
   witnesses: WitnessConfig[] | null;
   witness_quorum: number | null;
   public_log: boolean;
+  personal_fields: string[];
 };
 
 export type SettingsError =
@@ -47,6 +50,7 @@ export const settingsView = (s: TenantSettings): SettingsView => ({
   witnesses: s.witnesses,
   witness_quorum: s.witnessQuorum,
   public_log: s.publicLog,
+  personal_fields: s.personalFields,
 });
 
 /**
@@ -68,6 +72,7 @@ export function applySettingsPatch(
     witnesses: patch.witnesses !== undefined ? patch.witnesses : before.witnesses,
     witnessQuorum: patch.witness_quorum !== undefined ? patch.witness_quorum : before.witnessQuorum,
     publicLog: patch.public_log ?? before.publicLog,
+    personalFields: patch.personal_fields ?? before.personalFields,
   };
   const count = after.witnesses?.length ?? defaultWitnesses;
   if (after.witnessQuorum !== null && after.witnessQuorum > count) {

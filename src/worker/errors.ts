@@ -51,6 +51,9 @@ export type AppError =
   | { reason: "rebuild_refused"; why: string }
   | { reason: "invalid_witness"; index: number; detail: string }
   | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number }
+  // Erasure (durable/personal-fields.ts, routes/subjects.ts).
+  | { reason: "subject_held"; hold: string; holdReason: string }
+  | { reason: "personal_fields_unavailable" }
   // Invitations (invitations.ts, membership-log.ts).
   | { reason: "invitation_secret_invalid" }
   | { reason: "invitation_not_for_you" }
@@ -196,6 +199,19 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     status: 422,
     code: "witness_quorum_unreachable",
     message: (e) => `A witness quorum of ${e.quorum} needs at least ${e.quorum} witnesses; there are ${e.witnesses}. Nothing was changed.`,
+  },
+  subject_held: {
+    status: 409,
+    code: "subject_held",
+    message: (e) =>
+      `Legal hold ${e.hold} (${JSON.stringify(e.holdReason)}) covers this subject: its personal data cannot be erased ` +
+      "until the hold is released. Nothing was changed.",
+  },
+  // The deployment has no SEALTRAIL_SUBJECT_KEY_SECRET (at least 32 bytes): nothing can be encrypted.
+  personal_fields_unavailable: {
+    status: 503,
+    code: "personal_fields_unavailable",
+    message: () => "This deployment cannot encrypt personal fields: its subject key secret is not set. Nothing was changed.",
   },
   invitation_secret_invalid: {
     status: 403,

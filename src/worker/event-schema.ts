@@ -115,6 +115,9 @@ const eventFields = {
   occurred_at: OccurredAt.optional(),
   context: Context.optional(),
   metadata: Metadata.optional(),
+  subject: text(FIELD_LIMITS.refId)
+    .optional()
+    .describe("whose personal fields these are (erasure, POST …/subjects/:subject/erase); actor.id when absent"),
 };
 
 const eventLimits = <T extends z.ZodType>(schema: T) =>

@@ -82,6 +82,7 @@ const validish = fc.record(
     occurred_at: occurredAt,
     context,
     metadata,
+    subject: around(FIELD_LIMITS.refId),
   },
   { requiredKeys: ["action", "actor", "outcome"] },
 );
@@ -89,7 +90,11 @@ const validish = fc.record(
 const event = fc.oneof(
   validish,
   fc
-    .tuple(validish, fc.constantFrom("action", "actor", "targets", "outcome", "occurred_at", "context", "metadata", "extra"), anyJson)
+    .tuple(
+      validish,
+      fc.constantFrom("action", "actor", "targets", "outcome", "occurred_at", "context", "metadata", "subject", "extra"),
+      anyJson,
+    )
     .map(([e, k, v]) => ({ ...e, [k]: v })),
   fc.tuple(validish, fc.integer({ min: LIMITS.maxTargets - 1, max: LIMITS.maxTargets + 1 })).map(([e, n]) => ({
     ...e,

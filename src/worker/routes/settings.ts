@@ -21,6 +21,8 @@ import { awaitMirror, logAudit, tenantLog } from "../tenant-log";
 import { Receipt } from "./events";
 import { tenantData } from "../placement";
 import { forgetPublicLog } from "./tiles";
+import { MAX_PERSONAL_FIELDS, personalFieldsProblem } from "../../core/personal-fields";
+import { subjectKeysAvailable } from "../../durable/personal-fields";
 
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
@@ -52,6 +54,15 @@ const SettingsPatch = z
       .optional()
       .describe("cosignatures verification requires; null: 1 when there is a witness, else 0"),
     public_log: z.boolean().optional().describe("anyone may read the checkpoint and hash tiles under /logs/<tenant>/ (never entries)"),
+    personal_fields: z
+      .array(z.string())
+      .max(MAX_PERSONAL_FIELDS)
+      .superRefine((paths, ctx) => {
+        const problem = personalFieldsProblem(paths);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional()
+      .describe("paths encrypted per subject before they are stored: actor.name, targets[].name, context.<key>, metadata.<key>[.<key>…]"),
   })
   .refine((p) => Object.keys(p).length > 0, "change at least one setting");
 
@@ -70,6 +81,7 @@ const Settings = z.object({
   witnesses: z.array(z.object({ url: z.string(), key: z.string() })).nullable(),
   witness_quorum: z.number().int().nullable(),
   public_log: z.boolean(),
+  personal_fields: z.array(z.string()),
 });
 const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
 const Stats = z.object({
@@ -162,7 +174,7 @@ export const SETTINGS_ROUTES = {
     body: SettingsPatch,
     invalid: "invalid_settings",
     response: z.object({ settings: Settings, receipt: Receipt }),
-    errors: ["legal_hold_active", "invalid_witness", "witness_quorum_unreachable", ...LOG_APPEND],
+    errors: ["legal_hold_active", "invalid_witness", "witness_quorum_unreachable", "personal_fields_unavailable", ...LOG_APPEND],
   }),
 };
 
@@ -232,6 +244,8 @@ export const settings = new Hono<AppEnv>()
     // Witness URLs are tenant input for outbound calls: the same rules as every such call.
     const problem = patch.witnesses ? witnessListProblem(patch.witnesses, isLocalDev(c.env)) : undefined;
     if (problem) throw new Failure({ reason: "invalid_witness", ...problem });
+    // Personal fields need the subject key secret (durable/personal-fields.ts): refused before anything is stored.
+    if (patch.personal_fields?.length && !subjectKeysAvailable(c.env)) throw new Failure({ reason: "personal_fields_unavailable" });
     const tenant = c.var.access.tenantId;
     // The object adds metadata.before and .after, read in the transaction that applies the change.
     const event = principalEvent(c, "sealtrail.settings.updated", { id: tenant, type: "tenant" });
