@@ -69,6 +69,12 @@ export type EventView = {
   targets?: unknown[];
 } & Record<string, unknown>;
 
+/** One encrypted personal field as the server shows it to a reader (src/worker/personal-view.ts). */
+export type PersonalFieldView =
+  | { path: string; state: "decrypted"; value: unknown }
+  | { path: string; state: "erased"; erased_at: string; erased_by: number }
+  | { path: string; state: "undecryptable" };
+
 /** GET /v1/tenants/:t/events/:seq. */
 export interface EntryView {
   seq: number;
@@ -77,6 +83,8 @@ export interface EntryView {
   event: EventView;
   provenance: unknown;
   entry: string;
+  /** Present when the entry holds encrypted personal fields. */
+  personal?: PersonalFieldView[];
 }
 
 /** GET /v1/tenants/:t/events. */
