@@ -182,6 +182,9 @@ export class PersonalFields {
       // Forgotten here whether or not the transaction commits: a cache, re-read from the table if it rolls back.
       this.#keys.delete(kid);
     }
+    // Best effort against remnants in freed pages (DO SQLite refuses PRAGMA secure_delete): the
+    // wrapped key is overwritten with zeros, then the row deleted (docs/design.md "What deleted means").
+    this.#sql.exec("UPDATE subject_keys SET wrapped = zeroblob(length(wrapped)) WHERE subject_hash = ?", hash);
     this.#sql.exec("DELETE FROM subject_keys WHERE subject_hash = ?", hash);
   }
 

@@ -13,7 +13,7 @@ import { parseVerifierKey } from "../../src/core/note";
 import { verifyTlogProof } from "../../src/core/tlog-proof";
 import { fieldAad, parseEncryptedField, subjectHash } from "../../src/core/personal-fields";
 import { HoldStore } from "../../src/durable/holds";
-import { PersonalFields } from "../../src/durable/personal-fields";
+import { PersonalFields, subjectKeysAvailable } from "../../src/durable/personal-fields";
 import { LogStore } from "../../src/durable/log-store";
 import { runVerification } from "../durable/log-helpers";
 import {
@@ -142,6 +142,10 @@ describe("personal fields and erasure (issue #17.3)", () => {
     const last = logged.events.at(-1)!.event.metadata;
     expect(last.before.personal_fields).toEqual([]);
     expect(last.after.personal_fields).toEqual(fields);
+    // A deployment without a subject key secret of at least 32 bytes cannot encrypt (the route answers 503 personal_fields_unavailable).
+    expect(subjectKeysAvailable(env)).toBe(true);
+    expect(subjectKeysAvailable({})).toBe(false);
+    expect(subjectKeysAvailable({ SEALTRAIL_SUBJECT_KEY_SECRET: "x".repeat(31) })).toBe(false);
   });
 
   it(
