@@ -332,6 +332,7 @@ describe("settings", () => {
       witnesses: null,
       witness_quorum: null,
       public_log: false,
+      personal_fields: [],
     });
     const res = await put({ seal_interval_seconds: 300, legal_hold: true });
     expect(res.status).toBe(200);
