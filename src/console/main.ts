@@ -11,6 +11,7 @@ import { keysPage } from "./keys";
 import { membersPage } from "./members";
 import { overviewPage } from "./overview";
 import { settingsPage } from "./settings";
+import { personalDataPage } from "./personal-data";
 import { snapshotsPage } from "./snapshots";
 import { go, parseRoute, tenantHash, type TenantContext } from "./route";
 import { errorBanner } from "./ui";
@@ -25,6 +26,7 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   keys: { title: "Keys", render: keysPage },
   members: { title: "Members", render: membersPage },
   settings: { title: "Settings", render: settingsPage },
+  personal: { title: "Personal data", render: personalDataPage },
 };
 
 async function session(): Promise<Session | null> {

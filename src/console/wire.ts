@@ -75,6 +75,18 @@ export type PersonalFieldView =
   | { path: string; state: "erased"; erased_at: string; erased_by: number }
   | { path: string; state: "undecryptable" };
 
+/** The part of GET /v1/tenants/:t/settings the personal data page reads. */
+export interface PersonalSettings {
+  personal_fields: string[];
+}
+
+/** POST /v1/tenants/:t/subjects/:subject/erase. */
+export interface SubjectErased {
+  subject_hash: string;
+  keys_destroyed: number;
+  receipt: { seq: number };
+}
+
 /** GET /v1/tenants/:t/events/:seq. */
 export interface EntryView {
   seq: number;

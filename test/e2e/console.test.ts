@@ -276,8 +276,11 @@ describe("the console", () => {
         },
         [method, path, body === undefined ? "" : JSON.stringify(body)] as const,
       );
-    const declared = await call("PUT", `/v1/tenants/${tenant}/settings`, { personal_fields: ["actor.name", "metadata.email"] });
-    expect(declared.status, declared.text).toBe(200);
+    // Declared on the console's "Personal data" page (logged like any setting).
+    await page.getByRole("link", { name: "Personal data" }).click();
+    await page.getByLabel("Personal fields (one path a line)").fill("actor.name\nmetadata.email");
+    await page.getByRole("button", { name: "Save personal fields" }).click();
+    await expect.poll(() => page.getByTestId("personal-fields-status").textContent()).toContain("recorded in the log as entry");
     const [receipt] = await append([
       {
         action: "user.signup",
@@ -303,9 +306,13 @@ describe("the console", () => {
     await expect.poll(() => page.getByTestId("entry-check").textContent()).toContain("Verified in your browser");
     await shot(page, "entry-personal");
 
-    const erased = await call("POST", `/v1/tenants/${tenant}/subjects/subject-e2e/erase`);
-    expect(erased.status, erased.text).toBe(200);
-    await page.reload();
+    // Erased from the same page (after a confirm() the test accepts).
+    await page.getByRole("link", { name: "Personal data" }).click();
+    await page.locator("input[name=subject]").fill("subject-e2e");
+    await page.getByRole("button", { name: "Erase this subject's personal data" }).click();
+    await expect.poll(() => page.getByTestId("erase-status").textContent()).toContain("Erased: 1 key destroyed");
+    expect(dialogs.at(-1)).toContain("confirm: Erase the personal data of subject-e2e?");
+    await page.goto(`${B}/#/t/${tenant}/events/${seq}`);
     await personal.waitFor();
     await expect.poll(() => personal.locator('tr[data-path="actor.name"]').getAttribute("data-state")).toBe("erased");
     expect(await personal.locator('tr[data-path="metadata.email"]').getAttribute("data-state")).toBe("erased");
