@@ -17,6 +17,10 @@ export const GCM_TAG_BYTES = 16;
 /** A subject key's id: 8 random bytes as 16 lowercase hex digits. */
 export const KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
 
+/** What a decrypted view (CSV, streams) shows in place of an erased value, and of one that does not authenticate. */
+export const ERASED_MARKER = "[erased]";
+export const UNDECRYPTABLE_MARKER = "[undecryptable]";
+
 /** Declared paths per tenant, and the length of one. */
 export const MAX_PERSONAL_FIELDS = 32;
 export const MAX_PERSONAL_PATH_LENGTH = 256;

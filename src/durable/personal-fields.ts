@@ -28,8 +28,12 @@ import {
   subjectOf,
   valueAt,
   encryptedFieldLength,
+  encryptedFields,
+  ERASED_MARKER,
+  UNDECRYPTABLE_MARKER,
   type FieldPath,
 } from "../core/personal-fields";
+import type { JsonValue } from "../core/jcs";
 import type { LogStore } from "./log-store";
 
 /** The entry that records an erasure; the commit that appends it deletes the subject's keys. */
@@ -219,6 +223,28 @@ export class PersonalFields {
         return { state: "undecryptable" };
       }
     });
+  }
+
+  /**
+   * What a reader sees of a stored event, inside this object (for what the object itself sends
+   * out, e.g. a log stream): each encrypted field replaced by its plaintext, ERASED_MARKER or
+   * UNDECRYPTABLE_MARKER. The Worker's reads use `reveal` (src/worker/personal-view.ts).
+   */
+  readerEvent(tenant: string, seq: number, event: JsonObject): JsonObject {
+    const found = encryptedFields(event);
+    if (found.length === 0) return event;
+    const shown = this.reveal(
+      tenant,
+      found.map((f) => ({ seq, path: f.path, value: String(valueAt(event, f.path)) })),
+    );
+    const replacements: { path: FieldPath; value: JsonValue }[] = [];
+    for (const [i, r] of shown.entries()) {
+      if (r.state === "foreign") continue;
+      const value =
+        r.state === "decrypted" ? (JSON.parse(r.json) as JsonValue) : r.state === "erased" ? ERASED_MARKER : UNDECRYPTABLE_MARKER;
+      replacements.push({ path: found[i]!.path, value });
+    }
+    return replaceAt(event, replacements);
   }
 
   /**

@@ -9,7 +9,16 @@
 import type { Context } from "hono";
 import type { JsonObject } from "../core/entry";
 import type { JsonValue } from "../core/jcs";
-import { ENCRYPTED_FIELD_PREFIX, encryptedFields, replaceAt, showPath, valueAt, type FieldPath } from "../core/personal-fields";
+import {
+  ENCRYPTED_FIELD_PREFIX,
+  ERASED_MARKER,
+  encryptedFields,
+  replaceAt,
+  showPath,
+  UNDECRYPTABLE_MARKER,
+  valueAt,
+  type FieldPath,
+} from "../core/personal-fields";
 import type { RevealedField, RevealRequest } from "../durable/personal-fields";
 import type { AppEnv } from "./app-env";
 import { tenantLog } from "./tenant-log";
@@ -20,10 +29,8 @@ export type PersonalField =
   | { path: string; state: "erased"; erased_at: string; erased_by: number }
   | { path: string; state: "undecryptable" };
 
-/** Shown in CSV cells and decrypted JSON in place of an erased value (the API's `personal` says `state: "erased"`). */
-export const ERASED_MARKER = "[erased]";
-/** In place of a value whose ciphertext does not authenticate (tampered, or moved to another entry or path). */
-export const UNDECRYPTABLE_MARKER = "[undecryptable]";
+/** Shown in CSV cells in place of an erased value, and of one that does not authenticate (the API's `personal` says which). */
+export { ERASED_MARKER, UNDECRYPTABLE_MARKER };
 
 interface Row {
   seq: number;

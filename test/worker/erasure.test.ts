@@ -324,6 +324,17 @@ describe("personal fields and erasure (issue #17.3)", () => {
       ((await (await api(`/v1/tenants/${tenant}/events/${seq}`, { headers: read })).json()) as EntryJson).personal;
     expect((await view(old))![0]!.state).toBe("erased");
     expect(await view(fresh)).toEqual([{ path: "metadata.patient", state: "decrypted", value: "New Name" }]);
+    // The same view inside the object (what a log stream would send): plaintext, or the marker.
+    const stored = async (seq: number) =>
+      JSON.parse(((await (await api(`/v1/tenants/${tenant}/events/${seq}`, { headers: read })).json()) as EntryJson).entry) as {
+        event: Record<string, unknown>;
+      };
+    const [oldEvent, freshEvent] = [(await stored(old)).event, (await stored(fresh)).event];
+    const shown = await runInDurableObject(logOf(tenant), (_o, state) => {
+      const personal = new PersonalFields(state.storage.sql, new LogStore(state.storage.sql), () => env.SEALTRAIL_SUBJECT_KEY_SECRET);
+      return [personal.readerEvent(tenant, old, oldEvent as never), personal.readerEvent(tenant, fresh, freshEvent as never)];
+    });
+    expect(shown.map((e) => (e.metadata as Record<string, unknown>).patient)).toEqual(["[erased]", "New Name"]);
   });
 
   it("a ciphertext under another tenant, seq or path does not decrypt, and a tampered one is reported, not crashed on", async () => {
