@@ -10,6 +10,7 @@ import { defineConfig } from "vitest/config";
 const TEST_SECRETS = {
   BETTER_AUTH_SECRET: "test-secret-test-secret-test-secret-0123456789",
   SEALTRAIL_SIGNING_SECRET: "test-signing-secret-0123456789abcdef0123456789",
+  SEALTRAIL_SUBJECT_KEY_SECRET: "test-subject-key-secret-0123456789abcdef012345",
 };
 Object.assign(process.env, TEST_SECRETS);
 // The local origins the tests use (test/worker/helpers.ts BASE), whatever wrangler.toml's [vars]

@@ -53,6 +53,7 @@ export async function startServer(vars = {}, { inspectorPort } = {}) {
   // wrangler.toml declares the secrets as required; fresh ones for every server.
   process.env.BETTER_AUTH_SECRET = secret();
   process.env.SEALTRAIL_SIGNING_SECRET = secret();
+  process.env.SEALTRAIL_SUBJECT_KEY_SECRET = secret();
   const { workerOptions } = unstable_getMiniflareWorkerOptions("wrangler.toml");
   const sealtrail = {
     ...workerOptions,
@@ -63,6 +64,7 @@ export async function startServer(vars = {}, { inspectorPort } = {}) {
       ...workerOptions.bindings,
       BETTER_AUTH_SECRET: process.env.BETTER_AUTH_SECRET,
       SEALTRAIL_SIGNING_SECRET: process.env.SEALTRAIL_SIGNING_SECRET,
+      SEALTRAIL_SUBJECT_KEY_SECRET: process.env.SEALTRAIL_SUBJECT_KEY_SECRET,
       ...vars,
     },
   };

@@ -90,6 +90,12 @@ row("witness_none", "produce one checkpoint (append 1 event, seal), no witness",
 row("witness_one", "produce one checkpoint and get it cosigned by 1 witness (until /stats shows it)", "ms", null, "lower");
 row("witness_round", "one submission round to 1 witness inside the Durable Object (sign, proof, POST, verify, store)", "ms", null, "lower");
 row("witness_cost", "the cost of witnessing per checkpoint (witness_one − witness_none, medians of one run)", "ms", null, "lower");
+// Personal fields (issue #17.3, bench/run.mjs personalPhase): AES-256-GCM in the commit. The same
+// batched load on two tenants of one server, one declaring the sample event's 4 personal values
+// (actor.name, both targets' names, metadata.reason; 977 subjects), interleaved run by run.
+row("personal_off", "batched POSTs (100 events each), 8 connections, no personal fields (beside personal_on)", "events/s", null, "higher");
+row("personal_on", "the same with 4 personal fields per event encrypted (AES-256-GCM, 977 subjects)", "events/s", null, "higher");
+row("personal_cost", "the cost of personal fields per event (1/personal_on − 1/personal_off, medians of one run)", "µs", null, "lower");
 row("overload_rss", "overload: peak workerd RSS (all workerd processes of the run)", "MiB", "bounded", "lower");
 // Issue #15 (acks at the commit, D1 follows): rows `mirror_lag` and `outage` (--only mirror_lag,outage).
 row("mirror_lag_p99", "D1 mirror lag p99 at 500 appends/s (--d1-rate; /stats mirror_lag_ms, sampled every 50 ms)", "ms", 1000, "lower");
@@ -815,6 +821,32 @@ async function streamPhase() {
   agent.destroy();
   receiver.server.close();
   await s3.stop();
+/** Personal fields on and off, side by side on one server (rows personal_*). */
+async function personalPhase() {
+  const server = await startServer();
+  const [plain, personal] = await setupTenants(server.base, 2, server.origin);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+  const body = JSON.stringify({ personal_fields: ["actor.name", "targets[].name", "metadata.reason"] });
+  const headers = { authorization: `Bearer ${personal.token}`, origin: server.origin, "content-type": "application/json" };
+  const put = await request(agent, server.base, "PUT", `/v1/tenants/${personal.tenant}/settings`, headers, body);
+  if (put.status !== 200) throw new Error(`settings: ${put.status} ${put.body}`);
+  agent.destroy();
+  const closed = (t) => closedLoop({ base: server.base, connections: 8, durationMs: RUN_MS, next: batch100(t) });
+  for (const t of [plain, personal]) {
+    await closedLoop({ base: server.base, connections: 8, durationMs: 500, warmupMs: 0, next: batch100(t) });
+  }
+  for (let run = 0; run < RUNS; run++) {
+    const off = await closed(plain);
+    const on = await closed(personal);
+    record("personal_off", off.events_per_s, off);
+    record("personal_on", on.events_per_s, on);
+    const cost = 1e6 / on.events_per_s - 1e6 / off.events_per_s;
+    record("personal_cost", cost);
+    log(
+      `personal fields: off ${off.events_per_s.toFixed(0)} events/s ${JSON.stringify(off.statuses)}, on ${on.events_per_s.toFixed(0)} ` +
+        `events/s ${JSON.stringify(on.statuses)}: ${cost.toFixed(1)} µs per event`,
+    );
+  }
   await server.stop();
 }
 
@@ -1040,6 +1072,7 @@ if (wanted("mirror_lag") || wanted("outage")) await mirrorPhase();
 if (wanted("heap")) await heapPhase();
 if (wanted("cli_verify")) cliPhase();
 if (wanted("witness")) await witnessPhase();
+if (wanted("personal")) await personalPhase();
 if (wanted("tile_verify")) tilePhase();
 if (wanted("streams") || wanted("stream_1e5")) await streamPhase();
 const v = verdicts();

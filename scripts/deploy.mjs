@@ -15,7 +15,7 @@
 // `--config <file>` uses another wrangler config; `--skip-build` when dist/ is already built.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { experimental_readRawConfig as readRawConfig } from "wrangler";
@@ -31,8 +31,15 @@ const backupPath = join(dirname(configPath), ".deploy-secrets");
 const PLACEHOLDER_D1_ID = "00000000-0000-0000-0000-000000000000";
 const isPlaceholderD1 = (id) => !id || /^00000000-0000-0000-0000-0000000000[0-9a-f]{2}$/.test(id);
 const PLACEHOLDER_KV_ID = "00000000000000000000000000000000";
-/** Secrets this script knows how to make: 32 random bytes each (the signing secret needs >= 32). */
-const GENERATED_SECRETS = ["BETTER_AUTH_SECRET", "SEALTRAIL_SIGNING_SECRET"];
+/** Secrets this script knows how to make: 32 random bytes each (the signing and subject key secrets need >= 32). */
+const GENERATED_SECRETS = ["BETTER_AUTH_SECRET", "SEALTRAIL_SIGNING_SECRET", "SEALTRAIL_SUBJECT_KEY_SECRET"];
+/** Secrets saved to .deploy-secrets before `secret put`: losing one loses data, not just sessions. */
+const BACKED_UP = {
+  SEALTRAIL_SIGNING_SECRET:
+    "Every tenant's checkpoint keys are derived from it: losing it\n  !! means new keys, leaking it lets anyone sign checkpoints.",
+  SEALTRAIL_SUBJECT_KEY_SECRET:
+    "It wraps every subject's key for personal fields: losing it\n  !! makes every personal field unreadable, as if every subject were erased.",
+};
 
 const env = { ...process.env, WRANGLER_SEND_METRICS: process.env.WRANGLER_SEND_METRICS ?? "false" };
 
@@ -330,29 +337,30 @@ step("Secrets");
   for (const name of required.filter((s) => existing.has(s))) console.log(`  ${name} is set (kept)`);
   for (const name of missing) {
     let value = randomBytes(32).toString("base64url");
-    if (name === "SEALTRAIL_SIGNING_SECRET") {
+    if (name in BACKED_UP) {
       // Durable before it is used: a crash after `secret put` must not lose the only copy.
-      const saved = existsSync(backupPath) ? /^SEALTRAIL_SIGNING_SECRET=(\S+)$/m.exec(readFileSync(backupPath, "utf8"))?.[1] : undefined;
+      const saved = existsSync(backupPath) ? new RegExp(`^${name}=(\\S+)$`, "m").exec(readFileSync(backupPath, "utf8"))?.[1] : undefined;
       if (saved) {
         value = saved;
-        console.log(`  using the SEALTRAIL_SIGNING_SECRET saved in ${relative(process.cwd(), backupPath)}`);
+        console.log(`  using the ${name} saved in ${relative(process.cwd(), backupPath)}`);
+      } else if (existsSync(backupPath)) {
+        appendFileSync(backupPath, `${name}=${value}\n`);
       } else {
         writeFileSync(
           backupPath,
-          `# Sealtrail's checkpoint signing secret for the Worker "${config.name}", made by npm run deploy.\n` +
-            `# Back it up (password manager, offline), then delete this file. Not committed.\n` +
-            `SEALTRAIL_SIGNING_SECRET=${value}\n`,
+          `# Sealtrail's own secrets for the Worker "${config.name}", made by npm run deploy.\n` +
+            `# Back them up (password manager, offline), then delete this file. Not committed.\n` +
+            `${name}=${value}\n`,
           { mode: 0o600 },
         );
       }
     }
     wrangler(["secret", "put", name], { input: `${value}\n` });
     console.log(`  ${name} set`);
-    if (name === "SEALTRAIL_SIGNING_SECRET") {
+    if (name in BACKED_UP) {
       console.log(
-        `\n  !! Back up SEALTRAIL_SIGNING_SECRET now: it is in ${relative(process.cwd(), backupPath)} (mode 600), and\n` +
-          `  !! Cloudflare will never show it again. Every tenant's checkpoint keys are derived from it: losing it\n` +
-          `  !! means new keys, leaking it lets anyone sign checkpoints. Keep it somewhere safe, then delete the file.`,
+        `\n  !! Back up ${name} now: it is in ${relative(process.cwd(), backupPath)} (mode 600), and\n` +
+          `  !! Cloudflare will never show it again. ${BACKED_UP[name]} Keep it somewhere safe, then delete the file.`,
       );
     }
   }

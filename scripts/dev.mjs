@@ -15,7 +15,7 @@
 // (<dir>/state) there instead of in the repository: a second, separate local Sealtrail.
 import { spawnSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 /** What a local run uses unless .dev.vars says otherwise (wrangler.toml may hold production values). */
@@ -36,7 +36,9 @@ const env = {
 };
 // With --env-file wrangler also reads the Worker's variables from its own environment: only
 // the secrets file and the flags below may set them.
-for (const name of ["BETTER_AUTH_SECRET", "SEALTRAIL_SIGNING_SECRET", ...Object.keys(localVars(0))]) delete env[name];
+for (const name of ["BETTER_AUTH_SECRET", "SEALTRAIL_SIGNING_SECRET", "SEALTRAIL_SUBJECT_KEY_SECRET", ...Object.keys(localVars(0))]) {
+  delete env[name];
+}
 
 const stateDir = process.env.SEALTRAIL_DEV_STATE ? resolve(process.env.SEALTRAIL_DEV_STATE) : undefined;
 if (stateDir) mkdirSync(stateDir, { recursive: true });
@@ -48,10 +50,14 @@ if (!existsSync(devVars)) {
   writeFileSync(
     devVars,
     `# Local secrets, created by npm run dev. Not committed. Delete to rotate.\n` +
-      `BETTER_AUTH_SECRET=${secret()}\nSEALTRAIL_SIGNING_SECRET=${secret()}\n`,
+      `BETTER_AUTH_SECRET=${secret()}\nSEALTRAIL_SIGNING_SECRET=${secret()}\nSEALTRAIL_SUBJECT_KEY_SECRET=${secret()}\n`,
     { mode: 0o600 },
   );
   console.log(`Created ${devVars} with fresh local secrets.`);
+} else if (!/^SEALTRAIL_SUBJECT_KEY_SECRET=/m.test(readFileSync(devVars, "utf8"))) {
+  // Made before personal fields existed (issue #17): add their key secret, keep the others.
+  appendFileSync(devVars, `SEALTRAIL_SUBJECT_KEY_SECRET=${randomBytes(32).toString("base64url")}\n`);
+  console.log(`Added SEALTRAIL_SUBJECT_KEY_SECRET to ${devVars}.`);
 }
 
 const args = process.argv.slice(2);

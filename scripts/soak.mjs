@@ -51,6 +51,8 @@ const dev = spawn(
     "--var",
     `SEALTRAIL_SIGNING_SECRET:${secret()}`,
     "--var",
+    `SEALTRAIL_SUBJECT_KEY_SECRET:${secret()}`,
+    "--var",
     `BETTER_AUTH_URL:${B}`,
   ],
   { env, stdio: "ignore", detached: true },

@@ -51,6 +51,8 @@ export interface AuditEvent {
    * configured with a `source`.
    */
   source?: { id: string; seq: number };
+  /** Whose personal fields the event holds (erasure by subject); the actor's id when left out. 1 to 256 characters. */
+  subject?: string;
 }
 
 /**

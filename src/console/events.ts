@@ -8,6 +8,7 @@ import { h, inert, show } from "./dom";
 import { go, tenantHash, type TenantContext } from "./route";
 import { checkCheckpoint, checkEntry, describeFailure, pinState } from "./trust";
 import { banner, errorBanner, field } from "./ui";
+import { personalSection, personalText } from "./personal";
 import type { EntryView, EventPage } from "./wire";
 
 const FILTERS = ["action", "actor", "actor_type", "target", "target_type", "outcome", "since", "until", "from_seq", "to_seq"] as const;
@@ -110,7 +111,7 @@ export async function eventsPage(ctx: TenantContext): Promise<Node> {
                   h(
                     "td",
                     null,
-                    show(e.event.actor?.name ?? e.event.actor?.id ?? ""),
+                    personalText(e, "actor.name") ?? show(e.event.actor?.name ?? e.event.actor?.id ?? ""),
                     e.event.actor?.type ? h("small", null, " ", show(e.event.actor.type)) : null,
                   ),
                   h("td", null, h("span", { class: `outcome ${String(e.event.outcome)}` }, show(e.event.outcome ?? ""))),
@@ -206,6 +207,7 @@ export async function entryPage(ctx: TenantContext, seqText: string): Promise<No
     h("p", null, h("a", { href: tenantHash(t, "/events") }, "← Events")),
     h("h1", null, `Entry ${e.seq}`),
     check,
+    personalSection(e),
     h(
       "table",
       { class: "kv" },

@@ -13,6 +13,7 @@ import { kpiPage } from "./kpi";
 import { membersPage } from "./members";
 import { overviewPage } from "./overview";
 import { settingsPage } from "./settings";
+import { personalDataPage } from "./personal-data";
 import { snapshotsPage } from "./snapshots";
 import { sourcesPage } from "./sources";
 import { streamsPage } from "./streams";
@@ -33,6 +34,7 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   members: { title: "Members", render: membersPage },
   holds: { title: "Legal holds", render: holdsPage },
   settings: { title: "Settings", render: settingsPage },
+  personal: { title: "Personal data", render: personalDataPage },
 };
 
 async function session(): Promise<Session | null> {

@@ -69,6 +69,24 @@ export type EventView = {
   targets?: unknown[];
 } & Record<string, unknown>;
 
+/** One encrypted personal field as the server shows it to a reader (src/worker/personal-view.ts). */
+export type PersonalFieldView =
+  | { path: string; state: "decrypted"; value: unknown }
+  | { path: string; state: "erased"; erased_at: string; erased_by: number }
+  | { path: string; state: "undecryptable" };
+
+/** The part of GET /v1/tenants/:t/settings the personal data page reads. */
+export interface PersonalSettings {
+  personal_fields: string[];
+}
+
+/** POST /v1/tenants/:t/subjects/:subject/erase. */
+export interface SubjectErased {
+  subject_hash: string;
+  keys_destroyed: number;
+  receipt: { seq: number };
+}
+
 /** GET /v1/tenants/:t/events/:seq. */
 export interface EntryView {
   seq: number;
@@ -77,6 +95,8 @@ export interface EntryView {
   event: EventView;
   provenance: unknown;
   entry: string;
+  /** Present when the entry holds encrypted personal fields. */
+  personal?: PersonalFieldView[];
 }
 
 /** GET /v1/tenants/:t/events. */

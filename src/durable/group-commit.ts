@@ -15,8 +15,8 @@ import { CompactRange, type NodeReader } from "../core/merkle";
 import type { Head, LogStore, StoredEntry } from "./log-store";
 import type { AppendResult, LogError, LogStats } from "./log-types";
 import { yieldToQueued } from "./mirror";
-import { sequenceGroup, type AppendRequest } from "./sequencer";
 import type { SourceTracker } from "./sources";
+import { sequenceGroup, type AppendRequest, type StoredEvent } from "./sequencer";
 
 /** Back-pressure: events waiting for a commit beyond this are refused with 503 + Retry-After. */
 export const MAX_QUEUED_EVENTS = 10_000;
@@ -86,6 +86,8 @@ export interface GroupCommitDeps {
   idempotencyWindowMs: number;
   /** Per-source gap detection, inside the commit (sources.ts); none in tests that build a bare commit. */
   sources?: Pick<SourceTracker, "observe">;
+  /** The event each new entry stores (personal fields encrypted: personal-fields.ts), in the commit. */
+  storedEvent?: StoredEvent;
 }
 
 export class GroupCommit {
@@ -228,6 +230,7 @@ export class GroupCommit {
               maxClockSkewMs,
               this.#d.idempotencyWindowMs,
               this.#d.sources,
+              this.#d.storedEvent,
             );
             store.writeHead(tenant, s.head);
             if (s.created.length > 0) this.#countIngest(previous, s);

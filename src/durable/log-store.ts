@@ -48,6 +48,8 @@ export interface TenantSettings {
   /** Scheduled audits (audit-schedule.ts): incremental and full verification intervals. */
   auditIntervalMs: number;
   fullAuditIntervalMs: number;
+  /** Declared personal fields (src/core/personal-fields.ts): encrypted per subject in the commit (personal-fields.ts). */
+  personalFields: string[];
 }
 
 export const DEFAULT_SETTINGS: TenantSettings = {
@@ -60,6 +62,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   publicLog: false,
   auditIntervalMs: 86_400_000,
   fullAuditIntervalMs: 7 * 86_400_000,
+  personalFields: [],
 };
 
 export interface StoredEntry {
@@ -174,6 +177,8 @@ export class LogStore {
         `ALTER TABLE settings ADD COLUMN full_audit_interval_ms INTEGER NOT NULL DEFAULT ${DEFAULT_SETTINGS.fullAuditIntervalMs}`,
       );
     }
+    // Erasure (issue #17.3): a JSON array of declared paths; NULL means none.
+    if (!columns.has("personal_fields")) this.#sql.exec("ALTER TABLE settings ADD COLUMN personal_fields TEXT");
   }
 
   /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
@@ -431,7 +436,7 @@ export class LogStore {
     const row = this.#sql
       .exec(
         `SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log,
-         audit_interval_ms, full_audit_interval_ms FROM settings WHERE id = 0`,
+         audit_interval_ms, full_audit_interval_ms, personal_fields FROM settings WHERE id = 0`,
       )
       .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
@@ -445,6 +450,7 @@ export class LogStore {
       publicLog: Number(row.public_log) === 1,
       auditIntervalMs: Number(row.audit_interval_ms),
       fullAuditIntervalMs: Number(row.full_audit_interval_ms),
+      personalFields: row.personal_fields === null ? [] : (JSON.parse(String(row.personal_fields)) as string[]),
     };
   }
 
@@ -452,13 +458,14 @@ export class LogStore {
     this.#settings = undefined;
     this.#sql.exec(
       `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log,
-         audit_interval_ms, full_audit_interval_ms)
-       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         audit_interval_ms, full_audit_interval_ms, personal_fields)
+       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
          retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
          max_clock_skew_ms = excluded.max_clock_skew_ms, witnesses = excluded.witnesses,
          witness_quorum = excluded.witness_quorum, public_log = excluded.public_log,
-         audit_interval_ms = excluded.audit_interval_ms, full_audit_interval_ms = excluded.full_audit_interval_ms`,
+         audit_interval_ms = excluded.audit_interval_ms, full_audit_interval_ms = excluded.full_audit_interval_ms,
+         personal_fields = excluded.personal_fields`,
       s.sealIntervalMs,
       s.retentionYears,
       s.legalHold ? 1 : 0,
@@ -468,6 +475,7 @@ export class LogStore {
       s.publicLog ? 1 : 0,
       s.auditIntervalMs,
       s.fullAuditIntervalMs,
+      s.personalFields.length === 0 ? null : JSON.stringify(s.personalFields),
     );
   }
 

@@ -43,7 +43,9 @@ export type LogError =
   | EntryTooLarge
   | SettingsError
   | HoldError
-  | SourceError;
+  | SourceError
+  /** Erasure refused: an active legal hold covers the subject (personal-fields.ts). */
+  | { reason: "subject_held"; hold: string; holdReason: string };
 
 /**
  * How durable an append is when it is answered (docs/design.md invariant 3): "committed" (the

@@ -16,6 +16,12 @@ export interface AppendRequest {
   provenance: JsonObject;
 }
 
+/**
+ * The event as it is stored, given the one the client sent and its seq (personal-fields.ts:
+ * declared fields encrypted). Runs inside the commit's transaction: synchronous, no await.
+ */
+export type StoredEvent = (tenant: string, seq: number, event: JsonObject, nowMs: number) => JsonObject;
+
 export type SequenceOutcome = { ok: true; receipts: Receipt[] } | { ok: false; error: { reason: "idempotency_conflict"; key: string } };
 
 export interface SequencedGroup {
@@ -80,6 +86,8 @@ const toReceipt = (r: StoredReceipt): Receipt => ({
  * the previous entry's (invariant 6). Keys first used more than `idempotencyWindowMs` before
  * `nowMs` have expired: the same key is then a new request (invariant 7). Must be called
  * inside transactionSync. `sources` (sources.ts) is told the `source` of every entry created.
+ * `storedEvent` turns each new entry's event into the one stored (its
+ * idempotency digest stays that of the event as sent, so a retry matches).
  */
 export function sequenceGroup(
   store: LogStore,
@@ -91,6 +99,7 @@ export function sequenceGroup(
   maxClockSkewMs = Infinity,
   idempotencyWindowMs = Infinity,
   sources?: Pick<SourceTracker, "observe">,
+  storedEvent?: StoredEvent,
 ): SequencedGroup {
   const notBefore = nowMs - idempotencyWindowMs;
   if (tree.size !== head.size) throw new Error(`tree size ${tree.size} differs from head size ${head.size}`);
@@ -143,7 +152,8 @@ export function sequenceGroup(
       const skew = clockSkew(item.event, receivedAtMs, maxClockSkewMs);
       if (skew !== undefined) skewed += 1;
       const provenance = skew === undefined ? req.provenance : { ...req.provenance, clock_skew_ms: skew };
-      const entry = encodeEntry({ tenant, seq, receivedAtMs, prev: lastLeaf, event: item.event, provenance });
+      const event = storedEvent ? storedEvent(tenant, seq, item.event, receivedAtMs) : item.event;
+      const entry = encodeEntry({ tenant, seq, receivedAtMs, prev: lastLeaf, event, provenance });
       const leaf = entryLeafHash(entry);
       const stored: StoredEntry = { seq, entry, leafHash: leaf, idempotencyKey: key === undefined ? null : entryIdempotencyKey(key, seq) };
       for (const n of tree.append(leaf)) nodes.push(n);

@@ -25,6 +25,8 @@ export interface SettingsPatch {
   /** Scheduled audits: incremental verification every N hours, full every N days (audit-schedule.ts). */
   audit_interval_hours?: number;
   full_audit_interval_days?: number;
+  /** Declared personal fields (validated by the route: src/core/personal-fields.ts). */
+  personal_fields?: string[];
 }
 
 /** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
@@ -39,6 +41,7 @@ export type SettingsView = {
   public_log: boolean;
   audit_interval_hours: number;
   full_audit_interval_days: number;
+  personal_fields: string[];
 };
 
 export type SettingsError = RetentionOnHold | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number };
@@ -54,6 +57,7 @@ export const settingsView = (s: TenantSettings, activeHolds: number): SettingsVi
   public_log: s.publicLog,
   audit_interval_hours: s.auditIntervalMs / 3_600_000,
   full_audit_interval_days: s.fullAuditIntervalMs / 86_400_000,
+  personal_fields: s.personalFields,
 });
 
 /**
@@ -79,6 +83,7 @@ export function applySettingsPatch(
     auditIntervalMs: patch.audit_interval_hours !== undefined ? patch.audit_interval_hours * 3_600_000 : before.auditIntervalMs,
     fullAuditIntervalMs:
       patch.full_audit_interval_days !== undefined ? patch.full_audit_interval_days * 86_400_000 : before.fullAuditIntervalMs,
+    personalFields: patch.personal_fields ?? before.personalFields,
   };
   const count = after.witnesses?.length ?? defaultWitnesses;
   if (after.witnessQuorum !== null && after.witnessQuorum > count) {

@@ -61,8 +61,9 @@ export async function readRetentionFloor(_db: D1Database, _tenant: string): Prom
 
 /**
  * Hook (issue #17.3): the reader's view of a stored entry, which the non-native formats are built
- * from. Today the stored bytes parsed; the lead plugs in ERASE's decrypted/erased view here, so that
- * erased fields stay erased in CloudEvents and OCSF. Native streams send the stored bytes as they are.
+ * from: the stored entry, parsed. Declared personal fields stay as stored, encrypted, in every
+ * format (docs/design.md "Streams", Personal fields): a plaintext copy at a destination could never
+ * be erased, so erased fields stay erased in streams because the destination never had the key.
  */
 export function readerViewForStream(e: StreamEntry): EntryView {
   const o = JSON.parse(e.entry) as JsonObject;

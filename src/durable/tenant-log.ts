@@ -51,6 +51,8 @@ import { HoldStore } from "./holds";
 import { convertLegalHoldSetting, createHold, releaseHold, type HoldChangeResult } from "./hold-changes";
 import type { Hold, HoldScope } from "../core/holds";
 import { SourceTracker, type LagSample, type SourceView } from "./sources";
+import { PersonalFields, subjectKeySecret, type RevealedField, type RevealRequest } from "./personal-fields";
+import { holdCoveringSubject } from "../core/holds";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import type { TileRef } from "../core/tiles";
@@ -101,6 +103,8 @@ export interface Log {
   sources: SourceTracker;
   /** Alerts: the conditions' incidents and their entries (alerts.ts, alert-sources.ts). */
   alerts: AlertEngine;
+  /** Personal fields: encrypted in the commit, revealed to readers, erased (personal-fields.ts). */
+  personal: PersonalFields;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -118,6 +122,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   const db = options.db ?? lazyBinding(() => tenantStores(env, placement.get()).db);
   const bucket = options.bucket ?? lazyBinding(() => tenantStores(env, placement.get()).bucket);
   const store = new LogStore(storage.sql);
+  const personal = new PersonalFields(storage.sql, store, () => subjectKeySecret(env));
   const alarm = new Alarm(storage);
   const windowMs = options.idempotencyWindowMs ?? idempotencyWindowMs(env);
   const keys = new IdempotencySweeper({ storage, store, alarm, now, windowMs });
@@ -161,6 +166,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     maxBatch: options.maxBatch ?? Infinity,
     idempotencyWindowMs: windowMs,
     sources,
+    storedEvent: (t, seq, event, nowMs) => personal.atCommit(t, seq, event, nowMs),
   });
   const reads = new LogReads({ store, env, commit, sealer });
   const witnessing: Witnessing = new Witnessing({
@@ -211,6 +217,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     tiles,
     holds,
     sources,
+    personal,
     alarm,
     commit,
     mirror,
@@ -270,7 +277,7 @@ export class TenantLog extends DurableObject<Env> {
   async append(tenant: string, items: AppendItem[], provenance: JsonObject, durability?: Durability): Promise<AppendResult> {
     this.#claim(tenant);
     // Every entry must fit an entry bundle's uint16 length (c2sp.org/tlog-tiles; entry-size.ts).
-    const tooLarge = oversizedEntry(tenant, items, provenance);
+    const tooLarge = oversizedEntry(tenant, this.#sizedLikeStored(items), provenance);
     if (tooLarge) return { ok: false, error: tooLarge };
     return this.#log.commit.enqueue(tenant, { req: { items, provenance }, ...(durability ? { durability } : {}) });
   }
@@ -283,7 +290,7 @@ export class TenantLog extends DurableObject<Env> {
   async appendMany(tenant: string, requests: AppendRequest[]): Promise<AppendResult[]> {
     this.#claim(tenant);
     // Each request is checked on its own, as in `append`: an oversized one is refused, the others go on.
-    const refused = requests.map((r) => oversizedEntry(tenant, r.items, r.provenance));
+    const refused = requests.map((r) => oversizedEntry(tenant, this.#sizedLikeStored(r.items), r.provenance));
     const answers = await this.#log.commit.enqueueAll(
       tenant,
       requests.filter((_, i) => !refused[i]).map((req) => ({ req })),
@@ -293,6 +300,48 @@ export class TenantLog extends DurableObject<Env> {
       const tooLarge = refused[i];
       return tooLarge ? { ok: false, error: tooLarge } : answers[next++]!;
     });
+  }
+
+  /** Items as large as they will be stored: declared personal fields count at their encrypted length. */
+  #sizedLikeStored(items: readonly AppendItem[]): { event: JsonObject }[] {
+    return items.map((i) => ({ event: this.#log.personal.sizedLikeStored(i.event) }));
+  }
+
+  /**
+   * Erases a subject (POST /v1/tenants/:t/subjects/:subject/erase): appends `event`
+   * (`sealtrail.subject.erased`, with metadata.subject_hash) and, in the same transaction at that
+   * entry's place in the sequence, deletes the subject's keys (personal-fields.ts `atCommit`).
+   * Refused with `subject_held`, nothing stored, when an active legal hold covers the subject
+   * (checked in that transaction, so a hold created concurrently is seen).
+   */
+  async eraseSubject(
+    tenant: string,
+    subject: string,
+    subjectHash: string,
+    event: JsonObject,
+    provenance: JsonObject,
+  ): Promise<AppendResult & { keys?: number }> {
+    this.#claim(tenant);
+    const req: AppendRequest = { items: [{ event }], provenance };
+    let keys = 0;
+    const result = await this.#log.commit.enqueue(tenant, {
+      req,
+      prepare: () => {
+        const hold = holdCoveringSubject(this.#log.holds.active(), subject);
+        if (hold) return { reason: "subject_held", hold: hold.id, holdReason: hold.reason };
+        keys = this.#log.personal.keyCount(subjectHash);
+        const metadata = { ...(event.metadata as JsonObject | undefined), subject_hash: subjectHash, keys_destroyed: keys };
+        req.items = [{ event: { ...event, metadata } }];
+        return undefined;
+      },
+    });
+    return result.ok ? { ...result, keys } : result;
+  }
+
+  /** Decrypts personal fields for a reader (the Worker's read routes): plaintext, erased, or undecryptable. */
+  async revealPersonal(tenant: string, fields: RevealRequest[]): Promise<RevealedField[]> {
+    this.#assertTenant(tenant);
+    return this.#log.personal.reveal(tenant, fields);
   }
 
   /** Records the tenant's placement (the Worker calls it before any other call, once per isolate). */

@@ -13,6 +13,7 @@ import { exporter } from "./routes/export";
 import { keys } from "./routes/keys";
 import { proofs } from "./routes/proofs";
 import { rebuild } from "./routes/rebuild";
+import { subjects } from "./routes/subjects";
 import { settings } from "./routes/settings";
 import { holds } from "./routes/holds";
 import { snapshots } from "./routes/snapshots";
@@ -59,6 +60,7 @@ app.route("/v1/tenants/:t", sources);
 app.route("/v1/tenants/:t", verification);
 app.route("/v1/tenants/:t", exporter);
 app.route("/v1/tenants/:t", rebuild);
+app.route("/v1/tenants/:t", subjects);
 // c2sp.org/tlog-tiles monitoring prefix: its own access rules (public logs), so not under tenantAccess.
 app.route("/logs/:t", tiles);
 

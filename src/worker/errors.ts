@@ -70,6 +70,9 @@ export type AppError =
   | { reason: "too_many_sources"; limit: number }
   // Log streams (routes/streams.ts): a destination the outbound rules refuse (durable/outbound.ts).
   | { reason: "invalid_destination"; detail: string }
+  // Erasure (durable/personal-fields.ts, routes/subjects.ts).
+  | { reason: "subject_held"; hold: string; holdReason: string }
+  | { reason: "personal_fields_unavailable" }
   // Invitations (invitations.ts, membership-log.ts).
   | { reason: "invitation_secret_invalid" }
   | { reason: "invitation_not_for_you" }
@@ -247,6 +250,19 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     message: (e) => `The tenant tracks ${e.limit} sources, the most it may; nothing was changed.`,
   },
   invalid_destination: { status: 400, code: "invalid_destination", message: (e) => `destination: ${e.detail}.` },
+  subject_held: {
+    status: 409,
+    code: "subject_held",
+    message: (e) =>
+      `Legal hold ${e.hold} (${JSON.stringify(e.holdReason)}) covers this subject: its personal data cannot be erased ` +
+      "until the hold is released. Nothing was changed.",
+  },
+  // The deployment has no SEALTRAIL_SUBJECT_KEY_SECRET (at least 32 bytes): nothing can be encrypted.
+  personal_fields_unavailable: {
+    status: 503,
+    code: "personal_fields_unavailable",
+    message: () => "This deployment cannot encrypt personal fields: its subject key secret is not set. Nothing was changed.",
+  },
   invitation_secret_invalid: {
     status: 403,
     code: "invitation_secret_invalid",

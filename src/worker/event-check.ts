@@ -43,7 +43,17 @@ const text = (v: unknown, max: number): boolean => typeof v === "string" && v.le
 const OCCURRED_AT_PATTERN = (OccurredAt as unknown as { _zod: { pattern: RegExp } })._zod.pattern;
 const OUTCOME_SET: ReadonlySet<unknown> = new Set(OUTCOMES);
 const REF_KEYS: ReadonlySet<string> = new Set(["id", "type", "name"]);
-const EVENT_KEYS: ReadonlySet<string> = new Set(["action", "actor", "targets", "outcome", "occurred_at", "context", "metadata", "source"]);
+const EVENT_KEYS: ReadonlySet<string> = new Set([
+  "action",
+  "actor",
+  "targets",
+  "outcome",
+  "occurred_at",
+  "context",
+  "metadata",
+  "source",
+  "subject",
+]);
 const SOURCE_KEYS: ReadonlySet<string> = new Set(["id", "seq"]);
 const ITEM_KEYS: ReadonlySet<string> = new Set([...EVENT_KEYS, "idempotency_key"]);
 
@@ -126,6 +136,7 @@ function fastEvent(v: unknown, item: boolean): JsonObject | undefined {
   if ("context" in v && !context(v.context)) return undefined;
   if ("metadata" in v && !metadata(v.metadata)) return undefined;
   if ("source" in v && !source(v.source)) return undefined;
+  if ("subject" in v && !text(v.subject, FIELD_LIMITS.refId)) return undefined;
   if ("idempotency_key" in v) {
     const key = v.idempotency_key;
     if (typeof key !== "string" || !text(key, LIMITS.maxIdempotencyKeyLength) || !IDEMPOTENCY_KEY_PATTERN.test(key)) return undefined;

@@ -128,6 +128,9 @@ const eventFields = {
   context: Context.optional(),
   metadata: Metadata.optional(),
   source: Source.optional(),
+  subject: text(FIELD_LIMITS.refId)
+    .optional()
+    .describe("whose personal fields these are (erasure, POST …/subjects/:subject/erase); actor.id when absent"),
 };
 
 const eventLimits = <T extends z.ZodType>(schema: T) =>

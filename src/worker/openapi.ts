@@ -15,6 +15,7 @@ import { EXPORT_ROUTE } from "./routes/export";
 import { KEY_ROUTES } from "./routes/keys";
 import { PROOF_ROUTES } from "./routes/proofs";
 import { REBUILD_ROUTE } from "./routes/rebuild";
+import { ERASE_ROUTE } from "./routes/subjects";
 import { SETTINGS_ROUTES } from "./routes/settings";
 import { HOLD_ROUTES } from "./routes/holds";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
@@ -57,6 +58,7 @@ const ROUTES: readonly RouteSpec[] = [
   ...Object.values(SNAPSHOT_ROUTES),
   ...Object.values(TILE_ROUTES),
   REBUILD_ROUTE,
+  ERASE_ROUTE,
   ...Object.values(SETTINGS_ROUTES),
   ...Object.values(HOLD_ROUTES),
   ...Object.values(SOURCE_ROUTES),

@@ -334,6 +334,7 @@ describe("settings", () => {
       public_log: false,
       audit_interval_hours: 24,
       full_audit_interval_days: 7,
+      personal_fields: [],
     });
     const res = await put({ seal_interval_seconds: 300, max_clock_skew_seconds: 600 });
     expect(res.status).toBe(200);

@@ -345,6 +345,69 @@ describe("the console", () => {
     await expect.poll(() => page.getByText("No streams yet.").count()).toBe(1);
   });
 
+  test("personal fields: a reader sees them decrypted, then erased once the subject is erased; the entry still verifies", async () => {
+    // As the signed-in owner, from the console's own origin (the cookie session).
+    const call = (method: string, path: string, body?: unknown) =>
+      page.evaluate(
+        async ([m, p, b]) => {
+          const r = await fetch(p, { method: m, ...(b ? { headers: { "content-type": "application/json" }, body: b } : {}) });
+          return { status: r.status, text: await r.text() };
+        },
+        [method, path, body === undefined ? "" : JSON.stringify(body)] as const,
+      );
+    // Declared on the console's "Personal data" page (logged like any setting).
+    await page.getByRole("link", { name: "Personal data" }).click();
+    await page.getByLabel("Personal fields (one path a line)").fill("actor.name\nmetadata.email");
+    await page.getByRole("button", { name: "Save personal fields" }).click();
+    await expect.poll(() => page.getByTestId("personal-fields-status").textContent()).toContain("recorded in the log as entry");
+    const [receipt] = await append([
+      {
+        action: "user.signup",
+        actor: { id: "subject-e2e", type: "user", name: "Erin Erasable" },
+        outcome: "success",
+        metadata: { email: "erin@example.org", plan: "pro" },
+      },
+    ]);
+    const seq = receipt!.seq;
+    await page.goto(`${B}/#/t/${tenant}/events?action=user.signup`);
+    const row = page.locator(`[data-testid=events-table] tr[data-seq="${seq}"]`);
+    await row.waitFor();
+    expect(await row.locator("td:nth-child(4)").textContent()).toContain("Erin Erasable");
+    await page.goto(`${B}/#/t/${tenant}/events/${seq}`);
+    const personal = page.getByTestId("entry-personal");
+    await personal.waitFor();
+    expect(await personal.locator('tr[data-path="actor.name"]').getAttribute("data-state")).toBe("decrypted");
+    expect(await personal.textContent()).toContain("Erin Erasable");
+    expect(await personal.textContent()).toContain("erin@example.org");
+    // The stored bytes (what the proof covers) hold only the ciphertext.
+    expect(await page.getByTestId("entry-bytes").textContent()).not.toContain("Erin");
+    expect(await page.getByTestId("entry-bytes").textContent()).toContain("sealtrail:enc:v1:");
+    await expect.poll(() => page.getByTestId("entry-check").textContent()).toContain("Verified in your browser");
+    await shot(page, "entry-personal");
+
+    // Erased from the same page (after a confirm() the test accepts).
+    await page.getByRole("link", { name: "Personal data" }).click();
+    await page.locator("input[name=subject]").fill("subject-e2e");
+    await page.getByRole("button", { name: "Erase this subject's personal data" }).click();
+    await expect.poll(() => page.getByTestId("erase-status").textContent()).toContain("Erased: 1 key destroyed");
+    expect(dialogs.at(-1)).toContain("confirm: Erase the personal data of subject-e2e?");
+    await page.goto(`${B}/#/t/${tenant}/events/${seq}`);
+    await personal.waitFor();
+    await expect.poll(() => personal.locator('tr[data-path="actor.name"]').getAttribute("data-state")).toBe("erased");
+    expect(await personal.locator('tr[data-path="metadata.email"]').getAttribute("data-state")).toBe("erased");
+    expect(await personal.textContent()).toContain("[erased]");
+    // The same bytes still verify in the browser; the plaintext is nowhere on the page.
+    await expect.poll(() => page.getByTestId("entry-check").textContent()).toContain("Verified in your browser");
+    expect(await page.content()).not.toContain("Erin Erasable");
+    expect(await page.content()).not.toContain("erin@example.org");
+    await shot(page, "entry-erased");
+    await page.goto(`${B}/#/t/${tenant}/events?action=user.signup`);
+    await row.waitFor();
+    expect(await row.locator("td:nth-child(4) .erased").textContent()).toBe("[erased]");
+    // Back to no personal fields for the tests that follow.
+    expect((await call("PUT", `/v1/tenants/${tenant}/settings`, { personal_fields: [] })).status).toBe(200);
+  });
+
   test("an invited auditor joins, can verify, and cannot manage keys", async () => {
     const email = `ada-${Date.now()}@example.com`;
     await page.goto(`${B}/#/t/${tenant}/members`);

@@ -54,6 +54,8 @@ export async function startServer(port = Number(process.env.E2E_PORT ?? 8795)): 
       "--var",
       `SEALTRAIL_SIGNING_SECRET:${secret()}`,
       "--var",
+      `SEALTRAIL_SUBJECT_KEY_SECRET:${secret()}`,
+      "--var",
       `BETTER_AUTH_URL:${base}`,
       "--var",
       `TRUSTED_ORIGINS:http://localhost:${port}`,

@@ -214,7 +214,7 @@ describe("npm run deploy refuses local settings before any remote call", () => {
 });
 
 describe("npm run deploy against a stand-in wrangler", () => {
-  test("a new account: creates what is missing, writes the ids, migrates, sets both secrets, deploys; again: nothing new", () => {
+  test("a new account: creates what is missing, writes the ids, migrates, sets the three secrets, deploys; again: nothing new", () => {
     const s = setup({ r2: [{ name: "sealtrail-snapshots", creation_date: "2026-11-01T10:00:00.000Z" }] });
     const original = readFileSync(s.config, "utf8");
 
@@ -234,6 +234,7 @@ describe("npm run deploy against a stand-in wrangler", () => {
       "secret list --format json",
       "secret put BETTER_AUTH_SECRET",
       "secret put SEALTRAIL_SIGNING_SECRET",
+      "secret put SEALTRAIL_SUBJECT_KEY_SECRET",
       "deploy",
       ...lockLists,
     ]);
@@ -275,6 +276,12 @@ describe("npm run deploy against a stand-in wrangler", () => {
     expect(readFileSync(backup, "utf8")).toContain(`SEALTRAIL_SIGNING_SECRET=${signing}\n`);
     expect(statSync(backup).mode & 0o777).toBe(0o600);
     expect(first.out).toContain("Back up SEALTRAIL_SIGNING_SECRET now");
+    // The subject key secret (personal fields) is a secret of its own, saved the same way.
+    const subjectKeys = account.secrets.SEALTRAIL_SUBJECT_KEY_SECRET!;
+    expect(subjectKeys).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect([auth, signing]).not.toContain(subjectKeys);
+    expect(readFileSync(backup, "utf8")).toContain(`SEALTRAIL_SUBJECT_KEY_SECRET=${subjectKeys}\n`);
+    expect(first.out).toContain("Back up SEALTRAIL_SUBJECT_KEY_SECRET now");
     expect(first.out).toContain("npx wrangler r2 bucket lock add sealtrail-snapshots retain-seals tenants/ --retention-days 2557");
 
     // Again: the same resources, the same secrets, another deploy.
@@ -299,7 +306,7 @@ describe("npm run deploy against a stand-in wrangler", () => {
     expect(second.out).not.toContain("Back up SEALTRAIL_SIGNING_SECRET now");
   });
 
-  test("an existing Worker and database: uses them, creates the bucket, sets only the missing secret (from .deploy-secrets)", () => {
+  test("an existing Worker and database: uses them, creates the bucket, sets only the missing secrets (the signing one from .deploy-secrets)", () => {
     const uuid = "6f1d2c3b-aaaa-4bbb-8ccc-0123456789ab";
     const s = setup({
       d1: [{ uuid, name: "sealtrail", created_at: "2026-01-01T00:00:00.000Z", version: "production", num_tables: 12, file_size: 90_112 }],
@@ -323,11 +330,21 @@ describe("npm run deploy against a stand-in wrangler", () => {
       ...migrateAll,
       "secret list --format json",
       "secret put SEALTRAIL_SIGNING_SECRET",
+      "secret put SEALTRAIL_SUBJECT_KEY_SECRET",
       "deploy",
       ...lockLists,
     ]);
     const account = s.account();
-    expect(account.secrets).toEqual({ BETTER_AUTH_SECRET: "kept-as-it-is", SEALTRAIL_SIGNING_SECRET: restored });
+    const subjectKeys = account.secrets.SEALTRAIL_SUBJECT_KEY_SECRET!;
+    expect(account.secrets).toEqual({
+      BETTER_AUTH_SECRET: "kept-as-it-is",
+      SEALTRAIL_SIGNING_SECRET: restored,
+      SEALTRAIL_SUBJECT_KEY_SECRET: subjectKeys,
+    });
+    // Added to the backup beside the restored signing secret, which stays as it was.
+    expect(readFileSync(join(s.dir, ".deploy-secrets"), "utf8")).toBe(
+      `SEALTRAIL_SIGNING_SECRET=${restored}\nSEALTRAIL_SUBJECT_KEY_SECRET=${subjectKeys}\n`,
+    );
     expect(account.r2.map((b) => b.name)).toEqual(["sealtrail-snapshots", ...JURISDICTION_BUCKETS.map((b) => b.name)]);
     const written = readFileSync(s.config, "utf8");
     expect(tomlValue(written, "database_id")).toBe(uuid);

@@ -170,7 +170,7 @@ switch (true) {
   }
   case command === "deploy": {
     banner();
-    const required = state.requiredSecrets ?? ["BETTER_AUTH_SECRET", "SEALTRAIL_SIGNING_SECRET"];
+    const required = state.requiredSecrets ?? ["BETTER_AUTH_SECRET", "SEALTRAIL_SIGNING_SECRET", "SEALTRAIL_SUBJECT_KEY_SECRET"];
     const missing = required.filter((s) => !(s in state.secrets));
     if (missing.length > 0) error(`The following required secrets have not been set: ${missing.join(", ")}`);
     state.workerExists = true;

@@ -19,6 +19,7 @@ import type { settings } from "../../src/worker/routes/settings";
 import type { snapshots } from "../../src/worker/routes/snapshots";
 import type { sources } from "../../src/worker/routes/sources";
 import type { streams } from "../../src/worker/routes/streams";
+import type { subjects } from "../../src/worker/routes/subjects";
 import type { verifierKeys } from "../../src/worker/routes/verifier-keys";
 import type { verification } from "../../src/worker/routes/verify";
 
@@ -51,6 +52,8 @@ describe("the console's wire types match the server's answers", () => {
     expectTypeOf<Answer<typeof settings, "/stats", "$get">>().toExtend<Wire.Stats>();
     expectTypeOf<Answer<typeof settings, "/stats/activity", "$get">>().toExtend<Wire.Activity>();
     expectTypeOf<Answer<typeof settings, "/settings", "$get">>().toExtend<Wire.Settings>();
+    expectTypeOf<Answer<typeof settings, "/settings", "$get">>().toExtend<Wire.PersonalSettings>();
+    expectTypeOf<Answer<typeof subjects, "/subjects/:subject/erase", "$post">>().toExtend<Wire.SubjectErased>();
     expectTypeOf<Answer<typeof settings, "/settings", "$put">>().toExtend<Wire.SettingsChanged>();
     expectTypeOf<Answer<typeof sources, "/sources", "$get">>().toExtend<Wire.SourceList>();
     expectTypeOf<Answer<typeof sources, "/sources/:id", "$put">>().toExtend<Wire.SourceChanged>();

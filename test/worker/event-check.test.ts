@@ -96,6 +96,7 @@ const validish = fc.record(
     context,
     metadata,
     source,
+    subject: around(FIELD_LIMITS.refId),
   },
   { requiredKeys: ["action", "actor", "outcome"] },
 );
@@ -105,7 +106,7 @@ const event = fc.oneof(
   fc
     .tuple(
       validish,
-      fc.constantFrom("action", "actor", "targets", "outcome", "occurred_at", "context", "metadata", "source", "extra"),
+      fc.constantFrom("action", "actor", "targets", "outcome", "occurred_at", "context", "metadata", "source", "subject", "extra"),
       anyJson,
     )
     .map(([e, k, v]) => ({ ...e, [k]: v })),

@@ -94,6 +94,12 @@ describe("each route's documented errors", () => {
       ["get", "/v1/tenants/{t}/proof/consistency", [`${t}/proof/consistency?from=0&to=1`, key(readKey)], "size_out_of_range"],
       ["post", "/v1/tenants/{t}/seal", [`${t}/seal`, { method: "POST", headers: { "x-api-key": readKey } }], "forbidden"],
       ["post", "/v1/tenants/{t}/rebuild", [`${t}/rebuild`, owned("POST", { next_seal: -1 })], "invalid_rebuild_request"],
+      [
+        "post",
+        "/v1/tenants/{t}/subjects/{subject}/erase",
+        [`${t}/subjects/u1/erase`, { method: "POST", headers: { "x-api-key": readKey } }],
+        "forbidden",
+      ],
       ["get", "/v1/tenants/{t}/snapshots", [`${t}/snapshots?cursor=nope`, owned("GET")], "invalid_cursor"],
       ["get", "/v1/tenants/{t}/snapshots/{id}", [`${t}/snapshots/1`, owned("GET")], "not_found"],
       ["get", "/v1/tenants/{t}/snapshots/{id}/bundle", [`${t}/snapshots/000000000001/bundle`, owned("GET")], "not_found"],

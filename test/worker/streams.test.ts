@@ -324,6 +324,38 @@ describe("Splunk HEC and Datadog streams", () => {
     expect(byAction.get("invoice.created")).toMatchObject({ class_uid: 6003, api: { operation: "invoice.created" } });
   });
 
+  it("personal fields leave a stream encrypted, in every format: the destination never holds a plaintext erasure could not reach", async () => {
+    const { owner, tenant, appendKey } = await tenantWithKeys();
+    const put = await api(`/v1/tenants/${tenant}/settings`, {
+      method: "PUT",
+      headers: { ...json, ...bearer(owner) },
+      body: JSON.stringify({ personal_fields: ["metadata.email"] }),
+    });
+    expect(put.status).toBe(200);
+    const sinks = ["native", "cloudevents", "ocsf"].map((format) => ({ format, channel: channelName(`personal-${format}`) }));
+    const ids: string[] = [];
+    for (const { format, channel } of sinks) {
+      const { status, body } = await createStream(owner, tenant, {
+        destination: { type: "webhook", url: `${receiver()}/r/${channel}` },
+        format,
+      });
+      expect(status).toBe(201);
+      ids.push(body.stream.id);
+    }
+    await postEvent(tenant, appendKey, event({ action: "user.login", metadata: { email: "ada.personal@example.org" } }));
+    const size = await logSize(owner, tenant);
+    for (const id of ids) {
+      await vi.waitFor(async () => expect((await streamOf(owner, tenant, id)).cursor).toBe(size), { timeout: 20_000, interval: 200 });
+    }
+    for (const { channel } of sinks) {
+      const bodies = (await received(channel)).filter((r) => r.status === 200).map((r) => r.body);
+      const all = bodies.join("\n");
+      expect(all).toContain("user.login");
+      expect(all).toContain("sealtrail:enc:v1:");
+      expect(all).not.toContain("ada.personal@example.org");
+    }
+  });
+
   it("Datadog: a JSON array to /api/v2/logs with DD-API-KEY", async () => {
     const { owner, tenant, appendKey } = await tenantWithKeys();
     const channel = channelName("dd");

@@ -19,6 +19,7 @@ import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { awaitMirror, tenantLog } from "../tenant-log";
 import { tenantData } from "../placement";
+import { personalViews, type PersonalField } from "../personal-view";
 
 export const PAGE_SIZE_DEFAULT = 50;
 export const PAGE_SIZE_MAX = 100;
@@ -73,6 +74,18 @@ const Entry = z.object({
   event: z.record(z.string(), z.unknown()),
   provenance: z.record(z.string(), z.string()),
   entry: z.string().describe("the stored entry bytes (RFC 8785 JSON), verbatim"),
+  personal: z
+    .array(
+      z.object({
+        path: z.string().describe("where in `event`, e.g. actor.name or targets.0.name"),
+        state: z.enum(["decrypted", "erased", "undecryptable"]),
+        value: z.json().optional().describe("the plaintext (state decrypted)"),
+        erased_at: z.string().optional(),
+        erased_by: z.number().int().optional().describe("the seq of the sealtrail.subject.erased entry"),
+      }),
+    )
+    .optional()
+    .describe("encrypted personal fields as the reader sees them (decrypted by the server, not covered by the proof: their ciphertext is)"),
 });
 
 /** The entries the tree contradicts are refused, not served (entry-integrity.ts). */
@@ -128,8 +141,12 @@ export const EVENT_ROUTES = {
   }),
 };
 
-/** The wire form of a stored entry: its exact bytes (as `entry`) and what they contain. */
-function entryView(row: { seq: number; entry: string; leafHash: string }) {
+/**
+ * The wire form of a stored entry: its exact bytes (as `entry`) and what they contain; `event`
+ * holds personal fields in their encrypted form, as stored, and `personal` what a reader sees of
+ * them (personal-view.ts).
+ */
+export function entryView(row: { seq: number; entry: string; leafHash: string }, personal?: PersonalField[]) {
   const parsed = JSON.parse(row.entry) as { received_at: string; event: unknown; provenance: unknown };
   return {
     seq: row.seq,
@@ -138,6 +155,7 @@ function entryView(row: { seq: number; entry: string; leafHash: string }) {
     event: parsed.event,
     provenance: parsed.provenance,
     entry: row.entry,
+    ...(personal ? { personal } : {}),
   };
 }
 
@@ -197,7 +215,8 @@ export const events = new Hono<AppEnv>()
     // Stable in both directions: cursors name sequence numbers, which never move.
     const next_cursor = last === undefined ? null : backwards || more ? Cursor.after(last) : null;
     const prev_cursor = first === undefined ? null : backwards ? (more ? Cursor.before(first) : null) : at ? Cursor.before(first) : null;
-    const body = { events: page.map(entryView), next_cursor, prev_cursor };
+    const personal = await personalViews(c, page);
+    const body = { events: page.map((row, i) => entryView(row, personal[i])), next_cursor, prev_cursor };
     await recordAccess(
       c,
       "sealtrail.events.listed",
@@ -237,8 +256,9 @@ export const events = new Hono<AppEnv>()
     }
     // Served only if these bytes are the log's entry `seq` (issue #13).
     await checkServedRows(c, [found]);
+    const [personal] = await personalViews(c, [found]);
     await recordAccess(c, "sealtrail.event.read", { id: String(seq), type: "entry" });
-    return c.json(entryView(found));
+    return c.json(entryView(found, personal));
   })
 
   .get("/:seq{[0-9]+}/proof", requirePermission(...proof.permissions), async (c) => {

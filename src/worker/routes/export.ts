@@ -18,6 +18,9 @@ import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { tenantData } from "../placement";
 import { awaitMirror } from "../tenant-log";
+import type { JsonObject } from "../../core/entry";
+import { decryptedEvent, personalViews, type PersonalField } from "../personal-view";
+import { entryView } from "./events";
 
 /** Rows read from D1 per page while streaming. */
 export const EXPORT_PAGE = 1_000;
@@ -27,7 +30,16 @@ export const EXPORT_ROUTE = route({
   path: "/v1/tenants/{t}/export",
   summary: "Stream matching entries as JSONL (stored bytes) or CSV",
   permissions: ["read"],
-  query: EventFilter.extend({ format: z.enum(["jsonl", "csv"]).default("jsonl") }),
+  query: EventFilter.extend({
+    format: z.enum(["jsonl", "csv"]).default("jsonl"),
+    personal: z
+      .enum(["stored", "decrypted"])
+      .optional()
+      .describe(
+        "jsonl: `stored` (default) writes the stored entry bytes, personal fields encrypted, verifiable; `decrypted` writes " +
+          "each entry as GET /events/:seq does (with `personal`). csv is always decrypted (erased fields read [erased])",
+      ),
+  }),
   responseType: "application/x-ndjson",
   errors: ["integrity_error", ...LOG_APPEND],
 });
@@ -66,9 +78,9 @@ interface ParsedEntry {
   provenance: Record<string, string | undefined>;
 }
 
-function csvLine(entry: string, leafHash: string): string {
+function csvLine(entry: string, leafHash: string, personal: PersonalField[] | undefined): string {
   const e = JSON.parse(entry) as ParsedEntry;
-  const ev = e.event;
+  const ev = decryptedEvent(e.event as unknown as JsonObject, personal) as unknown as ParsedEntry["event"];
   return csvRow([
     e.seq,
     e.received_at,
@@ -76,7 +88,7 @@ function csvLine(entry: string, leafHash: string): string {
     ev.action,
     ev.actor.type,
     ev.actor.id,
-    ev.actor.name,
+    ev.actor.name === undefined ? undefined : typeof ev.actor.name === "string" ? ev.actor.name : JSON.stringify(ev.actor.name),
     ev.outcome,
     (ev.targets ?? []).map((t) => `${t.type}:${t.id}`).join("; "),
     ev.context === undefined ? "" : JSON.stringify(ev.context),
@@ -90,7 +102,8 @@ function csvLine(entry: string, leafHash: string): string {
 }
 
 export const exporter = new Hono<AppEnv>().get("/export", requirePermission(...EXPORT_ROUTE.permissions), async (c) => {
-  const { format, ...filter } = queryOf(c, EXPORT_ROUTE);
+  const { format, personal: personalMode, ...filter } = queryOf(c, EXPORT_ROUTE);
+  const decrypted = format === "csv" || personalMode === "decrypted";
   const tenant = c.var.access.tenantId;
   const db = drizzle((await tenantData(c)).db);
   await recordAccess(
@@ -99,6 +112,7 @@ export const exporter = new Hono<AppEnv>().get("/export", requirePermission(...E
     { id: tenant, type: "tenant" },
     {
       format,
+      ...(personalMode ? { personal: personalMode } : {}),
       query: Object.fromEntries(
         Object.entries(filter)
           .filter(([, v]) => v !== undefined)
@@ -146,7 +160,22 @@ export const exporter = new Hono<AppEnv>().get("/export", requirePermission(...E
         controller.close();
         return;
       }
-      const text = rows.map((r) => (format === "jsonl" ? `${r.entry}\n` : csvLine(r.entry, r.leafHash))).join("");
+      let personal: (PersonalField[] | undefined)[] = [];
+      try {
+        // Decrypted on the way out by the tenant's log (personal-view.ts); the stored bytes never change.
+        if (decrypted) personal = await personalViews(c, rows);
+      } catch (e) {
+        console.error(`request ${c.var.requestId}: export of ${tenant} stopped`, e);
+        controller.error(e);
+        return;
+      }
+      const line = (r: (typeof rows)[number], i: number) =>
+        format === "csv"
+          ? csvLine(r.entry, r.leafHash, personal[i])
+          : decrypted
+            ? `${JSON.stringify(entryView(r, personal[i]))}\n`
+            : `${r.entry}\n`;
+      const text = rows.map(line).join("");
       controller.enqueue(encoder.encode(text));
     },
   });

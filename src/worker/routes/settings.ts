@@ -26,6 +26,8 @@ import { Receipt } from "./events";
 import { tenantData } from "../placement";
 import { forgetPublicLog } from "./tiles";
 import { StreamStats, streamStats } from "./streams";
+import { MAX_PERSONAL_FIELDS, personalFieldsProblem } from "../../core/personal-fields";
+import { subjectKeysAvailable } from "../../durable/personal-fields";
 
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
@@ -70,6 +72,15 @@ const SettingsPatch = z
       .max(AUDIT_FULL_INTERVAL_MAX_DAYS)
       .optional()
       .describe("scheduled full verification every N days"),
+    personal_fields: z
+      .array(z.string())
+      .max(MAX_PERSONAL_FIELDS)
+      .superRefine((paths, ctx) => {
+        const problem = personalFieldsProblem(paths);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional()
+      .describe("paths encrypted per subject before they are stored: actor.name, targets[].name, context.<key>, metadata.<key>[.<key>…]"),
   })
   .refine((p) => Object.keys(p).length > 0, "change at least one setting");
 
@@ -90,6 +101,7 @@ const Settings = z.object({
   public_log: z.boolean(),
   audit_interval_hours: z.number(),
   full_audit_interval_days: z.number(),
+  personal_fields: z.array(z.string()),
 });
 const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
 const Stats = z.object({
@@ -211,7 +223,14 @@ export const SETTINGS_ROUTES = {
     body: SettingsPatch,
     invalid: "invalid_settings",
     response: z.object({ settings: Settings, receipt: Receipt }),
-    errors: ["legal_hold_active", "legal_hold_not_a_setting", "invalid_witness", "witness_quorum_unreachable", ...LOG_APPEND],
+    errors: [
+      "legal_hold_active",
+      "legal_hold_not_a_setting",
+      "invalid_witness",
+      "witness_quorum_unreachable",
+      "personal_fields_unavailable",
+      ...LOG_APPEND,
+    ],
   }),
 };
 
@@ -291,6 +310,8 @@ export const settings = new Hono<AppEnv>()
     // Witness URLs are tenant input for outbound calls: the same rules as every such call.
     const problem = patch.witnesses ? witnessListProblem(patch.witnesses, isLocalDev(c.env)) : undefined;
     if (problem) throw new Failure({ reason: "invalid_witness", ...problem });
+    // Personal fields need the subject key secret (durable/personal-fields.ts): refused before anything is stored.
+    if (patch.personal_fields?.length && !subjectKeysAvailable(c.env)) throw new Failure({ reason: "personal_fields_unavailable" });
     const tenant = c.var.access.tenantId;
     // The object adds metadata.before and .after, read in the transaction that applies the change.
     const event = principalEvent(c, "sealtrail.settings.updated", { id: tenant, type: "tenant" });
