@@ -116,6 +116,10 @@ export interface Stats {
   witnessed_size: number;
   witness_alert_count: number;
   witness_alerts: WitnessAlert[];
+  /** Retention: bodies below the floor are pruned (leaves, proofs, checkpoints kept); deletions done below cleaned_to. */
+  retention_floor: number;
+  retention_cleaned_to: number;
+  retention_error: string | null;
   /** The tenant's verification status: its last full run (a range run never counts). */
   last_full_verification: FullVerification | null;
 }
@@ -139,6 +143,14 @@ export interface FullVerification {
   failures: number;
   finished_at: string;
   range: { from: number; to: number };
+  pruned?: PrunedRange | null;
+}
+/** Entries whose bodies retention deleted, as the log's newest sealtrail.retention.pruned entry (`under`) records. */
+export interface PrunedRange {
+  from: number;
+  to: number;
+  under: number;
+  checkpoint: { size: number; root: string };
 }
 
 /** GET /v1/tenants/:t/stats/activity. */
@@ -174,10 +186,11 @@ export interface Report {
   ok: boolean;
   mode: string;
   range: { from: number; to: number };
-  checked: { entries: number; seals: number; bundle_entries: number; sampled: number };
+  checked: { entries: number; seals: number; bundle_entries: number; sampled: number; pruned?: number };
   finished_at: string;
   duration_ms: number;
   failures: VerificationFailure[];
+  pruned?: PrunedRange | null;
 }
 export interface VerificationFailure {
   kind: string;
@@ -240,7 +253,7 @@ export interface CreatedKey {
 /** GET /v1/tenants/:t/settings. */
 export interface Settings {
   seal_interval_seconds: number;
-  retention_years: number;
+  retention_days: number;
   legal_hold: boolean;
   max_clock_skew_seconds: number;
   witnesses: { url: string; key: string }[] | null;

@@ -31,7 +31,8 @@ export interface StoredReceipt {
 
 export interface TenantSettings {
   sealIntervalMs: number;
-  retentionYears: number;
+  /** Entries older than this many days are pruned by the retention sweep (retention.ts). */
+  retentionDays: number;
   legalHold: boolean;
   /** An event whose occurred_at differs from received_at by more than this is flagged. */
   maxClockSkewMs: number;
@@ -45,7 +46,7 @@ export interface TenantSettings {
 
 export const DEFAULT_SETTINGS: TenantSettings = {
   sealIntervalMs: 60_000,
-  retentionYears: 7,
+  retentionDays: 7 * 365,
   legalHold: false,
   maxClockSkewMs: 300_000,
   witnesses: null,
@@ -156,6 +157,11 @@ export class LogStore {
     if (!columns.has("witnesses")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witnesses TEXT");
     if (!columns.has("witness_quorum")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witness_quorum INTEGER");
     if (!columns.has("public_log")) this.#sql.exec("ALTER TABLE settings ADD COLUMN public_log INTEGER NOT NULL DEFAULT 0");
+    // Retention in days (issue #17) replaces retention_years: a stored period in years becomes 365 days a year.
+    if (!columns.has("retention_days")) {
+      this.#sql.exec("ALTER TABLE settings ADD COLUMN retention_days INTEGER");
+      this.#sql.exec("UPDATE settings SET retention_days = retention_years * 365 WHERE retention_days IS NULL");
+    }
   }
 
   /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
@@ -329,6 +335,11 @@ export class LogStore {
     this.#evictedBelow = below;
   }
 
+  /** Retention (retention.ts): entries [from, to), all below the retention floor, leave DO storage. Tree nodes stay. */
+  pruneEntries(from: number, to: number): void {
+    this.#sql.exec("DELETE FROM entries WHERE seq >= ? AND seq < ?", from, to);
+  }
+
   insertSeal(s: SealRecord): void {
     this.#latestSeal = undefined;
     this.#latestPublishedSeal = undefined;
@@ -412,13 +423,13 @@ export class LogStore {
   #readSettings(): TenantSettings {
     const row = this.#sql
       .exec(
-        "SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log FROM settings WHERE id = 0",
+        "SELECT seal_interval_ms, retention_days, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log FROM settings WHERE id = 0",
       )
       .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
     return {
       sealIntervalMs: Number(row.seal_interval_ms),
-      retentionYears: Number(row.retention_years),
+      retentionDays: Number(row.retention_days),
       legalHold: Number(row.legal_hold) === 1,
       maxClockSkewMs: Number(row.max_clock_skew_ms),
       witnesses: row.witnesses === null ? null : (JSON.parse(String(row.witnesses)) as WitnessConfig[]),
@@ -430,14 +441,17 @@ export class LogStore {
   writeSettings(s: TenantSettings): void {
     this.#settings = undefined;
     this.#sql.exec(
-      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log)
-       VALUES (0, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO settings (id, seal_interval_ms, retention_years, retention_days, legal_hold, max_clock_skew_ms, witnesses,
+         witness_quorum, public_log)
+       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
-         retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
+         retention_years = excluded.retention_years, retention_days = excluded.retention_days, legal_hold = excluded.legal_hold,
          max_clock_skew_ms = excluded.max_clock_skew_ms, witnesses = excluded.witnesses,
          witness_quorum = excluded.witness_quorum, public_log = excluded.public_log`,
       s.sealIntervalMs,
-      s.retentionYears,
+      // The old column stays filled (NOT NULL) for an older version reading it: whole years, rounded up.
+      Math.ceil(s.retentionDays / 365),
+      s.retentionDays,
       s.legalHold ? 1 : 0,
       s.maxClockSkewMs,
       s.witnesses === null ? null : JSON.stringify(s.witnesses),

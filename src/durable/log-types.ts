@@ -149,6 +149,11 @@ export interface LogStats {
   witness_alerts: WitnessAlert[];
   /** How long the last submission round to every witness took (ms; null: none since the object started). */
   witness_round_ms: number | null;
+  /** Retention (retention.ts): the floor (bodies below it are pruned), how far deletions got, their last error, the last scheduled sweep. */
+  retention_floor: number;
+  retention_cleaned_to: number;
+  retention_error: string | null;
+  retention_last_sweep_at: string | null;
 }
 
 /** A witness as /stats shows it: what it last cosigned for this log, its failures in a row and last error. */

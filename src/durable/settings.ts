@@ -14,7 +14,7 @@ export const SEAL_INTERVAL_MAX_MS = 86_400_000;
 /** The wire form of a change (PUT /v1/tenants/:t/settings, validated by the route). */
 export interface SettingsPatch {
   seal_interval_seconds?: number;
-  retention_years?: number;
+  retention_days?: number;
   legal_hold?: boolean;
   max_clock_skew_seconds?: number;
   /** The tenant's witnesses (validated by the route); null: back to the deployment's default. */
@@ -27,7 +27,7 @@ export interface SettingsPatch {
 /** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
 export type SettingsView = {
   seal_interval_seconds: number;
-  retention_years: number;
+  retention_days: number;
   legal_hold: boolean;
   max_clock_skew_seconds: number;
   witnesses: WitnessConfig[] | null;
@@ -36,12 +36,12 @@ export type SettingsView = {
 };
 
 export type SettingsError =
-  | { reason: "legal_hold_active"; retentionYears: number; requested: number }
+  | { reason: "legal_hold_active"; retentionDays: number; requested: number }
   | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number };
 
 export const settingsView = (s: TenantSettings): SettingsView => ({
   seal_interval_seconds: s.sealIntervalMs / 1000,
-  retention_years: s.retentionYears,
+  retention_days: s.retentionDays,
   legal_hold: s.legalHold,
   max_clock_skew_seconds: s.maxClockSkewMs / 1000,
   witnesses: s.witnesses,
@@ -62,7 +62,7 @@ export function applySettingsPatch(
 ): { ok: true; after: TenantSettings } | { ok: false; error: SettingsError } {
   const after: TenantSettings = {
     sealIntervalMs: patch.seal_interval_seconds !== undefined ? patch.seal_interval_seconds * 1000 : before.sealIntervalMs,
-    retentionYears: patch.retention_years ?? before.retentionYears,
+    retentionDays: patch.retention_days ?? before.retentionDays,
     legalHold: patch.legal_hold ?? before.legalHold,
     maxClockSkewMs: patch.max_clock_skew_seconds !== undefined ? patch.max_clock_skew_seconds * 1000 : before.maxClockSkewMs,
     witnesses: patch.witnesses !== undefined ? patch.witnesses : before.witnesses,
@@ -73,8 +73,8 @@ export function applySettingsPatch(
   if (after.witnessQuorum !== null && after.witnessQuorum > count) {
     return { ok: false, error: { reason: "witness_quorum_unreachable", quorum: after.witnessQuorum, witnesses: count } };
   }
-  if ((before.legalHold || after.legalHold) && after.retentionYears < before.retentionYears) {
-    return { ok: false, error: { reason: "legal_hold_active", retentionYears: before.retentionYears, requested: after.retentionYears } };
+  if ((before.legalHold || after.legalHold) && after.retentionDays < before.retentionDays) {
+    return { ok: false, error: { reason: "legal_hold_active", retentionDays: before.retentionDays, requested: after.retentionDays } };
   }
   return { ok: true, after };
 }

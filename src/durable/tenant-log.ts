@@ -43,6 +43,7 @@ import { applySettingsPatch, settingsView, type SettingsPatch } from "./settings
 import { Witnessing } from "./witnessing";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
+import { Retention, RETENTION_ENTRY, scheduledSweepEvent, type HeldCheck, type SweepResult } from "./retention";
 import type { TileRef } from "../core/tiles";
 
 export interface LogOptions {
@@ -55,6 +56,8 @@ export interface LogOptions {
   now?: () => number;
   /** Idempotency window in ms (default: env SEALTRAIL_IDEMPOTENCY_WINDOW_HOURS, else 24 h). */
   idempotencyWindowMs?: number;
+  /** Whether an active legal hold covers an entry (retention.ts); default: no hold. */
+  held?: () => HeldCheck;
 }
 
 /** Idempotency keys are remembered this long by default (docs/design.md invariant 7). */
@@ -82,6 +85,8 @@ export interface Log {
   keys: IdempotencySweeper;
   /** c2sp.org/tlog-tiles: full tiles to R2 as the tree grows (tiles.ts). */
   tiles: Tiles;
+  /** The retention floor and sweep (retention.ts). */
+  retention: Retention;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -133,9 +138,11 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     checkpoint: (t) => reads.checkpoint(t),
   });
   const tiles = new Tiles({ bucket, store, now, size });
+  const retention = new Retention({ store, commit, alarm, db, bucket, now, held: options.held ?? (() => null) });
   return {
     store,
     tiles,
+    retention,
     alarm,
     commit,
     mirror,
@@ -156,6 +163,8 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
       // Compare with R2 before serving anything (invariant 10). A fresh object learns its
       // tenant from its first call and reconciles then.
       if (tenant !== undefined) await sealer.ready(tenant);
+      // The retention sweep: soon if one is due (daily), and deletions a crash left behind.
+      if (tenant !== undefined) retention.start();
     },
   };
 }
@@ -359,6 +368,23 @@ export class TenantLog extends DurableObject<Env> {
     return this.#log.reads.entry(seq);
   }
 
+  /**
+   * Runs the retention sweep now (POST …/retention/sweep): raises the floor, appending `event`
+   * (completed as `sealtrail.retention.pruned`), and deletes what lies below it (retention.ts).
+   */
+  async sweepRetention(tenant: string, event: JsonObject, provenance: JsonObject): Promise<SweepResult> {
+    this.#claim(tenant);
+    await this.#log.sealer.ready(tenant);
+    return this.#log.retention.sweep(tenant, event, provenance);
+  }
+
+  /** The retention floor (bodies below it are pruned) and the seq of the entry that set it (null: none). */
+  async retention(tenant: string): Promise<{ floor: number; entry: number | null }> {
+    this.#assertTenant(tenant);
+    const { retention, store } = this.#log;
+    return { floor: retention.floor, entry: retention.floor > 0 ? store.counter(RETENTION_ENTRY) : null };
+  }
+
   async stats(): Promise<LogStats> {
     const { commit, mirror, sealer, witnessing } = this.#log;
     const c = commit.stats();
@@ -378,6 +404,7 @@ export class TenantLog extends DurableObject<Env> {
       ...w,
       tiles_to: this.#log.tiles.writtenTo,
       tiles_error: this.#log.tiles.lastError,
+      ...this.#log.retention.stats(),
     };
   }
 
@@ -445,6 +472,9 @@ export class TenantLog extends DurableObject<Env> {
       }
       // Submits to witnesses if due (after a seal: now), else re-arms for when it is.
       await witnessing.run(this.#tenant);
+      // The daily retention sweep when due, and deletions a failure left behind (retention.ts).
+      const sweep = scheduledSweepEvent(this.#tenant);
+      await this.#log.retention.scheduled(this.#tenant, sweep.event, sweep.provenance);
     }
   }
 }

@@ -13,6 +13,7 @@ import { exporter } from "./routes/export";
 import { keys } from "./routes/keys";
 import { proofs } from "./routes/proofs";
 import { rebuild } from "./routes/rebuild";
+import { retention } from "./routes/retention";
 import { settings } from "./routes/settings";
 import { snapshots } from "./routes/snapshots";
 import { tiles } from "./routes/tiles";
@@ -53,6 +54,7 @@ app.route("/v1/tenants/:t", settings);
 app.route("/v1/tenants/:t", verification);
 app.route("/v1/tenants/:t", exporter);
 app.route("/v1/tenants/:t", rebuild);
+app.route("/v1/tenants/:t", retention);
 // c2sp.org/tlog-tiles monitoring prefix: its own access rules (public logs), so not under tenantAccess.
 app.route("/logs/:t", tiles);
 

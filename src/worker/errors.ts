@@ -47,7 +47,7 @@ export type AppError =
   | { reason: "index_out_of_range"; index: number; size: number }
   | { reason: "size_out_of_range"; size: number; treeSize: number }
   | { reason: "idempotency_conflict"; key: string }
-  | { reason: "legal_hold_active"; retentionYears: number; requested: number }
+  | { reason: "legal_hold_active"; retentionDays: number; requested: number }
   | { reason: "rebuild_refused"; why: string }
   | { reason: "invalid_witness"; index: number; detail: string }
   | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number }
@@ -66,6 +66,8 @@ export type AppError =
   | { reason: "split_view"; refusal: { reason: string; key: string; detail: string } }
   | { reason: "seal_failed"; detail: string }
   | { reason: "integrity_error"; seq: number }
+  // Retention (durable/retention.ts): the body of an entry below the floor was deleted; its leaf hash and proofs remain.
+  | { reason: "entry_pruned"; seq: number; floor: number; prunedBy: number | null }
   | { reason: "internal" };
 
 export type ErrorReason = AppError["reason"];
@@ -187,7 +189,7 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     status: 409,
     code: "legal_hold_active",
     message: (e) =>
-      `Retention cannot be lowered (from ${e.retentionYears} to ${e.requested} years) while a legal hold is on, ` +
+      `Retention cannot be lowered (from ${e.retentionDays} to ${e.requested} days) while a legal hold is on, ` +
       "nor in the change that turns it on or off. Lift the hold first; nothing was changed.",
   },
   rebuild_refused: { status: 422, code: "rebuild_refused", message: (e) => `The rebuild stopped: ${e.why}.` },
@@ -271,6 +273,15 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     message: (e) =>
       `The stored copy of entry ${e.seq} is not the entry the signed log holds: it is corrupt or was tampered with. ` +
       "Nothing was served; run a verification, and tell an operator.",
+  },
+  entry_pruned: {
+    status: 410,
+    code: "entry_pruned",
+    message: (e) =>
+      `Entry ${e.seq} was pruned by the retention sweep: bodies below entry ${e.floor} are deleted` +
+      `${e.prunedBy === null ? "" : ` (recorded by entry ${e.prunedBy}, sealtrail.retention.pruned)`}. ` +
+      "Its leaf hash stays in the log: its inclusion proof still verifies.",
+    headers: (e) => ({ "Sealtrail-Retention-Floor": String(e.floor) }),
   },
   internal: { status: 500, code: "internal", message: () => "Internal error." },
 };

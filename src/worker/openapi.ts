@@ -15,6 +15,7 @@ import { EXPORT_ROUTE } from "./routes/export";
 import { KEY_ROUTES } from "./routes/keys";
 import { PROOF_ROUTES } from "./routes/proofs";
 import { REBUILD_ROUTE } from "./routes/rebuild";
+import { RETENTION_ROUTE } from "./routes/retention";
 import { SETTINGS_ROUTES } from "./routes/settings";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
 import { TILE_ROUTES } from "./routes/tiles";
@@ -54,6 +55,7 @@ const ROUTES: readonly RouteSpec[] = [
   ...Object.values(SNAPSHOT_ROUTES),
   ...Object.values(TILE_ROUTES),
   REBUILD_ROUTE,
+  RETENTION_ROUTE,
   ...Object.values(SETTINGS_ROUTES),
   ...Object.values(VERIFY_ROUTES),
   ...Object.values(KEY_ROUTES),

@@ -147,6 +147,9 @@ describe("alertsOf", () => {
     witnessed_size: 0,
     witness_alert_count: 0,
     witness_alerts: [],
+    retention_floor: 0,
+    retention_cleaned_to: 0,
+    retention_error: null,
     last_full_verification: fullPassed,
   };
   const passed = { job_id: "j", mode: "full", range: { from: 0, to: 10 }, ok: true, failures: 0 };

@@ -7,7 +7,7 @@ import { api, bearer, createTenant, logOf, signUp, type Session } from "./helper
 
 interface SettingsView {
   seal_interval_seconds: number;
-  retention_years: number;
+  retention_days: number;
   legal_hold: boolean;
   max_clock_skew_seconds: number;
 }
@@ -36,7 +36,7 @@ describe("settings changes", () => {
     const initial = await current(owner, tenant);
     const patches: Partial<SettingsView>[] = [
       { legal_hold: true },
-      { retention_years: 12 },
+      { retention_days: 4380 },
       ...[101, 102, 103, 104, 105].map((s) => ({ seal_interval_seconds: s })),
       ...[61, 62, 63, 64, 65].map((s) => ({ max_clock_skew_seconds: s })),
     ];
@@ -58,7 +58,7 @@ describe("settings changes", () => {
     // Every field change survived: the hold and the retention, and the last write of the others.
     const final = await current(owner, tenant);
     expect(final).toEqual(changes[changes.length - 1]!.after);
-    expect(final).toMatchObject({ legal_hold: true, retention_years: 12 });
+    expect(final).toMatchObject({ legal_hold: true, retention_days: 4380 });
     const lastOf = (field: keyof SettingsView) => [...changes].reverse().find((c) => c.before[field] !== c.after[field])!.after[field];
     expect(final.seal_interval_seconds).toBe(lastOf("seal_interval_seconds"));
     expect(final.max_clock_skew_seconds).toBe(lastOf("max_clock_skew_seconds"));
@@ -67,13 +67,13 @@ describe("settings changes", () => {
   it("retention cannot be lowered while a legal hold is on: 409, nothing stored, nothing logged", async () => {
     const owner = await signUp();
     const tenant = await createTenant(owner);
-    expect((await put(owner, tenant, { legal_hold: true, retention_years: 10 })).status).toBe(200);
+    expect((await put(owner, tenant, { legal_hold: true, retention_days: 3650 })).status).toBe(200);
     const before = await current(owner, tenant);
     const logged = await size(tenant);
     for (const patch of [
-      { retention_years: 9 },
-      { retention_years: 1, seal_interval_seconds: 30 },
-      { legal_hold: false, retention_years: 5 },
+      { retention_days: 3649 },
+      { retention_days: 1, seal_interval_seconds: 30 },
+      { legal_hold: false, retention_days: 1825 },
     ]) {
       const res = await put(owner, tenant, patch);
       expect(res.status, JSON.stringify(patch)).toBe(409);
@@ -82,28 +82,28 @@ describe("settings changes", () => {
     expect(await current(owner, tenant)).toEqual(before);
     expect(await size(tenant)).toBe(logged);
     // Raising it is fine; once the hold is lifted (a logged change of its own), lowering is too.
-    expect((await put(owner, tenant, { retention_years: 11 })).status).toBe(200);
+    expect((await put(owner, tenant, { retention_days: 4015 })).status).toBe(200);
     expect((await put(owner, tenant, { legal_hold: false })).status).toBe(200);
-    expect((await put(owner, tenant, { retention_years: 3 })).status).toBe(200);
-    expect(await current(owner, tenant)).toMatchObject({ legal_hold: false, retention_years: 3 });
+    expect((await put(owner, tenant, { retention_days: 1095 })).status).toBe(200);
+    expect(await current(owner, tenant)).toMatchObject({ legal_hold: false, retention_days: 1095 });
   });
 
   it("a hold turned on concurrently with a lowering of retention: the lowering is refused if the hold came first", async () => {
     const owner = await signUp();
     const tenant = await createTenant(owner);
-    const [hold, lower] = await Promise.all([put(owner, tenant, { legal_hold: true }), put(owner, tenant, { retention_years: 2 })]);
+    const [hold, lower] = await Promise.all([put(owner, tenant, { legal_hold: true }), put(owner, tenant, { retention_days: 2 })]);
     expect(hold.status).toBe(200);
     const changes = await loggedChanges(owner, tenant);
     const final = await current(owner, tenant);
     expect(final.legal_hold).toBe(true);
     if (lower.status === 200) {
       // The lowering committed first: it is logged before the hold, from the state it changed.
-      expect(changes.map((c) => c.after.retention_years)).toEqual([2, 2]);
-      expect(final.retention_years).toBe(2);
+      expect(changes.map((c) => c.after.retention_days)).toEqual([2, 2]);
+      expect(final.retention_days).toBe(2);
     } else {
       expect(lower.status).toBe(409);
       expect(changes).toHaveLength(1);
-      expect(final.retention_years).toBe(7);
+      expect(final.retention_days).toBe(7 * 365);
     }
   });
 });

@@ -113,10 +113,10 @@ export const EVENT_ROUTES = {
   entry: route({
     method: "get",
     path: "/v1/tenants/{t}/events/{seq}",
-    summary: "One entry, with its stored bytes, checked against the log's tree",
+    summary: "One entry, with its stored bytes, checked against the log's tree (410 entry_pruned below the retention floor)",
     permissions: ["read"],
     response: Entry,
-    errors: ["not_found", ...READ_CHECKED],
+    errors: ["not_found", "entry_pruned", ...READ_CHECKED],
   }),
   proof: route({
     method: "get",

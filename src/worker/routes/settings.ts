@@ -21,7 +21,12 @@ import { awaitMirror, logAudit, tenantLog } from "../tenant-log";
 import { Receipt } from "./events";
 import { tenantData } from "../placement";
 import { forgetPublicLog } from "./tiles";
+import { PrunedRangeSchema } from "./verify";
 
+/** The retention period in days (issue #17): one day to 100 years. */
+export const RETENTION_DAYS_MIN = 1;
+export const RETENTION_DAYS_MAX = 36_500;
+/** `retention_years`, the field `retention_days` replaced: still accepted in a change, as 365 days a year. */
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
 
@@ -39,7 +44,20 @@ const SettingsPatch = z
       .min(SEAL_INTERVAL_MIN_MS / 1000)
       .max(SEAL_INTERVAL_MAX_MS / 1000)
       .optional(),
-    retention_years: z.number().int().min(RETENTION_YEARS_MIN).max(RETENTION_YEARS_MAX).optional(),
+    retention_days: z
+      .number()
+      .int()
+      .min(RETENTION_DAYS_MIN)
+      .max(RETENTION_DAYS_MAX)
+      .optional()
+      .describe("entries older than this are pruned by the retention sweep (whole sealed bundles)"),
+    retention_years: z
+      .number()
+      .int()
+      .min(RETENTION_YEARS_MIN)
+      .max(RETENTION_YEARS_MAX)
+      .optional()
+      .describe("deprecated: retention_days = 365 × retention_years"),
     legal_hold: z.boolean().optional(),
     max_clock_skew_seconds: z.number().int().min(1).max(86_400).optional(),
     witnesses: z.array(WitnessSchema).max(MAX_WITNESSES).nullable().optional().describe("null: the deployment's default witnesses"),
@@ -53,7 +71,8 @@ const SettingsPatch = z
       .describe("cosignatures verification requires; null: 1 when there is a witness, else 0"),
     public_log: z.boolean().optional().describe("anyone may read the checkpoint and hash tiles under /logs/<tenant>/ (never entries)"),
   })
-  .refine((p) => Object.keys(p).length > 0, "change at least one setting");
+  .refine((p) => Object.keys(p).length > 0, "change at least one setting")
+  .refine((p) => p.retention_days === undefined || p.retention_years === undefined, "give retention_days or retention_years, not both");
 
 /** Activity chart ranges: how many buckets of how long, ending at the current bucket. */
 export const ACTIVITY_RANGES = {
@@ -64,7 +83,7 @@ export const ACTIVITY_RANGES = {
 
 const Settings = z.object({
   seal_interval_seconds: z.number().int(),
-  retention_years: z.number().int(),
+  retention_days: z.number().int(),
   legal_hold: z.boolean(),
   max_clock_skew_seconds: z.number().int(),
   witnesses: z.array(z.object({ url: z.string(), key: z.string() })).nullable(),
@@ -115,11 +134,22 @@ const Stats = z.object({
     .describe("possible split views: a witness cosigned a larger tree (409) or found a checkpoint inconsistent (422); newest first"),
   tiles_to: z.number().int().describe("entries covered by full c2sp.org/tlog-tiles tiles written to R2"),
   tiles_error: z.string().nullable().describe("the tile writer's last error, null when it caught up"),
+  retention_floor: z.number().int().describe("entries below it are pruned by retention (bodies deleted; leaves, proofs, checkpoints kept)"),
+  retention_cleaned_to: z.number().int().describe("retention's deletions are done below this (below the floor: being retried)"),
+  retention_error: z.string().nullable().describe("the last retention deletion error (e.g. an R2 bucket lock), null when none"),
+  retention_last_sweep_at: z.string().nullable(),
   placement: z
     .object({ jurisdiction: z.enum(JURISDICTIONS), shard: z.number().int() })
     .describe('where the tenant\'s data lives: its jurisdiction and D1 shard (docs/design.md "Shards and jurisdictions")'),
   last_full_verification: z
-    .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
+    .object({
+      job_id: z.string(),
+      ok: z.boolean(),
+      failures: z.number().int(),
+      finished_at: z.string(),
+      range: Range,
+      pruned: PrunedRangeSchema.nullable(),
+    })
     .nullable()
     .describe("the tenant's verification status: its last finished full run (range runs never count)"),
 });
@@ -195,6 +225,10 @@ export const settings = new Hono<AppEnv>()
       witness_alerts: s.witness_alerts,
       tiles_to: s.tiles_to,
       tiles_error: s.tiles_error,
+      retention_floor: s.retention_floor,
+      retention_cleaned_to: s.retention_cleaned_to,
+      retention_error: s.retention_error,
+      retention_last_sweep_at: s.retention_last_sweep_at,
       placement: { jurisdiction: data.placement.jurisdiction, shard: data.placement.shard },
       // The tenant's verification status: its last full run (range runs never count).
       last_full_verification: lastFull,
@@ -228,7 +262,9 @@ export const settings = new Hono<AppEnv>()
     return c.json(view(await tenantLog(c).settings(c.var.access.tenantId)) satisfies z.infer<typeof Settings>);
   })
   .put("/settings", requirePermission(...update.permissions), async (c) => {
-    const patch = bodyOf(update, await readJsonBody(c));
+    const { retention_years, ...rest } = bodyOf(update, await readJsonBody(c));
+    // retention_years (replaced by retention_days) is still accepted: 365 days a year.
+    const patch = retention_years === undefined ? rest : { ...rest, retention_days: retention_years * 365 };
     // Witness URLs are tenant input for outbound calls: the same rules as every such call.
     const problem = patch.witnesses ? witnessListProblem(patch.witnesses, isLocalDev(c.env)) : undefined;
     if (problem) throw new Failure({ reason: "invalid_witness", ...problem });
