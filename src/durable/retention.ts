@@ -18,6 +18,7 @@
  * alarm, with backoff) from the same place.
  */
 import { toBase64 } from "../core/bytes";
+import { holdCoversEntry, type EntryFacts } from "../core/holds";
 import { formatTimestamp, type JsonObject } from "../core/entry";
 import { sealKeys } from "../core/seal";
 import { TILE_WIDTH } from "../core/tiles";
@@ -48,14 +49,16 @@ const SEALS_PER_SWEEP = 10_000;
 /** D1 DELETE statements per batch. */
 const DELETES_PER_BATCH = 50;
 
-/** What a hold looks at (src/core/holds.ts EntryFacts). */
-export interface EntryFacts {
-  receivedAt: string;
-  actorId: string;
-  targets: { type: string; id: string }[];
-}
 /** Whether an active hold covers an entry; null when no hold is active (nothing to look at). */
 export type HeldCheck = ((e: EntryFacts) => boolean) | null;
+
+/** The tenant's active legal holds (holds.ts) as the sweep asks them, read at each sweep. */
+export function heldBy(holds: { active(): { scope: Parameters<typeof holdCoversEntry>[0] }[] }): () => HeldCheck {
+  return () => {
+    const active = holds.active();
+    return active.length === 0 ? null : (e) => active.some((h) => holdCoversEntry(h.scope, e));
+  };
+}
 
 /** A sweep's answer (POST …/retention/sweep, and the schedule's). */
 export interface SweepResult {

@@ -41,9 +41,10 @@ import { Sealer } from "./sealer";
 import type { AppendRequest } from "./sequencer";
 import { applySettingsPatch, settingsView, type SettingsPatch } from "./settings";
 import { Witnessing } from "./witnessing";
+import { HoldStore } from "./holds";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
-import { Retention, RETENTION_ENTRY, scheduledSweepEvent, type HeldCheck, type SweepResult } from "./retention";
+import { heldBy, Retention, RETENTION_ENTRY, scheduledSweepEvent, type HeldCheck, type SweepResult } from "./retention";
 import type { TileRef } from "../core/tiles";
 
 export interface LogOptions {
@@ -87,6 +88,8 @@ export interface Log {
   tiles: Tiles;
   /** The retention floor and sweep (retention.ts). */
   retention: Retention;
+  /** The tenant's legal holds (holds.ts): what the retention sweep, retention changes and erasure obey. */
+  holds: HoldStore;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -138,10 +141,13 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     checkpoint: (t) => reads.checkpoint(t),
   });
   const tiles = new Tiles({ bucket, store, now, size });
-  const retention = new Retention({ store, commit, alarm, db, bucket, now, held: options.held ?? (() => null) });
+  const holds = new HoldStore(storage.sql, now);
+  // The sweep skips what an active hold covers (or a test's own check).
+  const retention = new Retention({ store, commit, alarm, db, bucket, now, held: options.held ?? heldBy(holds) });
   return {
     store,
     tiles,
+    holds,
     retention,
     alarm,
     commit,
