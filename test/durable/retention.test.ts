@@ -13,7 +13,8 @@ import { sealKeys } from "../../src/core/seal";
 import { verifyTlogProof } from "../../src/core/tlog-proof";
 import { TILE_WIDTH } from "../../src/core/tiles";
 import type { Log, TenantLog } from "../../src/durable/tenant-log";
-import { scheduledSweepEvent, type HeldCheck } from "../../src/durable/retention";
+import type { HoldScope } from "../../src/core/holds";
+import { scheduledSweepEvent } from "../../src/durable/retention";
 import { tileKey } from "../../src/durable/tiles";
 import { api, bearer, bucketOf, createKey, dbOf, event, logOf, tenantWithKeys } from "../worker/helpers";
 import { withLog } from "./faults";
@@ -48,9 +49,9 @@ async function sealAll(log: Log, tenant: string) {
 /**
  * A tenant with retention_days = 1 and, at the test's clock: seal 0 = [0, 150), seal 1 =
  * [150, 300), seal 2 = [300, 520) (entry tiles 0 and 1 full in R2); then, two days later, 10 new
- * events. `held` is the legal-hold check the sweep is given.
+ * events. `hold`: a legal hold created (HoldStore) before the sweep.
  */
-async function oldLog(held: () => HeldCheck = () => null, heldActorAt?: number) {
+async function oldLog(hold?: HoldScope, heldActorAt?: number, bucket?: (real: R2Bucket) => R2Bucket) {
   const t = await tenantWithKeys();
   const verifyKey = await createKey(t.owner, t.tenant, ["verify", "read"]);
   const put = await api(`/v1/tenants/${t.tenant}/settings`, {
@@ -62,7 +63,8 @@ async function oldLog(held: () => HeldCheck = () => null, heldActorAt?: number) 
   let clock = Date.now();
   const stub = logOf(t.tenant);
   const base = (await stub.stats()).size;
-  const sweep = await withLog(stub, t.tenant, { now: () => clock, held }, async (log) => {
+  const wrapped = bucket ? { bucket: bucket(await bucketOf(t.tenant)) } : {};
+  const sweep = await withLog(stub, t.tenant, { now: () => clock, ...wrapped }, async (log) => {
     // Entries 0..149 (the keys' creation and settings first), 150..299, 300..519.
     await appendMarked(log, t.tenant, "old-a", 150 - base);
     await sealAll(log, t.tenant);
@@ -80,6 +82,7 @@ async function oldLog(held: () => HeldCheck = () => null, heldActorAt?: number) 
     clock += 2 * DAY;
     await appendMarked(log, t.tenant, "new", 10);
     await sealAll(log, t.tenant);
+    if (hold) expect(log.holds.create({ reason: "litigation", scope: hold, by: t.owner.userId }).ok).toBe(true);
     const s = scheduledSweepEvent(t.tenant);
     return log.retention.sweep(t.tenant, s.event, s.provenance);
   });
@@ -208,9 +211,8 @@ describe("retention sweep (issue #17.1)", () => {
     expect(job.report!.failures.filter((f) => "seq" in f && typeof f.seq === "number" && f.seq < 300)).toEqual([]);
   });
 
-  it("a held entry keeps its D1 rows, its seal bundle and its entry tile; the rest of the range is pruned", async () => {
-    const heldCheck: HeldCheck = (e) => e.actorId === "held-actor";
-    const { tenant, readKey, verifyKey, sweep } = await oldLog(() => heldCheck, 200);
+  it("a legal hold on an actor: its entry keeps its D1 rows, its seal bundle and its entry tile; the rest of the range is pruned", async () => {
+    const { tenant, readKey, verifyKey, sweep } = await oldLog({ kind: "actor", id: "held-actor" }, 200);
     expect(sweep).toMatchObject({ pruned: { to: 300 }, floor: 300, held_kept: 1, cleaned: true });
     const db = await dbOf(tenant);
     // The held entry (seq 200) keeps its D1 rows; every other row below the floor is gone.
@@ -238,13 +240,43 @@ describe("retention sweep (issue #17.1)", () => {
     expect(del).toMatch(/append-only above the retention floor/);
   });
 
-  it("a tenant-wide hold stops the sweep: no floor, nothing deleted", async () => {
-    const { tenant, sweep } = await oldLog(() => () => true);
+  it("a tenant-wide legal hold stops the sweep: no floor, nothing deleted", async () => {
+    const { tenant, sweep } = await oldLog({ kind: "tenant" });
     expect(sweep).toMatchObject({ pruned: null, floor: 0 });
     const db = await dbOf(tenant);
     expect(
       (await db.prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND seq < 300").bind(tenant).first<{ n: number }>())!.n,
     ).toBe(300);
     expect((await r2Search(tenant, "old-a-")).hits.length).toBeGreaterThan(0);
+  });
+
+  it("an R2 bucket lock refuses the deletes: the sweep reports it, keeps its place, and a later run finishes", async () => {
+    let locked = true;
+    const lockedBucket = (real: R2Bucket) =>
+      new Proxy(real, {
+        get(target, prop) {
+          if (prop === "delete") {
+            return async (key: string) => {
+              if (locked) throw new Error(`delete: object is locked by a bucket lock rule: ${key}`);
+              return target.delete(key);
+            };
+          }
+          const value = Reflect.get(target, prop) as unknown;
+          return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    const { tenant, owner, sweep } = await oldLog(undefined, undefined, lockedBucket);
+    // The floor rose (the entry is logged) and D1 is done; R2 refused: reported, not lost.
+    expect(sweep).toMatchObject({ pruned: { to: 300 }, floor: 300, cleaned: false, error: expect.stringMatching(/locked/) });
+    const stats = async () =>
+      (await (await api(`/v1/tenants/${tenant}/stats`, { headers: bearer(owner) })).json()) as Record<string, unknown>;
+    expect(await stats()).toMatchObject({ retention_floor: 300, retention_cleaned_to: 0 });
+    expect((await r2Search(tenant, "old-a-")).hits).toContain(sealKeys(tenant, 0).bundle);
+    // The lock is lifted (its period over): the next run (here the route) finishes from the same place.
+    locked = false;
+    const again = await api(`/v1/tenants/${tenant}/retention/sweep`, { method: "POST", headers: bearer(owner) });
+    expect(await again.json()).toMatchObject({ pruned: null, floor: 300, cleaned: true, error: null });
+    expect((await r2Search(tenant, "old-a-")).hits).toEqual([]);
+    expect(await stats()).toMatchObject({ retention_floor: 300, retention_cleaned_to: 300, retention_error: null });
   });
 });
