@@ -84,6 +84,8 @@ export interface EventPage {
   events: EntryView[];
   next_cursor: string | null;
   prev_cursor: string | null;
+  /** Entries below `below` were pruned by retention (recorded by entry `recorded_by`); null: none. */
+  pruned: { below: number; recorded_by: number | null } | null;
 }
 
 /** GET /v1/tenants/:t/proof/inclusion and /proof/consistency. */

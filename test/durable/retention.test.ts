@@ -173,6 +173,23 @@ describe("retention sweep (issue #17.1)", () => {
     const keptProof = await (await api(`/v1/tenants/${tenant}/events/400/proof`, { headers: { "x-api-key": readKey } })).text();
     expect(verifyTlogProof(keptProof, entryLeafHash(kept.entry), origin(tenant), [verifier]).ok).toBe(true);
 
+    // #17.4: the list and the exports say the range is pruned (the list starts at the floor).
+    const list = (await (await api(`/v1/tenants/${tenant}/events?limit=3`, { headers: { "x-api-key": readKey } })).json()) as {
+      events: { seq: number }[];
+      pruned: unknown;
+    };
+    expect(list.pruned).toEqual({ below: 300, recorded_by: prunedSeq });
+    expect(list.events.map((e) => e.seq)).toEqual([300, 301, 302]);
+    for (const format of ["jsonl", "csv"]) {
+      const exp = await api(`/v1/tenants/${tenant}/export?format=${format}`, { headers: { "x-api-key": readKey } });
+      expect(exp.status).toBe(200);
+      expect(exp.headers.get("sealtrail-retention-floor")).toBe("300");
+      expect(exp.headers.get("sealtrail-pruned")).toBe(`entries [0, 300) were pruned by retention (entry ${prunedSeq})`);
+      const text = await exp.text();
+      expect(text).not.toContain("old-a-");
+      expect(text).toContain("old-c-0");
+    }
+
     // A full verification passes and reports the pruned range, under the entry and checkpoint.
     const job = await runVerification(tenant, verifyKey, { mode: "full" });
     expect(job.report!.failures).toEqual([]);
