@@ -67,10 +67,10 @@ export interface PrunedRange {
 }
 
 /**
- * The pruned range an entry records, if it is a `sealtrail.retention.pruned` entry of `tenant`
+ * The pruned range an entry records, if it is a `sealtrail.retention.pruned` entry of `tenant` (any, if undefined)
  * with a well-formed range (`from` ≤ `to` ≤ its own seq) and checkpoint.
  */
-export function prunedRangeOf(entry: string, tenant: string): PrunedRange | undefined {
+export function prunedRangeOf(entry: string, tenant: string | undefined): PrunedRange | undefined {
   let e: { seq?: unknown; tenant?: unknown; event?: { action?: unknown; metadata?: Record<string, unknown> } };
   try {
     e = JSON.parse(entry) as typeof e;
@@ -80,7 +80,8 @@ export function prunedRangeOf(entry: string, tenant: string): PrunedRange | unde
   const m = e.event?.metadata;
   const cp = m?.checkpoint as { size?: unknown; root?: unknown } | undefined;
   const int = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-  if (e.tenant !== tenant || e.event?.action !== "sealtrail.retention.pruned" || !int(e.seq) || !m) return undefined;
+  if ((tenant !== undefined && e.tenant !== tenant) || e.event?.action !== "sealtrail.retention.pruned" || !int(e.seq) || !m)
+    return undefined;
   if (!int(m.from) || !int(m.to) || m.from > m.to || m.to > e.seq || !cp || cp.size !== m.to || typeof cp.root !== "string")
     return undefined;
   return { from: 0, to: m.to, under: e.seq, checkpoint: { size: m.to, root: cp.root } };

@@ -95,6 +95,8 @@ export interface RetentionDeps {
   now: () => number;
   /** Whether an active hold covers an entry (holds.ts), read at each sweep. */
   held: () => HeldCheck;
+  /** Seals what waits (sealer.ts), so the pruned entry is in a seal bundle soon: offline verifiers learn the floor from it. */
+  seal: (tenant: string) => Promise<unknown>;
 }
 
 /** The entry a scheduled sweep appends (the range is added to its metadata), and its provenance. */
@@ -189,6 +191,8 @@ export class Retention {
   sweep(tenant: string, event: JsonObject, provenance: JsonObject): Promise<SweepResult> {
     return this.#serialized(async () => {
       const pruned = await this.#raise(tenant, event, provenance);
+      // The entry recording the floor goes into a seal now (a failure here is retried by the sealer's own schedule).
+      if (pruned) await this.#d.seal(tenant).catch(() => undefined);
       const cleaned = await this.#cleanup(tenant);
       const { store } = this.#d;
       return {

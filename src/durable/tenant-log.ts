@@ -45,7 +45,7 @@ import { HoldStore } from "./holds";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import { heldBy, Retention, RETENTION_ENTRY, scheduledSweepEvent, type HeldCheck, type SweepResult } from "./retention";
-import type { TileRef } from "../core/tiles";
+import { TILE_WIDTH, type TileRef } from "../core/tiles";
 
 export interface LogOptions {
   /** Bindings to use instead of env's (fault tests wrap the real ones: test/durable/faults.ts). */
@@ -143,7 +143,8 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   const tiles = new Tiles({ bucket, store, now, size });
   const holds = new HoldStore(storage.sql, now);
   // The sweep skips what an active hold covers (or a test's own check).
-  const retention = new Retention({ store, commit, alarm, db, bucket, now, held: options.held ?? heldBy(holds) });
+  const seal = (tenant: string) => sealer.seal(tenant, true);
+  const retention = new Retention({ store, commit, alarm, db, bucket, now, held: options.held ?? heldBy(holds), seal });
   return {
     store,
     tiles,
@@ -357,6 +358,10 @@ export class TenantLog extends DurableObject<Env> {
   /** A c2sp.org/tlog-tiles tile or entry bundle computed from this log (tiles.ts); full ones in R2 are served by the Worker. */
   async tile(tenant: string, ref: TileRef): Promise<TileResult> {
     this.#assertTenant(tenant);
+    // An entry bundle entirely below the retention floor was deleted (retention.ts): 404, as a verifier expects.
+    if (ref.level === "entries" && (ref.index + 1) * TILE_WIDTH <= this.#log.retention.floor) {
+      return { ok: false, error: { reason: "not_found", what: "Entry bundle (pruned by retention)" } };
+    }
     return this.#log.tiles.tile(tenant, ref);
   }
 

@@ -68,6 +68,7 @@ export type AppError =
   | { reason: "integrity_error"; seq: number }
   // Retention (durable/retention.ts): the body of an entry below the floor was deleted; its leaf hash and proofs remain.
   | { reason: "entry_pruned"; seq: number; floor: number; prunedBy: number | null }
+  | { reason: "bundle_pruned"; id: string; floor: number; prunedBy: number | null }
   | { reason: "internal" };
 
 export type ErrorReason = AppError["reason"];
@@ -281,6 +282,15 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
       `Entry ${e.seq} was pruned by the retention sweep: bodies below entry ${e.floor} are deleted` +
       `${e.prunedBy === null ? "" : ` (recorded by entry ${e.prunedBy}, sealtrail.retention.pruned)`}. ` +
       "Its leaf hash stays in the log: its inclusion proof still verifies.",
+    headers: (e) => ({ "Sealtrail-Retention-Floor": String(e.floor) }),
+  },
+  bundle_pruned: {
+    status: 410,
+    code: "bundle_pruned",
+    message: (e) =>
+      `Snapshot ${e.id}'s bundle was pruned by the retention sweep (bodies below entry ${e.floor} are deleted` +
+      `${e.prunedBy === null ? "" : `; recorded by entry ${e.prunedBy}`}). Its manifest and checkpoint remain, and its leaf ` +
+      "hashes are in the hash tiles.",
     headers: (e) => ({ "Sealtrail-Retention-Floor": String(e.floor) }),
   },
   internal: { status: 500, code: "internal", message: () => "Internal error." },
