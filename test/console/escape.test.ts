@@ -159,6 +159,14 @@ describe("alertsOf", () => {
     expect(alertsOf(calm, passed)).toEqual([]);
     expect(alertsOf(calm, null)).toEqual([]);
     expect(alertsOf({ ...calm, last_full_verification: null }, null)).toEqual([]);
+    // Retention that has pruned and finished its deletions is calm too; a failing deletion is a warning.
+    expect(alertsOf({ ...calm, retention_floor: 300, retention_cleaned_to: 300 }, passed)).toEqual([]);
+    expect(alertsOf({ ...calm, retention_floor: 300, retention_error: "object is locked" }, passed)).toEqual([
+      {
+        tone: "warn",
+        text: expect.stringContaining("Retention could not delete everything below entry 300 (done below 0): object is locked"),
+      },
+    ]);
   });
 
   test.each([

@@ -51,7 +51,7 @@ async function sealAll(log: Log, tenant: string) {
  * [150, 300), seal 2 = [300, 520) (entry tiles 0 and 1 full in R2); then, two days later, 10 new
  * events. `hold`: a legal hold created (HoldStore) before the sweep.
  */
-async function oldLog(hold?: HoldScope, heldActorAt?: number, bucket?: (real: R2Bucket) => R2Bucket) {
+async function oldLog(hold?: HoldScope, heldActorAt?: number, bucket?: (real: R2Bucket) => R2Bucket, scheduled = false) {
   const t = await tenantWithKeys();
   const verifyKey = await createKey(t.owner, t.tenant, ["verify", "read"]);
   const put = await api(`/v1/tenants/${t.tenant}/settings`, {
@@ -84,6 +84,21 @@ async function oldLog(hold?: HoldScope, heldActorAt?: number, bucket?: (real: R2
     await sealAll(log, t.tenant);
     if (hold) expect(log.holds.create({ reason: "litigation", scope: hold, by: t.owner.userId }).ok).toBe(true);
     const s = scheduledSweepEvent(t.tenant);
+    if (scheduled) {
+      // The alarm's step: due (never ran), so it sweeps; run again at once, it is not due and changes nothing.
+      await log.retention.scheduled(t.tenant, s.event, s.provenance);
+      const first = log.retention.stats();
+      clock += 1000;
+      await log.retention.scheduled(t.tenant, s.event, s.provenance);
+      expect(log.retention.stats()).toEqual(first);
+      return {
+        pruned: null,
+        floor: first.retention_floor,
+        held_kept: 0,
+        cleaned: first.retention_cleaned_to === first.retention_floor,
+        error: null,
+      };
+    }
     return log.retention.sweep(t.tenant, s.event, s.provenance);
   });
   return { ...t, verifyKey, sweep };
@@ -295,5 +310,18 @@ describe("retention sweep (issue #17.1)", () => {
     expect(await again.json()).toMatchObject({ pruned: null, floor: 300, cleaned: true, error: null });
     expect((await r2Search(tenant, "old-a-")).hits).toEqual([]);
     expect(await stats()).toMatchObject({ retention_floor: 300, retention_cleaned_to: 300, retention_error: null });
+  });
+
+  it("the schedule (a step of the log's alarm) sweeps once a day", async () => {
+    const { tenant, owner, sweep } = await oldLog(undefined, undefined, undefined, true);
+    expect(sweep).toMatchObject({ floor: 300, cleaned: true });
+    const logged = (await (
+      await api(`/v1/tenants/${tenant}/events?action=sealtrail.retention.pruned`, { headers: bearer(owner) })
+    ).json()) as { events: { event: { actor: unknown; metadata: unknown } }[] };
+    expect(logged.events).toHaveLength(1);
+    expect(logged.events[0]!.event).toMatchObject({
+      actor: { id: "schedule", type: "system" },
+      metadata: { from: 0, to: 300, by: "schedule" },
+    });
   });
 });
