@@ -272,7 +272,8 @@ async function main(argv: string[]): Promise<number> {
         );
         if (r.pruned_seals > 0) {
           console.log(
-            `${plural(r.pruned_seals, "snapshot's bundle was", "snapshots' bundles were")} pruned by retention: their leaf hashes were saved instead.`,
+            `${plural(r.pruned_seals, "snapshot's bundle was", "snapshots' bundles were")} pruned by retention: ` +
+              "their leaf hashes were saved instead.",
           );
         }
         console.log(

@@ -44,7 +44,9 @@ export function alertsOf(
   if (s.retention_error !== null)
     out.push({
       tone: "warn",
-      text: `Retention could not delete everything below entry ${s.retention_floor} (done below ${s.retention_cleaned_to}): ${s.retention_error}. It is retried; check the R2 bucket lock's retention against the tenant's period.`,
+      text:
+        `Retention could not delete everything below entry ${s.retention_floor} (done below ${s.retention_cleaned_to}): ` +
+        `${s.retention_error}. It is retried; check the R2 bucket lock's retention against the tenant's period.`,
     });
   const failing = s.witnesses.filter((w) => w.failures > 0);
   if (failing.length > 0)

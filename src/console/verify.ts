@@ -37,7 +37,7 @@ function failureRow(f: VerificationFailure): HTMLElement {
 
 export function reportView(r: Report): HTMLElement {
   // Retention (issue #17): bodies below the floor the log records were deleted on purpose; their hashes were checked.
-  const pruned = r.pruned ? `; ${describePruned(r.pruned)}: their leaf hashes checked, their bodies deleted by retention` : "";
+  const pruned = r.pruned ? `; ${describePruned(r.pruned)}: leaf hashes checked, bodies deleted by retention` : "";
   const summary = `${r.checked.entries} entries and ${r.checked.seals} seal(s) in range [${r.range.from}, ${r.range.to}), ${r.duration_ms} ms${pruned}`;
   if (r.ok && r.mode === "range") {
     // A range run that passes vouches for its range alone, never for the log.
