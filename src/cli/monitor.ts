@@ -154,7 +154,7 @@ export async function pollOnce(o: MonitorOptions): Promise<PollResult> {
       if (!bundle.ok && bundle.failure.reason === "missing_tile") {
         // Below the range the log records as pruned by retention, a bundle is gone on purpose.
         if (pruned === null) pruned = await newestPrunedFromTiles(o.get, tiles, cp.size);
-        if (pruned && (n + 1) * TILE_WIDTH <= pruned.to) {
+        if (pruned && n * TILE_WIDTH < pruned.to) {
           o.out(`note: entries [${n * TILE_WIDTH}, ${(n + 1) * TILE_WIDTH}) were ${describePruned(pruned)}`);
           continue;
         }

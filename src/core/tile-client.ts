@@ -232,13 +232,13 @@ export async function verifyTiles(o: {
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
-    // Bundles entirely below the range the log records as pruned are gone on purpose; any other is missing.
+    // Bundles reaching below the range the log records as pruned are gone on purpose; any other is missing.
     const isPruned = (i: number) =>
-      pruned !== undefined && failures[i]?.reason === "missing_tile" && (level0[i]!.index + 1) * TILE_WIDTH <= pruned.to;
+      pruned !== undefined && failures[i]?.reason === "missing_tile" && level0[i]!.index * TILE_WIDTH < pruned.to;
     const failure = failures.find((f, i) => f !== undefined && !isPruned(i));
     if (failure) return { ...report, failure };
     const skipped = level0.filter((_, i) => isPruned(i)).length;
-    report.entries = level0.reduce((n, r) => n + r.width, 0) - skipped * TILE_WIDTH;
+    report.entries = level0.filter((_, i) => !isPruned(i)).reduce((n, r) => n + r.width, 0);
     if (pruned && skipped > 0) report.pruned = pruned;
   }
   if (o.previous !== undefined) {

@@ -1,8 +1,7 @@
 /**
  * Retention (issue #17; docs/design.md invariant 4, "Retention"): the one path by which entry
  * bodies leave the log's stores. A sweep picks the new floor, the `to` of the last published
- * seal whose entries are all older than the tenant's period (and that D1 and the entry tiles
- * already hold), raises it in the commit that appends `sealtrail.retention.pruned`, and then
+ * seal whose entries are all older than the tenant's period (and that D1 already holds), raises it in the commit that appends `sealtrail.retention.pruned`, and then
  * deletes the bodies below it: D1 rows (audit_events, audit_event_targets) in the tenant's shard,
  * DO `entries` rows, R2 seal bundles and R2 entry tiles (`tile/entries/…`) entirely below the
  * floor. Nothing else: leaf hashes and tree nodes (DO), hash tiles, checkpoints, manifests and
@@ -27,7 +26,7 @@ import { backoffMs, type Alarm } from "./alarm";
 import type { GroupCommit } from "./group-commit";
 import type { LogStore } from "./log-store";
 import type { Receipt } from "./log-types";
-import { tileKey, TILES_TO } from "./tiles";
+import { tileKey } from "./tiles";
 
 /** Counters (DO storage): entries below the floor are pruned; deletions are done below `cleaned`. */
 export const RETENTION_FLOOR = "retention_floor";
@@ -217,9 +216,9 @@ export class Retention {
     const nowMs = now();
     const cutoffMs = nowMs - store.settings().retentionDays * DAY_MS;
     const from = this.floor;
-    // Bodies may leave only once D1 and the entry tiles hold everything below the floor: the
-    // mirror and the tile writer never read below it again (they would find nothing).
-    const limit = Math.min(store.mirroredTo(), store.counter(TILES_TO));
+    // Bodies may leave only once D1 holds everything below the floor: the mirror never reads below
+    // it again. The tile writer writes no entry bundle reaching below the floor (tiles.ts).
+    const limit = store.mirroredTo();
     const candidates = store
       .sealsCovering(from, limit)
       .filter((s) => s.published && s.to > from && s.to <= limit)

@@ -44,8 +44,8 @@ import { Witnessing } from "./witnessing";
 import { HoldStore } from "./holds";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
-import { heldBy, Retention, RETENTION_ENTRY, scheduledSweepEvent, type HeldCheck, type SweepResult } from "./retention";
-import { TILE_WIDTH, type TileRef } from "../core/tiles";
+import { heldBy, Retention, RETENTION_ENTRY, RETENTION_FLOOR, scheduledSweepEvent, type HeldCheck, type SweepResult } from "./retention";
+import type { TileRef } from "../core/tiles";
 
 export interface LogOptions {
   /** Bindings to use instead of env's (fault tests wrap the real ones: test/durable/faults.ts). */
@@ -140,7 +140,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     readNode,
     checkpoint: (t) => reads.checkpoint(t),
   });
-  const tiles = new Tiles({ bucket, store, now, size });
+  const tiles = new Tiles({ bucket, store, now, size, floor: () => store.counter(RETENTION_FLOOR) });
   const holds = new HoldStore(storage.sql, now);
   // The sweep skips what an active hold covers (or a test's own check).
   const seal = (tenant: string) => sealer.seal(tenant, true);
@@ -358,10 +358,6 @@ export class TenantLog extends DurableObject<Env> {
   /** A c2sp.org/tlog-tiles tile or entry bundle computed from this log (tiles.ts); full ones in R2 are served by the Worker. */
   async tile(tenant: string, ref: TileRef): Promise<TileResult> {
     this.#assertTenant(tenant);
-    // An entry bundle entirely below the retention floor was deleted (retention.ts): 404, as a verifier expects.
-    if (ref.level === "entries" && (ref.index + 1) * TILE_WIDTH <= this.#log.retention.floor) {
-      return { ok: false, error: { reason: "not_found", what: "Entry bundle (pruned by retention)" } };
-    }
     return this.#log.tiles.tile(tenant, ref);
   }
 

@@ -390,8 +390,8 @@ async function checkTiles(src: Sources, run: Run): Promise<void> {
     const bundleKey = tileKey(tenant, { level: "entries", index: k, width: TILE_WIDTH });
     const bundle = await src.bucket.get(bundleKey);
     const entries = bundle ? decodeEntryBundle(new Uint8Array(await bundle.arrayBuffer())) : undefined;
-    if (!bundle && (k + 1) * TILE_WIDTH <= (run.pruned?.to ?? 0)) {
-      // An entry tile entirely below the pruned range's end: deleted by retention (hash tiles stay).
+    if (!bundle && k * TILE_WIDTH < (run.pruned?.to ?? 0)) {
+      // An entry tile reaching below the pruned range's end: deleted, or never written, by retention (hash tiles stay).
     } else if (!entries?.ok || entries.value.length !== TILE_WIDTH) {
       fail(state, { kind: "tile_mismatch", key: bundleKey, detail: bundle ? "not a bundle of 256 entries" : "missing" });
     } else {
