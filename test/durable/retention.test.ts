@@ -12,6 +12,7 @@ import { parseVerifierKey } from "../../src/core/note";
 import { sealKeys } from "../../src/core/seal";
 import { verifyTlogProof } from "../../src/core/tlog-proof";
 import { TILE_WIDTH } from "../../src/core/tiles";
+import { LogStore } from "../../src/durable/log-store";
 import type { Log, TenantLog } from "../../src/durable/tenant-log";
 import type { HoldScope } from "../../src/core/holds";
 import { scheduledSweepEvent } from "../../src/durable/retention";
@@ -358,5 +359,22 @@ describe("retention sweep (issue #17.1)", () => {
     expect((await logOf(t.tenant).stats()).tiles_error).toBeNull();
     const job = await runVerification(t.tenant, verifyKey, { mode: "full" });
     expect(job.report).toMatchObject({ ok: true, failures: [], pruned: { to: floor } });
+  });
+
+  it("a period stored in years (before retention_days) becomes 365 days a year", async () => {
+    const { tenant, owner } = await tenantWithKeys();
+    const put = await api(`/v1/tenants/${tenant}/settings`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", ...bearer(owner) },
+      body: JSON.stringify({ retention_years: 3 }),
+    });
+    expect(put.status).toBe(200);
+    const days = await runInDurableObject(logOf(tenant), async (_: TenantLog, state) => {
+      // The object as an older version left it: no retention_days column, 3 years stored.
+      state.storage.sql.exec("ALTER TABLE settings DROP COLUMN retention_days");
+      state.storage.sql.exec("UPDATE settings SET retention_years = 3");
+      return new LogStore(state.storage.sql).settings().retentionDays;
+    });
+    expect(days).toBe(1095);
   });
 });
