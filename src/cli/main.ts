@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { availableParallelism } from "node:os";
 import { isMainThread, workerData } from "node:worker_threads";
 import { parseArgs } from "node:util";
+import { describePruned } from "../core/audit";
 import { FETCHED_KEYS, fetchSnapshots } from "./fetch";
 import { HEAD_CHECKPOINT, PRECHECK_ROLE, runPrecheckWorker, verifyDir, verifyDirParallel, type DirReport } from "./verify-dir";
 import { describeProofFailure, verifiersFrom, verifyProofFiles, type EntryFile } from "./verify-proof";
@@ -217,6 +218,8 @@ async function main(argv: string[]): Promise<number> {
           `OK: ${plural(report.entries, "entry", "entries")} in ${plural(report.seals, "seal", "seals")} of ${report.origin} verified (tree size ${report.tree_size})${unpinned}`,
         );
         console.log(tailLine(dir, report));
+        // Retention: bodies the log itself records as pruned (their leaf hashes were verified against the signed roots).
+        if (report.pruned) console.log(`Pruned: ${describePruned(report.pruned)}; their leaf hashes verified, not their bodies.`);
         if (cosignedBy) console.log(`Witnessed: the newest checkpoint is cosigned by ${cosignedBy.join(", ")} (quorum ${policy!.quorum}).`);
       } else {
         console.error(`FAILED: ${report.failures.length} problem(s) in ${report.origin}; the first:`);
@@ -267,6 +270,12 @@ async function main(argv: string[]): Promise<number> {
         console.log(
           `Downloaded ${plural(r.seals, "snapshot", "snapshots")} (${plural(r.sealed, "entry", "entries")} sealed; the log holds ${r.head_size}) to ${out}.`,
         );
+        if (r.pruned_seals > 0) {
+          console.log(
+            `${plural(r.pruned_seals, "snapshot's bundle was", "snapshots' bundles were")} pruned by retention: ` +
+              "their leaf hashes were saved instead.",
+          );
+        }
         console.log(
           `Verify with the tenant's verifier key, pinned out of band (not the ${FETCHED_KEYS} just downloaded from this server):`,
         );
@@ -293,6 +302,7 @@ async function main(argv: string[]): Promise<number> {
         console.log(
           `OK: ${report.origin} at size ${report.size} verified from ${plural(report.tiles, "tile", "tiles")}${entries}${extended}`,
         );
+        if (report.pruned) console.log(`Pruned: entry bundles below ${report.pruned.to} were ${describePruned(report.pruned)}.`);
       } else console.error(`FAILED: ${report.failure ? describeTileFailure(report.failure) : "unknown"}`);
       return report.ok ? 0 : 1;
     }

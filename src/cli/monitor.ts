@@ -25,7 +25,9 @@ import {
   TileSet,
   type TileFailure,
   type TileGet,
+  newestPrunedFromTiles,
 } from "../core/tile-client";
+import { describePruned, type PrunedRange } from "../core/audit";
 
 /** Exit codes (README "Monitor"): 0 all good; 1 the log misbehaved (fork, rollback, bad signature or tiles); 2 usage or I/O; 3 quorum not met. */
 export const EXIT_OK = 0;
@@ -146,8 +148,17 @@ export async function pollOnce(o: MonitorOptions): Promise<PollResult> {
   const state = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, "utf8")) as { next_entry: number }) : undefined;
   let next = state?.next_entry ?? o.from ?? cp.size;
   if (o.actionPrefix !== undefined || o.actor !== undefined) {
+    let pruned: PrunedRange | undefined | null = null;
     for (let n = Math.floor(next / TILE_WIDTH); n * TILE_WIDTH < cp.size; n++) {
       const bundle = await readBundle(o.get, tiles, n, cp.size);
+      if (!bundle.ok && bundle.failure.reason === "missing_tile") {
+        // Below the range the log records as pruned by retention, a bundle is gone on purpose.
+        if (pruned === null) pruned = await newestPrunedFromTiles(o.get, tiles, cp.size);
+        if (pruned && n * TILE_WIDTH < pruned.to) {
+          o.out(`note: entries [${n * TILE_WIDTH}, ${(n + 1) * TILE_WIDTH}) were ${describePruned(pruned)}`);
+          continue;
+        }
+      }
       if (!bundle.ok) return fail(EXIT_LOG_FAILED, bundle.failure, { old: stored, new: note, tiles: tiles.raw });
       for (const [i, bytes] of bundle.entries.entries()) {
         const seq = n * TILE_WIDTH + i;

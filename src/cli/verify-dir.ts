@@ -11,8 +11,15 @@
  * also saves the log's signed checkpoint as it downloads (head.checkpoint) and a consistency
  * proof from the last seal to it (head.consistency.json): with them the report says how many
  * entries were not covered, signed by the same key and proven to extend the verified tree.
+ *
+ * Retention (docs/design.md "Retention"): a seal whose bundle was pruned has <id>.leaves (its
+ * leaf hashes, from `fetch`) instead. It is accepted only below the floor the log itself records:
+ * the newest `sealtrail.retention.pruned` entry found in the folder's bundles, which must then be
+ * verified like every other entry; the leaves must hash to the seal's signed root. The report
+ * says "pruned [0, to) under entry N (checkpoint size S, root R)". A bundle missing above that
+ * floor, or with no such entry, is still a failure.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Worker, parentPort } from "node:worker_threads";
 import { fromBase64 } from "../core/bytes";
@@ -28,7 +35,9 @@ import {
   fail,
   initialAudit,
   precheckBundle,
+  prunedRangeOf,
   type AuditState,
+  type PrunedRange,
   type PrecheckedRows,
 } from "../core/audit";
 import type { NoteVerifier } from "../core/note";
@@ -48,13 +57,43 @@ export interface DirReport {
    * the folder has no head.checkpoint: the tail is then unknown.
    */
   head: { size: number; unsealed: number; consistent: boolean | null } | null;
+  /** Entries whose bodies retention deleted, as the log's newest `sealtrail.retention.pruned` entry records (null: none). */
+  pruned: PrunedRange | null;
   failures: AuditState["failures"];
 }
 
 export const HEAD_CHECKPOINT = "head.checkpoint";
 export const HEAD_CONSISTENCY = "head.consistency.json";
+/** A pruned seal's leaf hashes (one base64 hash a line), saved by `fetch` instead of its bundle. */
+export const LEAVES_SUFFIX = ".leaves";
 
-const SEAL_FILE = /^([0-9]{12})\.(manifest|jsonl|checkpoint)$/;
+const SEAL_FILE = /^([0-9]{12})\.(manifest|jsonl|checkpoint|leaves)$/;
+
+/**
+ * The newest `sealtrail.retention.pruned` entry in the folder's bundles, read from the last seal
+ * back until one is found or a bundle is missing (the entry is always above the range it prunes).
+ * Unverified here: the run verifies that entry with the rest, and fails if it did not reach it.
+ */
+function newestPruned(dir: string, ids: readonly string[], tenant: string): PrunedRange | null {
+  // Only a folder with pruned seals (their .leaves) needs it: others are not read twice.
+  if (!ids.some((id) => existsSync(join(dir, `${id}${LEAVES_SUFFIX}`)))) return null;
+  for (let i = ids.length - 1; i >= 0; i--) {
+    let bundle: string | undefined;
+    try {
+      bundle = readIf(join(dir, `${ids[i]}.jsonl`));
+    } catch {
+      // Unreadable: the run itself reports it where it meets it.
+    }
+    if (bundle === undefined) return null;
+    const lines = bundle.split("\n");
+    for (let j = lines.length - 1; j >= 0; j--) {
+      if (!lines[j]!.includes("sealtrail.retention.pruned")) continue;
+      const range = prunedRangeOf(lines[j]!, tenant);
+      if (range) return range;
+    }
+  }
+  return null;
+}
 
 export function sealIdsIn(dir: string): string[] {
   const ids = new Set<string>();
@@ -111,6 +150,7 @@ function verifySeal(
   origin: string,
   verifiers: readonly NoteVerifier[],
   bundleOf: () => PrecheckedBundle | string | undefined,
+  pruned: PrunedRange | null,
 ): Step {
   const expected = String(i).padStart(12, "0");
   if (id !== expected) {
@@ -127,15 +167,32 @@ function verifySeal(
   if (!seal) return "stop"; // an unverifiable manifest: nothing after it can be trusted
   const bundleKey = `${id}.jsonl`;
   const read = bundleOf();
-  if (read === undefined) {
+  const m = seal.manifest;
+  const leaves = read === undefined && pruned !== null && m.to <= pruned.to ? readIf(join(dir, `${id}${LEAVES_SUFFIX}`)) : undefined;
+  if (read === undefined && leaves === undefined) {
     fail(state, { kind: "seal_missing", key: bundleKey });
     return "stop";
   }
-  const bundle = typeof read === "string" ? read : read.text;
-  const pre = typeof read === "string" ? undefined : read;
-  const m = seal.manifest;
-  checkBundleAgainst(state, bundleKey, bundle, m, new Map(), pre?.sha256);
-  checkEntries(state, bundleRows(bundle, m.from), m.to - m.from, undefined, pre?.rows);
+  if (leaves !== undefined) {
+    // Pruned by retention: the seal's leaf hashes stand in for its entries (their root is checked by closeSeal).
+    const hashes = leaves.split("\n").filter((l) => l.length > 0);
+    if (hashes.length !== m.to - m.from) {
+      fail(state, {
+        kind: "seal_invalid",
+        key: `${id}${LEAVES_SUFFIX}`,
+        detail: "leaf count",
+        expected: m.to - m.from,
+        found: hashes.length,
+      });
+      return "stop";
+    }
+    checkEntries(state, [], m.to - m.from, hashes, undefined, pruned!.to);
+  } else {
+    const bundle = typeof read === "string" ? read : read!.text;
+    const pre = typeof read === "string" ? undefined : read;
+    checkBundleAgainst(state, bundleKey, bundle, m, new Map(), pre?.sha256);
+    checkEntries(state, bundleRows(bundle, m.from), m.to - m.from, undefined, pre?.rows);
+  }
   closeSeal(state, Number(id), manifestKey, note, seal);
   const checkpoint = readIf(join(dir, `${id}.checkpoint`));
   // The served checkpoint may carry witnesses' cosignature lines after the log's (docs/design.md
@@ -216,8 +273,13 @@ function report(
   verifiers: readonly NoteVerifier[],
   ids: string[],
   started: number,
+  pruned: PrunedRange | null,
 ): DirReport {
   if (ids.length === 0) fail(state, { kind: "seal_missing", key: "000000000000.manifest" });
+  // The entry that says what was pruned must itself be in the verified chain.
+  if (pruned && state.failures.length === 0 && state.next <= pruned.under) {
+    fail(state, { kind: "entry_missing", seq: pruned.under });
+  }
   const head = checkHead(state, dir, origin, verifiers);
   return {
     ok: state.failures.length === 0,
@@ -228,6 +290,7 @@ function report(
     tree_size: state.next,
     duration_ms: Date.now() - started,
     head,
+    pruned,
     failures: state.failures,
   };
 }
@@ -238,7 +301,7 @@ function startRun(dir: string, verifiers: readonly NoteVerifier[]) {
   const origin = verifiers[0]?.name ?? "";
   const ids = sealIdsIn(dir);
   const state = initialAudit(tenantOf(readIf(join(dir, `${ids[0] ?? ""}.manifest`))));
-  return { started, origin, ids, state };
+  return { started, origin, ids, state, pruned: newestPruned(dir, ids, state.tenant) };
 }
 
 /** Verifies a folder on this thread, one seal after another. */
@@ -247,12 +310,12 @@ export function verifyDir(
   verifiers: readonly NoteVerifier[],
   onProgress?: (done: number, total: number, entries: number) => void,
 ): DirReport {
-  const { started, origin, ids, state } = startRun(dir, verifiers);
+  const { started, origin, ids, state, pruned } = startRun(dir, verifiers);
   for (const [i, id] of ids.entries()) {
-    if (verifySeal(state, dir, id, i, origin, verifiers, () => readIf(join(dir, `${id}.jsonl`))) === "stop") break;
+    if (verifySeal(state, dir, id, i, origin, verifiers, () => readIf(join(dir, `${id}.jsonl`)), pruned) === "stop") break;
     onProgress?.(i + 1, ids.length, state.checked.entries);
   }
-  return report(state, dir, origin, verifiers, ids, started);
+  return report(state, dir, origin, verifiers, ids, started, pruned);
 }
 
 /**
@@ -269,7 +332,7 @@ export async function verifyDirParallel(
   workerUrl: URL,
   onProgress?: (done: number, total: number, entries: number) => void,
 ): Promise<DirReport> {
-  const { started, origin, ids, state } = startRun(dir, verifiers);
+  const { started, origin, ids, state, pruned } = startRun(dir, verifiers);
   const workers = Array.from(
     { length: Math.max(1, Math.min(jobs, ids.length)) },
     () => new Worker(workerUrl, { workerData: { role: PRECHECK_ROLE } }),
@@ -316,7 +379,7 @@ export async function verifyDirParallel(
       dispatch();
       const pre = await results.get(id);
       results.delete(id);
-      if (verifySeal(state, dir, id, i, origin, verifiers, () => pre) === "stop") break;
+      if (verifySeal(state, dir, id, i, origin, verifiers, () => pre, pruned) === "stop") break;
       onProgress?.(i + 1, ids.length, state.checked.entries);
     }
   } finally {
@@ -325,7 +388,7 @@ export async function verifyDirParallel(
     for (const w of workers) w.removeAllListeners("exit");
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  return report(state, dir, origin, verifiers, ids, started);
+  return report(state, dir, origin, verifiers, ids, started, pruned);
 }
 
 export const PRECHECK_ROLE = "sealtrail-precheck";

@@ -81,9 +81,20 @@ export async function eventsPage(ctx: TenantContext): Promise<Node> {
       c
         ? h("a", { class: "button secondary", href: tenantHash(t, `/events${query({ ...filter, cursor: c })}`) }, label)
         : h("span", { class: "button secondary disabled" }, label);
+    // Issue #17.4: pruned entries are said to be pruned, never shown as missing.
+    const pruned = page.pruned
+      ? h(
+          "p",
+          { class: "muted", "data-testid": "pruned-notice" },
+          `Entries 0 to ${page.pruned.below - 1} were pruned by the retention sweep` +
+            (page.pruned.recorded_by === null ? "" : ` (recorded by entry ${page.pruned.recorded_by})`) +
+            ": their bodies are deleted; their hashes stay in the log, and their proofs still verify.",
+        )
+      : null;
     list = h(
       "div",
       null,
+      pruned,
       page.events.length === 0
         ? h("p", { class: "muted", "data-testid": "no-events" }, "No entries match.")
         : h(

@@ -40,6 +40,14 @@ export function alertsOf(
       text: `A witness refused this log's checkpoint (${s.witness_alert_count} alert(s)${last ? `; the latest: ${last.witness}, ${last.detail}` : ""}). Someone may have been shown another history of this log: investigate before trusting new checkpoints.`,
     });
   }
+  // Retention (issue #17): deletions below the floor failed (an R2 bucket lock, D1): retried by the log, shown until done.
+  if (s.retention_error !== null)
+    out.push({
+      tone: "warn",
+      text:
+        `Retention could not delete everything below entry ${s.retention_floor} (done below ${s.retention_cleaned_to}): ` +
+        `${s.retention_error}. It is retried; check the R2 bucket lock's retention against the tenant's period.`,
+    });
   const failing = s.witnesses.filter((w) => w.failures > 0);
   if (failing.length > 0)
     out.push({

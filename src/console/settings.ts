@@ -15,7 +15,11 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
     "form",
     { class: "panel" },
     field("Seal interval (seconds)", num("seal_interval_seconds", 10, 86400), "How often new entries are sealed into a signed snapshot."),
-    field("Retention (years)", num("retention_years", 1, 100), "How long entries must be kept."),
+    field(
+      "Retention (days)",
+      num("retention_days", 1, 36_500),
+      "Entries older than this are pruned (whole sealed bundles; proofs stay valid).",
+    ),
     h(
       "p",
       { class: "muted", "data-testid": "legal-hold" },
@@ -45,7 +49,7 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
   onSubmit(form, status, async (d) => {
     const next: Settings = {
       seal_interval_seconds: Number(d.get("seal_interval_seconds")),
-      retention_years: Number(d.get("retention_years")),
+      retention_days: Number(d.get("retention_days")),
       // Not a setting: holds are created and released on their own page.
       legal_hold: s.legal_hold,
       max_clock_skew_seconds: Number(d.get("max_clock_skew_seconds")),

@@ -3,6 +3,7 @@
  * report, and this browser's own checks with src/core against the pinned key: the checkpoint's
  * signature, its consistency with the last one seen here, and the newest entries' proofs.
  */
+import { describePruned } from "../core/audit";
 import { checkQuorum, parseCosignerKey } from "../core/cosignature";
 import { ApiError, json, query, tenantPath } from "./api";
 import { h, show } from "./dom";
@@ -35,7 +36,9 @@ function failureRow(f: VerificationFailure): HTMLElement {
 }
 
 export function reportView(r: Report): HTMLElement {
-  const summary = `${r.checked.entries} entries and ${r.checked.seals} seal(s) in range [${r.range.from}, ${r.range.to}), ${r.duration_ms} ms`;
+  // Retention (issue #17): bodies below the floor the log records were deleted on purpose; their hashes were checked.
+  const pruned = r.pruned ? `; ${describePruned(r.pruned)}: leaf hashes checked, bodies deleted by retention` : "";
+  const summary = `${r.checked.entries} entries and ${r.checked.seals} seal(s) in range [${r.range.from}, ${r.range.to}), ${r.duration_ms} ms${pruned}`;
   if (r.ok && r.mode === "range") {
     // A range run that passes vouches for its range alone, never for the log.
     return h(

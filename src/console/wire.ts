@@ -104,6 +104,8 @@ export interface EventPage {
   events: EntryView[];
   next_cursor: string | null;
   prev_cursor: string | null;
+  /** Entries below `below` were pruned by retention (recorded by entry `recorded_by`); null: none. */
+  pruned: { below: number; recorded_by: number | null } | null;
 }
 
 /** GET /v1/tenants/:t/proof/inclusion and /proof/consistency. */
@@ -136,6 +138,10 @@ export interface Stats {
   witnessed_size: number;
   witness_alert_count: number;
   witness_alerts: WitnessAlert[];
+  /** Retention: bodies below the floor are pruned (leaves, proofs, checkpoints kept); deletions done below cleaned_to. */
+  retention_floor: number;
+  retention_cleaned_to: number;
+  retention_error: string | null;
   /** The tenant's verification status: its last full run (a range run never counts). */
   last_full_verification: FullVerification | null;
   /** Legal holds active now. */
@@ -261,6 +267,14 @@ export interface FullVerification {
   failures: number;
   finished_at: string;
   range: { from: number; to: number };
+  pruned?: PrunedRange | null;
+}
+/** Entries whose bodies retention deleted, as the log's newest sealtrail.retention.pruned entry (`under`) records. */
+export interface PrunedRange {
+  from: number;
+  to: number;
+  under: number;
+  checkpoint: { size: number; root: string };
 }
 
 /** GET /v1/tenants/:t/stats/activity. */
@@ -296,10 +310,11 @@ export interface Report {
   ok: boolean;
   mode: string;
   range: { from: number; to: number };
-  checked: { entries: number; seals: number; bundle_entries: number; sampled: number };
+  checked: { entries: number; seals: number; bundle_entries: number; sampled: number; pruned?: number };
   finished_at: string;
   duration_ms: number;
   failures: VerificationFailure[];
+  pruned?: PrunedRange | null;
 }
 export interface VerificationFailure {
   kind: string;
@@ -362,7 +377,7 @@ export interface CreatedKey {
 /** GET /v1/tenants/:t/settings. */
 export interface Settings {
   seal_interval_seconds: number;
-  retention_years: number;
+  retention_days: number;
   legal_hold: boolean;
   max_clock_skew_seconds: number;
   witnesses: { url: string; key: string }[] | null;

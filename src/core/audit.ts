@@ -48,9 +48,48 @@ export interface AuditState {
   prevSeal: { id: number; note: string; to: number; root: string } | null;
   /** Once a row is missing and no other source has its leaf, roots cannot be recomputed. */
   treeBroken: boolean;
-  checked: { entries: number; seals: number; bundle_entries: number };
+  checked: { entries: number; seals: number; bundle_entries: number; pruned?: number };
   failures: VerificationFailure[];
 }
+
+/**
+ * Entries below a retention floor whose bodies were deleted on purpose (docs/design.md
+ * "Retention"): learned from the newest `sealtrail.retention.pruned` entry in the log itself
+ * (an entry above the floor, checked like every other), never from the server's word alone.
+ */
+export interface PrunedRange {
+  from: number;
+  to: number;
+  /** The seq of the `sealtrail.retention.pruned` entry that recorded it. */
+  under: number;
+  /** The checkpoint the range is pruned under: size (= to) and root (base64). */
+  checkpoint: { size: number; root: string };
+}
+
+/**
+ * The pruned range an entry records, if it is a `sealtrail.retention.pruned` entry of `tenant` (any, if undefined)
+ * with a well-formed range (`from` ≤ `to` ≤ its own seq) and checkpoint.
+ */
+export function prunedRangeOf(entry: string, tenant: string | undefined): PrunedRange | undefined {
+  let e: { seq?: unknown; tenant?: unknown; event?: { action?: unknown; metadata?: Record<string, unknown> } };
+  try {
+    e = JSON.parse(entry) as typeof e;
+  } catch {
+    return undefined;
+  }
+  const m = e.event?.metadata;
+  const cp = m?.checkpoint as { size?: unknown; root?: unknown } | undefined;
+  const int = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  if ((tenant !== undefined && e.tenant !== tenant) || e.event?.action !== "sealtrail.retention.pruned" || !int(e.seq) || !m)
+    return undefined;
+  if (!int(m.from) || !int(m.to) || m.from > m.to || m.to > e.seq || !cp || cp.size !== m.to || typeof cp.root !== "string")
+    return undefined;
+  return { from: 0, to: m.to, under: e.seq, checkpoint: { size: m.to, root: cp.root } };
+}
+
+/** "pruned [0, to) under entry N (checkpoint size S, root R)": how every verifier reports a pruned range. */
+export const describePruned = (p: PrunedRange): string =>
+  `pruned [${p.from}, ${p.to}) under entry ${p.under} (checkpoint size ${p.checkpoint.size}, root ${p.checkpoint.root})`;
 
 /** At most this many failures are kept in a report; the first ones matter most. */
 export const MAX_REPORTED_FAILURES = 100;
@@ -103,6 +142,8 @@ export function checkEntries(
   count: number,
   logLeaves?: readonly (string | undefined)[],
   prechecked?: PrecheckedRows,
+  /** Entries below this were pruned (PrunedRange.to): a missing row whose leaf is known is not a failure. */
+  prunedBelow = 0,
 ): void {
   const range = rangeOf(state);
   const start = state.next;
@@ -166,7 +207,11 @@ export function checkEntries(
       pendingPrev = undefined;
     }
     let leaf: string | undefined;
-    if (!row) {
+    if (!row && seq < prunedBelow && logLeaf !== undefined) {
+      // Pruned by retention: the body is gone, its leaf (from the log's tree or hash tiles) stays.
+      state.checked.pruned = (state.checked.pruned ?? 0) + 1;
+      leaf = logLeaf;
+    } else if (!row) {
       fail(state, { kind: "entry_missing", seq });
       leaf = logLeaf;
     } else {

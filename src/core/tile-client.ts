@@ -6,6 +6,7 @@
  * caller gives (HTTP in the CLI and the browser, files in tests). No Sealtrail API is used.
  * Pure: the caller does the fetching.
  */
+import { prunedRangeOf, type PrunedRange } from "./audit";
 import { equalBytes, toBase64 } from "./bytes";
 import { openCheckpoint, type Checkpoint } from "./checkpoint";
 import { leafHash, type Hash } from "./hash";
@@ -135,7 +136,40 @@ export interface TileReport {
   entries: number;
   /** The earlier checkpoint's size this one was proven to extend. */
   consistent_with?: number;
+  /** With `entries`: entry bundles below `to` deleted by retention, as the log's newest pruned entry records. */
+  pruned?: PrunedRange;
   failure?: TileFailure;
+}
+
+const PRUNED_ACTION = "sealtrail.retention.pruned";
+const latin1 = new TextDecoder("latin1");
+const utf8 = new TextDecoder();
+
+/** The newest `sealtrail.retention.pruned` range among `entries` (each already checked against its leaf hash). */
+function prunedIn(entries: readonly Uint8Array[]): PrunedRange | undefined {
+  let newest: PrunedRange | undefined;
+  for (const e of entries) {
+    // Cheap test first: most bundles hold no such entry.
+    if (!latin1.decode(e).includes(PRUNED_ACTION)) continue;
+    const r = prunedRangeOf(utf8.decode(e), undefined);
+    if (r && (!newest || r.under > newest.under)) newest = r;
+  }
+  return newest;
+}
+
+/**
+ * The log's newest `sealtrail.retention.pruned` range (docs/design.md "Retention"), read from the
+ * entry bundles backwards from the last: the entry is always above the range it prunes, so the
+ * search stops at it, or at the first bundle missing (none found: no range, every missing bundle fails).
+ */
+export async function newestPrunedFromTiles(get: TileGet, tiles: TileSet, size: number): Promise<PrunedRange | undefined> {
+  for (let n = Math.ceil(size / TILE_WIDTH) - 1; n >= 0; n--) {
+    const bundle = await readBundle(get, tiles, n, size);
+    if (!bundle.ok) return undefined;
+    const found = prunedIn(bundle.entries);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /**
@@ -186,17 +220,26 @@ export async function verifyTiles(o: {
     // Bundles in parallel (16 at a time); the first failure in tile order is the one reported.
     const level0 = refs.filter((r) => r.level === 0);
     const failures: (TileFailure | undefined)[] = [];
+    let pruned: PrunedRange | undefined;
     let next = 0;
     const worker = async () => {
       while (next < level0.length) {
         const i = next++;
-        failures[i] = await checkBundle(o.get, tiles, level0[i]!.index, cp.size);
+        const read = await readBundle(o.get, tiles, level0[i]!.index, cp.size);
+        failures[i] = read.ok ? undefined : read.failure;
+        const found = read.ok ? prunedIn(read.entries) : undefined;
+        if (found && (!pruned || found.under > pruned.under)) pruned = found;
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
-    const failure = failures.find((f) => f !== undefined);
+    // Bundles reaching below the range the log records as pruned are gone on purpose; any other is missing.
+    const isPruned = (i: number) =>
+      pruned !== undefined && failures[i]?.reason === "missing_tile" && level0[i]!.index * TILE_WIDTH < pruned.to;
+    const failure = failures.find((f, i) => f !== undefined && !isPruned(i));
     if (failure) return { ...report, failure };
-    report.entries = level0.reduce((n, r) => n + r.width, 0);
+    const skipped = level0.filter((_, i) => isPruned(i)).length;
+    report.entries = level0.filter((_, i) => !isPruned(i)).reduce((n, r) => n + r.width, 0);
+    if (pruned && skipped > 0) report.pruned = pruned;
   }
   if (o.previous !== undefined) {
     const prev = openSigned(o.previous, o.verifiers);

@@ -166,3 +166,13 @@ export async function seqsFrom(d1: D1Database, tenant: string, from: number, lim
     .all<{ seq: number }>();
   return results.map((r) => r.seq);
 }
+
+/** The tenant's newest row with `action` below seq `below` (the newest `sealtrail.retention.pruned` entry: verification.ts). */
+export async function newestOfAction(d1: D1Database, tenant: string, action: string, below: number): Promise<D1Entry | undefined> {
+  return (
+    (await d1
+      .prepare("SELECT seq, entry, leaf_hash FROM audit_events WHERE tenant_id = ? AND action = ? AND seq < ? ORDER BY seq DESC LIMIT 1")
+      .bind(tenant, action, below)
+      .first<D1Entry>()) ?? undefined
+  );
+}

@@ -12,6 +12,7 @@ import type { JsonObject } from "../core/entry";
 import { AuditSchedule, DEFAULT_INTERVALS, scheduledRunEvent, type AuditIntervals } from "./audit-schedule";
 import { StoredPlacement, tenantObject, tenantStores, type Placement } from "./placement";
 import type { TenantLog } from "./tenant-log";
+import type { PrunedRange } from "../core/audit";
 import { reportOf, startRun, step, type Mode, type Report, type Run, type Sources } from "./verification";
 
 /** How long one alarm (or the starting request) works before it stores its place and yields. */
@@ -55,6 +56,8 @@ export interface FullVerificationStatus {
   failures: number;
   finished_at: string;
   range: { from: number; to: number };
+  /** Bodies deleted by retention, reported by the run (not failures). */
+  pruned: PrunedRange | null;
 }
 
 export class LogAudit extends DurableObject<Env> {
@@ -177,7 +180,14 @@ export class LogAudit extends DurableObject<Env> {
     const row = this.ctx.storage.sql.exec("SELECT report FROM last_full WHERE id = 0").toArray()[0];
     if (!row) return null;
     const r = JSON.parse(String(row.report)) as Report;
-    return { job_id: r.job_id, ok: r.ok, failures: r.failures.length, finished_at: r.finished_at, range: r.range };
+    return {
+      job_id: r.job_id,
+      ok: r.ok,
+      failures: r.failures.length,
+      finished_at: r.finished_at,
+      range: r.range,
+      pruned: r.pruned ?? null,
+    };
   }
 
   async job(jobId: string): Promise<JobView | null> {

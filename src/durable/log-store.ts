@@ -31,7 +31,8 @@ export interface StoredReceipt {
 
 export interface TenantSettings {
   sealIntervalMs: number;
-  retentionYears: number;
+  /** Entries older than this many days are pruned by the retention sweep (retention.ts). */
+  retentionDays: number;
   /**
    * The former `legal_hold` setting: no longer set by anything. A true one is converted once into
    * a whole-tenant hold when the object starts (hold-changes.ts `convertLegalHoldSetting`).
@@ -54,7 +55,7 @@ export interface TenantSettings {
 
 export const DEFAULT_SETTINGS: TenantSettings = {
   sealIntervalMs: 60_000,
-  retentionYears: 7,
+  retentionDays: 7 * 365,
   legalHold: false,
   maxClockSkewMs: 300_000,
   witnesses: null,
@@ -179,6 +180,11 @@ export class LogStore {
     }
     // Erasure (issue #17.3): a JSON array of declared paths; NULL means none.
     if (!columns.has("personal_fields")) this.#sql.exec("ALTER TABLE settings ADD COLUMN personal_fields TEXT");
+    // Retention in days (issue #17) replaces retention_years: a stored period in years becomes 365 days a year.
+    if (!columns.has("retention_days")) {
+      this.#sql.exec("ALTER TABLE settings ADD COLUMN retention_days INTEGER");
+      this.#sql.exec("UPDATE settings SET retention_days = retention_years * 365 WHERE retention_days IS NULL");
+    }
   }
 
   /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
@@ -352,6 +358,11 @@ export class LogStore {
     this.#evictedBelow = below;
   }
 
+  /** Retention (retention.ts): entries [from, to), all below the retention floor, leave DO storage. Tree nodes stay. */
+  pruneEntries(from: number, to: number): void {
+    this.#sql.exec("DELETE FROM entries WHERE seq >= ? AND seq < ?", from, to);
+  }
+
   insertSeal(s: SealRecord): void {
     this.#latestSeal = undefined;
     this.#latestPublishedSeal = undefined;
@@ -435,14 +446,14 @@ export class LogStore {
   #readSettings(): TenantSettings {
     const row = this.#sql
       .exec(
-        `SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log,
+        `SELECT seal_interval_ms, retention_days, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log,
          audit_interval_ms, full_audit_interval_ms, personal_fields FROM settings WHERE id = 0`,
       )
       .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
     return {
       sealIntervalMs: Number(row.seal_interval_ms),
-      retentionYears: Number(row.retention_years),
+      retentionDays: Number(row.retention_days),
       legalHold: Number(row.legal_hold) === 1,
       maxClockSkewMs: Number(row.max_clock_skew_ms),
       witnesses: row.witnesses === null ? null : (JSON.parse(String(row.witnesses)) as WitnessConfig[]),
@@ -457,17 +468,19 @@ export class LogStore {
   writeSettings(s: TenantSettings): void {
     this.#settings = undefined;
     this.#sql.exec(
-      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log,
-         audit_interval_ms, full_audit_interval_ms, personal_fields)
-       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO settings (id, seal_interval_ms, retention_years, retention_days, legal_hold, max_clock_skew_ms, witnesses,
+         witness_quorum, public_log, audit_interval_ms, full_audit_interval_ms, personal_fields)
+       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
-         retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
+         retention_years = excluded.retention_years, retention_days = excluded.retention_days, legal_hold = excluded.legal_hold,
          max_clock_skew_ms = excluded.max_clock_skew_ms, witnesses = excluded.witnesses,
          witness_quorum = excluded.witness_quorum, public_log = excluded.public_log,
          audit_interval_ms = excluded.audit_interval_ms, full_audit_interval_ms = excluded.full_audit_interval_ms,
          personal_fields = excluded.personal_fields`,
       s.sealIntervalMs,
-      s.retentionYears,
+      // The old column stays filled (NOT NULL) for an older version reading it: whole years, rounded up.
+      Math.ceil(s.retentionDays / 365),
+      s.retentionDays,
       s.legalHold ? 1 : 0,
       s.maxClockSkewMs,
       s.witnesses === null ? null : JSON.stringify(s.witnesses),

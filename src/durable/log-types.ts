@@ -163,6 +163,11 @@ export interface LogStats {
   /** Alerts (alerts.ts): incidents open now, and the newest incidents, open or ended. */
   open_alerts: OpenAlert[];
   recent_incidents: IncidentView[];
+  /** Retention (retention.ts): the floor (bodies below it are pruned), how far deletions got, their last error, the last scheduled sweep. */
+  retention_floor: number;
+  retention_cleaned_to: number;
+  retention_error: string | null;
+  retention_last_sweep_at: string | null;
 }
 
 /** An incident as /stats and the console show it (alerts.ts). */

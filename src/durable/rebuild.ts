@@ -11,6 +11,7 @@ import { entryLeafHash } from "../core/entry";
 import { bundleRows } from "../core/audit";
 import { sha256Base64 } from "../core/manifest";
 import { sealKeys, type SealRecord } from "../core/seal";
+import { RETENTION_FLOOR } from "./retention";
 import { writeToD1 } from "./audit-events";
 import type { LogStore, StoredEntry } from "./log-store";
 import { entryIdempotencyKey } from "./sequencer";
@@ -72,6 +73,11 @@ export async function rebuildD1(
   for (;;) {
     const seal = store.seals(id, 1)[0];
     if (!seal?.published) break;
+    // Below the retention floor bodies were deleted on purpose (retention.ts): nothing to restore, nothing to resurrect.
+    if (seal.to <= store.counter(RETENTION_FLOOR)) {
+      id += 1;
+      continue;
+    }
     const failed = await restoreSeal(db, bucket, store, tenant, seal);
     if (failed) return { ok: false, error: failed };
     restored += seal.to - seal.from;

@@ -15,7 +15,7 @@ export const SEAL_INTERVAL_MAX_MS = 86_400_000;
 /** The wire form of a change (PUT /v1/tenants/:t/settings, validated by the route). */
 export interface SettingsPatch {
   seal_interval_seconds?: number;
-  retention_years?: number;
+  retention_days?: number;
   max_clock_skew_seconds?: number;
   /** The tenant's witnesses (validated by the route); null: back to the deployment's default. */
   witnesses?: WitnessConfig[] | null;
@@ -32,7 +32,7 @@ export interface SettingsPatch {
 /** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
 export type SettingsView = {
   seal_interval_seconds: number;
-  retention_years: number;
+  retention_days: number;
   /** True while any legal hold is active (read-only: holds are their own resource, /v1/tenants/:t/holds). */
   legal_hold: boolean;
   max_clock_skew_seconds: number;
@@ -49,7 +49,7 @@ export type SettingsError = RetentionOnHold | { reason: "witness_quorum_unreacha
 /** The settings' wire form; `activeHolds`: how many legal holds are active (holds.ts). */
 export const settingsView = (s: TenantSettings, activeHolds: number): SettingsView => ({
   seal_interval_seconds: s.sealIntervalMs / 1000,
-  retention_years: s.retentionYears,
+  retention_days: s.retentionDays,
   legal_hold: activeHolds > 0,
   max_clock_skew_seconds: s.maxClockSkewMs / 1000,
   witnesses: s.witnesses,
@@ -74,7 +74,7 @@ export function applySettingsPatch(
 ): { ok: true; after: TenantSettings } | { ok: false; error: SettingsError } {
   const after: TenantSettings = {
     sealIntervalMs: patch.seal_interval_seconds !== undefined ? patch.seal_interval_seconds * 1000 : before.sealIntervalMs,
-    retentionYears: patch.retention_years ?? before.retentionYears,
+    retentionDays: patch.retention_days ?? before.retentionDays,
     legalHold: before.legalHold,
     maxClockSkewMs: patch.max_clock_skew_seconds !== undefined ? patch.max_clock_skew_seconds * 1000 : before.maxClockSkewMs,
     witnesses: patch.witnesses !== undefined ? patch.witnesses : before.witnesses,
@@ -89,7 +89,7 @@ export function applySettingsPatch(
   if (after.witnessQuorum !== null && after.witnessQuorum > count) {
     return { ok: false, error: { reason: "witness_quorum_unreachable", quorum: after.witnessQuorum, witnesses: count } };
   }
-  const held = retentionLoweringRefused("retention_years", before.retentionYears, after.retentionYears, activeHolds);
+  const held = retentionLoweringRefused("retention_days", before.retentionDays, after.retentionDays, activeHolds);
   if (held) return { ok: false, error: held };
   return { ok: true, after };
 }

@@ -55,6 +55,7 @@ import { PersonalFields, subjectKeySecret, type RevealedField, type RevealReques
 import { holdCoveringSubject } from "../core/holds";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
+import { heldBy, Retention, RETENTION_ENTRY, RETENTION_FLOOR, scheduledSweepEvent, type HeldCheck, type SweepResult } from "./retention";
 import type { TileRef } from "../core/tiles";
 import { readStreamReport, recordStreamReport, StreamPausedAlerts, streamLagOf, type StreamReport } from "./stream-alerts";
 
@@ -70,6 +71,8 @@ export interface LogOptions {
   idempotencyWindowMs?: number;
   /** How long a condition must be gone before its incident ends (alerts.ts CLEAR_HOLD_MS). */
   alertClearHoldMs?: number;
+  /** Whether an active legal hold covers an entry (retention.ts); default: no hold. */
+  held?: () => HeldCheck;
 }
 
 /** Idempotency keys are remembered this long by default (docs/design.md invariant 7). */
@@ -105,6 +108,8 @@ export interface Log {
   alerts: AlertEngine;
   /** Personal fields: encrypted in the commit, revealed to readers, erased (personal-fields.ts). */
   personal: PersonalFields;
+  /** The retention floor and sweep (retention.ts). */
+  retention: Retention;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -179,7 +184,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     readNode,
     checkpoint: (t) => reads.checkpoint(t),
   });
-  const tiles = new Tiles({ bucket, store, now, size });
+  const tiles = new Tiles({ bucket, store, now, size, floor: () => store.counter(RETENTION_FLOOR) });
   const holds = new HoldStore(storage.sql, now);
   const alerts = new AlertEngine({
     storage,
@@ -211,6 +216,9 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   alerts.register(alertSources.witnessDisagrees(witnessing));
   alerts.register(alertSources.verificationFailed(alerts));
   alerts.register(alertSources.verificationOverdue(alerts));
+  // The sweep skips what an active hold covers (or a test's own check).
+  const seal = (tenant: string) => sealer.seal(tenant, true);
+  const retention = new Retention({ store, commit, alarm, db, bucket, now, held: options.held ?? heldBy(holds), seal });
   return {
     alerts,
     store,
@@ -218,6 +226,7 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
     holds,
     sources,
     personal,
+    retention,
     alarm,
     commit,
     mirror,
@@ -242,6 +251,8 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
       // Compare with R2 before serving anything (invariant 10). A fresh object learns its
       // tenant from its first call and reconciles then.
       if (tenant !== undefined) await sealer.ready(tenant);
+      // The retention sweep: soon if one is due (daily), and deletions a crash left behind.
+      if (tenant !== undefined) retention.start();
     },
   };
 }
@@ -565,6 +576,23 @@ export class TenantLog extends DurableObject<Env> {
     return this.#log.reads.entry(seq);
   }
 
+  /**
+   * Runs the retention sweep now (POST …/retention/sweep): raises the floor, appending `event`
+   * (completed as `sealtrail.retention.pruned`), and deletes what lies below it (retention.ts).
+   */
+  async sweepRetention(tenant: string, event: JsonObject, provenance: JsonObject): Promise<SweepResult> {
+    this.#claim(tenant);
+    await this.#log.sealer.ready(tenant);
+    return this.#log.retention.sweep(tenant, event, provenance);
+  }
+
+  /** The retention floor (bodies below it are pruned) and the seq of the entry that set it (null: none). */
+  async retention(tenant: string): Promise<{ floor: number; entry: number | null }> {
+    this.#assertTenant(tenant);
+    const { retention, store } = this.#log;
+    return { floor: retention.floor, entry: retention.floor > 0 ? store.counter(RETENTION_ENTRY) : null };
+  }
+
   async stats(): Promise<LogStats> {
     const { commit, mirror, sealer, witnessing } = this.#log;
     const c = commit.stats();
@@ -588,6 +616,7 @@ export class TenantLog extends DurableObject<Env> {
       sources: this.#log.sources.summary(),
       open_alerts: this.#log.alerts.openAlerts(),
       recent_incidents: this.#log.alerts.recent(),
+      ...this.#log.retention.stats(),
     };
   }
 
@@ -695,6 +724,9 @@ export class TenantLog extends DurableObject<Env> {
       );
       // And again after this alarm's work (a seal that failed or succeeded, a witness that answered).
       alerts.check(this.#tenant);
+      // The daily retention sweep when due, and deletions a failure left behind (retention.ts).
+      const sweep = scheduledSweepEvent(this.#tenant);
+      await this.#log.retention.scheduled(this.#tenant, sweep.event, sweep.provenance);
     }
   }
 }

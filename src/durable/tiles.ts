@@ -43,6 +43,11 @@ export interface TilesDeps {
   now: () => number;
   /** The committed size (group-commit.ts). */
   size: () => number;
+  /**
+   * The retention floor (retention.ts): entries below it may be pruned, so an entry bundle that
+   * holds any of them is neither written nor computed (hash tiles always are).
+   */
+  floor?: () => number;
 }
 
 /** Seal bundles read during one pass: consecutive chunks usually fall in the same seal. */
@@ -129,9 +134,13 @@ export class Tiles {
 
   /** Chunk k: entry bundle k, hash tile 0/k, and each higher tile that k completes. */
   async #writeChunk(tenant: string, k: number, cache: BundleCache): Promise<string | undefined> {
-    const entries = await this.#entries(tenant, k * TILE_WIDTH, TILE_WIDTH, cache);
-    if (!entries.ok) return entries.error;
-    const puts: [TileRef, Uint8Array][] = [[{ level: "entries", index: k, width: TILE_WIDTH }, entries.value]];
+    const puts: [TileRef, Uint8Array][] = [];
+    // A chunk reaching below the retention floor has pruned bodies: its hash tiles only.
+    if (!this.#pruned(k)) {
+      const entries = await this.#entries(tenant, k * TILE_WIDTH, TILE_WIDTH, cache);
+      if (!entries.ok) return entries.error;
+      puts.push([{ level: "entries", index: k, width: TILE_WIDTH }, entries.value]);
+    }
     for (let level = 0; level <= MAX_TILE_LEVEL; level++) {
       const span = TILE_WIDTH ** level; // chunks per tile at this level
       if ((k + 1) % span !== 0) break;
@@ -143,6 +152,11 @@ export class Tiles {
       if (failure) return failure;
     }
     return undefined;
+  }
+
+  /** Entry bundle k holds an entry below the retention floor. */
+  #pruned(k: number): boolean {
+    return k * TILE_WIDTH < (this.#d.floor?.() ?? 0);
   }
 
   #hashTile(level: number, index: number, width: number): Uint8Array {
@@ -202,6 +216,7 @@ export class Tiles {
     if (ref.width > tileWidthAt(ref.level, ref.index, size)) return { ok: false, error: { reason: "not_found", what: "Tile" } };
     if (ref.width === TILE_WIDTH) this.grew();
     if (ref.level !== "entries") return { ok: true, value: this.#hashTile(ref.level, ref.index, ref.width) };
+    if (this.#pruned(ref.index)) return { ok: false, error: { reason: "not_found", what: "Entry bundle (pruned by retention)" } };
     const entries = await this.#entries(tenant, ref.index * TILE_WIDTH, ref.width, new Map());
     if (!entries.ok) {
       console.error(`TenantLog ${tenant} entry bundle ${ref.index}: ${entries.error}`);

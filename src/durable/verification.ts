@@ -11,6 +11,8 @@ import {
   checkSealManifest,
   closeSeal,
   currentRoot,
+  prunedRangeOf,
+  type PrunedRange,
   fail,
   initialAudit,
   type AuditState,
@@ -24,7 +26,7 @@ import { leafHash } from "../core/hash";
 import { completeSubtreeHash, decodeEntryBundle, decodeTile, TILE_WIDTH } from "../core/tiles";
 import { parseVerifierKey, type NoteVerifier } from "../core/note";
 import { sealId, sealKeys, sealPrefix } from "../core/seal";
-import { entriesAt, entriesIn, seqsFrom } from "./audit-events";
+import { entriesAt, entriesIn, newestOfAction, seqsFrom } from "./audit-events";
 import { publishedKeys } from "./checkpoint-keys";
 import { kvLatestKey } from "./seal-objects";
 import { tileKey } from "./tiles";
@@ -64,6 +66,8 @@ export interface Run {
   sealedState: AuditState | null;
   sampled: number;
   startedAt: number;
+  /** Entries whose bodies retention deleted, as the log's newest `sealtrail.retention.pruned` entry says (null: none). */
+  pruned?: PrunedRange | null;
 }
 
 export interface Sources {
@@ -85,6 +89,8 @@ export interface Report {
   finished_at: string;
   duration_ms: number;
   failures: VerificationFailure[];
+  /** Bodies deleted by retention below this range's `to`, reported, not failed (docs/design.md "Retention"). */
+  pruned: PrunedRange | null;
 }
 
 function verifiersOf(env: Sources["env"], tenant: string): { origin: string; verifiers: NoteVerifier[] } {
@@ -97,6 +103,21 @@ function verifiersOf(env: Sources["env"], tenant: string): { origin: string; ver
       return v.value;
     }),
   };
+}
+
+/**
+ * The pruned range, from the log itself: the newest `sealtrail.retention.pruned` entry below
+ * `to` in D1, taken only if its bytes are the log's entry (its leaf) and the checkpoint it
+ * names is the log's tree at that size. Anything else: no pruned range, so missing bodies fail.
+ */
+async function prunedRange(src: Sources, tenant: string, to: number): Promise<PrunedRange | null> {
+  const row = await newestOfAction(src.db, tenant, "sealtrail.retention.pruned", to);
+  const range = row && prunedRangeOf(row.entry, tenant);
+  if (!row || !range || range.under !== row.seq) return null;
+  const [leaf] = await src.log.leavesAt(tenant, [row.seq]);
+  if (leaf !== toBase64(entryLeafHash(row.entry))) return null;
+  const root = await src.log.rootAt(tenant, range.to);
+  return root.ok && root.value === range.checkpoint.root ? range : null;
 }
 
 async function d1Rows(db: D1Database, tenant: string, from: number, to: number) {
@@ -164,6 +185,7 @@ export async function startRun(
     jobId: args.jobId,
     tenant: args.tenant,
     mode: args.mode,
+    pruned: await prunedRange(src, args.tenant, to),
     from: state.next,
     to,
     phase: sample.length > 0 ? "sample" : "seals",
@@ -190,7 +212,7 @@ export async function step(src: Sources, run: Run): Promise<void> {
         const row = bySeq.get(seq);
         const logLeaf = leaves[i];
         if (!row) {
-          fail(state, { kind: "entry_missing", seq });
+          if (seq >= (run.pruned?.to ?? 0)) fail(state, { kind: "entry_missing", seq });
           continue;
         }
         const leaf = toBase64(entryLeafHash(row.entry));
@@ -238,10 +260,13 @@ export async function step(src: Sources, run: Run): Promise<void> {
           expected: state.next,
           found: record.from,
         });
-      checkEntries(state, rows, record.to - record.from, leaves);
+      const prunedTo = run.pruned?.to ?? 0;
+      checkEntries(state, rows, record.to - record.from, leaves, undefined, prunedTo);
       const bundle = await (await src.bucket.get(keys.bundle))?.text();
-      if (bundle === undefined) fail(state, { kind: "seal_missing", key: keys.bundle });
-      else if (opened) checkBundleAgainst(state, keys.bundle, bundle, opened.manifest, new Map(rows.map((r) => [r.seq, r.entry])));
+      // Below the pruned range's end a missing bundle is retention's doing (a held entry keeps it whole).
+      if (bundle === undefined) {
+        if (record.to > prunedTo) fail(state, { kind: "seal_missing", key: keys.bundle });
+      } else if (opened) checkBundleAgainst(state, keys.bundle, bundle, opened.manifest, new Map(rows.map((r) => [r.seq, r.entry])));
       const checkpoint = await (await src.bucket.get(keys.checkpoint))?.text();
       if (checkpoint === undefined) fail(state, { kind: "seal_missing", key: keys.checkpoint });
       else if (opened && checkpoint !== opened.manifest.checkpoint) {
@@ -260,7 +285,7 @@ export async function step(src: Sources, run: Run): Promise<void> {
       const end = Math.min(run.to, state.next + TAIL_CHUNK);
       const rows = await d1Rows(src.db, tenant, state.next, end);
       const leaves = await src.log.leaves(tenant, state.next, end - state.next);
-      checkEntries(state, rows, end - state.next, leaves);
+      checkEntries(state, rows, end - state.next, leaves, undefined, run.pruned?.to ?? 0);
       return;
     }
     case "tiles": {
@@ -365,7 +390,9 @@ async function checkTiles(src: Sources, run: Run): Promise<void> {
     const bundleKey = tileKey(tenant, { level: "entries", index: k, width: TILE_WIDTH });
     const bundle = await src.bucket.get(bundleKey);
     const entries = bundle ? decodeEntryBundle(new Uint8Array(await bundle.arrayBuffer())) : undefined;
-    if (!entries?.ok || entries.value.length !== TILE_WIDTH) {
+    if (!bundle && k * TILE_WIDTH < (run.pruned?.to ?? 0)) {
+      // An entry tile reaching below the pruned range's end: deleted, or never written, by retention (hash tiles stay).
+    } else if (!entries?.ok || entries.value.length !== TILE_WIDTH) {
       fail(state, { kind: "tile_mismatch", key: bundleKey, detail: bundle ? "not a bundle of 256 entries" : "missing" });
     } else {
       const bad = entries.value.findIndex((e, i) => !equalBytes(leafHash(e), leaves[i]!));
@@ -405,5 +432,6 @@ export function reportOf(run: Run, nowMs: number): Report {
     finished_at: new Date(nowMs).toISOString(),
     duration_ms: nowMs - run.startedAt,
     failures: run.state.failures,
+    pruned: run.pruned ?? null,
   };
 }

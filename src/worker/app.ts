@@ -14,6 +14,7 @@ import { keys } from "./routes/keys";
 import { proofs } from "./routes/proofs";
 import { rebuild } from "./routes/rebuild";
 import { subjects } from "./routes/subjects";
+import { retention } from "./routes/retention";
 import { settings } from "./routes/settings";
 import { holds } from "./routes/holds";
 import { snapshots } from "./routes/snapshots";
@@ -61,6 +62,7 @@ app.route("/v1/tenants/:t", verification);
 app.route("/v1/tenants/:t", exporter);
 app.route("/v1/tenants/:t", rebuild);
 app.route("/v1/tenants/:t", subjects);
+app.route("/v1/tenants/:t", retention);
 // c2sp.org/tlog-tiles monitoring prefix: its own access rules (public logs), so not under tenantAccess.
 app.route("/logs/:t", tiles);
 

@@ -39,6 +39,10 @@ export async function checkServedRows(c: Context<AppEnv>, rows: readonly ServedR
 /** An entry the log holds (seq below its size) that no store could serve: deleted from D1. */
 export async function checkMissing(c: Context<AppEnv>, seq: number): Promise<void> {
   const [leaf] = await tenantLog(c).leavesAt(c.var.access.tenantId, [seq]);
+  // Below the retention floor the body was deleted on purpose (durable/retention.ts): 410, not an integrity error.
+  const retention = leaf ? await tenantLog(c).retention(c.var.access.tenantId) : undefined;
+  if (retention && seq < retention.floor)
+    throw new Failure({ reason: "entry_pruned", seq, floor: retention.floor, prunedBy: retention.entry });
   if (leaf) {
     console.error(`integrity: tenant ${c.var.access.tenantId} entry ${seq} is in the log but in neither D1 nor the log's storage`);
     throw new Failure({ reason: "integrity_error", seq });

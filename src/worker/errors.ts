@@ -88,6 +88,9 @@ export type AppError =
   | { reason: "split_view"; refusal: { reason: string; key: string; detail: string } }
   | { reason: "seal_failed"; detail: string }
   | { reason: "integrity_error"; seq: number }
+  // Retention (durable/retention.ts): the body of an entry below the floor was deleted; its leaf hash and proofs remain.
+  | { reason: "entry_pruned"; seq: number; floor: number; prunedBy: number | null }
+  | { reason: "bundle_pruned"; id: string; floor: number; prunedBy: number | null }
   | { reason: "internal" };
 
 export type ErrorReason = AppError["reason"];
@@ -337,6 +340,24 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     message: (e) =>
       `The stored copy of entry ${e.seq} is not the entry the signed log holds: it is corrupt or was tampered with. ` +
       "Nothing was served; run a verification, and tell an operator.",
+  },
+  entry_pruned: {
+    status: 410,
+    code: "entry_pruned",
+    message: (e) =>
+      `Entry ${e.seq} was pruned by the retention sweep: bodies below entry ${e.floor} are deleted` +
+      `${e.prunedBy === null ? "" : ` (recorded by entry ${e.prunedBy}, sealtrail.retention.pruned)`}. ` +
+      "Its leaf hash stays in the log: its inclusion proof still verifies.",
+    headers: (e) => ({ "Sealtrail-Retention-Floor": String(e.floor) }),
+  },
+  bundle_pruned: {
+    status: 410,
+    code: "bundle_pruned",
+    message: (e) =>
+      `Snapshot ${e.id}'s bundle was pruned by the retention sweep (bodies below entry ${e.floor} are deleted` +
+      `${e.prunedBy === null ? "" : `; recorded by entry ${e.prunedBy}`}). Its manifest and checkpoint remain, and its leaf ` +
+      "hashes are in the hash tiles.",
+    headers: (e) => ({ "Sealtrail-Retention-Floor": String(e.floor) }),
   },
   internal: { status: 500, code: "internal", message: () => "Internal error." },
 };

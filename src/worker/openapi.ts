@@ -16,6 +16,7 @@ import { KEY_ROUTES } from "./routes/keys";
 import { PROOF_ROUTES } from "./routes/proofs";
 import { REBUILD_ROUTE } from "./routes/rebuild";
 import { ERASE_ROUTE } from "./routes/subjects";
+import { RETENTION_ROUTE } from "./routes/retention";
 import { SETTINGS_ROUTES } from "./routes/settings";
 import { HOLD_ROUTES } from "./routes/holds";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
@@ -59,6 +60,7 @@ const ROUTES: readonly RouteSpec[] = [
   ...Object.values(TILE_ROUTES),
   REBUILD_ROUTE,
   ERASE_ROUTE,
+  RETENTION_ROUTE,
   ...Object.values(SETTINGS_ROUTES),
   ...Object.values(HOLD_ROUTES),
   ...Object.values(SOURCE_ROUTES),

@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeEntry, entryLeafHash, GENESIS_PREV } from "../../src/core/entry";
+import { encodeEntry, entryLeafHash, GENESIS_PREV, type JsonObject } from "../../src/core/entry";
 import { checkpointSigner, checkpointVerifierKey } from "../../src/core/keys";
 import { formatBundle } from "../../src/core/manifest";
 import { formatCheckpoint } from "../../src/core/checkpoint";
@@ -20,13 +20,13 @@ export function originOf(tenant: string) {
 
 export const keyOf = (tenant: string) => checkpointVerifierKey(secret, originOf(tenant), 1);
 
-const entryAt = (tenant: string, seq: number, prev: Uint8Array) =>
+const entryAt = (tenant: string, seq: number, prev: Uint8Array, event?: JsonObject) =>
   encodeEntry({
     tenant,
     seq,
     receivedAtMs: 1_795_000_000_000 + seq,
     prev,
-    event: { action: "doc.read", actor: { id: `u${seq}`, type: "user" } },
+    event: event ?? { action: "doc.read", actor: { id: `u${seq}`, type: "user" } },
     provenance: {},
   });
 
@@ -65,8 +65,8 @@ export function writeHead(dir: string, tenant: string, sealed: number, o: HeadOp
   writeFileSync(join(dir, "head.consistency.json"), JSON.stringify({ from: sealed, to: size, hashes }));
 }
 
-/** Writes seals of the given sizes for `tenant` into a new folder; returns it and the entries. */
-export function writeChain(tenant: string, sizes: number[]): { dir: string; entries: string[] } {
+/** Writes seals of the given sizes for `tenant` into a new folder; returns it and the entries. `events`: other events at some seqs. */
+export function writeChain(tenant: string, sizes: number[], events: Record<number, JsonObject> = {}): { dir: string; entries: string[] } {
   const dir = mkdtempSync(join(tmpdir(), "sealtrail-chain-"));
   const nodes = new Map<string, Uint8Array>();
   const read: NodeReader = (l, i) => nodes.get(`${l}/${i}`)!;
@@ -78,7 +78,7 @@ export function writeChain(tenant: string, sizes: number[]): { dir: string; entr
   for (const n of sizes) {
     for (let i = 0; i < n; i++) {
       const seq = entries.length;
-      const entry = entryAt(tenant, seq, prevLeaf);
+      const entry = entryAt(tenant, seq, prevLeaf, events[seq]);
       entries.push(entry);
       prevLeaf = entryLeafHash(entry);
       for (const x of range.append(prevLeaf)) nodes.set(`${x.level}/${x.index}`, x.hash);

@@ -1,10 +1,11 @@
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { entryLeafHash } from "../../src/core/entry";
 import { keyOf, writeChain, writeHead } from "./chain";
 
 const run = promisify(execFile);
@@ -23,7 +24,7 @@ const cli = async (...args: string[]) => {
  * Serves a chain of seals the way the Worker's routes do (paths, bodies, the verify key),
  * from files written by the same code the Durable Object seals with (./chain.ts).
  */
-function serveChain(dir: string, token: string): Server {
+function serveChain(dir: string, token: string, pruned?: { ids: string[]; level0: Uint8Array }): Server {
   const seals = readdirSync(dir)
     .filter((f) => f.endsWith(".manifest"))
     .sort();
@@ -33,9 +34,16 @@ function serveChain(dir: string, token: string): Server {
     const send = (status: number, body: string) => res.writeHead(status).end(body);
     if (url.pathname === "/v1/keys") return send(200, JSON.stringify({ keys: [{ verifier_key: keyOf("acme") }] }));
     if (req.headers.authorization !== `Bearer ${token}`) return send(401, "{}");
+    // Retention: a pruned bundle is 410; the level-0 hash tile holds its leaves.
+    if (pruned && url.pathname === "/logs/acme/tile/0/000") return res.writeHead(200).end(Buffer.from(pruned.level0));
+    const gone = /^\/v1\/tenants\/acme\/snapshots\/([0-9]{12})\/bundle$/.exec(url.pathname);
+    if (pruned && gone && pruned.ids.includes(gone[1]!)) return send(410, '{"error":{"code":"bundle_pruned"}}');
     const p = url.pathname.replace("/v1/tenants/acme", "");
     if (p === "/snapshots") {
-      const snapshots = seals.map((m) => ({ id: m.slice(0, 12), to: (JSON.parse(file(m).split("\n")[0]!) as { to: number }).to }));
+      const snapshots = seals.map((m) => {
+        const { from, to } = JSON.parse(file(m).split("\n")[0]!) as { from: number; to: number };
+        return { id: m.slice(0, 12), from, to };
+      });
       return send(200, JSON.stringify({ snapshots, next_cursor: null }));
     }
     const snap = /^\/snapshots\/([0-9]{12})(\/checkpoint|\/bundle)?$/.exec(p);
@@ -104,6 +112,47 @@ describe("sealtrail fetch, then verify", () => {
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ seals: 2, sealed: 12, head_size: 16 });
     expect((await cli("verify", out, "--key", keyOf("acme"))).status).toBe(0);
+    rmSync(out, { recursive: true, force: true });
+  });
+});
+
+describe("sealtrail fetch, then verify, after retention pruned the first seal", () => {
+  const token = "st_verify_test";
+  // Seal 0 = [0, 256) (one full hash tile), seal 1 = [256, 263); entry 260 records the pruned range.
+  const first = writeChain("acme", [256]);
+  const root = readFileSync(join(first.dir, "000000000000.checkpoint"), "utf8").split("\n")[2]!;
+  rmSync(first.dir, { recursive: true, force: true });
+  const server = writeChain("acme", [256, 7], {
+    260: {
+      action: "sealtrail.retention.pruned",
+      actor: { id: "schedule", type: "system" },
+      metadata: { from: 0, to: 256, cutoff: "2026-11-01T00:00:00.000Z", checkpoint: { size: 256, root }, by: "schedule" },
+    },
+  });
+  // The head is the last seal's checkpoint (nothing unsealed).
+  copyFileSync(join(server.dir, "000000000001.checkpoint"), join(server.dir, "head.checkpoint"));
+  const level0 = new Uint8Array(Buffer.concat(server.entries.slice(0, 256).map((e) => entryLeafHash(e))));
+  const http = serveChain(server.dir, token, { ids: ["000000000000"], level0 });
+  let base = "";
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    http.close();
+    rmSync(server.dir, { recursive: true, force: true });
+  });
+
+  it("saves the pruned seal's leaf hashes instead of its bundle; verify passes and says what was pruned", async () => {
+    const out = join(server.dir, "..", `${server.dir.split("/").at(-1)}-pruned`);
+    const f = await cli("fetch", "--url", base, "--tenant", "acme", "--token", token, "--out", out);
+    expect(f.status, f.stderr).toBe(0);
+    expect(f.stdout).toContain("1 snapshot's bundle was pruned by retention: their leaf hashes were saved instead.");
+    expect(readdirSync(out)).toContain("000000000000.leaves");
+    expect(readdirSync(out)).not.toContain("000000000000.jsonl");
+    const v = await cli("verify", out, "--key", keyOf("acme"));
+    expect(v.status, v.stderr + v.stdout).toBe(0);
+    expect(v.stdout).toContain(`Pruned: pruned [0, 256) under entry 260 (checkpoint size 256, root ${root})`);
     rmSync(out, { recursive: true, force: true });
   });
 });

@@ -58,6 +58,32 @@ describe("verify from tiles only", () => {
     expect(report).toMatchObject({ ok: true, size: 100_000, entries: 100_000, tiles: 394, consistent_with: 70_000 });
   });
 
+  it("entry bundles pruned below the floor the log records pass and are reported; one missing above it fails", async () => {
+    // Entry 700 records that [0, 512) was pruned; entry bundles 0 and 1 are gone, as retention leaves them.
+    const log = tiledLog(900, { pruned: { to: 512, at: 700 } });
+    log.files.delete("tile/entries/000");
+    log.files.delete("tile/entries/001");
+    const report = await verifyTiles({ get: log.get, verifiers: verifier(), entries: true });
+    expect(report).toMatchObject({
+      ok: true,
+      entries: 900 - 512,
+      pruned: { from: 0, to: 512, under: 700, checkpoint: { size: 512, root: log.prunedRoot } },
+    });
+    // Above the pruned entry: a missing bundle fails.
+    log.files.delete("tile/entries/003.p/132");
+    expect((await verifyTiles({ get: log.get, verifiers: verifier(), entries: true })).failure).toEqual({
+      reason: "missing_tile",
+      path: "tile/entries/003.p/132",
+    });
+    // Without the log's pruned entry, a missing bundle is missing.
+    const plain = tiledLog(900);
+    plain.files.delete("tile/entries/000");
+    expect((await verifyTiles({ get: plain.get, verifiers: verifier(), entries: true })).failure).toEqual({
+      reason: "missing_tile",
+      path: "tile/entries/000",
+    });
+  });
+
   it("names the tile or entry that does not match", async () => {
     const log = tiledLog(600);
     const tampered = new Uint8Array(log.files.get("tile/0/001")!);
@@ -92,6 +118,21 @@ describe("sealtrail monitor", () => {
     nowMs: 1_795_000_000_000,
     out: () => {},
     ...more,
+  });
+
+  it("monitor: bundles pruned below the log's floor are noted and skipped; a bundle missing above it fails", async () => {
+    const log = tiledLog(900, { pruned: { to: 512, at: 700 } });
+    log.files.delete("tile/entries/000");
+    log.files.delete("tile/entries/001");
+    const lines: string[] = [];
+    const state = mkdtempSync(join(tmpdir(), "sealtrail-monitor-"));
+    const r = await pollOnce(options(log.get, state, { from: 0, actionPrefix: "sealtrail.", out: (l) => lines.push(l) }));
+    expect(r.code).toBe(EXIT_OK);
+    expect(r.matches.map((m) => m.seq)).toEqual([700]);
+    expect(lines).toContain(`note: entries [0, 256) were pruned [0, 512) under entry 700 (checkpoint size 512, root ${log.prunedRoot})`);
+    log.files.delete("tile/entries/002");
+    const failed = await pollOnce(options(log.get, mkdtempSync(join(tmpdir(), "sealtrail-monitor-")), { from: 0, actionPrefix: "x" }));
+    expect(failed.code).toBe(EXIT_LOG_FAILED);
   });
 
   it("stores the first checkpoint, accepts one that extends it, and flags a fork signed with the log's key, with evidence", async () => {

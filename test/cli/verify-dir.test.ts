@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { entryLeafHash } from "../../src/core/entry";
 import { keyOf, writeChain, writeHead, type HeadOptions } from "./chain";
 
 const cli = (...args: string[]) => spawnSync(process.execPath, ["dist/sealtrail.mjs", ...args], { encoding: "utf8" });
@@ -268,5 +269,72 @@ describe("sealtrail verify: entries past the last seal", () => {
       expect(String(report.failures[0]!.detail)).toContain(detail);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("sealtrail verify: ranges pruned by retention (issue #17.1)", () => {
+  /**
+   * Seals [0, 5), [5, 12), [12, 16); entry 13 is the log's `sealtrail.retention.pruned` entry for
+   * [0, 5) under the checkpoint of size 5; seal 0's bundle is gone and its leaf hashes are there
+   * instead, as `sealtrail fetch` saves them.
+   */
+  function prunedChain() {
+    const first = writeChain("acme", [5]);
+    const root = readFileSync(join(first.dir, "000000000000.checkpoint"), "utf8").split("\n")[2]!;
+    const pruned = {
+      action: "sealtrail.retention.pruned",
+      actor: { id: "schedule", type: "system" },
+      targets: [{ id: "acme", type: "tenant" }],
+      metadata: { from: 0, to: 5, cutoff: "2026-11-01T00:00:00.000Z", checkpoint: { size: 5, root }, by: "schedule" },
+    };
+    const chain = writeChain("acme", [5, 7, 4], { 13: pruned });
+    rmSync(join(chain.dir, "000000000000.jsonl"));
+    const leaves = chain.entries.slice(0, 5).map((e) => Buffer.from(entryLeafHash(e)).toString("base64"));
+    writeFileSync(join(chain.dir, "000000000000.leaves"), `${leaves.join("\n")}\n`);
+    return { ...chain, root };
+  }
+
+  it("a bundle pruned below the floor the log records passes, and is reported as pruned under its entry and checkpoint", () => {
+    const { dir, root } = prunedChain();
+    for (const jobs of ["1", "3"]) {
+      const r = cli("verify", dir, "--key", keyOf("acme"), "--json", "--jobs", jobs);
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        ok: true,
+        seals: 3,
+        entries: 11,
+        pruned: { from: 0, to: 5, under: 13, checkpoint: { size: 5, root } },
+        failures: [],
+      });
+    }
+    expect(cli("verify", dir, "--key", keyOf("acme")).stdout).toContain(
+      `Pruned: pruned [0, 5) under entry 13 (checkpoint size 5, root ${root})`,
+    );
+  });
+
+  it("a bundle missing ABOVE the floor is still a failure, and so are leaves that are not the log's", () => {
+    const above = prunedChain();
+    rmSync(join(above.dir, "000000000001.jsonl"));
+    writeFileSync(join(above.dir, "000000000001.leaves"), "");
+    expect(verify(above.dir).report.failures[0]).toMatchObject({ kind: "seal_missing", key: "000000000001.jsonl" });
+
+    const forged = prunedChain();
+    const file = join(forged.dir, "000000000000.leaves");
+    const lines = readFileSync(file, "utf8").split("\n");
+    lines[2] = lines[3]!;
+    writeFileSync(file, lines.join("\n"));
+    const r = verify(forged.dir);
+    expect(r.status).toBe(1);
+    expect(r.report.failures).toContainEqual(expect.objectContaining({ kind: "root_mismatch", key: "000000000000.manifest" }));
+  });
+
+  it("without the log's pruned entry a missing bundle is a failure, whatever files stand in for it", () => {
+    const { dir, entries } = writeChain("acme", [5, 7]);
+    rmSync(join(dir, "000000000000.jsonl"));
+    const leaves = entries.slice(0, 5).map((e) => Buffer.from(entryLeafHash(e)).toString("base64"));
+    writeFileSync(join(dir, "000000000000.leaves"), `${leaves.join("\n")}\n`);
+    const r = verify(dir);
+    expect(r.status).toBe(1);
+    expect(r.report.failures[0]).toMatchObject({ kind: "seal_missing", key: "000000000000.jsonl" });
   });
 });

@@ -147,6 +147,9 @@ describe("alertsOf", () => {
     witnessed_size: 0,
     witness_alert_count: 0,
     witness_alerts: [],
+    retention_floor: 0,
+    retention_cleaned_to: 0,
+    retention_error: null,
     last_full_verification: fullPassed,
     active_holds: 0,
     sources: { tracked: 0, reporting: 0, silent: 0, with_cadence: 0, with_gaps: 0, open_gaps: 0, missing: 0, untracked_events: 0 },
@@ -161,6 +164,14 @@ describe("alertsOf", () => {
     expect(alertsOf(calm, passed)).toEqual([]);
     expect(alertsOf(calm, null)).toEqual([]);
     expect(alertsOf({ ...calm, last_full_verification: null }, null)).toEqual([]);
+    // Retention that has pruned and finished its deletions is calm too; a failing deletion is a warning.
+    expect(alertsOf({ ...calm, retention_floor: 300, retention_cleaned_to: 300 }, passed)).toEqual([]);
+    expect(alertsOf({ ...calm, retention_floor: 300, retention_error: "object is locked" }, passed)).toEqual([
+      {
+        tone: "warn",
+        text: expect.stringContaining("Retention could not delete everything below entry 300 (done below 0): object is locked"),
+      },
+    ]);
   });
 
   test.each([

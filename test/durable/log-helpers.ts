@@ -61,16 +61,16 @@ export async function tamperD1(sql: string, ...params: unknown[]) {
   for (const { shards } of Object.values(PLACEMENT_BINDINGS)) {
     for (const binding of shards) {
       const db = env[binding];
+      // The triggers are put back exactly as the migrations left them (0009 narrowed the DELETE one to the retention floor).
+      const { results } = await db
+        .prepare(
+          "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN ('audit_events_no_update', 'audit_events_no_delete')",
+        )
+        .all<{ name: string; sql: string }>();
       await db.batch([
-        db.prepare("DROP TRIGGER audit_events_no_update"),
-        db.prepare("DROP TRIGGER audit_events_no_delete"),
+        ...results.map((t) => db.prepare(`DROP TRIGGER ${t.name}`)),
         db.prepare(sql).bind(...params),
-        db.prepare(
-          "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
-        ),
-        db.prepare(
-          "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
-        ),
+        ...results.map((t) => db.prepare(t.sql)),
       ]);
     }
   }

@@ -326,7 +326,7 @@ describe("settings", () => {
       });
     expect(await (await api(`/v1/tenants/${tenant}/settings`, { headers: { "x-api-key": readKey } })).json()).toEqual({
       seal_interval_seconds: 60,
-      retention_years: 7,
+      retention_days: 7 * 365,
       legal_hold: false,
       max_clock_skew_seconds: 300,
       witnesses: null,
@@ -339,7 +339,7 @@ describe("settings", () => {
     const res = await put({ seal_interval_seconds: 300, max_clock_skew_seconds: 600 });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({
-      settings: { seal_interval_seconds: 300, retention_years: 7, legal_hold: false, max_clock_skew_seconds: 600 },
+      settings: { seal_interval_seconds: 300, retention_days: 7 * 365, legal_hold: false, max_clock_skew_seconds: 600 },
       receipt: { seq: base },
     });
     const entry = (await (await api(`/v1/tenants/${tenant}/events/${base}`, { headers: { "x-api-key": readKey } })).json()) as {
@@ -357,6 +357,9 @@ describe("settings", () => {
       { seal_interval_seconds: 5 },
       { seal_interval_seconds: 86_401 },
       { retention_years: 0 },
+      { retention_days: 0 },
+      { retention_days: 36_501 },
+      { retention_days: 30, retention_years: 1 },
       { legal_hold: "yes" },
       {},
       { delete_after: 1 },
@@ -364,7 +367,11 @@ describe("settings", () => {
       expect((await put(bad)).status, JSON.stringify(bad)).toBe(400);
     }
     expect((await put({ retention_years: 10 }, { "x-api-key": readKey })).status).toBe(403);
-    // After the keys' creation: the settings change, and the read of it above (reads are logged).
-    expect((await logOf(tenant).stats()).size).toBe(base + 2);
+    // retention_years (replaced by retention_days) is still accepted, as 365 days a year.
+    const years = await put({ retention_years: 8 });
+    expect(years.status).toBe(200);
+    expect(await years.json()).toMatchObject({ settings: { retention_days: 2920 } });
+    // After the keys' creation: the settings changes, and the read of one above (reads are logged).
+    expect((await logOf(tenant).stats()).size).toBe(base + 3);
   });
 });

@@ -35,7 +35,7 @@ describe("people: sign-up, sign-in and sessions", () => {
     const tenant = await createTenant(owner);
     const res = await get(`/v1/tenants/${tenant}/events`, bearer(owner));
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ events: [], next_cursor: null, prev_cursor: null });
+    expect(await res.json()).toEqual({ events: [], next_cursor: null, prev_cursor: null, pruned: null });
   });
 });
 

@@ -25,7 +25,7 @@ const putSettings = (who: Session, tenant: string, patch: unknown) =>
   api(`/v1/tenants/${tenant}/settings`, { method: "PUT", headers: { ...json, ...bearer(who) }, body: JSON.stringify(patch) });
 const settingsOf = async (who: Session, tenant: string) =>
   (await (await api(`/v1/tenants/${tenant}/settings`, { headers: bearer(who) })).json()) as {
-    retention_years: number;
+    retention_days: number;
     legal_hold: boolean;
   };
 
@@ -192,16 +192,16 @@ describe("legal holds", () => {
 
   it("the retention period cannot be lowered while a hold is active: 409 naming the hold, nothing changed or logged", async () => {
     const { owner, tenant } = await ownedTenant();
-    expect((await putSettings(owner, tenant, { retention_years: 10 })).status).toBe(200);
+    expect((await putSettings(owner, tenant, { retention_days: 3650 })).status).toBe(200);
     const { hold } = (await (
       await createHold(owner, tenant, { reason: "SEC inquiry 2026-04", scope: { kind: "actor", id: "cfo" } })
     ).json()) as {
       hold: Hold;
     };
     await createHold(owner, tenant, { reason: "second", scope: { kind: "tenant" } });
-    expect(await settingsOf(owner, tenant)).toMatchObject({ retention_years: 10, legal_hold: true });
+    expect(await settingsOf(owner, tenant)).toMatchObject({ retention_days: 3650, legal_hold: true });
     const before = await size(tenant);
-    for (const patch of [{ retention_years: 9 }, { retention_years: 1, seal_interval_seconds: 30 }]) {
+    for (const patch of [{ retention_days: 3285 }, { retention_days: 365, seal_interval_seconds: 30 }]) {
       const res = await putSettings(owner, tenant, patch);
       expect(res.status, JSON.stringify(patch)).toBe(409);
       const { error } = (await res.json()) as { error: { code: string; message: string } };
@@ -211,20 +211,20 @@ describe("legal holds", () => {
       expect(error.message).toContain("and 1 more");
     }
     expect(await size(tenant)).toBe(before);
-    expect(await settingsOf(owner, tenant)).toMatchObject({ retention_years: 10, seal_interval_seconds: 60 });
+    expect(await settingsOf(owner, tenant)).toMatchObject({ retention_days: 3650, seal_interval_seconds: 60 });
     // Raising it is allowed; after every hold is released, lowering is too.
-    expect((await putSettings(owner, tenant, { retention_years: 12 })).status).toBe(200);
+    expect((await putSettings(owner, tenant, { retention_days: 4380 })).status).toBe(200);
     for (const h of await storedHolds(tenant)) expect((await releaseHold(owner, tenant, h.id, { reason: "done" })).status).toBe(200);
-    expect(await settingsOf(owner, tenant)).toMatchObject({ retention_years: 12, legal_hold: false });
-    expect((await putSettings(owner, tenant, { retention_years: 3 })).status).toBe(200);
-    expect(await settingsOf(owner, tenant)).toMatchObject({ retention_years: 3 });
+    expect(await settingsOf(owner, tenant)).toMatchObject({ retention_days: 4380, legal_hold: false });
+    expect((await putSettings(owner, tenant, { retention_days: 1095 })).status).toBe(200);
+    expect(await settingsOf(owner, tenant)).toMatchObject({ retention_days: 1095 });
   });
 
   it("a hold created concurrently with a lowering: the lowering is refused exactly when the hold committed first", async () => {
     const { owner, tenant } = await ownedTenant();
     const [held, lower] = await Promise.all([
       createHold(owner, tenant, { reason: "race", scope: { kind: "tenant" } }),
-      putSettings(owner, tenant, { retention_years: 2 }),
+      putSettings(owner, tenant, { retention_days: 730 }),
     ]);
     expect(held.status).toBe(201);
     const holdSeq = ((await held.json()) as { receipt: { seq: number } }).receipt.seq;
@@ -232,18 +232,18 @@ describe("legal holds", () => {
     if (lower.status === 200) {
       expect(changes).toHaveLength(1);
       expect(changes[0]!.seq).toBeLessThan(holdSeq);
-      expect((await settingsOf(owner, tenant)).retention_years).toBe(2);
+      expect((await settingsOf(owner, tenant)).retention_days).toBe(730);
     } else {
       expect(lower.status).toBe(409);
       expect(changes).toHaveLength(0);
-      expect((await settingsOf(owner, tenant)).retention_years).toBe(7);
+      expect((await settingsOf(owner, tenant)).retention_days).toBe(2555);
     }
   });
 
   it("legal_hold is no longer a setting: a PUT naming it is 400 and changes nothing; GET shows whether a hold is active", async () => {
     const { owner, tenant } = await ownedTenant();
     const before = await size(tenant);
-    for (const patch of [{ legal_hold: true }, { legal_hold: false, retention_years: 9 }]) {
+    for (const patch of [{ legal_hold: true }, { legal_hold: false, retention_days: 3285 }]) {
       const res = await putSettings(owner, tenant, patch);
       expect(res.status).toBe(400);
       const { error } = (await res.json()) as { error: { code: string; message: string } };
@@ -251,7 +251,7 @@ describe("legal holds", () => {
       expect(error.message).toContain("/holds");
     }
     expect(await size(tenant)).toBe(before);
-    expect(await settingsOf(owner, tenant)).toMatchObject({ legal_hold: false, retention_years: 7 });
+    expect(await settingsOf(owner, tenant)).toMatchObject({ legal_hold: false, retention_days: 2555 });
     expect(await storedHolds(tenant)).toEqual([]);
   });
 
@@ -269,7 +269,7 @@ describe("legal holds", () => {
 
   it("a former legal_hold: true setting becomes a whole-tenant hold when the object starts, once", async () => {
     const { owner, tenant } = await ownedTenant();
-    expect((await putSettings(owner, tenant, { retention_years: 10 })).status).toBe(200);
+    expect((await putSettings(owner, tenant, { retention_days: 3650 })).status).toBe(200);
     // As an object written before holds existed: the setting stored true.
     await runInDurableObject(logOf(tenant), async (_log: TenantLog, state) => {
       const store = new LogStore(state.storage.sql);
@@ -286,10 +286,10 @@ describe("legal holds", () => {
       expect(log.holds.all()).toHaveLength(1);
     });
     // The running object obeys the converted hold, which is released like any other.
-    const res = await putSettings(owner, tenant, { retention_years: 5 });
+    const res = await putSettings(owner, tenant, { retention_days: 1825 });
     expect(res.status).toBe(409);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain(LEGAL_HOLD_SETTING_HOLD_ID);
     expect((await releaseHold(owner, tenant, LEGAL_HOLD_SETTING_HOLD_ID, { reason: "matter closed" })).status).toBe(200);
-    expect((await putSettings(owner, tenant, { retention_years: 5 })).status).toBe(200);
+    expect((await putSettings(owner, tenant, { retention_days: 1825 })).status).toBe(200);
   });
 });

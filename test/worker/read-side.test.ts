@@ -101,7 +101,7 @@ describe("cursor pagination", () => {
     expect(front.prev_cursor).toBeNull();
     expect(front.next_cursor).not.toBeNull();
     // A filter that matches nothing: an empty page with no cursors.
-    expect(await list("action=none.such")).toEqual({ events: [], next_cursor: null, prev_cursor: null });
+    expect(await list("action=none.such")).toEqual({ events: [], next_cursor: null, prev_cursor: null, pruned: null });
   });
 
   it("new events never shift a page: a cursor names a sequence number", async () => {

@@ -7,7 +7,7 @@ import { api, bearer, createTenant, signUp, type Session } from "./helpers";
 
 interface SettingsView {
   seal_interval_seconds: number;
-  retention_years: number;
+  retention_days: number;
   legal_hold: boolean;
   max_clock_skew_seconds: number;
   public_log: boolean;
@@ -35,7 +35,7 @@ describe("settings changes", () => {
     const initial = await current(owner, tenant);
     const patches: Partial<SettingsView>[] = [
       { public_log: true },
-      { retention_years: 12 },
+      { retention_days: 4380 },
       ...[101, 102, 103, 104, 105].map((s) => ({ seal_interval_seconds: s })),
       ...[61, 62, 63, 64, 65].map((s) => ({ max_clock_skew_seconds: s })),
     ];
@@ -57,7 +57,7 @@ describe("settings changes", () => {
     // Every field change survived: the public log and the retention, and the last write of the others.
     const final = await current(owner, tenant);
     expect(final).toEqual(changes[changes.length - 1]!.after);
-    expect(final).toMatchObject({ public_log: true, retention_years: 12 });
+    expect(final).toMatchObject({ public_log: true, retention_days: 4380 });
     const lastOf = (field: keyof SettingsView) => [...changes].reverse().find((c) => c.before[field] !== c.after[field])!.after[field];
     expect(final.seal_interval_seconds).toBe(lastOf("seal_interval_seconds"));
     expect(final.max_clock_skew_seconds).toBe(lastOf("max_clock_skew_seconds"));

@@ -7,6 +7,7 @@ import { auditEvents } from "../../db/audit-schema";
 import type { AppendItem, Durability } from "../../durable/log-types";
 import { recordAccess } from "../access-log";
 import type { AppEnv } from "../app-env";
+import { prunedNotice } from "../retention-notice";
 import { checkMissing, checkServedRows } from "../entry-integrity";
 import { Cursor, EventFilter, filterConditions } from "../event-query";
 import { Failure } from "../errors";
@@ -120,16 +121,24 @@ export const EVENT_ROUTES = {
     summary: "List events (filters, cursor pagination in sequence order); every row is checked against the log's tree",
     permissions: ["read"],
     query: ListQuery,
-    response: z.object({ events: z.array(Entry), next_cursor: z.string().nullable(), prev_cursor: z.string().nullable() }),
+    response: z.object({
+      events: z.array(Entry),
+      next_cursor: z.string().nullable(),
+      prev_cursor: z.string().nullable(),
+      pruned: z
+        .object({ below: z.number().int(), recorded_by: z.number().int().nullable() })
+        .nullable()
+        .describe("entries below `below` were pruned by retention (sealtrail.retention.pruned entry `recorded_by`); null: none"),
+    }),
     errors: ["invalid_cursor", ...READ_CHECKED],
   }),
   entry: route({
     method: "get",
     path: "/v1/tenants/{t}/events/{seq}",
-    summary: "One entry, with its stored bytes, checked against the log's tree",
+    summary: "One entry, with its stored bytes, checked against the log's tree (410 entry_pruned below the retention floor)",
     permissions: ["read"],
     response: Entry,
-    errors: ["not_found", ...READ_CHECKED],
+    errors: ["not_found", "entry_pruned", ...READ_CHECKED],
   }),
   proof: route({
     method: "get",
@@ -216,7 +225,8 @@ export const events = new Hono<AppEnv>()
     const next_cursor = last === undefined ? null : backwards || more ? Cursor.after(last) : null;
     const prev_cursor = first === undefined ? null : backwards ? (more ? Cursor.before(first) : null) : at ? Cursor.before(first) : null;
     const personal = await personalViews(c, page);
-    const body = { events: page.map((row, i) => entryView(row, personal[i])), next_cursor, prev_cursor };
+    // Entries below the retention floor are pruned, not missing: the answer says so (issue #17.4).
+    const body = { events: page.map((row, i) => entryView(row, personal[i])), next_cursor, prev_cursor, pruned: await prunedNotice(c) };
     await recordAccess(
       c,
       "sealtrail.events.listed",

@@ -12,6 +12,7 @@ import { auditEvents } from "../../db/audit-schema";
 import { recordAccess } from "../access-log";
 import type { AppEnv } from "../app-env";
 import { csvRow } from "../csv";
+import { prunedHeaders, prunedNotice } from "../retention-notice";
 import { checkServedRows } from "../entry-integrity";
 import { EventFilter, filterConditions } from "../event-query";
 import { LOG_APPEND, queryOf, route } from "../route-spec";
@@ -180,8 +181,11 @@ export const exporter = new Hono<AppEnv>().get("/export", requirePermission(...E
     },
   });
   const filename = `${tenant}.${format}`;
+  // Entries below the retention floor are not in any export: the headers say so (issue #17.4).
+  const pruned = prunedHeaders(await prunedNotice(c));
   return new Response(body, {
     headers: {
+      ...pruned,
       "content-type": format === "jsonl" ? "application/x-ndjson; charset=utf-8" : "text/csv; charset=utf-8",
       "content-disposition": `attachment; filename="${filename}"`,
       "cache-control": "no-store",

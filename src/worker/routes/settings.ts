@@ -28,7 +28,12 @@ import { forgetPublicLog } from "./tiles";
 import { StreamStats, streamStats } from "./streams";
 import { MAX_PERSONAL_FIELDS, personalFieldsProblem } from "../../core/personal-fields";
 import { subjectKeysAvailable } from "../../durable/personal-fields";
+import { PrunedRangeSchema } from "./verify";
 
+/** The retention period in days (issue #17): one day to 100 years. */
+export const RETENTION_DAYS_MIN = 1;
+export const RETENTION_DAYS_MAX = 36_500;
+/** `retention_years`, the field `retention_days` replaced: still accepted in a change, as 365 days a year. */
 export const RETENTION_YEARS_MIN = 1;
 export const RETENTION_YEARS_MAX = 100;
 
@@ -46,7 +51,20 @@ const SettingsPatch = z
       .min(SEAL_INTERVAL_MIN_MS / 1000)
       .max(SEAL_INTERVAL_MAX_MS / 1000)
       .optional(),
-    retention_years: z.number().int().min(RETENTION_YEARS_MIN).max(RETENTION_YEARS_MAX).optional(),
+    retention_days: z
+      .number()
+      .int()
+      .min(RETENTION_DAYS_MIN)
+      .max(RETENTION_DAYS_MAX)
+      .optional()
+      .describe("entries older than this are pruned by the retention sweep (whole sealed bundles)"),
+    retention_years: z
+      .number()
+      .int()
+      .min(RETENTION_YEARS_MIN)
+      .max(RETENTION_YEARS_MAX)
+      .optional()
+      .describe("deprecated: retention_days = 365 × retention_years"),
     max_clock_skew_seconds: z.number().int().min(1).max(86_400).optional(),
     witnesses: z.array(WitnessSchema).max(MAX_WITNESSES).nullable().optional().describe("null: the deployment's default witnesses"),
     witness_quorum: z
@@ -82,7 +100,8 @@ const SettingsPatch = z
       .optional()
       .describe("paths encrypted per subject before they are stored: actor.name, targets[].name, context.<key>, metadata.<key>[.<key>…]"),
   })
-  .refine((p) => Object.keys(p).length > 0, "change at least one setting");
+  .refine((p) => Object.keys(p).length > 0, "change at least one setting")
+  .refine((p) => p.retention_days === undefined || p.retention_years === undefined, "give retention_days or retention_years, not both");
 
 /** Activity chart ranges: how many buckets of how long, ending at the current bucket. */
 export const ACTIVITY_RANGES = {
@@ -93,7 +112,7 @@ export const ACTIVITY_RANGES = {
 
 const Settings = z.object({
   seal_interval_seconds: z.number().int(),
-  retention_years: z.number().int(),
+  retention_days: z.number().int(),
   legal_hold: z.boolean().describe("true while any legal hold is active (read-only; see /v1/tenants/{t}/holds)"),
   max_clock_skew_seconds: z.number().int(),
   witnesses: z.array(z.object({ url: z.string(), key: z.string() })).nullable(),
@@ -148,6 +167,10 @@ const Stats = z.object({
   tiles_to: z.number().int().describe("entries covered by full c2sp.org/tlog-tiles tiles written to R2"),
   tiles_error: z.string().nullable().describe("the tile writer's last error, null when it caught up"),
   active_holds: z.number().int().describe("legal holds active now (/v1/tenants/{t}/holds)"),
+  retention_floor: z.number().int().describe("entries below it are pruned by retention (bodies deleted; leaves, proofs, checkpoints kept)"),
+  retention_cleaned_to: z.number().int().describe("retention's deletions are done below this (below the floor: being retried)"),
+  retention_error: z.string().nullable().describe("the last retention deletion error (e.g. an R2 bucket lock), null when none"),
+  retention_last_sweep_at: z.string().nullable(),
   placement: z
     .object({ jurisdiction: z.enum(JURISDICTIONS), shard: z.number().int() })
     .describe('where the tenant\'s data lives: its jurisdiction and D1 shard (docs/design.md "Shards and jurisdictions")'),
@@ -164,7 +187,14 @@ const Stats = z.object({
     })
     .describe('numbered sources (README "Missed events: gaps and silence"); GET …/sources lists them with their ranges'),
   last_full_verification: z
-    .object({ job_id: z.string(), ok: z.boolean(), failures: z.number().int(), finished_at: z.string(), range: Range })
+    .object({
+      job_id: z.string(),
+      ok: z.boolean(),
+      failures: z.number().int(),
+      finished_at: z.string(),
+      range: Range,
+      pruned: PrunedRangeSchema.nullable(),
+    })
     .nullable()
     .describe("the tenant's verification status: its last finished full run (range runs never count)"),
   open_alerts: z
@@ -264,6 +294,10 @@ export const settings = new Hono<AppEnv>()
       tiles_to: s.tiles_to,
       tiles_error: s.tiles_error,
       active_holds: s.active_holds,
+      retention_floor: s.retention_floor,
+      retention_cleaned_to: s.retention_cleaned_to,
+      retention_error: s.retention_error,
+      retention_last_sweep_at: s.retention_last_sweep_at,
       placement: { jurisdiction: data.placement.jurisdiction, shard: data.placement.shard },
       sources: s.sources,
       // The tenant's verification status: its last full run (range runs never count).
@@ -306,7 +340,9 @@ export const settings = new Hono<AppEnv>()
     if (typeof body === "object" && body !== null && !Array.isArray(body) && "legal_hold" in body) {
       throw new Failure({ reason: "legal_hold_not_a_setting" });
     }
-    const patch = bodyOf(update, body);
+    const { retention_years, ...rest } = bodyOf(update, body);
+    // retention_years (replaced by retention_days) is still accepted: 365 days a year.
+    const patch = retention_years === undefined ? rest : { ...rest, retention_days: retention_years * 365 };
     // Witness URLs are tenant input for outbound calls: the same rules as every such call.
     const problem = patch.witnesses ? witnessListProblem(patch.witnesses, isLocalDev(c.env)) : undefined;
     if (problem) throw new Failure({ reason: "invalid_witness", ...problem });

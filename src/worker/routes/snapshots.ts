@@ -22,8 +22,15 @@ export const SNAPSHOT_PAGE_MAX = 100;
 const VERIFY = ["verify"] as const;
 
 /** A snapshot's parts: each download is logged (an append), or refused if it cannot be. */
-const part = (path: string, summary: string, responseType: string): RouteSpec =>
-  route({ method: "get", path, summary, permissions: VERIFY, responseType, errors: ["not_found", ...LOG_APPEND] });
+const part = (path: string, summary: string, responseType: string, pruned = false): RouteSpec =>
+  route({
+    method: "get",
+    path,
+    summary,
+    permissions: VERIFY,
+    responseType,
+    errors: pruned ? ["not_found", "bundle_pruned", ...LOG_APPEND] : ["not_found", ...LOG_APPEND],
+  });
 
 const Snapshot = z.object({
   id: z.string(),
@@ -63,7 +70,12 @@ export const SNAPSHOT_ROUTES = {
     "A snapshot's signed checkpoint, with its witnesses' cosignatures",
     "text/plain",
   ),
-  bundle: part("/v1/tenants/{t}/snapshots/{id}/bundle", "A snapshot's entry bundle (JSON lines)", "application/x-ndjson"),
+  bundle: part(
+    "/v1/tenants/{t}/snapshots/{id}/bundle",
+    "A snapshot's entry bundle (JSON lines); 410 bundle_pruned below the retention floor",
+    "application/x-ndjson",
+    true,
+  ),
 };
 
 const verify = requirePermission(...VERIFY);
@@ -104,6 +116,12 @@ async function download(c: Context<AppEnv>, part: "manifest" | "checkpoint" | "b
   const tenant = c.var.access.tenantId;
   const id = snapshotId(c);
   const object = await (await tenantData(c)).bucket.get(sealKeys(tenant, id)[part]);
+  if (!object && part === "bundle") {
+    // A bundle below the retention floor was deleted on purpose (durable/retention.ts): 410, not 404.
+    const seal = (await tenantLog(c).seals(tenant, id, 1))[0];
+    const { floor, entry } = await tenantLog(c).retention(tenant);
+    if (seal && seal.to <= floor) throw new Failure({ reason: "bundle_pruned", id: c.req.param("id")!, floor, prunedBy: entry });
+  }
   if (!object) throw new Failure({ reason: "not_found", what: "Snapshot" });
   await recordAccess(c, "sealtrail.snapshot.downloaded", { id: c.req.param("id")!, type: "snapshot" }, { part });
   return object;

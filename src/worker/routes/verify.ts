@@ -33,17 +33,33 @@ const Failures = z.array(
     found: z.unknown().optional(),
   }),
 );
+/** Retention: bodies deleted below `to`, as the log's newest sealtrail.retention.pruned entry (`under`) says. */
+export const PrunedRangeSchema = z
+  .object({
+    from: z.number().int(),
+    to: z.number().int(),
+    under: z.number().int(),
+    checkpoint: z.object({ size: z.number().int(), root: z.string() }),
+  })
+  .describe("entries [from, to) pruned by retention under entry `under` and checkpoint (size, root): reported, not failed");
 const Report = z.object({
   job_id: z.string(),
   tenant: z.string(),
   mode: Mode,
   ok: z.boolean(),
   range: Range,
-  checked: z.object({ entries: z.number().int(), seals: z.number().int(), bundle_entries: z.number().int(), sampled: z.number().int() }),
+  checked: z.object({
+    entries: z.number().int(),
+    seals: z.number().int(),
+    bundle_entries: z.number().int(),
+    sampled: z.number().int(),
+    pruned: z.number().int().optional().describe("entries below the retention floor whose bodies were deleted (their leaves checked)"),
+  }),
   started_at: z.string(),
   finished_at: z.string(),
   duration_ms: z.number().int(),
   failures: Failures,
+  pruned: PrunedRangeSchema.nullable().optional(),
 });
 const Job = z.object({
   job_id: z.string(),
