@@ -470,7 +470,7 @@ export class LogStore {
     this.#sql.exec(
       `INSERT INTO settings (id, seal_interval_ms, retention_years, retention_days, legal_hold, max_clock_skew_ms, witnesses,
          witness_quorum, public_log, audit_interval_ms, full_audit_interval_ms, personal_fields)
-       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
          retention_years = excluded.retention_years, retention_days = excluded.retention_days, legal_hold = excluded.legal_hold,
          max_clock_skew_ms = excluded.max_clock_skew_ms, witnesses = excluded.witnesses,

@@ -51,12 +51,17 @@ export function retryDelayMs(failures: number, baseMs: number, random: () => num
 }
 
 /**
- * Hook (issue #17.1): the tenant's retention floor, the first seq whose body is kept. Entries below
- * it were pruned and are skipped, never sent. 0 until retention pruning lands; the lead wires the
- * floor RETAIN records (its D1 floor table) here.
+ * The tenant's retention floor (issue #17.1; migrations/0009, written by retention.ts before any
+ * deletion): entries below it were pruned and are skipped, never sent. A stream that far behind
+ * resumes at the floor, so entries a legal hold kept below it are not streamed either (they are
+ * still read through the API). 0 for a tenant never swept.
  */
-export async function readRetentionFloor(_db: D1Database, _tenant: string): Promise<number> {
-  return 0;
+export async function readRetentionFloor(db: D1Database, tenant: string): Promise<number> {
+  const row = await db
+    .prepare("SELECT coalesce(max(floor), 0) AS floor FROM retention_floor WHERE tenant_id = ?")
+    .bind(tenant)
+    .first<{ floor: number }>();
+  return Number(row?.floor ?? 0);
 }
 
 /**
@@ -226,12 +231,13 @@ export class StreamDelivery {
     const { store, now } = this.#d;
     const started = now();
     let moved = false;
+    // Read once a pass: a floor raised during it leaves rows missing, which waits for the next pass.
+    const floor = await readRetentionFloor(this.#d.db(), this.#d.tenant);
     for (;;) {
       const row = store.get(id);
       if (!row || row.pausedAt !== null) return { nextAt: null, moved };
       if (row.nextAt > now()) return { nextAt: row.nextAt, moved };
       if (now() - started > STREAM_PASS_BUDGET_MS) return { nextAt: now(), moved };
-      const floor = await readRetentionFloor(this.#d.db(), this.#d.tenant);
       if (row.cursor < floor) {
         // Durable now: the cursor past the pruned range. Pruned entries are never sent.
         store.skipTo(id, floor);

@@ -356,6 +356,31 @@ describe("Splunk HEC and Datadog streams", () => {
     }
   });
 
+  it("entries below the tenant's retention floor are skipped, never sent: a stream from the beginning starts at the floor", async () => {
+    const { owner, tenant, appendKey } = await tenantWithKeys();
+    await appendMany(tenant, appendKey, 30, "floor");
+    // The floor row the retention sweep writes first (migrations/0009), here without the sweep.
+    await (await mirroredDbOf(tenant))
+      .prepare("INSERT INTO retention_floor (tenant_id, floor, set_at) VALUES (?, ?, ?)")
+      .bind(tenant, 12, Date.now())
+      .run();
+    const channel = channelName("floor");
+    const { body } = await createStream(owner, tenant, {
+      destination: { type: "webhook", url: `${receiver()}/r/${channel}` },
+      start: "beginning",
+    });
+    const size = await logSize(owner, tenant);
+    await vi.waitFor(async () => expect((await streamOf(owner, tenant, body.stream.id)).cursor).toBe(size), {
+      timeout: 20_000,
+      interval: 200,
+    });
+    const seqs = (await received(channel))
+      .filter((r) => r.status === 200)
+      .flatMap((r) => (JSON.parse(r.body) as { data: { entries: { seq: number }[] } }).data.entries.map((e) => e.seq));
+    expect(seqs[0]).toBe(12);
+    expect(seqs).toEqual(Array.from({ length: size - 12 }, (_, i) => 12 + i));
+  });
+
   it("Datadog: a JSON array to /api/v2/logs with DD-API-KEY", async () => {
     const { owner, tenant, appendKey } = await tenantWithKeys();
     const channel = channelName("dd");
