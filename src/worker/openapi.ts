@@ -22,6 +22,7 @@ import { SOURCE_ROUTES } from "./routes/sources";
 import { TILE_ROUTES } from "./routes/tiles";
 import { VERIFIER_KEYS_ROUTE } from "./routes/verifier-keys";
 import { VERIFY_ROUTES } from "./routes/verify";
+import { VIEWER_ROUTES_SPEC } from "./routes/viewer";
 import { pageCsp } from "./security-headers";
 
 /** Shared definitions (recursive schemas such as JSON values) moved to components.schemas. */
@@ -61,6 +62,7 @@ const ROUTES: readonly RouteSpec[] = [
   ...Object.values(SOURCE_ROUTES),
   ...Object.values(VERIFY_ROUTES),
   ...Object.values(KEY_ROUTES),
+  ...Object.values(VIEWER_ROUTES_SPEC),
   INVITATION_ROUTE,
   ...Object.values(AUTH_ROUTES),
 ];

@@ -122,6 +122,13 @@ describe("each route's documented errors", () => {
       ["post", "/v1/tenants/{t}/keys", [`${t}/keys`, json({ name: "k", permissions: ["read"] }, { "x-api-key": adminKey })], "forbidden"],
       ["patch", "/v1/tenants/{t}/keys/{id}", [`${t}/keys/nope`, owned("PATCH", { allowed_origins: ["https://a.example"] })], "not_found"],
       ["delete", "/v1/tenants/{t}/keys/{id}", [`${t}/keys/nope`, owned("DELETE")], "not_found"],
+      [
+        "post",
+        "/v1/tenants/{t}/viewer-tokens",
+        [`${t}/viewer-tokens`, json({ view: { x: 1 } }, { "x-api-key": readKey })],
+        "invalid_viewer_token_request",
+      ],
+      ["get", "/v1/tenants/{t}/events", [`${t}/events`, { headers: { authorization: "Bearer stv1.x.y" } }], "viewer_token_invalid"],
       ["get", "/logs/{t}/checkpoint", [`/logs/${tenant}/checkpoint`, {}], "unauthenticated"],
       ["get", "/logs/{t}/tile/{path}", [`/logs/${tenant}/tile/0/000.p/255`, key(readKey)], "not_found"],
       ["get", "/logs/{t}/tile/{path}", [`/logs/${tenant}/tile/0/000`, key(appendKey)], "forbidden"],
