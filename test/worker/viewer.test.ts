@@ -115,6 +115,9 @@ describe("viewer tokens", () => {
       "viewer_token_route",
     ]);
     expect(await refusedWith(`/v1/tenants/${other.tenant}/events`)).toEqual([404, "not_found"]);
+    // Tiles would hand out whole entry bundles, outside any view: refused too.
+    expect(await refusedWith(`/logs/${tenant}/tile/entries/000.p/1`)).toEqual([403, "viewer_token_route"]);
+    expect(await refusedWith(`/logs/${tenant}/checkpoint`)).toEqual([403, "viewer_token_route"]);
   });
 
   it("sees only its view: list (filters intersected, paging), export, entry, proofs; other entries are 403 outside_view", async () => {
