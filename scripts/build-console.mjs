@@ -27,6 +27,23 @@ await build({
   outfile: `${next}/console.js`,
   logLevel: "warning",
 });
+// The embeddable viewer (issue #19.5): the framed page's script, and the web component hosts
+// load with a classic <script> from another origin (so an IIFE, not a module).
+for (const [entry, file] of [
+  ["viewer/viewer.ts", "viewer.js"],
+  ["viewer/element.ts", "sealtrail-viewer.js"],
+]) {
+  await build({
+    entryPoints: [`${root}src/console/${entry}`],
+    bundle: true,
+    format: "iife",
+    target: "es2022",
+    platform: "browser",
+    minify: true,
+    outfile: `${next}/${file}`,
+    logLevel: "warning",
+  });
+}
 
 /** Same files with the same bytes (the folders are flat, as src/console/static is). */
 function sameTree(a, b) {

@@ -19,6 +19,17 @@ export function principalEvent(
   metadata?: JsonObject,
 ): JsonObject {
   const { principal } = c.var.access;
+  if (principal.type === "viewer_token") {
+    // A viewer token's reads are its own: the token id as the actor, its view and minter beside them (issue #19.5).
+    const viewer: JsonObject = { token_id: principal.tokenId, view: principal.view as JsonObject, minted_by: principal.mintedBy };
+    return {
+      action,
+      actor: { id: principal.tokenId, type: "viewer_token" },
+      targets: [target],
+      outcome: "success",
+      metadata: { ...metadata, viewer },
+    };
+  }
   return {
     action,
     actor: principal.type === "user" ? { id: principal.userId, type: "user" } : { id: principal.keyId, type: principal.type },

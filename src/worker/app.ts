@@ -23,6 +23,7 @@ import { streams } from "./routes/streams";
 import { tiles } from "./routes/tiles";
 import { verification } from "./routes/verify";
 import { verifierKeys } from "./routes/verifier-keys";
+import { viewerPage, viewerTokens } from "./routes/viewer";
 import { setSecurityHeaders } from "./security-headers";
 import { tenantAccess } from "./tenant-access";
 
@@ -63,6 +64,9 @@ app.route("/v1/tenants/:t", exporter);
 app.route("/v1/tenants/:t", rebuild);
 app.route("/v1/tenants/:t", subjects);
 app.route("/v1/tenants/:t", retention);
+app.route("/v1/tenants/:t", viewerTokens);
+// The embeddable viewer's page (issue #19.5): framed by the tenant's allowed origins only.
+app.route("/embed", viewerPage);
 // c2sp.org/tlog-tiles monitoring prefix: its own access rules (public logs), so not under tenantAccess.
 app.route("/logs/:t", tiles);
 

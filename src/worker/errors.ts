@@ -18,7 +18,8 @@ export type InvalidInput =
   | "invalid_invitation_request"
   | "invalid_hold"
   | "invalid_source_request"
-  | "invalid_stream_request";
+  | "invalid_stream_request"
+  | "invalid_viewer_token_request";
 
 /** Refusals a schema names itself, whatever it validates (zod issue `params.reason`; unknown fields). */
 export type SchemaRefusal = "unknown_field" | "reserved_action" | "event_too_deep" | "event_too_large";
@@ -91,6 +92,11 @@ export type AppError =
   // Retention (durable/retention.ts): the body of an entry below the floor was deleted; its leaf hash and proofs remain.
   | { reason: "entry_pruned"; seq: number; floor: number; prunedBy: number | null }
   | { reason: "bundle_pruned"; id: string; floor: number; prunedBy: number | null }
+  // Viewer tokens (viewer-token.ts, routes/viewer.ts; issue #19.5).
+  | { reason: "viewer_token_invalid"; why: "malformed" | "signature" | "expired" }
+  | { reason: "viewer_token_route" }
+  | { reason: "view_widened" }
+  | { reason: "outside_view" }
   | { reason: "internal" };
 
 export type ErrorReason = AppError["reason"];
@@ -182,6 +188,7 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   invalid_hold: { status: 400, code: "invalid_hold", message: refused },
   invalid_source_request: { status: 400, code: "invalid_source_request", message: refused },
   invalid_stream_request: { status: 400, code: "invalid_stream_request", message: refused },
+  invalid_viewer_token_request: { status: 400, code: "invalid_viewer_token_request", message: refused },
   unknown_field: { status: 400, code: "unknown_field", message: refused },
   reserved_action: { status: 400, code: "reserved_action", message: refused },
   event_too_deep: { status: 400, code: "too_deep", message: refused },
@@ -359,6 +366,26 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
       "hashes are in the hash tiles.",
     headers: (e) => ({ "Sealtrail-Retention-Floor": String(e.floor) }),
   },
+  viewer_token_invalid: {
+    status: 401,
+    code: "viewer_token_invalid",
+    message: (e) =>
+      e.why === "expired"
+        ? "This viewer token has expired: ask the page that embeds the viewer for a new one."
+        : "This viewer token is not valid.",
+  },
+  viewer_token_route: {
+    status: 403,
+    code: "viewer_token_route",
+    message: () => "A viewer token reads entries, their proofs, exports and checkpoints of its view; nothing else.",
+  },
+  view_widened: {
+    status: 403,
+    code: "view_widened",
+    message: () => "A viewer token's view must lie within the view of the credential that mints it.",
+  },
+  // KEYS (#19.1) adds the same variant for scoped keys: at merge, keep one.
+  outside_view: { status: 403, code: "outside_view", message: () => "That entry is outside this credential's view." },
   internal: { status: 500, code: "internal", message: () => "Internal error." },
 };
 

@@ -25,6 +25,7 @@ import { STREAM_ROUTES } from "./routes/streams";
 import { TILE_ROUTES } from "./routes/tiles";
 import { VERIFIER_KEYS_ROUTE } from "./routes/verifier-keys";
 import { VERIFY_ROUTES } from "./routes/verify";
+import { VIEWER_ROUTES_SPEC } from "./routes/viewer";
 import { pageCsp } from "./security-headers";
 
 /** Shared definitions (recursive schemas such as JSON values) moved to components.schemas. */
@@ -67,6 +68,7 @@ const ROUTES: readonly RouteSpec[] = [
   ...Object.values(VERIFY_ROUTES),
   ...Object.values(KEY_ROUTES),
   ...Object.values(STREAM_ROUTES),
+  ...Object.values(VIEWER_ROUTES_SPEC),
   INVITATION_ROUTE,
   ...Object.values(AUTH_ROUTES),
 ];

@@ -14,8 +14,8 @@ export function provenance(c: Context<AppEnv>): JsonObject {
   const { principal } = c.var.access;
   const fields: Record<string, string | undefined> = {
     principal_type: principal.type,
-    principal_id: principal.type === "user" ? principal.userId : principal.keyId,
-    key_id: principal.type === "user" ? undefined : principal.keyId,
+    principal_id: principal.type === "user" ? principal.userId : principal.type === "viewer_token" ? principal.tokenId : principal.keyId,
+    key_id: principal.type === "user" || principal.type === "viewer_token" ? undefined : principal.keyId,
     ip: clip(c.req.header("cf-connecting-ip"), 64),
     user_agent: clip(c.req.header("user-agent"), 512),
     origin: clip(c.req.header("origin"), 256),

@@ -50,6 +50,9 @@ const TENANT_ACCESS: readonly ErrorReason[] = [
   "origin_not_allowed",
   "not_found",
   "forbidden",
+  // A viewer token (viewer-access.ts): invalid or expired, or used on a route it does not open.
+  "viewer_token_invalid",
+  "viewer_token_route",
 ];
 
 /** request.ts `readJsonBody` and strict-json.ts. */

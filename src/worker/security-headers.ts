@@ -16,9 +16,16 @@ export const pageCsp = (inlineStyles: readonly string[]): string =>
   `default-src 'none'; style-src ${inlineStyles.map((s) => `'sha256-${toBase64(sha256Text(s))}'`).join(" ")}; ` +
   "img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/**
+ * X-Frame-Options: DENY everywhere, except on a page whose own CSP lets named origins frame it
+ * (the embeddable viewer, routes/viewer.ts): there `frame-ancestors` decides, and DENY would
+ * contradict it in browsers that read only X-Frame-Options.
+ */
 export function setSecurityHeaders(headers: Headers): void {
   if (!headers.has("content-security-policy")) headers.set("content-security-policy", DEFAULT_CSP);
   headers.set("x-content-type-options", "nosniff");
   headers.set("referrer-policy", "no-referrer");
-  headers.set("x-frame-options", "DENY");
+  const ancestors = /(?:^|;)\s*frame-ancestors\s+([^;]*)/.exec(headers.get("content-security-policy") ?? "")?.[1]?.trim();
+  if (ancestors === undefined || ancestors === "'none'") headers.set("x-frame-options", "DENY");
+  else headers.delete("x-frame-options");
 }

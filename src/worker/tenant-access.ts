@@ -19,6 +19,7 @@ import { trustedOrigins } from "./auth-options";
 import { Failure } from "./errors";
 import { KEY_CACHE_TTL_MS, VerifiedKeyCache, type VerifiedKey } from "./key-cache";
 import { LOG_STATEMENT, PERMISSIONS, permissionsOfRoles, type Permission } from "./permissions";
+import { viewerTokenAccess } from "./viewer-access";
 
 const SAFE_METHODS = new Set(["GET", "HEAD"]);
 
@@ -131,7 +132,10 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
   const key = apiKeyOf(c.req.raw.headers);
   let access: TenantAccess;
 
-  if (key !== undefined) {
+  const viewer = await viewerTokenAccess(c, tenantId);
+  if (viewer) {
+    access = viewer;
+  } else if (key !== undefined) {
     const publishable = key.startsWith(PUBLISHABLE_KEY_PREFIX);
     if (publishable) {
       // A publishable key works only from the browser origins it was issued for, and only appends.

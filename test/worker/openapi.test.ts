@@ -148,6 +148,13 @@ describe("each route's documented errors", () => {
       ["delete", "/v1/tenants/{t}/streams/{id}", [`${t}/streams/nope`, owned("DELETE")], "not_found"],
       ["post", "/v1/tenants/{t}/streams/{id}/resume", [`${t}/streams/nope/resume`, owned("POST")], "not_found"],
       ["post", "/v1/tenants/{t}/streams/{id}/pause", [`${t}/streams/nope/pause`, owned("POST")], "not_found"],
+      [
+        "post",
+        "/v1/tenants/{t}/viewer-tokens",
+        [`${t}/viewer-tokens`, json({ view: { x: 1 } }, { "x-api-key": readKey })],
+        "invalid_viewer_token_request",
+      ],
+      ["get", "/v1/tenants/{t}/events", [`${t}/events`, { headers: { authorization: "Bearer stv1.x.y" } }], "viewer_token_invalid"],
       ["get", "/logs/{t}/checkpoint", [`/logs/${tenant}/checkpoint`, {}], "unauthenticated"],
       ["get", "/logs/{t}/tile/{path}", [`/logs/${tenant}/tile/0/000.p/255`, key(readKey)], "not_found"],
       ["get", "/logs/{t}/tile/{path}", [`/logs/${tenant}/tile/0/000`, key(appendKey)], "forbidden"],

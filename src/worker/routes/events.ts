@@ -21,6 +21,7 @@ import { requirePermission } from "../tenant-access";
 import { awaitMirror, tenantLog } from "../tenant-log";
 import { tenantData } from "../placement";
 import { personalViews, type PersonalField } from "../personal-view";
+import { accessViewConditions, refuseOutsideView } from "../viewer-access";
 
 export const PAGE_SIZE_DEFAULT = 50;
 export const PAGE_SIZE_MAX = 100;
@@ -138,7 +139,7 @@ export const EVENT_ROUTES = {
     summary: "One entry, with its stored bytes, checked against the log's tree (410 entry_pruned below the retention floor)",
     permissions: ["read"],
     response: Entry,
-    errors: ["not_found", "entry_pruned", ...READ_CHECKED],
+    errors: ["not_found", "entry_pruned", "outside_view", ...READ_CHECKED],
   }),
   proof: route({
     method: "get",
@@ -146,7 +147,7 @@ export const EVENT_ROUTES = {
     summary: "c2sp.org/tlog-proof@v1 for one entry",
     permissions: ["read", "verify"],
     responseType: "text/plain",
-    errors: ["not_found", "entry_not_found", "not_reconciled", ...LOG_APPEND],
+    errors: ["not_found", "entry_not_found", "not_reconciled", "outside_view", ...LOG_APPEND],
   }),
 };
 
@@ -204,7 +205,8 @@ export const events = new Hono<AppEnv>()
     // D1 follows the log's commits: let it catch up with what was acknowledged before this read.
     await awaitMirror(c);
     const db = drizzle((await tenantData(c)).db);
-    const where = filterConditions(db, c.var.access.tenantId, filter);
+    // view (VIEWER stand-in): the filters ANDed with the credential's view, in SQL.
+    const where = [...filterConditions(db, c.var.access.tenantId, filter), ...accessViewConditions(c, db)];
     const at = cursor ? Cursor.decode(cursor) : undefined;
     const backwards = at?.dir === "before";
     if (at) where.push(backwards ? lt(auditEvents.seq, at.seq) : gt(auditEvents.seq, at.seq));
@@ -266,6 +268,8 @@ export const events = new Hono<AppEnv>()
     }
     // Served only if these bytes are the log's entry `seq` (issue #13).
     await checkServedRows(c, [found]);
+    // view (VIEWER stand-in): an entry outside the credential's view is refused.
+    await refuseOutsideView(c, seq, found.entry);
     const [personal] = await personalViews(c, [found]);
     await recordAccess(c, "sealtrail.event.read", { id: String(seq), type: "entry" });
     return c.json(entryView(found, personal));
@@ -274,6 +278,8 @@ export const events = new Hono<AppEnv>()
   .get("/:seq{[0-9]+}/proof", requirePermission(...proof.permissions), async (c) => {
     const parsed = Seq.safeParse(c.req.param("seq"));
     if (!parsed.success) throw new Failure({ reason: "not_found", what: "Entry" });
+    // view (VIEWER stand-in): no proof of an entry outside the credential's view.
+    await refuseOutsideView(c, parsed.data);
     const r = await tenantLog(c).entryProof(c.var.access.tenantId, parsed.data);
     if (!r.ok) throw new Failure(r.error);
     await recordAccess(c, "sealtrail.proof.downloaded", { id: String(parsed.data), type: "entry" }, { format: "tlog-proof" });

@@ -12,6 +12,7 @@ import { Failure } from "../errors";
 import { LOG_APPEND, LOG_CALL, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { tenantLog } from "../tenant-log";
+import { refuseOutsideView } from "../viewer-access";
 
 const Count = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Hashes = z.array(z.string().describe("base64 SHA-256"));
@@ -35,7 +36,7 @@ export const PROOF_ROUTES = {
     permissions: ["read", "verify"],
     query: z.strictObject({ index: Count, size: Count }),
     response: z.object({ index: z.number().int(), size: z.number().int(), hashes: Hashes }),
-    errors: ["index_out_of_range", "size_out_of_range", ...SIGNED, ...LOG_APPEND],
+    errors: ["index_out_of_range", "size_out_of_range", "outside_view", ...SIGNED, ...LOG_APPEND],
   }),
   consistency: route({
     method: "get",
@@ -60,6 +61,8 @@ export const proofs = new Hono<AppEnv>()
   })
   .get("/proof/inclusion", requirePermission(...inclusion.permissions), async (c) => {
     const q = queryOf(c, inclusion);
+    // view (VIEWER stand-in): no proof of an entry outside the credential's view.
+    await refuseOutsideView(c, q.index);
     const r = await tenantLog(c).inclusionProof(c.var.access.tenantId, q.index, q.size);
     if (!r.ok) throw new Failure(r.error);
     await recordAccess(c, "sealtrail.proof.downloaded", { id: String(q.index), type: "entry" }, { format: "inclusion", size: q.size });

@@ -43,8 +43,7 @@ export const RETENTION_ROUTE = route({
 
 export const retention = new Hono<AppEnv>().post("/retention/sweep", requirePermission(...RETENTION_ROUTE.permissions), async (c) => {
   const tenant = c.var.access.tenantId;
-  const { principal } = c.var.access;
-  const by = principal.type === "user" ? principal.userId : principal.keyId;
+  const by = String(provenance(c).principal_id);
   const event = principalEvent(c, PRUNED_ACTION, { id: tenant, type: "tenant" }, { by });
   return c.json((await tenantLog(c).sweepRetention(tenant, event, provenance(c))) satisfies z.infer<typeof Sweep>);
 });
