@@ -8,6 +8,7 @@ import type { EntryTooLarge } from "./entry-size";
 import type { SettingsError } from "./settings";
 import type { HoldError } from "./holds";
 import type { SourceError, SourceSummary } from "./sources";
+import type { SchemaError } from "./event-schemas";
 
 export type { TenantSettings } from "./log-store";
 
@@ -42,7 +43,8 @@ export type LogError =
   | EntryTooLarge
   | SettingsError
   | HoldError
-  | SourceError;
+  | SourceError
+  | SchemaError;
 
 /**
  * How durable an append is when it is answered (docs/design.md invariant 3): "committed" (the

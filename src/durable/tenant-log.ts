@@ -49,6 +49,7 @@ import { SourceTracker, type LagSample, type SourceView } from "./sources";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import type { TileRef } from "../core/tiles";
+import { EventSchemaStore, putEventSchema, type EventSchemaSummary, type EventSchemaView, type SchemaChangeResult } from "./event-schemas";
 
 export interface LogOptions {
   /** Bindings to use instead of env's (fault tests wrap the real ones: test/durable/faults.ts). */
@@ -91,6 +92,8 @@ export interface Log {
   holds: HoldStore;
   /** Per-source gaps and silence, lag samples; an AlertSource (source_gap, source_silent). */
   sources: SourceTracker;
+  /** Event schemas per action (event-schemas.ts): checked in the commit, before sequencing. */
+  schemas: EventSchemaStore;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -154,8 +157,10 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   });
   const tiles = new Tiles({ bucket, store, now, size });
   const holds = new HoldStore(storage.sql, now);
+  const schemas = new EventSchemaStore(storage.sql, now);
   return {
     store,
+    schemas,
     tiles,
     holds,
     sources,
@@ -218,7 +223,12 @@ export class TenantLog extends DurableObject<Env> {
     // Every entry must fit an entry bundle's uint16 length (c2sp.org/tlog-tiles; entry-size.ts).
     const tooLarge = oversizedEntry(tenant, items, provenance);
     if (tooLarge) return { ok: false, error: tooLarge };
-    return this.#log.commit.enqueue(tenant, { req: { items, provenance }, ...(durability ? { durability } : {}) });
+    return this.#log.commit.enqueue(tenant, {
+      req: { items, provenance },
+      // The tenant's event schemas as this commit's transaction sees them (event-schemas.ts).
+      prepare: () => this.#log.schemas.check(items),
+      ...(durability ? { durability } : {}),
+    });
   }
 
   /**
@@ -232,7 +242,7 @@ export class TenantLog extends DurableObject<Env> {
     const refused = requests.map((r) => oversizedEntry(tenant, r.items, r.provenance));
     const answers = await this.#log.commit.enqueueAll(
       tenant,
-      requests.filter((_, i) => !refused[i]).map((req) => ({ req })),
+      requests.filter((_, i) => !refused[i]).map((req) => ({ req, prepare: () => this.#log.schemas.check(req.items) })),
     );
     let next = 0;
     return requests.map((_, i): AppendResult => {
@@ -273,6 +283,30 @@ export class TenantLog extends DurableObject<Env> {
   ): Promise<HoldChangeResult> {
     this.#claim(tenant);
     return createHold(this.#log, tenant, input, event, provenance);
+  }
+
+  /** The latest schema of every action that has one (event-schemas.ts). */
+  async eventSchemas(tenant: string): Promise<EventSchemaSummary[]> {
+    this.#assertTenant(tenant);
+    return this.#log.schemas.list();
+  }
+
+  /** One version of an action's schema, the latest without `version`. */
+  async eventSchema(tenant: string, action: string, version?: number): Promise<EventSchemaView | undefined> {
+    this.#assertTenant(tenant);
+    return this.#log.schemas.get(action, version);
+  }
+
+  /** Declares a new version of an action's schema and appends `sealtrail.schema.changed` in one transaction. */
+  async putEventSchema(
+    tenant: string,
+    action: string,
+    schema: unknown,
+    event: JsonObject,
+    provenance: JsonObject,
+  ): Promise<SchemaChangeResult> {
+    this.#claim(tenant);
+    return putEventSchema(this.#log, tenant, action, schema, event, provenance);
   }
 
   /** Releases a legal hold and appends `sealtrail.hold.released` in one transaction (hold-changes.ts). */

@@ -17,7 +17,8 @@ export type InvalidInput =
   | "invalid_rebuild_request"
   | "invalid_invitation_request"
   | "invalid_hold"
-  | "invalid_source_request";
+  | "invalid_source_request"
+  | "invalid_event_schema";
 
 /** Refusals a schema names itself, whatever it validates (zod issue `params.reason`; unknown fields). */
 export type SchemaRefusal = "unknown_field" | "reserved_action" | "event_too_deep" | "event_too_large";
@@ -67,6 +68,10 @@ export type AppError =
   | { reason: "invalid_witness"; index: number; detail: string }
   | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number }
   | { reason: "too_many_sources"; limit: number }
+  // Event schemas (routes/schemas.ts, durable/event-schemas.ts) and search (search.ts).
+  | { reason: "schema_violation"; action: string; version: number; index: number; path: string; message: string }
+  | { reason: "too_many_event_schemas"; limit: number }
+  | { reason: "invalid_search"; why: string }
   // Invitations (invitations.ts, membership-log.ts).
   | { reason: "invitation_secret_invalid" }
   | { reason: "invitation_not_for_you" }
@@ -172,6 +177,7 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   invalid_invitation_request: { status: 400, code: "invalid_invitation_request", message: refused },
   invalid_hold: { status: 400, code: "invalid_hold", message: refused },
   invalid_source_request: { status: 400, code: "invalid_source_request", message: refused },
+  invalid_event_schema: { status: 400, code: "invalid_event_schema", message: refused },
   unknown_field: { status: 400, code: "unknown_field", message: refused },
   reserved_action: { status: 400, code: "reserved_action", message: refused },
   event_too_deep: { status: 400, code: "too_deep", message: refused },
@@ -242,6 +248,19 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     code: "too_many_sources",
     message: (e) => `The tenant tracks ${e.limit} sources, the most it may; nothing was changed.`,
   },
+  schema_violation: {
+    status: 400,
+    code: "schema_violation",
+    message: (e) =>
+      `Event ${e.index}: ${e.path} does not match the schema of "${clip(e.action)}" (version ${e.version}): ${clip(e.message)} ` +
+      "Nothing was stored.",
+  },
+  too_many_event_schemas: {
+    status: 409,
+    code: "too_many_event_schemas",
+    message: (e) => `A tenant declares schemas for at most ${e.limit} actions; nothing was changed.`,
+  },
+  invalid_search: { status: 400, code: "invalid_search", message: (e) => `q: ${e.why}` },
   invitation_secret_invalid: {
     status: 403,
     code: "invitation_secret_invalid",

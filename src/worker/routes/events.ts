@@ -97,6 +97,7 @@ export const EVENT_ROUTES = {
       "too_many_events",
       "invalid_idempotency_key",
       "idempotency_conflict",
+      "schema_violation",
       "not_mirrored",
       ...LOG_APPEND,
     ],
@@ -108,7 +109,7 @@ export const EVENT_ROUTES = {
     permissions: ["read"],
     query: ListQuery,
     response: z.object({ events: z.array(Entry), next_cursor: z.string().nullable(), prev_cursor: z.string().nullable() }),
-    errors: ["invalid_cursor", ...READ_CHECKED],
+    errors: ["invalid_cursor", "invalid_search", ...READ_CHECKED],
   }),
   entry: route({
     method: "get",

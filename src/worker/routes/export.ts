@@ -29,7 +29,7 @@ export const EXPORT_ROUTE = route({
   permissions: ["read"],
   query: EventFilter.extend({ format: z.enum(["jsonl", "csv"]).default("jsonl") }),
   responseType: "application/x-ndjson",
-  errors: ["integrity_error", ...LOG_APPEND],
+  errors: ["integrity_error", "invalid_search", ...LOG_APPEND],
 });
 
 export const CSV_COLUMNS = [
