@@ -106,7 +106,9 @@ row("rss_after_gc", "workerd RSS after that, once every isolate ran a full GC (i
 // Issue #19 (--only schemas,search): the cost of event schemas per event, and full-text search at 10^6 entries.
 row("schema_off", "batched POSTs (100 events each), 8 connections, an action without a schema", "events/s", null, "higher");
 row("schema_on", "the same with a JSON Schema on the action (every event's metadata validated in the commit)", "events/s", null, "higher");
-row("schema_cost", "validation cost per event: 1/schema_on − 1/schema_off (medians of one run)", "µs", null, "lower");
+row("schema_cost", "validation cost per event through the API: 1/schema_on − 1/schema_off (one run's pair)", "µs", null, "lower");
+row("schema_validate", "one event's metadata validated against the schema inside workerd (@cfworker/json-schema)", "µs", null, "lower");
+row("schema_vs_encode", "that, as a share of encoding + leaf-hashing the same entry in the same run", "%", null, "lower");
 row("search_fill", "filling one log to 10^6 entries (mirror + FTS5 index; setup for the search rows)", "entries/s", null, "higher");
 for (const [id, what] of [
   ["search_list", "GET /events (no q), first page of 50, 10^6 entries: the baseline of the search rows"],
@@ -757,7 +759,7 @@ function summarizeProfile(profile) {
 
 // ---- issue #19: event schemas and full-text search ------------------------------------------
 
-/** The schema the bench's sample event (harness.mjs sampleEvent) matches: typical declared constraints. */
+/** The schema the bench's sample event matches (bench/sample-event.ts; harness.mjs's event has the same metadata). */
 const SAMPLE_SCHEMA = {
   type: "object",
   required: ["from", "to", "reason"],
@@ -769,6 +771,13 @@ const SAMPLE_SCHEMA = {
     ticket: { type: "string", pattern: "^[A-Z]+-[0-9]+$" },
   },
 };
+
+/** Wall-clock ms of one core-bench call (bench/workerd/core-worker.ts). */
+async function coreMs(server, path) {
+  const t0 = performance.now();
+  await (await server.core.fetch(`http://core${path}`)).json();
+  return performance.now() - t0;
+}
 
 /** Events/s with and without a schema on the action: two tenants, runs interleaved. */
 async function schemaPhase() {
@@ -788,6 +797,18 @@ async function schemaPhase() {
   const closed = (next) => closedLoop({ base, connections: 8, durationMs: RUN_MS, next });
   await closedLoop({ base, connections: 8, durationMs: 500, warmupMs: 0, next: batch100(off) });
   await closedLoop({ base, connections: 8, durationMs: 500, warmupMs: 0, next: batch100(on) });
+  // Inside workerd, without the API around it: validation beside encoding, call overhead removed.
+  await coreMs(server, "/validate?n=2000");
+  await coreMs(server, "/encode?n=2000");
+  for (let run = 0; run < RUNS; run++) {
+    const n = 50_000;
+    const overhead = await coreMs(server, "/validate?n=0");
+    const validateUs = ((await coreMs(server, `/validate?n=${n}`)) - overhead) * (1000 / n);
+    const encodeUs = ((await coreMs(server, `/encode?n=${n}`)) - overhead) * (1000 / n);
+    record("schema_validate", validateUs, { n, encode_us: encodeUs });
+    record("schema_vs_encode", (100 * validateUs) / encodeUs);
+    log(`validation in workerd: ${validateUs.toFixed(2)} µs/event; encode + leaf hash ${encodeUs.toFixed(2)} µs/entry`);
+  }
   for (let run = 0; run < RUNS; run++) {
     const a = await closed(batch100(off));
     const b = await closed(batch100(on));

@@ -70,7 +70,8 @@ export interface EventSchemaView {
   sha256: string;
   created_at: string;
   created_by: string;
-  schema: Record<string, unknown>;
+  /** The schema as canonical JSON text (RPC results carry no recursive JSON types; the route parses it). */
+  schema: string;
 }
 
 export type EventSchemaSummary = Omit<EventSchemaView, "schema"> & { versions: number };
@@ -312,7 +313,7 @@ const view = (r: Row): EventSchemaView => ({
   sha256: r.sha256,
   created_at: formatTimestamp(r.created_at),
   created_by: r.created_by,
-  schema: JSON.parse(r.schema) as Record<string, unknown>,
+  schema: r.schema,
 });
 
 export class EventSchemaStore {
@@ -407,7 +408,7 @@ export class EventSchemaStore {
       this.#compiled.delete(key);
     } else {
       const stored = this.get(action, version)!;
-      v = new Validator(stored.schema as Schema, "2020-12");
+      v = new Validator(JSON.parse(stored.schema) as Schema, "2020-12");
       if (this.#compiled.size >= COMPILED_MAX) this.#compiled.delete(this.#compiled.keys().next().value!);
     }
     this.#compiled.set(key, v);

@@ -9,9 +9,10 @@
  * settings they are governance state, not log content, so reads are not logged.
  */
 import { Hono } from "hono";
+import type { JSONObject } from "hono/utils/types";
 import { z } from "zod";
 import { principalEvent } from "../access-log";
-import type { SchemaChangeResult } from "../../durable/event-schemas";
+import type { EventSchemaView } from "../../durable/event-schemas";
 import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
 import { ACTION_PATTERN, FIELD_LIMITS, isReservedAction } from "../event-schema";
@@ -77,6 +78,9 @@ function actionParam(raw: string): string {
   return raw;
 }
 
+/** The stored schema (canonical JSON text, as the object returns it) as a JSON object on the wire. */
+const wire = (v: EventSchemaView) => ({ ...v, schema: JSON.parse(v.schema) as JSONObject });
+
 const { put, list, get } = SCHEMA_ROUTES;
 
 export const schemas = new Hono<AppEnv>()
@@ -86,11 +90,9 @@ export const schemas = new Hono<AppEnv>()
     const tenant = c.var.access.tenantId;
     // The object checks the schema, picks the version and fills the entry's target and metadata.
     const event = principalEvent(c, "sealtrail.schema.changed", { id: action, type: "event_schema" });
-    // Typed as the object returns it (the RPC's mapped type of this union does not narrow).
-    const result: SchemaChangeResult = await tenantLog(c).putEventSchema(tenant, action, body.schema, event, provenance(c));
-    if (result.ok === false) throw new Failure(result.error);
-    const { schema, receipt } = result;
-    return c.json({ schema, receipt }, 201);
+    const result = await tenantLog(c).putEventSchema(tenant, action, body.schema, event, provenance(c));
+    if (!result.ok) throw new Failure(result.error);
+    return c.json({ schema: wire(result.schema), receipt: result.receipt }, 201);
   })
   .get("/schemas", requirePermission(...list.permissions), async (c) => {
     return c.json({ schemas: await tenantLog(c).eventSchemas(c.var.access.tenantId) });
@@ -100,5 +102,5 @@ export const schemas = new Hono<AppEnv>()
     const { version } = queryOf(c, get);
     const found = await tenantLog(c).eventSchema(c.var.access.tenantId, action, version);
     if (!found) throw new Failure({ reason: "not_found", what: version === undefined ? "Schema" : "Schema version" });
-    return c.json(found);
+    return c.json(wire(found));
   });
