@@ -4,6 +4,8 @@
  * in the log nor in D1), whole batches refused, hostile schemas refused, changes logged.
  */
 import { describe, expect, it } from "vitest";
+import type { JsonObject } from "../../src/core/entry";
+import type { AppendRequest } from "../../src/durable/sequencer";
 import { api, bearer, createKey, entriesOf, event, logOf, mirroredDbOf, postEvent, tenantWithKeys, type Session } from "./helpers";
 
 const json = { "content-type": "application/json" };
@@ -83,6 +85,25 @@ describe("event schemas", () => {
     expect(msg).toMatch(/^Event 2: \/metadata\/amount /);
     expect(await logSize(tenant)).toBe(size);
     expect(await d1Rows(tenant)).toBe(size);
+  });
+
+  it("a batcher's forward (appendMany): the non-matching request alone is refused, the others commit", async () => {
+    const { owner, tenant } = await tenantWithKeys();
+    expect((await putSchema(owner, tenant, "payment.made", PAYMENT)).status).toBe(201);
+    const size = await logSize(tenant);
+    const provenance = { principal_type: "api_key", principal_id: "k1", key_id: "k1" };
+    const req = (metadata: JsonObject): AppendRequest => ({
+      items: [{ event: event({ action: "payment.made", metadata }) as JsonObject }],
+      provenance,
+    });
+    const answers = await logOf(tenant).appendMany(tenant, [
+      req({ amount: 1, currency: "EUR" }),
+      req({ amount: 2, currency: "euro" }),
+      req({ amount: 3, currency: "USD" }),
+    ]);
+    expect(answers.map((a) => (a.ok ? "ok" : a.error.reason))).toEqual(["ok", "schema_violation", "ok"]);
+    expect(answers[1]).toMatchObject({ error: { path: "/metadata/currency", version: 1, index: 0 } });
+    expect(await logSize(tenant)).toBe(size + 2);
   });
 
   it("declarations are versions: the latest applies, earlier ones stay readable, and each change is logged", async () => {
