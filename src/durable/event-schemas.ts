@@ -25,10 +25,6 @@ import { Validator, type Schema } from "@cfworker/json-schema";
 import { formatTimestamp, type JsonObject } from "../core/entry";
 import { canonicalize, type JsonValue } from "../core/jcs";
 import { sha256Base64 } from "../core/manifest";
-import { oversizedEntry } from "./entry-size";
-import type { GroupCommit } from "./group-commit";
-import { actorOf } from "./hold-changes";
-import type { AppendItem, LogError, Receipt } from "./log-types";
 
 const TABLE = `
 CREATE TABLE IF NOT EXISTS event_schemas (
@@ -364,12 +360,12 @@ export class EventSchemaStore {
    * Stores `schema` as the action's next version (call it inside the transaction that appends its
    * `sealtrail.schema.changed` entry). Checks it again; a refused schema stores nothing.
    */
-  put(
+  put<E = never>(
     action: string,
     schema: unknown,
     by: string,
-    fits: (v: EventSchemaView) => LogError | undefined = () => undefined,
-  ): { ok: true; value: EventSchemaView } | { ok: false; error: SchemaError | LogError } {
+    fits: (v: EventSchemaView) => E | undefined = () => undefined,
+  ): { ok: true; value: EventSchemaView } | { ok: false; error: SchemaError | E } {
     const checked = checkEventSchema(schema);
     if (!checked.ok) return { ok: false, error: { reason: "invalid_event_schema", path: checked.path, message: checked.message } };
     const latest = this.#latestVersion(action);
@@ -420,7 +416,7 @@ export class EventSchemaStore {
    * sees them: the first event that does not match refuses the whole request. Never throws (a
    * validator that fails on an event refuses that event).
    */
-  check(items: readonly AppendItem[]): SchemaError | undefined {
+  check(items: readonly { event: { action?: JsonValue; metadata?: JsonValue } }[]): SchemaError | undefined {
     const versions = new Map<string, number | undefined>();
     for (const [index, item] of items.entries()) {
       const action = item.event.action;
@@ -443,49 +439,4 @@ export class EventSchemaStore {
     }
     return undefined;
   }
-}
-
-export type SchemaChangeResult = { ok: true; schema: EventSchemaView; receipt: Receipt } | { ok: false; error: LogError };
-
-/**
- * Declares a new version of `action`'s schema and appends `sealtrail.schema.changed` (metadata
- * `{action, version, sha256}`; target the action, type `event_schema`) in the same transaction.
- */
-export async function putEventSchema(
-  deps: { commit: GroupCommit; schemas: EventSchemaStore },
-  tenant: string,
-  action: string,
-  schema: unknown,
-  event: JsonObject,
-  provenance: JsonObject,
-): Promise<SchemaChangeResult> {
-  const req = { items: [{ event }] as AppendItem[], provenance };
-  let stored: EventSchemaView | undefined;
-  const result = await deps.commit.enqueue(tenant, {
-    req,
-    prepare: () => {
-      let items: AppendItem[] = [];
-      const put = deps.schemas.put(action, schema, actorOf(event), (v) => {
-        items = [
-          {
-            event: {
-              ...event,
-              targets: [{ id: action, type: "event_schema" }],
-              metadata: { action, version: v.version, sha256: v.sha256 },
-            },
-          },
-        ];
-        // The entry that records the change must fit an entry bundle (entry-size.ts).
-        return oversizedEntry(tenant, items, provenance);
-      });
-      if (!put.ok) return put.error;
-      req.items = items;
-      stored = put.value;
-      return undefined;
-    },
-  });
-  // Durable now (or not at all): the schema row and its entry were committed together; a crash
-  // before the commit loses both, and the caller got no answer.
-  if (!result.ok) return result;
-  return { ok: true, schema: stored!, receipt: result.receipts[0]! };
 }

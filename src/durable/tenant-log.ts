@@ -49,7 +49,8 @@ import { SourceTracker, type LagSample, type SourceView } from "./sources";
 import { oversizedEntry } from "./entry-size";
 import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import type { TileRef } from "../core/tiles";
-import { EventSchemaStore, putEventSchema, type EventSchemaSummary, type EventSchemaView, type SchemaChangeResult } from "./event-schemas";
+import { EventSchemaStore, type EventSchemaSummary, type EventSchemaView } from "./event-schemas";
+import { putEventSchema, type SchemaChangeResult } from "./event-schema-changes";
 
 export interface LogOptions {
   /** Bindings to use instead of env's (fault tests wrap the real ones: test/durable/faults.ts). */
