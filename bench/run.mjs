@@ -111,6 +111,24 @@ row("heap_1e5", "JS heap of the Worker + TenantLog isolate after GC, one log at 
 row("heap_1e6", "JS heap of the Worker + TenantLog isolate after GC, one log at 10^6 entries", "MiB", 32, "lower");
 row("rss_after_load", "workerd RSS after the load rows ran (idle, all workerd processes)", "MiB", null, "lower");
 row("rss_after_gc", "workerd RSS after that, once every isolate ran a full GC (inspector)", "MiB", null, "lower");
+// Issue #19 (--only schemas,search): the cost of event schemas per event, and full-text search at 10^6 entries.
+row("schema_off", "batched POSTs (100 events each), 8 connections, an action without a schema", "events/s", null, "higher");
+row("schema_on", "the same with a JSON Schema on the action (every event's metadata validated in the commit)", "events/s", null, "higher");
+row("schema_cost", "validation cost per event through the API: 1/schema_on − 1/schema_off (one run's pair)", "µs", null, "lower");
+row("schema_validate", "one event's metadata validated against the schema inside workerd (@cfworker/json-schema)", "µs", null, "lower");
+row("schema_vs_encode", "that, as a share of encoding + leaf-hashing the same entry in the same run", "%", null, "lower");
+row("search_fill", "filling one log to 10^6 entries (mirror + FTS5 index; setup for the search rows)", "entries/s", null, "higher");
+for (const [id, what] of [
+  ["search_list", "GET /events (no q), first page of 50, 10^6 entries: the baseline of the search rows"],
+  ["search_rare", "q= a word in 1 entry of 10^6"],
+  ["search_1pct", "q= a name in 1% of 10^6 entries, first page"],
+  ["search_all", "q= a word in every one of 10^6 entries, first page (worst case)"],
+  ["search_filtered", "q= the 1% name + action= + a from_seq 90% in (filters combined)"],
+  ["search_deep", "q= the 1% name, the page after 5,000 matches (cursor)"],
+]) {
+  row(`${id}_p50`, `${what}: p50`, "ms", null, "lower");
+  row(`${id}_p99`, `${what}: p99`, "ms", null, "lower");
+}
 
 // Issue #18.1 (log streams): `--only streams` and `--only stream_1e5` (streamPhase).
 row(
@@ -977,6 +995,135 @@ function summarizeProfile(profile) {
     .join("\n");
 }
 
+// ---- issue #19: event schemas and full-text search ------------------------------------------
+
+/** The schema the bench's sample event matches (bench/sample-event.ts; harness.mjs's event has the same metadata). */
+const SAMPLE_SCHEMA = {
+  type: "object",
+  required: ["from", "to", "reason"],
+  additionalProperties: false,
+  properties: {
+    from: { enum: ["viewer", "commenter", "editor", "owner"] },
+    to: { enum: ["viewer", "commenter", "editor", "owner"] },
+    reason: { type: "string", minLength: 1, maxLength: 500 },
+    ticket: { type: "string", pattern: "^[A-Z]+-[0-9]+$" },
+  },
+};
+
+/** Wall-clock ms of one core-bench call (bench/workerd/core-worker.ts). */
+async function coreMs(server, path) {
+  const t0 = performance.now();
+  await (await server.core.fetch(`http://core${path}`)).json();
+  return performance.now() - t0;
+}
+
+/** Events/s with and without a schema on the action: two tenants, runs interleaved. */
+async function schemaPhase() {
+  const server = await startServer();
+  const { base } = server;
+  const [off, on] = await setupTenants(base, 2, server.origin);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+  const put = await request(
+    agent,
+    base,
+    "PUT",
+    `/v1/tenants/${on.tenant}/schemas/document.permission.changed`,
+    { authorization: `Bearer ${on.token}`, "content-type": "application/json", origin: server.origin },
+    JSON.stringify({ schema: SAMPLE_SCHEMA }),
+  );
+  if (put.status !== 201) throw new Error(`schema: ${put.status} ${put.body}`);
+  const closed = (next) => closedLoop({ base, connections: 8, durationMs: RUN_MS, next });
+  await closedLoop({ base, connections: 8, durationMs: 500, warmupMs: 0, next: batch100(off) });
+  await closedLoop({ base, connections: 8, durationMs: 500, warmupMs: 0, next: batch100(on) });
+  // Inside workerd, without the API around it: validation beside encoding, call overhead removed.
+  await coreMs(server, "/validate?n=2000");
+  await coreMs(server, "/encode?n=2000");
+  for (let run = 0; run < RUNS; run++) {
+    const n = 50_000;
+    const overhead = await coreMs(server, "/validate?n=0");
+    const validateUs = ((await coreMs(server, `/validate?n=${n}`)) - overhead) * (1000 / n);
+    const encodeUs = ((await coreMs(server, `/encode?n=${n}`)) - overhead) * (1000 / n);
+    record("schema_validate", validateUs, { n, encode_us: encodeUs });
+    record("schema_vs_encode", (100 * validateUs) / encodeUs);
+    log(`validation in workerd: ${validateUs.toFixed(2)} µs/event; encode + leaf hash ${encodeUs.toFixed(2)} µs/entry`);
+  }
+  for (let run = 0; run < RUNS; run++) {
+    const a = await closed(batch100(off));
+    const b = await closed(batch100(on));
+    record("schema_off", a.events_per_s, a);
+    record("schema_on", b.events_per_s, b);
+    const costUs = 1e6 / b.events_per_s - 1e6 / a.events_per_s;
+    record("schema_cost", costUs);
+    log(
+      `schemas: off ${a.events_per_s.toFixed(0)} events/s ${JSON.stringify(a.statuses)}, on ${b.events_per_s.toFixed(0)} events/s ${JSON.stringify(b.statuses)}; ${costUs.toFixed(1)} µs/event`,
+    );
+  }
+  agent.destroy();
+  await server.stop();
+}
+
+/**
+ * One log filled to 10^6 entries once (bench/worker.ts /__bench/fill?shape=search: a name out of
+ * 100 per entry, a word unique to each, sealed every 10^5 as in production), then each query
+ * kind asked QUERIES times in turn through GET /events with a read key (auth, the mirror wait,
+ * the tree check of served rows and the access entry included, as a client sees it).
+ */
+async function searchPhase() {
+  const QUERIES = 40;
+  const N = 1_000_000;
+  const server = await startServer();
+  const { base } = server;
+  const [t] = await setupTenants(base, 1, server.origin);
+  const chunk = 10_000;
+  const t0 = performance.now();
+  const start = await treeSize(base, t);
+  for (let from = 0; from < N; from += chunk) {
+    const seal = (from + chunk) % 100_000 === 0 ? 1 : 0;
+    const r = await fetch(`${base}/__bench/fill?tenant=${t.tenant}&n=${chunk}&from=${from}&seal=${seal}&shape=search`, {
+      method: "POST",
+      signal: AbortSignal.timeout(600_000),
+    });
+    if (!r.ok) throw new Error(`fill: ${r.status} ${await r.text()}`);
+    await r.arrayBuffer();
+    if (seal) log(`search log at ${from + chunk} (${(((from + chunk) * 1000) / (performance.now() - t0)).toFixed(0)} entries/s)`);
+  }
+  record("search_fill", (N * 1000) / (performance.now() - t0));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const get = async (query) => {
+    const at = performance.now();
+    const r = await request(agent, base, "GET", `/v1/tenants/${t.tenant}/events?${new URLSearchParams(query)}`, { "x-api-key": t.readKey });
+    const ms = performance.now() - at;
+    if (r.status !== 200) throw new Error(`search ${JSON.stringify(query)}: ${r.status} ${r.body.slice(0, 300)}`);
+    return { ms, page: JSON.parse(r.body) };
+  };
+  // The cursor after 5,000 matches of the 1% name (100 pages of 50).
+  let deep = null;
+  for (let p = 0; p < 100; p++) deep = (await get({ q: "Hopper37", limit: "50", ...(deep ? { cursor: deep } : {}) })).page.next_cursor;
+  const kinds = {
+    search_list: { limit: "50" },
+    search_rare: { q: "w777777x" },
+    search_1pct: { q: "Hopper37" },
+    search_all: { q: "fill" },
+    search_filtered: { q: "Hopper37", action: "bench.fill", from_seq: String(start + 900_000) },
+    search_deep: { q: "Hopper37", cursor: deep },
+  };
+  const found = {};
+  for (const [id, query] of Object.entries(kinds)) found[id] = (await get(query)).page.events.length;
+  log(`search: rows on the first page per kind ${JSON.stringify(found)}`);
+  const times = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
+  for (let i = 0; i < QUERIES; i++) for (const [id, query] of Object.entries(kinds)) times[id].push((await get(query)).ms);
+  for (const [id, ms] of Object.entries(times)) {
+    ms.sort((a, b) => a - b);
+    const p50 = ms[Math.floor((ms.length - 1) / 2)];
+    const p99 = ms[Math.min(ms.length - 1, Math.floor(ms.length * 0.99))];
+    record(`${id}_p50`, p50, { queries: ms.length, first_page_rows: found[id] });
+    record(`${id}_p99`, p99);
+    log(`${id}: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (${found[id]} rows on the page)`);
+  }
+  agent.destroy();
+  await server.stop();
+}
+
 // ---- report -------------------------------------------------------------------------------
 
 function machine() {
@@ -1075,6 +1222,8 @@ if (wanted("witness")) await witnessPhase();
 if (wanted("personal")) await personalPhase();
 if (wanted("tile_verify")) tilePhase();
 if (wanted("streams") || wanted("stream_1e5")) await streamPhase();
+if (wanted("schemas")) await schemaPhase();
+if (wanted("search")) await searchPhase();
 const v = verdicts();
 printTable(v);
 const results = {

@@ -23,3 +23,19 @@ export const provenance = {
   user_agent: "sealtrail-sdk/0.1 (+node)",
   request_id: "8875a393-25e6-49bc-a436-0d07c7dcf7f1",
 };
+
+/**
+ * A JSON Schema the sample event's metadata matches (issue #19.3's rows): typical declared
+ * constraints (required fields, enums, lengths, a pattern, no other fields).
+ */
+export const SAMPLE_SCHEMA = {
+  type: "object",
+  required: ["from", "to", "reason"],
+  additionalProperties: false,
+  properties: {
+    from: { enum: ["viewer", "commenter", "editor", "owner"] },
+    to: { enum: ["viewer", "commenter", "editor", "owner"] },
+    reason: { type: "string", minLength: 1, maxLength: 500 },
+    ticket: { type: "string", pattern: "^[A-Z]+-[0-9]+$" },
+  },
+};

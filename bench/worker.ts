@@ -8,7 +8,8 @@
  * - POST /__bench/fill?tenant=&n=&from=&seal=1: appends n small events to the tenant's log
  *   straight through TenantLog.append (the Durable Object's path: group commit, D1 mirror,
  *   seals; not the Worker's auth and validation), in requests of 1,000, 4 at a time, then
- *   seals if asked. Grows a log to 10^6 entries for the heap rows (issue #15: bench/run.mjs "heap").
+ *   seals if asked. Grows a log to 10^6 entries for the heap rows (issue #15: bench/run.mjs "heap");
+ *   `shape=search`: events with names and words to search for (issue #19.4: bench/run.mjs "search").
  * - SEALTRAIL_BENCH_MAX_BATCH: requests per group commit in TenantLog (default unlimited); "1"
  *   is one transaction and one D1 write per request, to measure what group commit buys.
  * - GET /__bench/batchers?tenant=&k=: the forwards a tenant's k fan-in batchers made (summed
@@ -77,12 +78,20 @@ export class TenantLog extends ProductionTenantLog {
 
 /** A small event (entries of ~450 bytes): what grows with the log is per entry, not per byte. */
 const fillEvent = (i: number) => ({ action: "bench.fill", actor: { id: `user_${i % 977}`, type: "user" }, metadata: { i } });
+/** `shape=search` (issue #19.4's rows): a name shared by 1% of the entries, a word unique to each. */
+const searchFillEvent = (i: number) => ({
+  action: "bench.fill",
+  actor: { id: `user_${i % 977}`, type: "user", name: `Grace Hopper${i % 100}` },
+  targets: [{ id: `doc_${i}`, type: "document", name: "Quarterly report" }],
+  metadata: { i, word: `w${i}x`, note: "routine permission review" },
+});
 const FILL_PROVENANCE = { principal_type: "api_key", principal_id: "bench-fill", key_id: "bench-fill" };
 
 async function fill(url: URL, env: BenchEnv): Promise<Response> {
   const tenant = url.searchParams.get("tenant") ?? "";
   const n = Number(url.searchParams.get("n"));
   const from = Number(url.searchParams.get("from") ?? "0");
+  const shape = url.searchParams.get("shape") === "search" ? searchFillEvent : fillEvent;
   const ns = env.TENANT_LOG as unknown as DurableObjectNamespace<TenantLog>;
   const stub = ns.get(ns.idFromName(tenant));
   let next = 0;
@@ -92,7 +101,7 @@ async function fill(url: URL, env: BenchEnv): Promise<Response> {
       const start = next;
       const count = Math.min(FILL_REQUEST, n - start);
       next += count;
-      const items = Array.from({ length: count }, (_, j) => ({ event: fillEvent(from + start + j) }));
+      const items = Array.from({ length: count }, (_, j) => ({ event: shape(from + start + j) }));
       const r = await stub.append(tenant, items, FILL_PROVENANCE);
       if (!r.ok) throw new Error(`append refused: ${JSON.stringify(r.error)}`);
       appended += count;

@@ -5,6 +5,8 @@
  *   /encode?n=&mode=   n entries encoded (RFC 8785) and leaf-hashed (RFC 6962)
  *   /tree?to=          grows the BenchTree object's RFC 6962 tree to `to` leaves (DO SQLite)
  *   /proof?samples=    inclusion proofs at the tree's size, read from DO SQLite
+ *   /validate?n=       n sample metadata objects validated against SAMPLE_SCHEMA (@cfworker/json-schema, as
+ *                      src/durable/event-schemas.ts does in the commit; issue #19.3)
  * Times are wall-clock around the work, read by the caller (bench/run.mjs).
  */
 import { DurableObject } from "cloudflare:workers";
@@ -14,7 +16,8 @@ import { CompactRange, inclusionProof, type NodeReader } from "../../src/core/me
 import { LogStore } from "../../src/durable/log-store";
 import { nobleSha256Parts } from "../../src/core/hash";
 import { nodeSha256, useNativeSha256 } from "../../src/runtime/native-sha256";
-import { provenance, sampleEvent } from "../sample-event";
+import { Validator, type Schema } from "@cfworker/json-schema";
+import { provenance, SAMPLE_SCHEMA, sampleEvent } from "../sample-event";
 
 // As the Worker does (src/worker/index.ts): the runtime's SHA-256 for every hash.
 useNativeSha256();
@@ -119,6 +122,13 @@ export default {
       case "/encode": {
         const mode = url.searchParams.get("mode");
         return Response.json(mode ? await variant(n, mode) : encodeAndHash(n));
+      }
+      case "/validate": {
+        const validator = new Validator(SAMPLE_SCHEMA as Schema, "2020-12");
+        const metadata = Array.from({ length: 1000 }, (_, i) => sampleEvent(i).metadata);
+        let valid = 0;
+        for (let i = 0; i < n; i++) if (validator.validate(metadata[i % 1000]).valid) valid++;
+        return Response.json({ valid });
       }
       case "/tree":
         return Response.json({ size: await tree().grow(Number(url.searchParams.get("to"))) });

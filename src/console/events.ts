@@ -11,7 +11,7 @@ import { banner, errorBanner, field } from "./ui";
 import { personalSection, personalText } from "./personal";
 import type { EntryView, EventPage } from "./wire";
 
-const FILTERS = ["action", "actor", "actor_type", "target", "target_type", "outcome", "since", "until", "from_seq", "to_seq"] as const;
+const FILTERS = ["q", "action", "actor", "actor_type", "target", "target_type", "outcome", "since", "until", "from_seq", "to_seq"] as const;
 
 /** datetime-local inputs hold local time without a zone; the API takes RFC 3339. */
 const toIso = (local: string) => (local ? new Date(local).toISOString() : "");
@@ -34,6 +34,17 @@ function filterForm(ctx: TenantContext): HTMLFormElement {
   const form = h(
     "form",
     { class: "filters", "data-testid": "event-filters" },
+    // Full-text search (issue #19.4): plain words, all required, in names, the action and metadata values.
+    field(
+      "Search text",
+      h("input", {
+        name: "q",
+        type: "search",
+        value: p.get("q") ?? "",
+        placeholder: "words in names, action, metadata",
+        "data-testid": "event-search",
+      }),
+    ),
     field("Action", input("action", "user.login or user.*")),
     field("Actor id", input("actor", "user-42")),
     field("Actor type", input("actor_type", "user")),

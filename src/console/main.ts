@@ -8,6 +8,7 @@ import { h, mount, show } from "./dom";
 import { authPage, homePage, invitePage } from "./home";
 import { eventsPage } from "./events";
 import { holdsPage } from "./holds";
+import { schemasPage } from "./schemas";
 import { keysPage } from "./keys";
 import { kpiPage } from "./kpi";
 import { membersPage } from "./members";
@@ -33,6 +34,7 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   streams: { title: "Streams", render: streamsPage },
   members: { title: "Members", render: membersPage },
   holds: { title: "Legal holds", render: holdsPage },
+  schemas: { title: "Schemas", render: schemasPage },
   settings: { title: "Settings", render: settingsPage },
   personal: { title: "Personal data", render: personalDataPage },
 };

@@ -420,6 +420,27 @@ export interface HoldChanged {
   receipt: { seq: number };
 }
 
+/** GET /v1/tenants/:t/schemas: the latest version of each action's schema. */
+export interface EventSchemaList {
+  schemas: { action: string; version: number; versions: number; sha256: string; created_at: string; created_by: string }[];
+}
+
+/** GET /v1/tenants/:t/schemas/:action[?version=]: one version with its schema. */
+export interface EventSchema {
+  action: string;
+  version: number;
+  sha256: string;
+  created_at: string;
+  created_by: string;
+  schema: Record<string, unknown>;
+}
+
+/** PUT /v1/tenants/:t/schemas/:action: the version stored and the receipt of its sealtrail.schema.changed entry. */
+export interface EventSchemaChanged {
+  schema: EventSchema;
+  receipt: { seq: number };
+}
+
 /** PUT /v1/tenants/:t/settings: the settings now, and the receipt of the entry recording the change. */
 export interface SettingsChanged {
   settings: Settings;

@@ -15,6 +15,7 @@ import { getTableName } from "drizzle-orm";
 import { toBase64 } from "../core/bytes";
 import { auditEvents, auditEventTargets } from "../db/audit-schema";
 import type { StoredEntry } from "./log-store";
+import { searchIndexStatements } from "./search-index";
 import { insertChunks, MAX_BOUND_PARAMETERS, multiRowInsert } from "./sql";
 
 /** Entries read from D1 per query. */
@@ -120,6 +121,8 @@ export async function writeToD1(d1: D1Database, entries: readonly StoredEntry[])
       // Key (tenant_id, seq, position): the first three columns.
       d1.prepare(multiRowInsert(getTableName(auditEventTargets), TARGET_SQL_COLUMNS, c.length, 3)).bind(...c.flatMap(targetValues)),
     ),
+    // The full-text index of the same entries, in the same D1 transaction (search-index.ts).
+    ...searchIndexStatements(d1, entries),
   ];
   await d1.batch(statements);
 }

@@ -9,6 +9,7 @@ import type { EntryTooLarge } from "./entry-size";
 import type { SettingsError } from "./settings";
 import type { HoldError } from "./holds";
 import type { SourceError, SourceSummary } from "./sources";
+import type { SchemaError } from "./event-schemas";
 
 export type { TenantSettings } from "./log-store";
 
@@ -45,7 +46,8 @@ export type LogError =
   | HoldError
   | SourceError
   /** Erasure refused: an active legal hold covers the subject (personal-fields.ts). */
-  | { reason: "subject_held"; hold: string; holdReason: string };
+  | { reason: "subject_held"; hold: string; holdReason: string }
+  | SchemaError;
 
 /**
  * How durable an append is when it is answered (docs/design.md invariant 3): "committed" (the

@@ -58,6 +58,8 @@ import { TILE_RETRY_AFTER_MS, Tiles, type TileResult } from "./tiles";
 import { heldBy, Retention, RETENTION_ENTRY, RETENTION_FLOOR, scheduledSweepEvent, type HeldCheck, type SweepResult } from "./retention";
 import type { TileRef } from "../core/tiles";
 import { readStreamReport, recordStreamReport, StreamPausedAlerts, streamLagOf, type StreamReport } from "./stream-alerts";
+import { EventSchemaStore, type EventSchemaSummary, type EventSchemaView } from "./event-schemas";
+import { putEventSchema, type SchemaChangeResult } from "./event-schema-changes";
 
 export interface LogOptions {
   /** Bindings to use instead of env's (fault tests wrap the real ones: test/durable/faults.ts). */
@@ -110,6 +112,8 @@ export interface Log {
   personal: PersonalFields;
   /** The retention floor and sweep (retention.ts). */
   retention: Retention;
+  /** Event schemas per action (event-schemas.ts): checked in the commit, before sequencing. */
+  schemas: EventSchemaStore;
   db: D1Database;
   bucket: R2Bucket;
   placement: StoredPlacement;
@@ -219,9 +223,11 @@ export function openLog(ctx: DurableObjectState, env: Env, options: LogOptions =
   // The sweep skips what an active hold covers (or a test's own check).
   const seal = (tenant: string) => sealer.seal(tenant, true);
   const retention = new Retention({ store, commit, alarm, db, bucket, now, held: options.held ?? heldBy(holds), seal });
+  const schemas = new EventSchemaStore(storage.sql, now);
   return {
     alerts,
     store,
+    schemas,
     tiles,
     holds,
     sources,
@@ -290,7 +296,12 @@ export class TenantLog extends DurableObject<Env> {
     // Every entry must fit an entry bundle's uint16 length (c2sp.org/tlog-tiles; entry-size.ts).
     const tooLarge = oversizedEntry(tenant, this.#sizedLikeStored(items), provenance);
     if (tooLarge) return { ok: false, error: tooLarge };
-    return this.#log.commit.enqueue(tenant, { req: { items, provenance }, ...(durability ? { durability } : {}) });
+    return this.#log.commit.enqueue(tenant, {
+      req: { items, provenance },
+      // The tenant's event schemas as this commit's transaction sees them (event-schemas.ts).
+      prepare: () => this.#log.schemas.check(items),
+      ...(durability ? { durability } : {}),
+    });
   }
 
   /**
@@ -304,7 +315,7 @@ export class TenantLog extends DurableObject<Env> {
     const refused = requests.map((r) => oversizedEntry(tenant, this.#sizedLikeStored(r.items), r.provenance));
     const answers = await this.#log.commit.enqueueAll(
       tenant,
-      requests.filter((_, i) => !refused[i]).map((req) => ({ req })),
+      requests.filter((_, i) => !refused[i]).map((req) => ({ req, prepare: () => this.#log.schemas.check(req.items) })),
     );
     let next = 0;
     return requests.map((_, i): AppendResult => {
@@ -387,6 +398,30 @@ export class TenantLog extends DurableObject<Env> {
   ): Promise<HoldChangeResult> {
     this.#claim(tenant);
     return createHold(this.#log, tenant, input, event, provenance);
+  }
+
+  /** The latest schema of every action that has one (event-schemas.ts). */
+  async eventSchemas(tenant: string): Promise<EventSchemaSummary[]> {
+    this.#assertTenant(tenant);
+    return this.#log.schemas.list();
+  }
+
+  /** One version of an action's schema, the latest without `version`. */
+  async eventSchema(tenant: string, action: string, version?: number): Promise<EventSchemaView | undefined> {
+    this.#assertTenant(tenant);
+    return this.#log.schemas.get(action, version);
+  }
+
+  /** Declares a new version of an action's schema and appends `sealtrail.schema.changed` in one transaction. */
+  async putEventSchema(
+    tenant: string,
+    action: string,
+    schema: unknown,
+    event: JsonObject,
+    provenance: JsonObject,
+  ): Promise<SchemaChangeResult> {
+    this.#claim(tenant);
+    return putEventSchema(this.#log, tenant, action, schema, event, provenance);
   }
 
   /** Releases a legal hold and appends `sealtrail.hold.released` in one transaction (hold-changes.ts). */

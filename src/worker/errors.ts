@@ -19,7 +19,8 @@ export type InvalidInput =
   | "invalid_hold"
   | "invalid_source_request"
   | "invalid_stream_request"
-  | "invalid_viewer_token_request";
+  | "invalid_viewer_token_request"
+  | "invalid_event_schema";
 
 /** Refusals a schema names itself, whatever it validates (zod issue `params.reason`; unknown fields). */
 export type SchemaRefusal = "unknown_field" | "reserved_action" | "event_too_deep" | "event_too_large";
@@ -74,6 +75,10 @@ export type AppError =
   // Erasure (durable/personal-fields.ts, routes/subjects.ts).
   | { reason: "subject_held"; hold: string; holdReason: string }
   | { reason: "personal_fields_unavailable" }
+  // Event schemas (routes/schemas.ts, durable/event-schemas.ts) and search (search.ts).
+  | { reason: "schema_violation"; action: string; version: number; index: number; path: string; message: string }
+  | { reason: "too_many_event_schemas"; limit: number }
+  | { reason: "invalid_search"; why: string }
   // Invitations (invitations.ts, membership-log.ts).
   | { reason: "invitation_secret_invalid" }
   | { reason: "invitation_not_for_you" }
@@ -189,6 +194,7 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   invalid_source_request: { status: 400, code: "invalid_source_request", message: refused },
   invalid_stream_request: { status: 400, code: "invalid_stream_request", message: refused },
   invalid_viewer_token_request: { status: 400, code: "invalid_viewer_token_request", message: refused },
+  invalid_event_schema: { status: 400, code: "invalid_event_schema", message: refused },
   unknown_field: { status: 400, code: "unknown_field", message: refused },
   reserved_action: { status: 400, code: "reserved_action", message: refused },
   event_too_deep: { status: 400, code: "too_deep", message: refused },
@@ -273,6 +279,19 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     code: "personal_fields_unavailable",
     message: () => "This deployment cannot encrypt personal fields: its subject key secret is not set. Nothing was changed.",
   },
+  schema_violation: {
+    status: 400,
+    code: "schema_violation",
+    message: (e) =>
+      `Event ${e.index}: ${e.path} does not match the schema of "${clip(e.action)}" (version ${e.version}): ${clip(e.message)} ` +
+      "Nothing was stored.",
+  },
+  too_many_event_schemas: {
+    status: 409,
+    code: "too_many_event_schemas",
+    message: (e) => `A tenant declares schemas for at most ${e.limit} actions; nothing was changed.`,
+  },
+  invalid_search: { status: 400, code: "invalid_search", message: (e) => `q: ${e.why}` },
   invitation_secret_invalid: {
     status: 403,
     code: "invitation_secret_invalid",

@@ -9,6 +9,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { z } from "zod";
 import { auditEvents, auditEventTargets } from "../db/audit-schema";
 import { Failure } from "./errors";
+import { SEARCH_LIMITS, searchCondition } from "./search";
 
 const SeqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
@@ -29,6 +30,11 @@ export const EventFilter = z.strictObject({
   until: z.iso.datetime({ offset: true }).optional(),
   from_seq: SeqParam.optional(),
   to_seq: SeqParam.optional(),
+  q: z
+    .string()
+    .max(SEARCH_LIMITS.chars * 4)
+    .optional()
+    .describe("full-text search: plain words, all required, in actor names, target names, action and metadata values"),
 });
 export type EventFilter = z.infer<typeof EventFilter>;
 
@@ -51,6 +57,8 @@ export function filterConditions(db: DrizzleD1Database, tenant: string, f: Event
   if (f.until) where.push(lt(auditEvents.receivedAt, Date.parse(f.until)));
   if (f.from_seq !== undefined) where.push(gte(auditEvents.seq, f.from_seq));
   if (f.to_seq !== undefined) where.push(lt(auditEvents.seq, f.to_seq));
+  // Full-text search (search.ts): the FTS5 index of the tenant's range, bounded by the seq filters.
+  if (f.q !== undefined) where.push(searchCondition(tenant, f.q, f.from_seq, f.to_seq));
   if (f.target || f.target_type) {
     // Driven by the targets index: the matching seqs first, then primary-key lookups.
     const t = [eq(auditEventTargets.tenantId, tenant)];

@@ -13,6 +13,7 @@ import type { Auth } from "../../src/worker/auth-config";
 import type { Event } from "../../src/worker/event-schema";
 import type { events } from "../../src/worker/routes/events";
 import type { holds } from "../../src/worker/routes/holds";
+import type { schemas } from "../../src/worker/routes/schemas";
 import type { keys } from "../../src/worker/routes/keys";
 import type { proofs } from "../../src/worker/routes/proofs";
 import type { settings } from "../../src/worker/routes/settings";
@@ -70,6 +71,9 @@ describe("the console's wire types match the server's answers", () => {
     expectTypeOf<Answer<typeof holds, "/holds/:id/release", "$post">>().toExtend<Wire.HoldChanged>();
     expectTypeOf<Answer<typeof streams, "/", "$get">>().toExtend<Wire.StreamList>();
     expectTypeOf<Answer<typeof streams, "/", "$post">>().toExtend<Wire.CreatedStream>();
+    expectTypeOf<Answer<typeof schemas, "/schemas", "$get">>().toExtend<Wire.EventSchemaList>();
+    expectTypeOf<Answer<typeof schemas, "/schemas/:action", "$get">>().toExtend<Wire.EventSchema>();
+    expectTypeOf<Answer<typeof schemas, "/schemas/:action", "$put">>().toExtend<Wire.EventSchemaChanged>();
   });
 
   it("better-auth routes", () => {

@@ -112,6 +112,7 @@ export const EVENT_ROUTES = {
       "too_many_events",
       "invalid_idempotency_key",
       "idempotency_conflict",
+      "schema_violation",
       "not_mirrored",
       ...LOG_APPEND,
     ],
@@ -131,7 +132,7 @@ export const EVENT_ROUTES = {
         .nullable()
         .describe("entries below `below` were pruned by retention (sealtrail.retention.pruned entry `recorded_by`); null: none"),
     }),
-    errors: ["invalid_cursor", ...READ_CHECKED],
+    errors: ["invalid_cursor", "invalid_search", ...READ_CHECKED],
   }),
   entry: route({
     method: "get",

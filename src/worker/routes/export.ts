@@ -43,7 +43,7 @@ export const EXPORT_ROUTE = route({
       ),
   }),
   responseType: "application/x-ndjson",
-  errors: ["integrity_error", ...LOG_APPEND],
+  errors: ["integrity_error", "invalid_search", ...LOG_APPEND],
 });
 
 export const CSV_COLUMNS = [
