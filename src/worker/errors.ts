@@ -17,7 +17,9 @@ export type InvalidInput =
   | "invalid_rebuild_request"
   | "invalid_invitation_request"
   | "invalid_hold"
-  | "invalid_source_request";
+  | "invalid_source_request"
+  | "invalid_grant"
+  | "invalid_elevation";
 
 /** Refusals a schema names itself, whatever it validates (zod issue `params.reason`; unknown fields). */
 export type SchemaRefusal = "unknown_field" | "reserved_action" | "event_too_deep" | "event_too_large";
@@ -28,6 +30,13 @@ type Refusal<R> = R extends unknown ? { reason: R; path: string; message: string
 export type AppError =
   // Who is asking (tenant-access.ts, cors.ts).
   | { reason: "unauthenticated" }
+  | { reason: "key_expired"; expiredAt: string }
+  | { reason: "outside_view"; what: string }
+  | { reason: "view_scoped"; what: string }
+  | { reason: "self_approval" }
+  | { reason: "elevation_too_long"; maxSeconds: number }
+  | { reason: "elevation_not_pending"; id: string; status: string }
+  | { reason: "grant_ended"; id: string }
   | { reason: "forbidden"; missing: string }
   | { reason: "origin_not_allowed"; origin: string | null }
   | { reason: "cross_site_request"; origin: string | null }
@@ -122,6 +131,37 @@ const retryAfter = (seconds: number) => () => ({ "Retry-After": String(seconds) 
 /** The one error map: every reason's status, wire code, message and headers. */
 export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   unauthenticated: { status: 401, code: "unauthenticated", message: () => "Sign in, or send an API key." },
+  key_expired: {
+    status: 401,
+    code: "key_expired",
+    message: (e) => `This API key expired at ${e.expiredAt}. Ask an admin of the tenant for a new one.`,
+  },
+  outside_view: {
+    status: 403,
+    code: "outside_view",
+    message: (e) => `${e.what} is outside the view this credential is scoped to.`,
+  },
+  view_scoped: {
+    status: 403,
+    code: "outside_view",
+    message: (e) => `${e.what} may hold entries outside this credential's view: a credential scoped to a view cannot read it.`,
+  },
+  self_approval: {
+    status: 403,
+    code: "self_approval",
+    message: () => "An elevation must be approved or refused by an owner or admin other than the member who asked for it.",
+  },
+  elevation_too_long: {
+    status: 400,
+    code: "elevation_too_long",
+    message: (e) => `An elevation lasts at most ${e.maxSeconds} seconds in this tenant (setting max_elevation_seconds).`,
+  },
+  elevation_not_pending: {
+    status: 409,
+    code: "elevation_not_pending",
+    message: (e) => `Elevation ${e.id} is ${e.status}, not awaiting a decision; nothing was changed.`,
+  },
+  grant_ended: { status: 409, code: "grant_ended", message: (e) => `Grant ${e.id} has already ended; nothing was changed.` },
   forbidden: { status: 403, code: "forbidden", message: (e) => `This credential lacks the "${e.missing}" permission.` },
   cross_site_request: {
     status: 403,
@@ -172,6 +212,8 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   invalid_invitation_request: { status: 400, code: "invalid_invitation_request", message: refused },
   invalid_hold: { status: 400, code: "invalid_hold", message: refused },
   invalid_source_request: { status: 400, code: "invalid_source_request", message: refused },
+  invalid_grant: { status: 400, code: "invalid_grant", message: refused },
+  invalid_elevation: { status: 400, code: "invalid_elevation", message: refused },
   unknown_field: { status: 400, code: "unknown_field", message: refused },
   reserved_action: { status: 400, code: "reserved_action", message: refused },
   event_too_deep: { status: 400, code: "too_deep", message: refused },

@@ -17,6 +17,7 @@ import { PROOF_ROUTES } from "./routes/proofs";
 import { REBUILD_ROUTE } from "./routes/rebuild";
 import { SETTINGS_ROUTES } from "./routes/settings";
 import { HOLD_ROUTES } from "./routes/holds";
+import { GRANT_ROUTES } from "./routes/grants";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
 import { SOURCE_ROUTES } from "./routes/sources";
 import { TILE_ROUTES } from "./routes/tiles";
@@ -58,6 +59,7 @@ const ROUTES: readonly RouteSpec[] = [
   REBUILD_ROUTE,
   ...Object.values(SETTINGS_ROUTES),
   ...Object.values(HOLD_ROUTES),
+  ...Object.values(GRANT_ROUTES),
   ...Object.values(SOURCE_ROUTES),
   ...Object.values(VERIFY_ROUTES),
   ...Object.values(KEY_ROUTES),

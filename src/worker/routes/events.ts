@@ -19,6 +19,7 @@ import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { awaitMirror, tenantLog } from "../tenant-log";
 import { tenantData } from "../placement";
+import { refuseOutsideView, requireEntryInView, viewOf } from "../view-access";
 
 export const PAGE_SIZE_DEFAULT = 50;
 export const PAGE_SIZE_MAX = 100;
@@ -177,7 +178,7 @@ export const events = new Hono<AppEnv>()
     // D1 follows the log's commits: let it catch up with what was acknowledged before this read.
     await awaitMirror(c);
     const db = drizzle((await tenantData(c)).db);
-    const where = filterConditions(db, c.var.access.tenantId, filter);
+    const where = filterConditions(db, c.var.access.tenantId, filter, viewOf(c));
     const at = cursor ? Cursor.decode(cursor) : undefined;
     const backwards = at?.dir === "before";
     if (at) where.push(backwards ? lt(auditEvents.seq, at.seq) : gt(auditEvents.seq, at.seq));
@@ -235,8 +236,9 @@ export const events = new Hono<AppEnv>()
       await checkMissing(c, seq);
       throw new Failure({ reason: "not_found", what: "Entry" });
     }
-    // Served only if these bytes are the log's entry `seq` (issue #13).
+    // Served only if these bytes are the log's entry `seq` (issue #13), and in the request's view.
     await checkServedRows(c, [found]);
+    refuseOutsideView(c, found.entry, `Entry ${seq}`);
     await recordAccess(c, "sealtrail.event.read", { id: String(seq), type: "entry" });
     return c.json(entryView(found));
   })
@@ -244,6 +246,7 @@ export const events = new Hono<AppEnv>()
   .get("/:seq{[0-9]+}/proof", requirePermission(...proof.permissions), async (c) => {
     const parsed = Seq.safeParse(c.req.param("seq"));
     if (!parsed.success) throw new Failure({ reason: "not_found", what: "Entry" });
+    await requireEntryInView(c, parsed.data);
     const r = await tenantLog(c).entryProof(c.var.access.tenantId, parsed.data);
     if (!r.ok) throw new Failure(r.error);
     await recordAccess(c, "sealtrail.proof.downloaded", { id: String(parsed.data), type: "entry" }, { format: "tlog-proof" });

@@ -18,6 +18,7 @@ import { LOG_APPEND, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
 import { tenantData } from "../placement";
 import { awaitMirror } from "../tenant-log";
+import { viewOf } from "../view-access";
 
 /** Rows read from D1 per page while streaming. */
 export const EXPORT_PAGE = 1_000;
@@ -118,7 +119,7 @@ export const exporter = new Hono<AppEnv>().get("/export", requirePermission(...E
     const rows = await db
       .select({ seq: auditEvents.seq, entry: auditEvents.entry, leafHash: auditEvents.leafHash })
       .from(auditEvents)
-      .where(and(...filterConditions(db, tenant, filter), gt(auditEvents.seq, after)))
+      .where(and(...filterConditions(db, tenant, filter, viewOf(c)), gt(auditEvents.seq, after)))
       .orderBy(asc(auditEvents.seq))
       .limit(EXPORT_PAGE);
     await checkServedRows(c, rows);

@@ -11,6 +11,7 @@ import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
 import { LOG_APPEND, LOG_CALL, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
+import { requireEntryInView } from "../view-access";
 import { tenantLog } from "../tenant-log";
 
 const Count = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -60,6 +61,7 @@ export const proofs = new Hono<AppEnv>()
   })
   .get("/proof/inclusion", requirePermission(...inclusion.permissions), async (c) => {
     const q = queryOf(c, inclusion);
+    await requireEntryInView(c, q.index);
     const r = await tenantLog(c).inclusionProof(c.var.access.tenantId, q.index, q.size);
     if (!r.ok) throw new Failure(r.error);
     await recordAccess(c, "sealtrail.proof.downloaded", { id: String(q.index), type: "entry" }, { format: "inclusion", size: q.size });
