@@ -293,6 +293,7 @@ export interface Settings {
   witness_quorum: number | null;
   /** The checkpoint and hash tiles under /logs/<tenant>/ are readable without a credential. */
   public_log: boolean;
+  max_elevation_seconds: number;
 }
 
 /** A legal hold's scope (src/core/holds.ts HoldScope). */

@@ -45,6 +45,8 @@ export interface TenantSettings {
   witnessQuorum: number | null;
   /** The checkpoint and hash tiles under /logs/<tenant>/ are readable by anyone (docs/design.md "Tiles"). */
   publicLog: boolean;
+  /** The longest just-in-time elevation a member may ask for (issue #19.2; src/worker/routes/grants.ts). */
+  maxElevationSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: TenantSettings = {
@@ -55,6 +57,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   witnesses: null,
   witnessQuorum: null,
   publicLog: false,
+  maxElevationSeconds: 4 * 3600,
 };
 
 export interface StoredEntry {
@@ -160,6 +163,9 @@ export class LogStore {
     if (!columns.has("witnesses")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witnesses TEXT");
     if (!columns.has("witness_quorum")) this.#sql.exec("ALTER TABLE settings ADD COLUMN witness_quorum INTEGER");
     if (!columns.has("public_log")) this.#sql.exec("ALTER TABLE settings ADD COLUMN public_log INTEGER NOT NULL DEFAULT 0");
+    if (!columns.has("max_elevation_s")) {
+      this.#sql.exec(`ALTER TABLE settings ADD COLUMN max_elevation_s INTEGER NOT NULL DEFAULT ${DEFAULT_SETTINGS.maxElevationSeconds}`);
+    }
   }
 
   /** Forgets every remembered row (after a failed transaction, or a change made behind our back). */
@@ -416,7 +422,8 @@ export class LogStore {
   #readSettings(): TenantSettings {
     const row = this.#sql
       .exec(
-        "SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log FROM settings WHERE id = 0",
+        "SELECT seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log, max_elevation_s " +
+          "FROM settings WHERE id = 0",
       )
       .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
@@ -428,18 +435,19 @@ export class LogStore {
       witnesses: row.witnesses === null ? null : (JSON.parse(String(row.witnesses)) as WitnessConfig[]),
       witnessQuorum: row.witness_quorum === null ? null : Number(row.witness_quorum),
       publicLog: Number(row.public_log) === 1,
+      maxElevationSeconds: Number(row.max_elevation_s),
     };
   }
 
   writeSettings(s: TenantSettings): void {
     this.#settings = undefined;
     this.#sql.exec(
-      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log)
-       VALUES (0, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO settings (id, seal_interval_ms, retention_years, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log, max_elevation_s)
+       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
          retention_years = excluded.retention_years, legal_hold = excluded.legal_hold,
          max_clock_skew_ms = excluded.max_clock_skew_ms, witnesses = excluded.witnesses,
-         witness_quorum = excluded.witness_quorum, public_log = excluded.public_log`,
+         witness_quorum = excluded.witness_quorum, public_log = excluded.public_log, max_elevation_s = excluded.max_elevation_s`,
       s.sealIntervalMs,
       s.retentionYears,
       s.legalHold ? 1 : 0,
@@ -447,6 +455,7 @@ export class LogStore {
       s.witnesses === null ? null : JSON.stringify(s.witnesses),
       s.witnessQuorum,
       s.publicLog ? 1 : 0,
+      s.maxElevationSeconds,
     );
   }
 

@@ -22,6 +22,8 @@ export interface SettingsPatch {
   /** Cosignatures verification requires; null: the default (1 when there is a witness, else 0). */
   witness_quorum?: number | null;
   public_log?: boolean;
+  /** The longest just-in-time elevation a member may ask for, in seconds. */
+  max_elevation_seconds?: number;
 }
 
 /** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
@@ -34,6 +36,7 @@ export type SettingsView = {
   witnesses: WitnessConfig[] | null;
   witness_quorum: number | null;
   public_log: boolean;
+  max_elevation_seconds: number;
 };
 
 export type SettingsError = RetentionOnHold | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number };
@@ -47,6 +50,7 @@ export const settingsView = (s: TenantSettings, activeHolds: number): SettingsVi
   witnesses: s.witnesses,
   witness_quorum: s.witnessQuorum,
   public_log: s.publicLog,
+  max_elevation_seconds: s.maxElevationSeconds,
 });
 
 /**
@@ -69,6 +73,7 @@ export function applySettingsPatch(
     witnesses: patch.witnesses !== undefined ? patch.witnesses : before.witnesses,
     witnessQuorum: patch.witness_quorum !== undefined ? patch.witness_quorum : before.witnessQuorum,
     publicLog: patch.public_log ?? before.publicLog,
+    maxElevationSeconds: patch.max_elevation_seconds ?? before.maxElevationSeconds,
   };
   const count = after.witnesses?.length ?? defaultWitnesses;
   if (after.witnessQuorum !== null && after.witnessQuorum > count) {

@@ -332,6 +332,7 @@ describe("settings", () => {
       witnesses: null,
       witness_quorum: null,
       public_log: false,
+      max_elevation_seconds: 14400,
     });
     const res = await put({ seal_interval_seconds: 300, max_clock_skew_seconds: 600 });
     expect(res.status).toBe(200);

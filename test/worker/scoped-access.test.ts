@@ -327,10 +327,17 @@ describe("just-in-time elevation", () => {
     expect(await entriesOf(owner, tenant, "sealtrail.elevation.approved")).toEqual([]);
   });
 
-  it("a duration above the tenant maximum is refused", async () => {
-    const { tenant, member } = await team();
+  it("a duration above the tenant maximum (setting max_elevation_seconds, default 4 h) is refused", async () => {
+    const { owner, tenant, member } = await team();
     const res = await request(tenant, member, { permission: "verify", duration_seconds: 4 * 3600 + 1, reason: "x" });
     expect(res.status).toBe(400);
     expect(await code(res)).toBe("elevation_too_long");
+    expect((await request(tenant, member, { permission: "verify", duration_seconds: 4 * 3600, reason: "x" })).status).toBe(201);
+    const put = await api(`/v1/tenants/${tenant}/settings`, { ...json({ max_elevation_seconds: 600 }, bearer(owner)), method: "PUT" });
+    expect(put.status).toBe(200);
+    const shorter = await request(tenant, member, { permission: "verify", duration_seconds: 601, reason: "x" });
+    expect(shorter.status).toBe(400);
+    expect(((await shorter.json()) as { error: { message: string } }).error.message).toContain("600 seconds");
+    expect(await entriesOf(owner, tenant, "sealtrail.elevation.requested")).toHaveLength(1);
   });
 });

@@ -25,8 +25,6 @@ import { tenantLog } from "../tenant-log";
 
 /** The longest grant: 90 days. */
 export const MAX_GRANT_SECONDS = 90 * 86_400;
-/** The default of the tenant setting `max_elevation_seconds`: 4 hours. */
-export const DEFAULT_MAX_ELEVATION_SECONDS = 4 * 3600;
 /** What a grant gives: an auditor's permissions, within its view. */
 const GRANT_PERMISSIONS = ["read", "verify"] as const;
 
@@ -194,8 +192,7 @@ function deciderOnly(c: Context<AppEnv>): string {
 
 /** The tenant's `max_elevation_seconds` setting. */
 async function maxElevationSeconds(c: Context<AppEnv>): Promise<number> {
-  const settings = (await tenantLog(c).settingsView(c.var.access.tenantId)) as { max_elevation_seconds?: number };
-  return settings.max_elevation_seconds ?? DEFAULT_MAX_ELEVATION_SECONDS;
+  return (await tenantLog(c).settingsView(c.var.access.tenantId)).max_elevation_seconds;
 }
 
 async function grantRow(c: Context<AppEnv>, id: string): Promise<GrantRow> {

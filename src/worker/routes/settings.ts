@@ -53,6 +53,13 @@ const SettingsPatch = z
       .optional()
       .describe("cosignatures verification requires; null: 1 when there is a witness, else 0"),
     public_log: z.boolean().optional().describe("anyone may read the checkpoint and hash tiles under /logs/<tenant>/ (never entries)"),
+    max_elevation_seconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .optional()
+      .describe("the longest just-in-time elevation a member may ask for (default 4 hours)"),
   })
   .refine((p) => Object.keys(p).length > 0, "change at least one setting");
 
@@ -71,6 +78,7 @@ const Settings = z.object({
   witnesses: z.array(z.object({ url: z.string(), key: z.string() })).nullable(),
   witness_quorum: z.number().int().nullable(),
   public_log: z.boolean(),
+  max_elevation_seconds: z.number().int(),
 });
 const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
 const Stats = z.object({
