@@ -3,6 +3,7 @@
  * location hash (#/t/<tenant>/<page>), so every path the server sees is an API path or a file.
  * The console holds no secrets: it uses the person's better-auth cookie session.
  */
+import { accessPage } from "./access";
 import { ApiError, json } from "./api";
 import { h, mount, show } from "./dom";
 import { authPage, homePage, invitePage } from "./home";
@@ -29,6 +30,7 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   kpis: { title: "KPIs", render: kpiPage },
   keys: { title: "Keys", render: keysPage },
   members: { title: "Members", render: membersPage },
+  access: { title: "Access", render: accessPage },
   holds: { title: "Legal holds", render: holdsPage },
   settings: { title: "Settings", render: settingsPage },
 };
