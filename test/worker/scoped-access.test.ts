@@ -51,6 +51,24 @@ describe("expiring keys", () => {
     expect((created!.event.metadata as { expires_at: string }).expires_at).toBe(made.expires_at);
   });
 
+  it("an expired publishable key is refused with 401 key_expired from its allowed origin, and logged once", async () => {
+    const { owner, tenant } = await tenantWithKeys();
+    const origin = "https://app.example.com";
+    const made = await makeKey(owner, tenant, { permissions: ["append"], allowed_origins: [origin], expires_in_seconds: 1 });
+    expect(made.key).toMatch(/^pk_/);
+    const ok = await postEvent(tenant, made.key, event(), { origin });
+    expect(ok.status, await ok.clone().text()).toBe(201);
+    await sleep(Math.max(0, Date.parse(made.expires_at!) - Date.now()) + 50);
+    for (let i = 0; i < 2; i++) {
+      const res = await postEvent(tenant, made.key, event(), { origin });
+      expect(res.status).toBe(401);
+      expect(await code(res)).toBe("key_expired");
+    }
+    const logged = await entriesOf(owner, tenant, "sealtrail.key.expired");
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.event.actor).toEqual({ id: made.id, type: "publishable_key" });
+  });
+
   it("refuses an expiry in the past, or both forms at once", async () => {
     const { owner, tenant } = await tenantWithKeys();
     for (const body of [

@@ -117,7 +117,7 @@ export const EVENT_ROUTES = {
     summary: "One entry, with its stored bytes, checked against the log's tree",
     permissions: ["read"],
     response: Entry,
-    errors: ["not_found", ...READ_CHECKED],
+    errors: ["not_found", "outside_view", ...READ_CHECKED],
   }),
   proof: route({
     method: "get",
@@ -125,7 +125,7 @@ export const EVENT_ROUTES = {
     summary: "c2sp.org/tlog-proof@v1 for one entry",
     permissions: ["read", "verify"],
     responseType: "text/plain",
-    errors: ["not_found", "entry_not_found", "not_reconciled", ...LOG_APPEND],
+    errors: ["not_found", "entry_not_found", "not_reconciled", "outside_view", ...LOG_APPEND],
   }),
 };
 

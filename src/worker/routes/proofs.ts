@@ -36,7 +36,7 @@ export const PROOF_ROUTES = {
     permissions: ["read", "verify"],
     query: z.strictObject({ index: Count, size: Count }),
     response: z.object({ index: z.number().int(), size: z.number().int(), hashes: Hashes }),
-    errors: ["index_out_of_range", "size_out_of_range", ...SIGNED, ...LOG_APPEND],
+    errors: ["index_out_of_range", "size_out_of_range", "outside_view", ...SIGNED, ...LOG_APPEND],
   }),
   consistency: route({
     method: "get",

@@ -24,7 +24,7 @@ const VERIFY = ["verify"] as const;
 
 /** A snapshot's parts: each download is logged (an append), or refused if it cannot be. */
 const part = (path: string, summary: string, responseType: string): RouteSpec =>
-  route({ method: "get", path, summary, permissions: VERIFY, responseType, errors: ["not_found", ...LOG_APPEND] });
+  route({ method: "get", path, summary, permissions: VERIFY, responseType, errors: ["not_found", "view_scoped", ...LOG_APPEND] });
 
 const Snapshot = z.object({
   id: z.string(),

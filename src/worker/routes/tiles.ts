@@ -47,7 +47,7 @@ export const TILE_ROUTES = {
     summary: "An entry bundle, `<N>[.p/<W>]` (c2sp.org/tlog-tiles: uint16 length-prefixed entries); logged",
     permissions: ["read"],
     responseType: "application/octet-stream",
-    errors: [...LOG_APPEND],
+    errors: ["view_scoped", ...LOG_APPEND],
   }),
   tile: route({
     method: "get",
