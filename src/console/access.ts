@@ -147,7 +147,7 @@ export async function accessPage(ctx: TenantContext): Promise<Node> {
     h("p", { class: "muted" }, "read and verify within the view, for the window; it ends by itself."),
     field("Member's user id", h("input", { name: "user_id", required: true, maxlength: 64 })),
     field("For (hours)", h("input", { name: "hours", type: "number", min: 1, max: 2160, required: true, value: "24" })),
-    field("Action prefix", h("input", { name: "view_action", maxlength: 128 })),
+    field("Event type prefix", h("input", { name: "view_action", maxlength: 128 })),
     field("Target id", h("input", { name: "view_target", maxlength: 256 })),
     field("Reason", h("input", { name: "reason", required: true, maxlength: 1024 })),
     h("button", { type: "submit" }, "Grant"),

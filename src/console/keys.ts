@@ -107,7 +107,7 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
       "fieldset",
       null,
       h("legend", null, "View (optional): what reads through this key may see"),
-      field("Action prefix", h("input", { name: "view_action", maxlength: 128, placeholder: "billing" })),
+      field("Event type prefix", h("input", { name: "view_action", maxlength: 128, placeholder: "billing" })),
       field("Actor id", h("input", { name: "view_actor", maxlength: 256 })),
       field("Target id", h("input", { name: "view_target", maxlength: 256, placeholder: "org_acme" })),
     ),

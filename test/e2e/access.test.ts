@@ -63,7 +63,7 @@ describe("expiring keys and just-in-time elevation in the console", () => {
     await page.getByLabel("Name").fill("short-lived-reader");
     await page.getByRole("checkbox", { name: /read/ }).first().check();
     await page.getByLabel("Expires after (days)").fill("3");
-    await page.getByLabel("Action prefix").fill("billing");
+    await page.getByLabel("Event type prefix").fill("billing");
     await page.getByRole("button", { name: "Create key" }).click();
     const raw = (await page.getByTestId("raw-key").textContent())!.trim();
     expect(raw).toMatch(/^st_/);
