@@ -3,7 +3,36 @@ import { json, tenantPath } from "./api";
 import { h, show } from "./dom";
 import { go, tenantHash, type TenantContext } from "./route";
 import { ago, banner, copyable, errorBanner, field, onSubmit, str } from "./ui";
-import type { CreatedKey, KeyList, KeyRow } from "./wire";
+import type { CreatedKey, KeyList, KeyRow, View } from "./wire";
+
+const WEEK_MS = 7 * 86_400_000;
+
+/** A key's expiry as the table shows it: never, expired, a warning within a week, or the date. */
+export function expiryCell(k: Pick<KeyRow, "expires_at" | "expired">, now: Date): HTMLElement {
+  if (k.expires_at === null) return h("span", { class: "muted" }, "never");
+  const left = Date.parse(k.expires_at) - now.getTime();
+  if (k.expired || left <= 0) return h("span", { class: "badtext", "data-testid": "key-expired" }, `expired ${k.expires_at}`);
+  const when = h("time", { datetime: k.expires_at }, k.expires_at);
+  if (left <= WEEK_MS) {
+    const days = Math.floor(left / 86_400_000);
+    const hours = Math.floor(left / 3_600_000);
+    const inText = days >= 1 ? `${days} day${days === 1 ? "" : "s"}` : hours >= 1 ? `${hours} h` : "less than an hour";
+    return h("span", { class: "warntext", "data-testid": "key-expiry-warning" }, when, ` (expires in ${inText})`);
+  }
+  return h("span", null, when);
+}
+
+/** A view in words, for the key table. */
+export function describeView(v: View | undefined): string {
+  if (!v) return "whole log";
+  const parts: string[] = [];
+  if (v.action_prefix) parts.push(`actions ${v.action_prefix}.*`);
+  if (v.actor) parts.push(`actor ${v.actor}`);
+  if (v.target) parts.push(`target ${v.target.type ? `${v.target.type}:` : ""}${v.target.id}`);
+  if (v.received_from) parts.push(`from ${v.received_from}`);
+  if (v.received_to) parts.push(`until ${v.received_to}`);
+  return parts.length === 0 ? "whole log" : parts.join(", ");
+}
 
 const PERMISSIONS = [
   ["append", "append events"],
@@ -69,6 +98,19 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
     ),
     h("label", { class: "check" }, publishable, " Publishable ingest key for browsers (append only, bound to origins)"),
     origins,
+    field(
+      "Expires after (days)",
+      h("input", { name: "expires_days", type: "number", min: 1, max: 1830, placeholder: "never" }),
+      "Empty: the key never expires. An expired key is refused (401 key_expired).",
+    ),
+    h(
+      "fieldset",
+      null,
+      h("legend", null, "View (optional): what reads through this key may see"),
+      field("Event type prefix", h("input", { name: "view_action", maxlength: 128, placeholder: "billing" })),
+      field("Actor id", h("input", { name: "view_actor", maxlength: 256 })),
+      field("Target id", h("input", { name: "view_target", maxlength: 256, placeholder: "org_acme" })),
+    ),
     h("button", { type: "submit" }, "Create key"),
   );
   onSubmit(form, status, async (d) => {
@@ -77,7 +119,14 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
       name: str(d, "name"),
       permissions: isPublishable ? ["append"] : d.getAll("perm").map(String),
       ...(isPublishable ? { allowed_origins: originsOf(str(d, "origins")) } : {}),
+      ...(str(d, "expires_days") ? { expires_in_seconds: Number(str(d, "expires_days")) * 86_400 } : {}),
     };
+    const view: View = {
+      ...(str(d, "view_action") ? { action_prefix: str(d, "view_action") } : {}),
+      ...(str(d, "view_actor") ? { actor: str(d, "view_actor") } : {}),
+      ...(str(d, "view_target") ? { target: { id: str(d, "view_target") } } : {}),
+    };
+    if (Object.keys(view).length > 0) Object.assign(body, { view });
     const k = await json<CreatedKey>(tenantPath(t, "/keys"), { body });
     // Rendered again so the list shows the new key; the raw key is shown by that render only.
     justCreated = { ...k, tenant: t };
@@ -105,7 +154,7 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
             h(
               "tr",
               null,
-              ["Name", "Type", "Starts with", "Permissions", "Created", "Last used", ""].map((c) => h("th", null, c)),
+              ["Name", "Type", "Starts with", "Permissions", "Expires", "Created", "Last used", ""].map((c) => h("th", null, c)),
             ),
           ),
           h(
@@ -118,7 +167,8 @@ export async function keysPage(ctx: TenantContext): Promise<Node> {
                 h("td", null, show(k.name)),
                 h("td", null, k.type, k.type === "publishable" ? originsEditor(t, k, status) : null),
                 h("td", null, h("code", null, show(k.start ?? ""))),
-                h("td", null, k.permissions.join(", ")),
+                h("td", null, k.permissions.join(", "), k.view ? h("div", { class: "muted" }, `view: ${describeView(k.view)}`) : null),
+                h("td", { class: "nowrap", "data-testid": "key-expiry" }, expiryCell(k, ctx.now)),
                 h("td", { class: "nowrap" }, ago(k.created_at, ctx.now)),
                 h("td", { class: "nowrap" }, ago(k.last_used_at, ctx.now)),
                 h(

@@ -3,6 +3,7 @@
  * location hash (#/t/<tenant>/<page>), so every path the server sees is an API path or a file.
  * The console holds no secrets: it uses the person's better-auth cookie session.
  */
+import { accessPage } from "./access";
 import { ApiError, json } from "./api";
 import { h, mount, show } from "./dom";
 import { authPage, homePage, invitePage } from "./home";
@@ -33,6 +34,7 @@ const TENANT_PAGES: Record<string, { title: string; render: (ctx: TenantContext)
   keys: { title: "Keys", render: keysPage },
   streams: { title: "Streams", render: streamsPage },
   members: { title: "Members", render: membersPage },
+  access: { title: "Access", render: accessPage },
   holds: { title: "Legal holds", render: holdsPage },
   schemas: { title: "Schemas", render: schemasPage },
   settings: { title: "Settings", render: settingsPage },

@@ -31,6 +31,11 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
       num("max_clock_skew_seconds", 1, 86400),
       "Events whose occurred_at is further than this from their receipt are flagged.",
     ),
+    field(
+      "Longest elevation (seconds)",
+      num("max_elevation_seconds", 60, 604800),
+      "The longest just-in-time elevation a member may ask for (Access page).",
+    ),
     h(
       "label",
       { class: "check" },
@@ -59,6 +64,7 @@ export async function settingsPage(ctx: TenantContext): Promise<Node> {
       public_log: d.get("public_log") !== null,
       audit_interval_hours: Number(d.get("audit_interval_hours")),
       full_audit_interval_days: Number(d.get("full_audit_interval_days")),
+      max_elevation_seconds: Number(d.get("max_elevation_seconds")),
     };
     const patch = Object.fromEntries(Object.entries(next).filter(([k, v]) => s[k as keyof Settings] !== v));
     if (Object.keys(patch).length === 0) {

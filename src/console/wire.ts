@@ -364,6 +364,59 @@ export interface KeyRow {
   permissions: string[];
   created_at: string;
   last_used_at: string | null;
+  /** When it stops working (null: never), and whether it has. */
+  expires_at: string | null;
+  expired: boolean;
+  /** The view its reads are narrowed to (absent: the whole log). */
+  view?: View;
+}
+
+/** A view (src/core/views.ts): every present field narrows. */
+export interface View {
+  received_from?: string;
+  received_to?: string;
+  action_prefix?: string;
+  actor?: string;
+  target?: { type?: string; id: string };
+}
+
+/** GET /v1/tenants/:t/grants: an auditor view granted to a member for a window. */
+export interface Grant {
+  id: string;
+  user_id: string;
+  permissions: string[];
+  view: View;
+  reason: string;
+  starts_at: string;
+  expires_at: string;
+  created_by: string;
+  created_at: string;
+  revoked_at: string | null;
+  revoked_by: string | null;
+  active: boolean;
+}
+export interface GrantList {
+  grants: Grant[];
+}
+
+/** GET /v1/tenants/:t/elevations: just-in-time elevation requests. */
+export interface Elevation {
+  id: string;
+  user_id: string;
+  permission: string;
+  duration_seconds: number;
+  reason: string;
+  status: "requested" | "approved" | "refused" | "cancelled";
+  requested_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_reason: string | null;
+  expires_at: string | null;
+  active: boolean;
+}
+export interface ElevationList {
+  elevations: Elevation[];
+  max_elevation_seconds: number;
 }
 
 /** POST /v1/tenants/:t/keys: the new key, shown once. */
@@ -372,6 +425,8 @@ export interface CreatedKey {
   name: string;
   type: string;
   permissions: string[];
+  expires_at?: string;
+  view?: View;
 }
 
 /** GET /v1/tenants/:t/settings. */
@@ -387,6 +442,7 @@ export interface Settings {
   /** Scheduled audits: incremental every N hours, full every N days. */
   audit_interval_hours: number;
   full_audit_interval_days: number;
+  max_elevation_seconds: number;
 }
 
 /** A legal hold's scope (src/core/holds.ts HoldScope). */

@@ -51,6 +51,8 @@ export interface TenantSettings {
   fullAuditIntervalMs: number;
   /** Declared personal fields (src/core/personal-fields.ts): encrypted per subject in the commit (personal-fields.ts). */
   personalFields: string[];
+  /** The longest just-in-time elevation a member may ask for (issue #19.2; src/worker/routes/grants.ts). */
+  maxElevationSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: TenantSettings = {
@@ -64,6 +66,7 @@ export const DEFAULT_SETTINGS: TenantSettings = {
   auditIntervalMs: 86_400_000,
   fullAuditIntervalMs: 7 * 86_400_000,
   personalFields: [],
+  maxElevationSeconds: 4 * 3600,
 };
 
 export interface StoredEntry {
@@ -184,6 +187,9 @@ export class LogStore {
     if (!columns.has("retention_days")) {
       this.#sql.exec("ALTER TABLE settings ADD COLUMN retention_days INTEGER");
       this.#sql.exec("UPDATE settings SET retention_days = retention_years * 365 WHERE retention_days IS NULL");
+    }
+    if (!columns.has("max_elevation_s")) {
+      this.#sql.exec(`ALTER TABLE settings ADD COLUMN max_elevation_s INTEGER NOT NULL DEFAULT ${DEFAULT_SETTINGS.maxElevationSeconds}`);
     }
   }
 
@@ -447,7 +453,7 @@ export class LogStore {
     const row = this.#sql
       .exec(
         `SELECT seal_interval_ms, retention_days, legal_hold, max_clock_skew_ms, witnesses, witness_quorum, public_log,
-         audit_interval_ms, full_audit_interval_ms, personal_fields FROM settings WHERE id = 0`,
+         audit_interval_ms, full_audit_interval_ms, personal_fields, max_elevation_s FROM settings WHERE id = 0`,
       )
       .toArray()[0];
     if (!row) return DEFAULT_SETTINGS;
@@ -462,6 +468,7 @@ export class LogStore {
       auditIntervalMs: Number(row.audit_interval_ms),
       fullAuditIntervalMs: Number(row.full_audit_interval_ms),
       personalFields: row.personal_fields === null ? [] : (JSON.parse(String(row.personal_fields)) as string[]),
+      maxElevationSeconds: Number(row.max_elevation_s),
     };
   }
 
@@ -469,14 +476,14 @@ export class LogStore {
     this.#settings = undefined;
     this.#sql.exec(
       `INSERT INTO settings (id, seal_interval_ms, retention_years, retention_days, legal_hold, max_clock_skew_ms, witnesses,
-         witness_quorum, public_log, audit_interval_ms, full_audit_interval_ms, personal_fields)
-       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         witness_quorum, public_log, audit_interval_ms, full_audit_interval_ms, personal_fields, max_elevation_s)
+       VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET seal_interval_ms = excluded.seal_interval_ms,
          retention_years = excluded.retention_years, retention_days = excluded.retention_days, legal_hold = excluded.legal_hold,
          max_clock_skew_ms = excluded.max_clock_skew_ms, witnesses = excluded.witnesses,
          witness_quorum = excluded.witness_quorum, public_log = excluded.public_log,
          audit_interval_ms = excluded.audit_interval_ms, full_audit_interval_ms = excluded.full_audit_interval_ms,
-         personal_fields = excluded.personal_fields`,
+         personal_fields = excluded.personal_fields, max_elevation_s = excluded.max_elevation_s`,
       s.sealIntervalMs,
       // The old column stays filled (NOT NULL) for an older version reading it: whole years, rounded up.
       Math.ceil(s.retentionDays / 365),
@@ -489,6 +496,7 @@ export class LogStore {
       s.auditIntervalMs,
       s.fullAuditIntervalMs,
       s.personalFields.length === 0 ? null : JSON.stringify(s.personalFields),
+      s.maxElevationSeconds,
     );
   }
 

@@ -27,6 +27,8 @@ export interface SettingsPatch {
   full_audit_interval_days?: number;
   /** Declared personal fields (validated by the route: src/core/personal-fields.ts). */
   personal_fields?: string[];
+  /** The longest just-in-time elevation a member may ask for, in seconds. */
+  max_elevation_seconds?: number;
 }
 
 /** The wire form of the settings (GET /settings, and `before`/`after` in the logged entry; a JSON object). */
@@ -42,6 +44,7 @@ export type SettingsView = {
   audit_interval_hours: number;
   full_audit_interval_days: number;
   personal_fields: string[];
+  max_elevation_seconds: number;
 };
 
 export type SettingsError = RetentionOnHold | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number };
@@ -58,6 +61,7 @@ export const settingsView = (s: TenantSettings, activeHolds: number): SettingsVi
   audit_interval_hours: s.auditIntervalMs / 3_600_000,
   full_audit_interval_days: s.fullAuditIntervalMs / 86_400_000,
   personal_fields: s.personalFields,
+  max_elevation_seconds: s.maxElevationSeconds,
 });
 
 /**
@@ -84,6 +88,7 @@ export function applySettingsPatch(
     fullAuditIntervalMs:
       patch.full_audit_interval_days !== undefined ? patch.full_audit_interval_days * 86_400_000 : before.fullAuditIntervalMs,
     personalFields: patch.personal_fields ?? before.personalFields,
+    maxElevationSeconds: patch.max_elevation_seconds ?? before.maxElevationSeconds,
   };
   const count = after.witnesses?.length ?? defaultWitnesses;
   if (after.witnessQuorum !== null && after.witnessQuorum > count) {

@@ -18,7 +18,11 @@ export function principalEvent(
   target: { id: string; type: string },
   metadata?: JsonObject,
 ): JsonObject {
-  const { principal } = c.var.access;
+  const { principal, view, via } = c.var.access;
+  // A read through a view, or a use of a grant or elevation, says so in its entry (issue #19.1):
+  // every use of a view is in the log with the view it saw.
+  const scoped = { ...(view ? { view: view as JsonObject } : {}), ...(via ? { via: { kind: via.kind, id: via.id } } : {}) };
+  const meta = metadata || view || via ? { ...metadata, ...scoped } : undefined;
   if (principal.type === "viewer_token") {
     // A viewer token's reads are its own: the token id as the actor, its view and minter beside them (issue #19.5).
     const viewer: JsonObject = { token_id: principal.tokenId, view: principal.view as JsonObject, minted_by: principal.mintedBy };
@@ -35,7 +39,7 @@ export function principalEvent(
     actor: principal.type === "user" ? { id: principal.userId, type: "user" } : { id: principal.keyId, type: principal.type },
     targets: [target],
     outcome: "success",
-    ...(metadata ? { metadata } : {}),
+    ...(meta ? { metadata: meta } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
+import type { View } from "../core/views";
 import type { Auth } from "./auth-config";
 import type { Permission } from "./permissions";
-import type { View } from "../core/views";
 
 /** Who is calling, after authentication. */
 export type Principal =
@@ -19,6 +19,28 @@ export interface TenantAccess {
   tenantId: string;
   principal: Principal;
   permissions: ReadonlySet<Permission>;
+  /**
+   * The view every read of this request is narrowed to (src/worker/view-access.ts); absent: the
+   * whole log. Set by a key's view, or by a grant the request uses.
+   */
+  view?: View;
+  /**
+   * Time-bounded access a signed-in member holds now (grants.ts): used by `requirePermission` only
+   * when the member's role lacks the permission a route needs (the use is then logged).
+   */
+  bounded?: readonly BoundedAccess[];
+  /** The grant or elevation this request is using, once `requirePermission` chose one. */
+  via?: { kind: "grant" | "elevation"; id: string };
+}
+
+/** A grant (permissions within a view) or an approved elevation (one permission, whole log) in force now. */
+export interface BoundedAccess {
+  kind: "grant" | "elevation";
+  id: string;
+  permissions: readonly Permission[];
+  view?: View;
+  reason: string;
+  expiresAtMs: number;
 }
 
 export interface AppEnv {

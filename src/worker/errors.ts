@@ -20,7 +20,9 @@ export type InvalidInput =
   | "invalid_source_request"
   | "invalid_stream_request"
   | "invalid_viewer_token_request"
-  | "invalid_event_schema";
+  | "invalid_event_schema"
+  | "invalid_grant"
+  | "invalid_elevation";
 
 /** Refusals a schema names itself, whatever it validates (zod issue `params.reason`; unknown fields). */
 export type SchemaRefusal = "unknown_field" | "reserved_action" | "event_too_deep" | "event_too_large";
@@ -31,6 +33,13 @@ type Refusal<R> = R extends unknown ? { reason: R; path: string; message: string
 export type AppError =
   // Who is asking (tenant-access.ts, cors.ts).
   | { reason: "unauthenticated" }
+  | { reason: "key_expired"; expiredAt: string }
+  | { reason: "outside_view"; what: string }
+  | { reason: "view_scoped"; what: string }
+  | { reason: "self_approval" }
+  | { reason: "elevation_too_long"; maxSeconds: number }
+  | { reason: "elevation_not_pending"; id: string; status: string }
+  | { reason: "grant_ended"; id: string }
   | { reason: "forbidden"; missing: string }
   | { reason: "origin_not_allowed"; origin: string | null }
   | { reason: "cross_site_request"; origin: string | null }
@@ -101,7 +110,6 @@ export type AppError =
   | { reason: "viewer_token_invalid"; why: "malformed" | "signature" | "expired" }
   | { reason: "viewer_token_route" }
   | { reason: "view_widened" }
-  | { reason: "outside_view" }
   | { reason: "internal" };
 
 export type ErrorReason = AppError["reason"];
@@ -142,6 +150,37 @@ const retryAfter = (seconds: number) => () => ({ "Retry-After": String(seconds) 
 /** The one error map: every reason's status, wire code, message and headers. */
 export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   unauthenticated: { status: 401, code: "unauthenticated", message: () => "Sign in, or send an API key." },
+  key_expired: {
+    status: 401,
+    code: "key_expired",
+    message: (e) => `This API key expired at ${e.expiredAt}. Ask an admin of the tenant for a new one.`,
+  },
+  outside_view: {
+    status: 403,
+    code: "outside_view",
+    message: (e) => `${e.what} is outside the view this credential is scoped to.`,
+  },
+  view_scoped: {
+    status: 403,
+    code: "outside_view",
+    message: (e) => `${e.what} may hold entries outside this credential's view: a credential scoped to a view cannot read it.`,
+  },
+  self_approval: {
+    status: 403,
+    code: "self_approval",
+    message: () => "An elevation must be approved or refused by an owner or admin other than the member who asked for it.",
+  },
+  elevation_too_long: {
+    status: 400,
+    code: "elevation_too_long",
+    message: (e) => `An elevation lasts at most ${e.maxSeconds} seconds in this tenant (setting max_elevation_seconds).`,
+  },
+  elevation_not_pending: {
+    status: 409,
+    code: "elevation_not_pending",
+    message: (e) => `Elevation ${e.id} is ${e.status}, not awaiting a decision; nothing was changed.`,
+  },
+  grant_ended: { status: 409, code: "grant_ended", message: (e) => `Grant ${e.id} has already ended; nothing was changed.` },
   forbidden: { status: 403, code: "forbidden", message: (e) => `This credential lacks the "${e.missing}" permission.` },
   cross_site_request: {
     status: 403,
@@ -195,6 +234,8 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
   invalid_stream_request: { status: 400, code: "invalid_stream_request", message: refused },
   invalid_viewer_token_request: { status: 400, code: "invalid_viewer_token_request", message: refused },
   invalid_event_schema: { status: 400, code: "invalid_event_schema", message: refused },
+  invalid_grant: { status: 400, code: "invalid_grant", message: refused },
+  invalid_elevation: { status: 400, code: "invalid_elevation", message: refused },
   unknown_field: { status: 400, code: "unknown_field", message: refused },
   reserved_action: { status: 400, code: "reserved_action", message: refused },
   event_too_deep: { status: 400, code: "too_deep", message: refused },
@@ -403,8 +444,6 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     code: "view_widened",
     message: () => "A viewer token's view must lie within the view of the credential that mints it.",
   },
-  // KEYS (#19.1) adds the same variant for scoped keys: at merge, keep one.
-  outside_view: { status: 403, code: "outside_view", message: () => "That entry is outside this credential's view." },
   internal: { status: 500, code: "internal", message: () => "Internal error." },
 };
 

@@ -8,8 +8,10 @@ import { and, eq, gte, inArray, lt, type SQL } from "drizzle-orm";
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import { z } from "zod";
 import { auditEvents, auditEventTargets } from "../db/audit-schema";
+import type { View } from "../core/views";
 import { Failure } from "./errors";
 import { SEARCH_LIMITS, searchCondition } from "./search";
+import { viewConditions } from "./view-access";
 
 const SeqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
@@ -38,9 +40,12 @@ export const EventFilter = z.strictObject({
 });
 export type EventFilter = z.infer<typeof EventFilter>;
 
-/** The WHERE conditions of a filter. `to_seq` and `until` are exclusive. */
-export function filterConditions(db: DrizzleD1Database, tenant: string, f: EventFilter): SQL[] {
-  const where: SQL[] = [eq(auditEvents.tenantId, tenant)];
+/**
+ * The WHERE conditions of a filter. `to_seq` and `until` are exclusive. `view`: the request's view
+ * (view-access.ts `viewOf`), ANDed in SQL so that pages and cursors stay right.
+ */
+export function filterConditions(db: DrizzleD1Database, tenant: string, f: EventFilter, view?: View): SQL[] {
+  const where: SQL[] = [eq(auditEvents.tenantId, tenant), ...viewConditions(db, tenant, view)];
   if (f.action && f.action !== "*") {
     if (f.action.endsWith(".*")) {
       // A range on the index instead of LIKE: "user." <= action < "user/" ("/" follows ".").

@@ -23,6 +23,7 @@
  *   key is in use). Keys with a `remaining` allowance are not used by Sealtrail; caching would
  *   not count them.
  */
+import type { View } from "../core/views";
 import type { Permission } from "./permissions";
 
 /** How long a verified secret key is trusted without asking better-auth (and D1) again. */
@@ -36,6 +37,8 @@ export interface VerifiedKey {
   permissions: readonly Permission[];
   /** The key's own expiry (ms since the epoch), if it has one. */
   expiresAtMs: number | null;
+  /** The view its reads are narrowed to (absent: the whole log). */
+  view?: View;
 }
 
 interface Entry {

@@ -20,6 +20,7 @@ import { RETENTION_ROUTE } from "./routes/retention";
 import { SETTINGS_ROUTES } from "./routes/settings";
 import { HOLD_ROUTES } from "./routes/holds";
 import { SCHEMA_ROUTES } from "./routes/schemas";
+import { GRANT_ROUTES } from "./routes/grants";
 import { SNAPSHOT_ROUTES } from "./routes/snapshots";
 import { SOURCE_ROUTES } from "./routes/sources";
 import { STREAM_ROUTES } from "./routes/streams";
@@ -66,6 +67,7 @@ const ROUTES: readonly RouteSpec[] = [
   ...Object.values(SETTINGS_ROUTES),
   ...Object.values(HOLD_ROUTES),
   ...Object.values(SCHEMA_ROUTES),
+  ...Object.values(GRANT_ROUTES),
   ...Object.values(SOURCE_ROUTES),
   ...Object.values(VERIFY_ROUTES),
   ...Object.values(KEY_ROUTES),

@@ -45,6 +45,7 @@ export const route = <const S extends RouteSpec>(spec: S): S => spec;
 /** tenant-access.ts: no or a bad credential, its rate limit, a tenant it does not reach, a missing permission. */
 const TENANT_ACCESS: readonly ErrorReason[] = [
   "unauthenticated",
+  "key_expired",
   "rate_limited",
   "cross_site_request",
   "origin_not_allowed",

@@ -335,6 +335,7 @@ describe("settings", () => {
       audit_interval_hours: 24,
       full_audit_interval_days: 7,
       personal_fields: [],
+      max_elevation_seconds: 14400,
     });
     const res = await put({ seal_interval_seconds: 300, max_clock_skew_seconds: 600 });
     expect(res.status).toBe(200);

@@ -97,6 +97,23 @@ describe("viewer tokens", () => {
     expect((await api(`/v1/tenants/${tenant}/events`, { headers: bearer(token) })).status).toBe(200);
   });
 
+  it("cannot be minted wider than the minting key's own view: a key scoped to org-a mints org-a (or narrower), never more", async () => {
+    const t = await tenantWithKeys();
+    const made = await api(
+      `/v1/tenants/${t.tenant}/keys`,
+      json({ name: "org-a backend", permissions: ["read"], view: { target: ORG_A } }, bearer(t.owner)),
+    );
+    expect(made.status).toBe(201);
+    const scoped = ((await made.json()) as { key: string }).key;
+    for (const view of [{}, { target: { type: "organization", id: "org-b" } }, { action_prefix: "invoice" }]) {
+      const wider = await mint(t.tenant, scoped, { view, ttl_seconds: 600 });
+      expect([wider.status, wider.body.error?.code], JSON.stringify(view)).toEqual([403, "view_widened"]);
+    }
+    expect((await mint(t.tenant, scoped, { view: { target: ORG_A }, ttl_seconds: 600 })).status).toBe(201);
+    const narrower = await mint(t.tenant, scoped, { view: { target: ORG_A, action_prefix: "invoice" }, ttl_seconds: 600 });
+    expect(narrower.status).toBe(201);
+  });
+
   it("opens only reads of entries, proofs, exports and checkpoints of its own tenant: writes, settings, stats, keys and minting are refused", async () => {
     const { tenant, token } = await slices();
     const other = await tenantWithKeys();

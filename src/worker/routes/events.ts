@@ -21,7 +21,7 @@ import { requirePermission } from "../tenant-access";
 import { awaitMirror, tenantLog } from "../tenant-log";
 import { tenantData } from "../placement";
 import { personalViews, type PersonalField } from "../personal-view";
-import { accessViewConditions, refuseOutsideView } from "../viewer-access";
+import { refuseOutsideView, requireEntryInView, viewOf } from "../view-access";
 
 export const PAGE_SIZE_DEFAULT = 50;
 export const PAGE_SIZE_MAX = 100;
@@ -206,8 +206,7 @@ export const events = new Hono<AppEnv>()
     // D1 follows the log's commits: let it catch up with what was acknowledged before this read.
     await awaitMirror(c);
     const db = drizzle((await tenantData(c)).db);
-    // view (VIEWER stand-in): the filters ANDed with the credential's view, in SQL.
-    const where = [...filterConditions(db, c.var.access.tenantId, filter), ...accessViewConditions(c, db)];
+    const where = filterConditions(db, c.var.access.tenantId, filter, viewOf(c));
     const at = cursor ? Cursor.decode(cursor) : undefined;
     const backwards = at?.dir === "before";
     if (at) where.push(backwards ? lt(auditEvents.seq, at.seq) : gt(auditEvents.seq, at.seq));
@@ -267,10 +266,9 @@ export const events = new Hono<AppEnv>()
       await checkMissing(c, seq);
       throw new Failure({ reason: "not_found", what: "Entry" });
     }
-    // Served only if these bytes are the log's entry `seq` (issue #13).
+    // Served only if these bytes are the log's entry `seq` (issue #13), and in the request's view.
     await checkServedRows(c, [found]);
-    // view (VIEWER stand-in): an entry outside the credential's view is refused.
-    await refuseOutsideView(c, seq, found.entry);
+    refuseOutsideView(c, found.entry, `Entry ${seq}`);
     const [personal] = await personalViews(c, [found]);
     await recordAccess(c, "sealtrail.event.read", { id: String(seq), type: "entry" });
     return c.json(entryView(found, personal));
@@ -279,8 +277,7 @@ export const events = new Hono<AppEnv>()
   .get("/:seq{[0-9]+}/proof", requirePermission(...proof.permissions), async (c) => {
     const parsed = Seq.safeParse(c.req.param("seq"));
     if (!parsed.success) throw new Failure({ reason: "not_found", what: "Entry" });
-    // view (VIEWER stand-in): no proof of an entry outside the credential's view.
-    await refuseOutsideView(c, parsed.data);
+    await requireEntryInView(c, parsed.data);
     const r = await tenantLog(c).entryProof(c.var.access.tenantId, parsed.data);
     if (!r.ok) throw new Failure(r.error);
     await recordAccess(c, "sealtrail.proof.downloaded", { id: String(parsed.data), type: "entry" }, { format: "tlog-proof" });

@@ -22,7 +22,7 @@ import { awaitMirror } from "../tenant-log";
 import type { JsonObject } from "../../core/entry";
 import { decryptedEvent, personalViews, type PersonalField } from "../personal-view";
 import { entryView } from "./events";
-import { accessViewConditions } from "../viewer-access";
+import { viewOf } from "../view-access";
 
 /** Rows read from D1 per page while streaming. */
 export const EXPORT_PAGE = 1_000;
@@ -134,8 +134,7 @@ export const exporter = new Hono<AppEnv>().get("/export", requirePermission(...E
     const rows = await db
       .select({ seq: auditEvents.seq, entry: auditEvents.entry, leafHash: auditEvents.leafHash })
       .from(auditEvents)
-      // view (VIEWER stand-in): the filters ANDed with the credential's view, in SQL.
-      .where(and(...filterConditions(db, tenant, filter), ...accessViewConditions(c, db), gt(auditEvents.seq, after)))
+      .where(and(...filterConditions(db, tenant, filter, viewOf(c)), gt(auditEvents.seq, after)))
       .orderBy(asc(auditEvents.seq))
       .limit(EXPORT_PAGE);
     await checkServedRows(c, rows);

@@ -21,7 +21,9 @@ import { readJsonBody } from "../request";
 import { recordAccess } from "../access-log";
 import { bodyOf, LOG_APPEND, route } from "../route-spec";
 import { parseKeyMetadata } from "../cors";
-import { allowedOriginsOf, requirePermission, verifiedKeys } from "../tenant-access";
+import { allowedOriginsOf, keyTermsOf, requirePermission, verifiedKeys } from "../tenant-access";
+import { checkView } from "../../core/views";
+import type { JsonObject } from "../../core/entry";
 
 /** An origin as browsers send it: scheme, host and optional port; no path, no wildcard. */
 const Origin = z
@@ -30,6 +32,8 @@ const Origin = z
   .regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, "an origin such as https://app.example.com");
 
 export const MAX_ALLOWED_ORIGINS = 20;
+/** The longest a key may be made to last with an expiry: 5 years. */
+export const MAX_KEY_SECONDS = 5 * 366 * 86_400;
 
 const CreateKey = z
   .strictObject({
@@ -40,10 +44,28 @@ const CreateKey = z
       .refine((p) => new Set(p).size === p.length, "permissions must not repeat"),
     // With allowed_origins the key is a publishable ingest key for browsers: append only.
     allowed_origins: z.array(Origin).min(1).max(MAX_ALLOWED_ORIGINS).optional(),
+    expires_at: z.iso.datetime({ offset: true }).optional().describe("when the key stops working (RFC 3339), in the future"),
+    expires_in_seconds: z.number().int().min(1).max(MAX_KEY_SECONDS).optional().describe("or: seconds from now"),
+    view: z
+      .unknown()
+      .superRefine((v, ctx) => {
+        const r = checkView(v);
+        if (!r.ok) ctx.addIssue({ code: "custom", message: r.message });
+      })
+      .optional()
+      .describe("narrows every read through the key (src/core/views.ts): received_from, received_to, action_prefix, actor, target"),
   })
   .refine((k) => !k.allowed_origins || (k.permissions.length === 1 && k.permissions[0] === "append"), {
     message: "a key with allowed_origins (a publishable key) may only have the append permission",
     path: ["permissions"],
+  })
+  .refine((k) => k.expires_at === undefined || k.expires_in_seconds === undefined, {
+    message: "give expires_at or expires_in_seconds, not both",
+    path: ["expires_at"],
+  })
+  .refine((k) => k.view === undefined || !k.allowed_origins, {
+    message: "a view narrows reads: a publishable key only appends",
+    path: ["view"],
   });
 
 function memberOnly(c: Context<AppEnv>): string {
@@ -65,6 +87,9 @@ const KeyView = z.object({
   created_by: z.string().nullable().describe("the member who created it; the key is revoked when they leave"),
   created_at: z.string(),
   last_used_at: z.string().nullable(),
+  expires_at: z.string().nullable().describe("when it stops working; null: never"),
+  expired: z.boolean(),
+  view: z.record(z.string(), z.unknown()).optional().describe("the view its reads are narrowed to; absent: the whole log"),
 });
 
 const ADMIN = ["admin"] as const;
@@ -86,6 +111,8 @@ export const KEY_ROUTES = {
       type: z.enum(["secret", "publishable"]),
       permissions: z.array(z.enum(PERMISSIONS)),
       allowed_origins: z.array(z.string()).optional(),
+      expires_at: z.string().optional(),
+      view: z.record(z.string(), z.unknown()).optional(),
       created_at: z.string(),
     }),
     status: 201,
@@ -158,6 +185,16 @@ export async function revokeKeysCreatedBy(
   }
 }
 
+/** A key's expiry and view, as the list shows them. */
+function termsView(metadata: string | null) {
+  const terms = keyTermsOf(metadata);
+  return {
+    expires_at: terms.expiresAtMs === null ? null : new Date(terms.expiresAtMs).toISOString(),
+    expired: terms.expiresAtMs !== null && terms.expiresAtMs <= Date.now(),
+    ...(terms.view ? { view: terms.view } : {}),
+  };
+}
+
 const keyPermissions = (stored: string | null): string[] => {
   const parsed = stored ? (JSON.parse(stored) as Record<string, string[]>) : {};
   return parsed[LOG_STATEMENT] ?? [];
@@ -170,6 +207,23 @@ export const keys = new Hono<AppEnv>()
     const body = bodyOf(KEY_ROUTES.create, await readJsonBody(c));
     // Server-side call without headers: `permissions` is server-only in better-auth.
     const publishable = body.allowed_origins !== undefined;
+    const now = Date.now();
+    const expiresAtMs =
+      body.expires_at !== undefined
+        ? Date.parse(body.expires_at)
+        : body.expires_in_seconds !== undefined
+          ? now + body.expires_in_seconds * 1000
+          : null;
+    if (expiresAtMs !== null && (expiresAtMs <= now || expiresAtMs > now + MAX_KEY_SECONDS * 1000)) {
+      throw new Failure({
+        reason: "invalid_key_request",
+        path: "expires_at",
+        message: `must be in the future, at most ${MAX_KEY_SECONDS} seconds away`,
+      });
+    }
+    const expires: JsonObject = expiresAtMs === null ? {} : { expires_at: new Date(expiresAtMs).toISOString() };
+    const checked = body.view === undefined ? undefined : checkView(body.view);
+    const scoped: JsonObject = checked?.ok ? { view: checked.view as JsonObject } : {};
     const created = await c.var.auth.api.createApiKey({
       body: {
         configId: publishable ? PUBLISHABLE_KEY_CONFIG : TENANT_KEY_CONFIG,
@@ -177,7 +231,8 @@ export const keys = new Hono<AppEnv>()
         userId,
         name: body.name,
         permissions: { [LOG_STATEMENT]: body.permissions },
-        metadata: { created_by: userId, ...(publishable ? { allowed_origins: body.allowed_origins } : {}) },
+        // Our expiry and view live in the metadata (tenant-access.ts keyTermsOf says why not better-auth's expiresIn).
+        metadata: { created_by: userId, ...(publishable ? { allowed_origins: body.allowed_origins } : {}), ...expires, ...scoped },
       },
     });
     // Durability point. The key exists now, but nobody holds its secret until this response
@@ -191,6 +246,8 @@ export const keys = new Hono<AppEnv>()
       type: publishable ? "publishable" : "secret",
       permissions: body.permissions,
       ...(publishable ? { allowed_origins: body.allowed_origins } : {}),
+      ...expires,
+      ...scoped,
     };
     try {
       await recordAccess(c, "sealtrail.key.created", { id: created.id, type: "api_key" }, described);
@@ -219,6 +276,7 @@ export const keys = new Hono<AppEnv>()
         created_by: keyCreator(k.metadata),
         created_at: k.createdAt,
         last_used_at: k.lastRequest,
+        ...termsView(k.metadata),
       })),
     });
   })
@@ -244,8 +302,8 @@ export const keys = new Hono<AppEnv>()
         after: { allowed_origins: body.allowed_origins },
       },
     );
-    const createdBy = keyCreator(found.metadata);
-    const metadata = { ...(createdBy ? { created_by: createdBy } : {}), allowed_origins: body.allowed_origins };
+    // Everything else the metadata holds (creator, expiry) is kept.
+    const metadata = { ...(parseKeyMetadata(found.metadata) as Record<string, unknown> | null), allowed_origins: body.allowed_origins };
     await db
       .update(apikey)
       .set({ metadata: JSON.stringify(metadata) })

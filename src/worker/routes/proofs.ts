@@ -11,8 +11,8 @@ import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
 import { LOG_APPEND, LOG_CALL, queryOf, route } from "../route-spec";
 import { requirePermission } from "../tenant-access";
+import { requireEntryInView } from "../view-access";
 import { tenantLog } from "../tenant-log";
-import { refuseOutsideView } from "../viewer-access";
 
 const Count = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const Hashes = z.array(z.string().describe("base64 SHA-256"));
@@ -61,8 +61,7 @@ export const proofs = new Hono<AppEnv>()
   })
   .get("/proof/inclusion", requirePermission(...inclusion.permissions), async (c) => {
     const q = queryOf(c, inclusion);
-    // view (VIEWER stand-in): no proof of an entry outside the credential's view.
-    await refuseOutsideView(c, q.index);
+    await requireEntryInView(c, q.index);
     const r = await tenantLog(c).inclusionProof(c.var.access.tenantId, q.index, q.size);
     if (!r.ok) throw new Failure(r.error);
     await recordAccess(c, "sealtrail.proof.downloaded", { id: String(q.index), type: "entry" }, { format: "inclusion", size: q.size });

@@ -99,6 +99,13 @@ const SettingsPatch = z
       })
       .optional()
       .describe("paths encrypted per subject before they are stored: actor.name, targets[].name, context.<key>, metadata.<key>[.<key>…]"),
+    max_elevation_seconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .optional()
+      .describe("the longest just-in-time elevation a member may ask for (default 4 hours)"),
   })
   .refine((p) => Object.keys(p).length > 0, "change at least one setting")
   .refine((p) => p.retention_days === undefined || p.retention_years === undefined, "give retention_days or retention_years, not both");
@@ -121,6 +128,7 @@ const Settings = z.object({
   audit_interval_hours: z.number(),
   full_audit_interval_days: z.number(),
   personal_fields: z.array(z.string()),
+  max_elevation_seconds: z.number().int(),
 });
 const Range = z.object({ from: z.number().int(), to: z.number().int() }).describe("entries [from, to)");
 const Stats = z.object({

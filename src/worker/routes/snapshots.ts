@@ -13,6 +13,7 @@ import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
 import { LOG_APPEND, LOG_CALL, queryOf, route, type RouteSpec } from "../route-spec";
 import { requirePermission } from "../tenant-access";
+import { refuseViewScoped } from "../view-access";
 import { tenantLog } from "../tenant-log";
 import { tenantData } from "../placement";
 
@@ -29,7 +30,7 @@ const part = (path: string, summary: string, responseType: string, pruned = fals
     summary,
     permissions: VERIFY,
     responseType,
-    errors: pruned ? ["not_found", "bundle_pruned", ...LOG_APPEND] : ["not_found", ...LOG_APPEND],
+    errors: pruned ? ["not_found", "view_scoped", "bundle_pruned", ...LOG_APPEND] : ["not_found", "view_scoped", ...LOG_APPEND],
   });
 
 const Snapshot = z.object({
@@ -114,6 +115,8 @@ function snapshotId(c: Context<AppEnv>): number {
 
 async function download(c: Context<AppEnv>, part: "manifest" | "checkpoint" | "bundle") {
   const tenant = c.var.access.tenantId;
+  // A seal bundle holds every entry it seals: refused to a credential scoped to a view.
+  if (part === "bundle") refuseViewScoped(c, "A snapshot bundle");
   const id = snapshotId(c);
   const object = await (await tenantData(c)).bucket.get(sealKeys(tenant, id)[part]);
   if (!object && part === "bundle") {

@@ -20,7 +20,8 @@ import type { AppEnv } from "../app-env";
 import { Failure } from "../errors";
 import type { Permission } from "../permissions";
 import { LOG_APPEND, LOG_CALL, route } from "../route-spec";
-import { hasCredential, TENANT_ID, tenantAccess } from "../tenant-access";
+import { hasCredential, TENANT_ID, tenantAccess, usePermission } from "../tenant-access";
+import { refuseViewScoped } from "../view-access";
 import { tenantStores } from "../../durable/placement";
 import { placementOf } from "../placement";
 import { tenantLogOf } from "../tenant-log";
@@ -46,7 +47,7 @@ export const TILE_ROUTES = {
     summary: "An entry bundle, `<N>[.p/<W>]` (c2sp.org/tlog-tiles: uint16 length-prefixed entries); logged",
     permissions: ["read"],
     responseType: "application/octet-stream",
-    errors: [...LOG_APPEND],
+    errors: ["view_scoped", ...LOG_APPEND],
   }),
   tile: route({
     method: "get",
@@ -105,9 +106,7 @@ async function readerOf(c: Context<AppEnv>, permissions: readonly Permission[], 
   const tenant = c.req.param("t") ?? "";
   if (hasCredential(c.req.raw.headers)) {
     await tenantAccess(c, async () => {});
-    if (!permissions.some((p) => c.var.access.permissions.has(p))) {
-      throw new Failure({ reason: "forbidden", missing: permissions.join('" or "') });
-    }
+    await usePermission(c, permissions);
     return { tenant: c.var.access.tenantId, anonymous: false };
   }
   if (!publicOk || !TENANT_ID.test(tenant) || !(await isPublic(c, tenant))) throw new Failure({ reason: "unauthenticated" });
@@ -158,6 +157,8 @@ export const tiles = new Hono<AppEnv>()
   // Before tile/*, which would match these paths too.
   .get("/tile/entries/*", async (c) => {
     const reader = await readerOf(c, TILE_ROUTES.entries.permissions, false);
+    // A bundle holds 256 entries, whatever a view allows: refused to a credential scoped to one.
+    refuseViewScoped(c, "An entry bundle");
     const ref = tileOf(c, reader.tenant, true);
     const bytes = await tileBytes(c, reader.tenant, ref);
     await recordAccess(

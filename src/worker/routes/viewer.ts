@@ -67,7 +67,8 @@ export const VIEWER_ROUTES_SPEC = {
 };
 
 /** The view the calling credential itself is held to (KEYS' scoped keys carry one; none: everything). */
-const ownView = (principal: object): View => (principal as { view?: View }).view ?? {};
+/** The minting credential's own view (a scoped key's, a grant's; the whole log otherwise). */
+const ownView = (access: { view?: View }): View => access.view ?? {};
 
 export const viewerTokens = new Hono<AppEnv>().post(
   "/viewer-tokens",
@@ -75,7 +76,7 @@ export const viewerTokens = new Hono<AppEnv>().post(
   async (c) => {
     const body = bodyOf(VIEWER_ROUTES_SPEC.mint, await readJsonBody(c));
     const { principal, tenantId } = c.var.access;
-    if (!narrows(body.view, ownView(principal))) throw new Failure({ reason: "view_widened" });
+    if (!narrows(body.view, ownView(c.var.access))) throw new Failure({ reason: "view_widened" });
     const nowS = Math.floor(Date.now() / 1000);
     const claims: ViewerClaims = {
       tid: crypto.randomUUID(),
