@@ -839,6 +839,8 @@ async function streamPhase() {
   agent.destroy();
   receiver.server.close();
   await s3.stop();
+}
+
 /** Personal fields on and off, side by side on one server (rows personal_*). */
 async function personalPhase() {
   const server = await startServer();
