@@ -76,7 +76,13 @@ const isObj = (v: JsonValue | undefined): v is JsonObj => typeof v === "object" 
  */
 export function personalPaths(event: JsonObj, paths: readonly string[]): FieldPath[] {
   const out: FieldPath[] = [];
+  // The service's own entries (`sealtrail.*`) keep their metadata readable: verifiers and the log
+  // itself read it (a retention pruned entry's range and checkpoint, a settings change's before and
+  // after, an erasure's subject hash), and it is written by the service, not sent by a client.
+  // Their actor and target names and context are personal fields like any other entry's.
+  const service = typeof event.action === "string" && event.action.startsWith("sealtrail.");
   for (const declared of paths) {
+    if (service && declared.startsWith("metadata.")) continue;
     if (declared === "targets[].name") {
       const targets = event.targets;
       if (!Array.isArray(targets)) continue;

@@ -226,9 +226,10 @@ export class PersonalFields {
   }
 
   /**
-   * What a reader sees of a stored event, inside this object (for what the object itself sends
-   * out, e.g. a log stream): each encrypted field replaced by its plaintext, ERASED_MARKER or
-   * UNDECRYPTABLE_MARKER. The Worker's reads use `reveal` (src/worker/personal-view.ts).
+   * What a reader sees of a stored event, inside this object: each encrypted field replaced by its
+   * plaintext, ERASED_MARKER or UNDECRYPTABLE_MARKER. The Worker's reads use `reveal`
+   * (src/worker/personal-view.ts). Never for what leaves the system on its own: log streams carry
+   * personal fields only encrypted (docs/design.md "Streams").
    */
   readerEvent(tenant: string, seq: number, event: JsonObject): JsonObject {
     const found = encryptedFields(event);

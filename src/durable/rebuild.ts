@@ -11,7 +11,8 @@ import { entryLeafHash } from "../core/entry";
 import { bundleRows } from "../core/audit";
 import { sha256Base64 } from "../core/manifest";
 import { sealKeys, type SealRecord } from "../core/seal";
-import { RETENTION_FLOOR } from "./retention";
+import { entryFactsOf } from "../core/holds";
+import { heldBy, RETENTION_FLOOR, type HeldCheck } from "./retention";
 import { writeToD1 } from "./audit-events";
 import type { LogStore, StoredEntry } from "./log-store";
 import { entryIdempotencyKey } from "./sequencer";
@@ -60,7 +61,14 @@ async function restore(
  * `progress.nextSeal` until `done`.
  */
 export async function rebuildD1(
-  src: { db: D1Database; bucket: R2Bucket; store: LogStore; now: () => number },
+  src: {
+    db: D1Database;
+    bucket: R2Bucket;
+    store: LogStore;
+    now: () => number;
+    /** The tenant's legal holds: entries they cover keep their rows below the retention floor. */
+    holds?: Parameters<typeof heldBy>[0];
+  },
   tenant: string,
   size: number,
   nextSeal: number,
@@ -73,8 +81,12 @@ export async function rebuildD1(
   for (;;) {
     const seal = store.seals(id, 1)[0];
     if (!seal?.published) break;
-    // Below the retention floor bodies were deleted on purpose (retention.ts): nothing to restore, nothing to resurrect.
+    // Below the retention floor bodies were deleted on purpose (retention.ts): nothing to resurrect,
+    // except the entries an active legal hold covers, whose rows and bundle the sweep kept.
     if (seal.to <= store.counter(RETENTION_FLOOR)) {
+      const held = src.holds ? heldBy(src.holds)() : null;
+      const failed = held ? await restoreHeld(db, bucket, store, tenant, seal, held) : undefined;
+      if (failed) return { ok: false, error: failed };
       id += 1;
       continue;
     }
@@ -90,6 +102,33 @@ export async function rebuildD1(
   if (failed) return { ok: false, error: failed };
   restored += size - sealedTo;
   return { ok: true, value: { nextSeal: id, restored, done: true } };
+}
+
+/**
+ * Restores, from a seal below the retention floor whose bundle a legal hold kept, the entries an
+ * active hold covers (an entry whose facts cannot be read is kept, as the sweep keeps it). A bundle
+ * that is gone was pruned whole: nothing to restore.
+ */
+async function restoreHeld(
+  db: D1Database,
+  bucket: R2Bucket,
+  store: LogStore,
+  tenant: string,
+  seal: SealRecord,
+  held: NonNullable<HeldCheck>,
+): Promise<RebuildError | undefined> {
+  const key = sealKeys(tenant, seal.id).bundle;
+  const bundle = await (await bucket.get(key))?.text();
+  if (bundle === undefined) return undefined;
+  const digest = sha256Base64(bundle);
+  if (digest !== seal.bundleSha256) return { reason: "bundle_mismatch", key, expected: seal.bundleSha256, found: digest };
+  for (const r of bundleRows(bundle, seal.from)) {
+    const facts = entryFactsOf(r.entry);
+    if (facts !== undefined && !held(facts)) continue;
+    const failed = await restore(db, store, [{ ...r, idempotencyKey: null }]);
+    if (failed) return failed;
+  }
+  return undefined;
 }
 
 /** Restores one seal's entries from its R2 bundle. */

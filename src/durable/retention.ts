@@ -27,6 +27,7 @@ import type { GroupCommit } from "./group-commit";
 import type { LogStore } from "./log-store";
 import type { Receipt } from "./log-types";
 import { tileKey } from "./tiles";
+import { SEARCH_SEQ_SPAN } from "./search-index";
 
 /** Counters (DO storage): entries below the floor are pruned; deletions are done below `cleaned`. */
 export const RETENTION_FLOOR = "retention_floor";
@@ -304,6 +305,13 @@ export class Retention {
       const statements = runs.flatMap(([a, b]) => [
         db.prepare("DELETE FROM audit_event_targets WHERE tenant_id = ? AND seq >= ? AND seq < ?").bind(tenant, a, b),
         db.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq >= ? AND seq < ?").bind(tenant, a, b),
+        // The full-text index of those rows (search-index.ts: rowid = tenant number × span + seq).
+        db
+          .prepare(
+            `DELETE FROM audit_search WHERE rowid >= (SELECT num * ${SEARCH_SEQ_SPAN} FROM audit_search_tenants WHERE tenant_id = ?) + ? ` +
+              `AND rowid < (SELECT num * ${SEARCH_SEQ_SPAN} FROM audit_search_tenants WHERE tenant_id = ?) + ?`,
+          )
+          .bind(tenant, a, tenant, b),
       ]);
       for (let i = 0; i < statements.length; i += DELETES_PER_BATCH) await db.batch(statements.slice(i, i + DELETES_PER_BATCH));
       // 3. DO `entries` rows (usually evicted already: log-store.ts evictSettled). Durable at once.

@@ -1,7 +1,7 @@
 /**
  * The `stream_paused` alert source (issue #18.2's AlertSource, alert-types.ts), on the TenantLog's
  * side: the LogStreams object reports how many streams the tenant has and which are paused
- * (TenantLog `reportStreamAlerts`) whenever that changes, and this source reads the last report
+ * (TenantLog `reportStreams`) whenever that changes, and this source reads the last report
  * from the TenantLog's own storage (DO key-value key `stream_report`), synchronously as the alert
  * engine requires. One condition per paused stream (key: the stream id), from its pause until it
  * is resumed or deleted. The count lets /stats skip the streams object for tenants without streams.

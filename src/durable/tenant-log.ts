@@ -708,6 +708,8 @@ export class TenantLog extends DurableObject<Env> {
   async reportStreams(tenant: string, report: StreamReport): Promise<void> {
     this.#assertTenant(tenant);
     recordStreamReport(this.ctx.storage, report);
+    // A stream paused or resumed: its alert is raised or cleared now, not at the next alarm.
+    this.#log.alerts.check(this.#tenant);
   }
 
   /** The last report of the LogStreams object (/stats asks it about streams only if there are any). */

@@ -31,6 +31,11 @@ export interface TenantAccess {
   bounded?: readonly BoundedAccess[];
   /** The grant or elevation this request is using, once `requirePermission` chose one. */
   via?: { kind: "grant" | "elevation"; id: string };
+  /**
+   * When what this request's access rests on stops working (ms): an expiring key, or the grant or
+   * elevation it uses. A viewer token minted with it expires no later (routes/viewer.ts).
+   */
+  expiresAtMs?: number;
 }
 
 /** A grant (permissions within a view) or an approved elevation (one permission, whole log) in force now. */

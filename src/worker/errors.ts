@@ -79,6 +79,7 @@ export type AppError =
   | { reason: "invalid_witness"; index: number; detail: string }
   | { reason: "witness_quorum_unreachable"; quorum: number; witnesses: number }
   | { reason: "too_many_sources"; limit: number }
+  | { reason: "too_many_streams"; limit: number }
   // Log streams (routes/streams.ts): a destination the outbound rules refuse (durable/outbound.ts).
   | { reason: "invalid_destination"; detail: string }
   // Erasure (durable/personal-fields.ts, routes/subjects.ts).
@@ -300,6 +301,11 @@ export const HTTP: { readonly [R in ErrorReason]: WireSpec<Variant<R>> } = {
     status: 422,
     code: "witness_quorum_unreachable",
     message: (e) => `A witness quorum of ${e.quorum} needs at least ${e.quorum} witnesses; there are ${e.witnesses}. Nothing was changed.`,
+  },
+  too_many_streams: {
+    status: 409,
+    code: "too_many_streams",
+    message: (e) => `A tenant has at most ${e.limit} log streams; delete one first. Nothing was stored.`,
   },
   too_many_sources: {
     status: 409,

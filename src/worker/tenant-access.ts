@@ -272,6 +272,7 @@ export const tenantAccess = createMiddleware<AppEnv>(async (c, next) => {
         principal: { type: "api_key", keyId: verified.keyId },
         permissions: new Set(verified.permissions),
         ...(verified.view ? { view: verified.view } : {}),
+        ...(verified.expiresAtMs !== null ? { expiresAtMs: verified.expiresAtMs } : {}),
       };
     }
   } else {
@@ -324,6 +325,7 @@ export async function usePermission(c: Context<AppEnv>, permissions: readonly Pe
     permissions: new Set([...access.permissions, ...use.permissions]),
     ...(view ? { view } : {}),
     via: { kind: use.kind, id: use.id },
+    expiresAtMs: Math.min(access.expiresAtMs ?? Infinity, use.expiresAtMs),
   });
   await recordAccess(
     c,

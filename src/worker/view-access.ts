@@ -65,8 +65,9 @@ export function refuseViewScoped(c: Context<AppEnv>, what: string): void {
 
 /**
  * Refuses (403 outside_view) a proof of entry `seq` when the request has a view that does not hold
- * it. The entry's bytes come from D1, else from the log (not yet mirrored); an entry found nowhere
- * is left to the proof itself to refuse (404).
+ * it. The entry's bytes come from D1, else from the log (not yet mirrored). An entry found nowhere
+ * (pruned by retention, or past the log's end) cannot be shown to be in the view, so it is refused
+ * too: a view never learns the leaf hash of an entry it could not read.
  */
 export async function requireEntryInView(c: Context<AppEnv>, seq: number): Promise<void> {
   if (!viewOf(c)) return;
@@ -76,6 +77,6 @@ export async function requireEntryInView(c: Context<AppEnv>, seq: number): Promi
     .where(and(eq(auditEvents.tenantId, c.var.access.tenantId), eq(auditEvents.seq, seq)))
     .get();
   const entry = row?.entry ?? (await tenantLog(c).entry(seq))?.entry;
-  if (entry === undefined) return;
+  if (entry === undefined) throw new Failure({ reason: "outside_view", what: `Entry ${seq}` });
   refuseOutsideView(c, entry, `Entry ${seq}`);
 }

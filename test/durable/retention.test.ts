@@ -20,6 +20,7 @@ import { tileKey } from "../../src/durable/tiles";
 import { api, bearer, bucketOf, createKey, dbOf, event, logOf, tenantWithKeys } from "../worker/helpers";
 import { withLog } from "./faults";
 import { runVerification, tamperD1 } from "./log-helpers";
+import { SEARCH_SEQ_SPAN } from "../../src/durable/search-index";
 
 const DAY = 86_400_000;
 const origin = (tenant: string) => `sealtrail.localhost/${tenant}`;
@@ -147,6 +148,16 @@ describe("retention sweep (issue #17.1)", () => {
     expect(
       await count("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND (entry LIKE '%old-a-%' OR entry LIKE '%old-b-%')"),
     ).toBe(0);
+    // The full-text index (search-index.ts) holds no pruned entry, and still the kept ones.
+    const indexed = async (cmp: string) =>
+      (await db
+        .prepare(
+          `SELECT count(*) AS n FROM audit_search WHERE rowid - (SELECT num * ${SEARCH_SEQ_SPAN} FROM audit_search_tenants WHERE tenant_id = ?) ${cmp}`,
+        )
+        .bind(tenant)
+        .first<{ n: number }>())!.n;
+    expect(await indexed("BETWEEN 0 AND 519")).toBe(0);
+    expect(await indexed("BETWEEN 520 AND 1000000")).toBeGreaterThan(0);
     // DO storage: no body below the floor; every leaf hash kept.
     const dō = await runInDurableObject(logOf(tenant), async (_: TenantLog, state) => ({
       entries: Number(state.storage.sql.exec("SELECT count(*) AS n FROM entries WHERE seq < 520").one().n),
@@ -272,6 +283,16 @@ describe("retention sweep (issue #17.1)", () => {
         (e: unknown) => String(e),
       );
     expect(del).toMatch(/append-only above the retention floor/);
+
+    // D1 lost below the floor (allowed there), then rebuilt: the held entry comes back, nothing pruned does.
+    await db.batch([
+      db.prepare("DELETE FROM audit_event_targets WHERE tenant_id = ? AND seq < 520").bind(tenant),
+      db.prepare("DELETE FROM audit_events WHERE tenant_id = ? AND seq < 520").bind(tenant),
+    ]);
+    const rebuilt = await logOf(tenant).rebuildD1(tenant, 0, 60_000);
+    expect(rebuilt).toMatchObject({ ok: true, value: { done: true } });
+    const after = await db.prepare("SELECT seq FROM audit_events WHERE tenant_id = ? AND seq < 520").bind(tenant).all<{ seq: number }>();
+    expect(after.results.map((r) => r.seq)).toEqual([200]);
   });
 
   it("a tenant-wide legal hold stops the sweep: no floor, nothing deleted", async () => {

@@ -115,6 +115,21 @@ interface EntryJson {
 }
 
 describe("personal fields and erasure (issue #17.3)", () => {
+  it("the service's own entries keep their metadata readable (what verifiers and the log read), whatever is declared", async () => {
+    const { owner, tenant } = await tenantWithKeys();
+    // Names a client might well use for personal data, and that service entries use for structure.
+    const fields = ["metadata.after", "metadata.before", "metadata.to", "metadata.from", "metadata.checkpoint", "metadata.reason"];
+    expect((await settings(owner, tenant, { personal_fields: fields })).status).toBe(200);
+    expect((await settings(owner, tenant, { seal_interval_seconds: 120 })).status).toBe(200);
+    const logged = (await (
+      await api(`/v1/tenants/${tenant}/events?action=sealtrail.settings.updated`, { headers: bearer(owner) })
+    ).json()) as { events: { entry: string; event: { metadata: { after: unknown; before: unknown } } }[] };
+    const last = logged.events.at(-1)!;
+    expect(last.event.metadata.after).toMatchObject({ seal_interval_seconds: 120, personal_fields: fields });
+    expect(last.event.metadata.before).toMatchObject({ seal_interval_seconds: 60 });
+    expect(last.entry).not.toContain("sealtrail:enc:");
+  });
+
   it("settings: personal_fields are validated, logged like any setting, and shown", async () => {
     const { owner, tenant } = await tenantWithKeys();
     for (const bad of [

@@ -186,12 +186,13 @@ describe("keys scoped to a view", () => {
     expect(one.status).toBe(403);
   });
 
-  it("refuses a malformed view, and a view on a publishable key", async () => {
+  it("refuses a malformed view, a view on a publishable key, and a view on an admin key (streams read the whole log)", async () => {
     const { owner, tenant } = await tenantWithKeys();
     for (const body of [
       { permissions: ["read"], view: { action_prefix: "user.*" } },
       { permissions: ["read"], view: { nope: 1 } },
       { permissions: ["append"], allowed_origins: ["https://app.example.com"], view: { actor: "u1" } },
+      { permissions: ["read", "admin"], view: { actor: "u1" } },
     ]) {
       const res = await api(`/v1/tenants/${tenant}/keys`, json({ name: "k", ...body }, bearer(owner)));
       expect(res.status).toBe(400);

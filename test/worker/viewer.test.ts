@@ -114,6 +114,20 @@ describe("viewer tokens", () => {
     expect(narrower.status).toBe(201);
   });
 
+  it("never outlives the key that mints it: a key expiring in a minute mints tokens that expire with it", async () => {
+    const t = await tenantWithKeys();
+    const made = await api(
+      `/v1/tenants/${t.tenant}/keys`,
+      json({ name: "short-lived backend", permissions: ["read"], expires_in_seconds: 60 }, bearer(t.owner)),
+    );
+    expect(made.status).toBe(201);
+    const { key, expires_at } = (await made.json()) as { key: string; expires_at: string };
+    const minted = await mint(t.tenant, key, { view: { target: ORG_A }, ttl_seconds: 3600 });
+    expect(minted.status).toBe(201);
+    expect(Date.parse(minted.body.expires_at)).toBeLessThanOrEqual(Date.parse(expires_at));
+    expect(Date.parse(minted.body.expires_at)).toBeGreaterThan(Date.now());
+  });
+
   it("opens only reads of entries, proofs, exports and checkpoints of its own tenant: writes, settings, stats, keys and minting are refused", async () => {
     const { tenant, token } = await slices();
     const other = await tenantWithKeys();

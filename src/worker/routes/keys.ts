@@ -66,6 +66,12 @@ const CreateKey = z
   .refine((k) => k.view === undefined || !k.allowed_origins, {
     message: "a view narrows reads: a publishable key only appends",
     path: ["view"],
+  })
+  // An admin key manages streams (which read the whole log), keys, settings and holds: a view
+  // could not hold it to a slice, so the two are refused together.
+  .refine((k) => k.view === undefined || !k.permissions.includes("admin"), {
+    message: "a key with a view cannot have the admin permission (streams, keys and settings are not narrowed by a view)",
+    path: ["view"],
   });
 
 function memberOnly(c: Context<AppEnv>): string {

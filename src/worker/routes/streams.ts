@@ -139,7 +139,7 @@ export const STREAM_ROUTES = {
     invalid: "invalid_stream_request",
     response: WithReceipt.extend({ secret: z.string().optional().describe("webhooks: whsec_… signing secret, shown once") }),
     status: 201,
-    errors: ["invalid_destination", ...LOG_APPEND],
+    errors: ["invalid_destination", "too_many_streams", ...LOG_APPEND],
   }),
   list: route({
     method: "get",
@@ -260,8 +260,7 @@ export const streams = new Hono<AppEnv>()
     const { destination, secrets } = split(body.destination, tenant, () => (secret = newSecret()));
     checkDestination(c, destination);
     const current = await stub.list(tenant, placement, null);
-    if (current.length >= MAX_STREAMS)
-      throw new Failure({ reason: "invalid_stream_request", path: "", message: `at most ${MAX_STREAMS} streams` });
+    if (current.length >= MAX_STREAMS) throw new Failure({ reason: "too_many_streams", limit: MAX_STREAMS });
     const config: StreamConfig = {
       name: body.name ?? `${destination.type} stream`,
       destination,

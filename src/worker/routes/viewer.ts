@@ -66,7 +66,6 @@ export const VIEWER_ROUTES_SPEC = {
   }),
 };
 
-/** The view the calling credential itself is held to (KEYS' scoped keys carry one; none: everything). */
 /** The minting credential's own view (a scoped key's, a grant's; the whole log otherwise). */
 const ownView = (access: { view?: View }): View => access.view ?? {};
 
@@ -83,7 +82,8 @@ export const viewerTokens = new Hono<AppEnv>().post(
       t: tenantId,
       view: body.view,
       iat: nowS,
-      exp: nowS + body.ttl_seconds,
+      // Never beyond the minting credential: an expiring key, a grant or an elevation that ends sooner.
+      exp: Math.min(nowS + body.ttl_seconds, Math.floor((c.var.access.expiresAtMs ?? Infinity) / 1000)),
       by: principal.type === "user" ? principal.userId : principal.type === "viewer_token" ? principal.tokenId : principal.keyId,
     };
     const token = await signViewerToken(c.env.SEALTRAIL_SIGNING_SECRET, claims);
