@@ -7,11 +7,11 @@ import { describeHoldScope } from "../core/holds";
 import { json, tenantPath } from "./api";
 import { h, show } from "./dom";
 import { go, tenantHash, type TenantContext } from "./route";
-import { ago, banner, errorBanner, field, onSubmit, str } from "./ui";
+import { ago, banner, changeNotice, errorBanner, field, onSubmit, recordedBanner, str } from "./ui";
 import type { Hold, HoldChanged, HoldList, HoldScope } from "./wire";
 
 /** The last change, shown by the next render of this page only (with the entry recording it). */
-let lastChange: { tenant: string; text: string; seq: number } | null = null;
+const lastChange = changeNotice();
 
 const KINDS = [
   ["tenant", "the whole tenant"],
@@ -42,7 +42,7 @@ function releaseForm(t: string, hold: Hold, status: HTMLElement): HTMLFormElemen
     const { hold: released, receipt } = await json<HoldChanged>(tenantPath(t, `/holds/${encodeURIComponent(hold.id)}/release`), {
       body: { reason: str(d, "reason") },
     });
-    lastChange = { tenant: t, text: `Released ${released.id}.`, seq: receipt.seq };
+    lastChange.set({ tenant: t, text: `Released ${released.id}.`, seq: receipt.seq });
     go(tenantHash(t, "/holds"));
   });
   return form;
@@ -88,18 +88,8 @@ export async function holdsPage(ctx: TenantContext): Promise<Node> {
   } catch (e) {
     return h("section", null, h("h1", null, "Legal holds"), errorBanner(e));
   }
-  const change = lastChange?.tenant === t ? lastChange : null;
-  lastChange = null;
-  if (change) {
-    status.replaceChildren(
-      banner(
-        "ok",
-        `${change.text} Recorded in the log as `,
-        h("a", { href: tenantHash(t, `/events/${change.seq}`) }, `entry ${change.seq}`),
-        ".",
-      ),
-    );
-  }
+  const change = lastChange.take(t);
+  if (change) status.replaceChildren(recordedBanner(change, tenantHash(t, `/events/${change.seq}`)));
   // Active holds first, then released ones; each group oldest first (the API's order).
   const holds = [...list.holds.filter((x) => x.released_at === undefined), ...list.holds.filter((x) => x.released_at !== undefined)];
   const form = h(
@@ -124,7 +114,7 @@ export async function holdsPage(ctx: TenantContext): Promise<Node> {
   );
   onSubmit(form, status, async (d) => {
     const { hold, receipt } = await json<HoldChanged>(tenantPath(t, "/holds"), { body: { reason: str(d, "reason"), scope: scopeOf(d) } });
-    lastChange = { tenant: t, text: `Created ${hold.id}.`, seq: receipt.seq };
+    lastChange.set({ tenant: t, text: `Created ${hold.id}.`, seq: receipt.seq });
     go(tenantHash(t, "/holds"));
   });
   return h(

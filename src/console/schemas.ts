@@ -6,11 +6,11 @@
 import { json, tenantPath } from "./api";
 import { h, show } from "./dom";
 import { go, tenantHash, type TenantContext } from "./route";
-import { ago, banner, errorBanner, field, onSubmit, str } from "./ui";
+import { ago, banner, changeNotice, errorBanner, field, onSubmit, recordedBanner, str } from "./ui";
 import type { EventSchema, EventSchemaChanged, EventSchemaList } from "./wire";
 
 /** The last change, shown by the next render of this page only (with the entry recording it). */
-let lastChange: { tenant: string; text: string; seq: number } | null = null;
+const lastChange = changeNotice();
 
 const EXAMPLE = '{\n  "type": "object",\n  "required": ["amount"],\n  "properties": { "amount": { "type": "number", "minimum": 0 } }\n}';
 
@@ -23,18 +23,8 @@ export async function schemasPage(ctx: TenantContext): Promise<Node> {
   } catch (e) {
     return h("section", null, h("h1", null, "Event schemas"), errorBanner(e));
   }
-  const change = lastChange?.tenant === t ? lastChange : null;
-  lastChange = null;
-  if (change) {
-    status.replaceChildren(
-      banner(
-        "ok",
-        `${change.text} Recorded in the log as `,
-        h("a", { href: tenantHash(t, `/events/${change.seq}`) }, `entry ${change.seq}`),
-        ".",
-      ),
-    );
-  }
+  const change = lastChange.take(t);
+  if (change) status.replaceChildren(recordedBanner(change, tenantHash(t, `/events/${change.seq}`)));
   // `#/t/<t>/schemas/<action>`: that action's latest schema, to read or edit.
   const selected = ctx.route.parts[0];
   let current: EventSchema | undefined;
@@ -71,7 +61,7 @@ export async function schemasPage(ctx: TenantContext): Promise<Node> {
       method: "PUT",
       body: { schema },
     });
-    lastChange = { tenant: t, text: `Saved ${saved.action} version ${saved.version}.`, seq: receipt.seq };
+    lastChange.set({ tenant: t, text: `Saved ${saved.action} version ${saved.version}.`, seq: receipt.seq });
     go(tenantHash(t, `/schemas/${encodeURIComponent(saved.action)}`));
   });
   return h(

@@ -7,6 +7,32 @@ export type Tone = "ok" | "warn" | "bad" | "info";
 export const banner = (tone: Tone, ...children: (Node | string)[]) =>
   h("div", { class: `banner ${tone}`, role: tone === "bad" ? "alert" : "status" }, ...children);
 
+/** A change a page made, shown once by that page's next render, with the entry that records it. */
+export interface RecordedChange {
+  tenant: string;
+  text: string;
+  seq: number;
+}
+
+/** Holds one page's last change until its next render of the same tenant takes it. */
+export function changeNotice(): { set(c: RecordedChange): void; take(tenant: string): RecordedChange | null } {
+  let last: RecordedChange | null = null;
+  return {
+    set: (c) => {
+      last = c;
+    },
+    take: (tenant) => {
+      const c = last?.tenant === tenant ? last : null;
+      last = null;
+      return c;
+    },
+  };
+}
+
+/** "<text> Recorded in the log as entry N." with a link to the entry (`href`). */
+export const recordedBanner = (c: RecordedChange, href: string): Node =>
+  banner("ok", `${c.text} Recorded in the log as `, h("a", { href }, `entry ${c.seq}`), ".");
+
 export function errorBanner(e: unknown): HTMLElement {
   if (e instanceof ApiError) return banner("bad", `${e.message} `, h("code", null, `${e.status} ${e.code}`));
   return banner("bad", e instanceof Error ? e.message : String(e));

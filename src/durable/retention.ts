@@ -308,8 +308,8 @@ export class Retention {
         // The full-text index of those rows (search-index.ts: rowid = tenant number × span + seq).
         db
           .prepare(
-            `DELETE FROM audit_search WHERE rowid >= (SELECT num * ${SEARCH_SEQ_SPAN} FROM audit_search_tenants WHERE tenant_id = ?) + ? ` +
-              `AND rowid < (SELECT num * ${SEARCH_SEQ_SPAN} FROM audit_search_tenants WHERE tenant_id = ?) + ?`,
+            `DELETE FROM search_index WHERE rowid >= (SELECT num * ${SEARCH_SEQ_SPAN} FROM search_tenants WHERE tenant_id = ?) + ? ` +
+              `AND rowid < (SELECT num * ${SEARCH_SEQ_SPAN} FROM search_tenants WHERE tenant_id = ?) + ?`,
           )
           .bind(tenant, a, tenant, b),
       ]);

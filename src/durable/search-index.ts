@@ -4,8 +4,8 @@
  * audit-events.ts `writeToD1`: the index statements join the batch that inserts the rows, so
  * rows and their index reach D1 in one transaction. Queried by src/worker/search.ts.
  *
- * `audit_search` is a contentless FTS5 table (the text is not stored, only its index), rowid =
- * tenant number × SEARCH_SEQ_SPAN + seq (`audit_search_tenants` numbers the shard's tenants).
+ * `search_index` is a contentless FTS5 table (the text is not stored, only its index), rowid =
+ * tenant number × SEARCH_SEQ_SPAN + seq (`search_tenants` numbers the shard's tenants).
  * Indexing is INSERT OR REPLACE: a pass that is repeated (a lost reply, a rebuild) indexes the
  * same text again in place of the old, so it is idempotent, and a rebuild restores a lost index.
  */
@@ -65,8 +65,8 @@ function insertText(rows: number): string {
   if (!sql) {
     const values = Array.from({ length: rows }, () => "(?, ?)").join(", ");
     sql =
-      `INSERT OR REPLACE INTO audit_search (rowid, body) SELECT t.num * ${SEARCH_SEQ_SPAN} + v.column1, v.column2 ` +
-      `FROM audit_search_tenants AS t, (VALUES ${values}) AS v WHERE t.tenant_id = ?`;
+      `INSERT OR REPLACE INTO search_index (rowid, body) SELECT t.num * ${SEARCH_SEQ_SPAN} + v.column1, v.column2 ` +
+      `FROM search_tenants AS t, (VALUES ${values}) AS v WHERE t.tenant_id = ?`;
     texts.set(rows, sql);
   }
   return sql;
@@ -92,9 +92,7 @@ export function searchIndexStatements(d1: D1Database, entries: readonly StoredEn
   for (const [tenant, rows] of byTenant) {
     statements.push(
       d1
-        .prepare(
-          "INSERT INTO audit_search_tenants (tenant_id) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM audit_search_tenants WHERE tenant_id = ?)",
-        )
+        .prepare("INSERT INTO search_tenants (tenant_id) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM search_tenants WHERE tenant_id = ?)")
         .bind(tenant, tenant),
     );
     for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {

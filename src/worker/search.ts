@@ -47,9 +47,9 @@ export function searchMatch(q: string): string {
  */
 export function searchCondition(tenant: string, q: string, fromSeq = 0, toSeq = SEARCH_SEQ_SPAN): SQL {
   const match = searchMatch(q);
-  const base = sql`(SELECT num FROM audit_search_tenants WHERE tenant_id = ${tenant}) * ${SEARCH_SEQ_SPAN}`;
+  const base = sql`(SELECT num FROM search_tenants WHERE tenant_id = ${tenant}) * ${SEARCH_SEQ_SPAN}`;
   const lo = Math.min(fromSeq, SEARCH_SEQ_SPAN);
   const hi = Math.min(toSeq, SEARCH_SEQ_SPAN);
-  return sql`${auditEvents.seq} IN (SELECT rowid % ${SEARCH_SEQ_SPAN} FROM audit_search WHERE audit_search MATCH ${match}
+  return sql`${auditEvents.seq} IN (SELECT rowid % ${SEARCH_SEQ_SPAN} FROM search_index WHERE search_index MATCH ${match}
     AND rowid >= ${base} + ${lo} AND rowid < ${base} + ${hi})`;
 }

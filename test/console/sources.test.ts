@@ -102,6 +102,7 @@ describe("sources in the console", () => {
         mirror_lag: 0,
         ingest_stalled: false,
         skewed_events: 0,
+        retention_error: null,
         ...stats,
       } as unknown as Stats,
       null,

@@ -152,7 +152,7 @@ describe("retention sweep (issue #17.1)", () => {
     const indexed = async (cmp: string) =>
       (await db
         .prepare(
-          `SELECT count(*) AS n FROM audit_search WHERE rowid - (SELECT num * ${SEARCH_SEQ_SPAN} FROM audit_search_tenants WHERE tenant_id = ?) ${cmp}`,
+          `SELECT count(*) AS n FROM search_index WHERE rowid - (SELECT num * ${SEARCH_SEQ_SPAN} FROM search_tenants WHERE tenant_id = ?) ${cmp}`,
         )
         .bind(tenant)
         .first<{ n: number }>())!.n;

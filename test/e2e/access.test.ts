@@ -7,6 +7,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { launchChromium } from "./browser";
+import { signUpWithTenant } from "./console-flow";
 import { startServer, type LocalServer } from "./server";
 
 const PASSWORD = "correct horse battery";
@@ -46,16 +47,12 @@ async function signUpApi(name: string): Promise<{ token: string; userId: string;
 
 describe("expiring keys and just-in-time elevation in the console", () => {
   test("sign up and create a tenant", async () => {
-    await page.goto(`${B}/#/signup`);
-    await page.getByLabel("Name").fill("Olive Owner");
-    await page.getByLabel("Email").fill(`olive-${Date.now()}@example.com`);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Create account" }).click();
-    await page.getByRole("heading", { name: "Tenants" }).waitFor();
-    await page.getByLabel("Name").fill("Access Inc");
-    await page.getByRole("button", { name: "Create tenant" }).click();
-    await page.getByRole("heading", { name: "Access Inc" }).waitFor();
-    tenant = /#\/t\/([^/]+)\/overview/.exec(page.url())![1]!;
+    tenant = await signUpWithTenant(
+      page,
+      B,
+      { name: "Olive Owner", email: `olive-${Date.now()}@example.com`, password: PASSWORD },
+      "Access Inc",
+    );
   });
 
   test("a key created with an expiry shows it, with a warning inside the last week", async () => {

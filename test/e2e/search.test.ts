@@ -7,6 +7,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { launchChromium } from "./browser";
+import { createAppendKey, signUpWithTenant } from "./console-flow";
 import { startServer, type LocalServer } from "./server";
 
 const PASSWORD = "correct horse battery";
@@ -41,25 +42,13 @@ const post = (body: unknown) =>
 
 describe("event schemas and search in the console", () => {
   test("sign up, create a tenant and an append key", async () => {
-    await page.goto(`${B}/#/signup`);
-    await page.getByLabel("Name").fill("Sam Search");
-    await page.getByLabel("Email").fill(`sam-search-${Date.now()}@example.com`);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Create account" }).click();
-    await page.getByRole("heading", { name: "Tenants" }).waitFor();
-    await page.getByLabel("Name").fill("Search Inc");
-    await page.getByRole("button", { name: "Create tenant" }).click();
-    await page.getByRole("heading", { name: "Search Inc" }).waitFor();
-    tenant = /#\/t\/([^/]+)\/overview/.exec(page.url())![1]!;
-    await page.getByRole("link", { name: "Keys" }).click();
-    await page.getByLabel("Name").fill("billing-service");
-    await page
-      .getByRole("checkbox", { name: /append/ })
-      .first()
-      .check();
-    await page.getByRole("button", { name: "Create key" }).click();
-    appendKey = (await page.getByTestId("raw-key").textContent())!.trim();
-    await page.getByRole("button", { name: "Done, I stored it" }).click();
+    tenant = await signUpWithTenant(
+      page,
+      B,
+      { name: "Sam Search", email: `sam-search-${Date.now()}@example.com`, password: PASSWORD },
+      "Search Inc",
+    );
+    appendKey = await createAppendKey(page);
   });
 
   test("the Schemas page declares a schema; a non-matching event is refused, a matching one stored", async () => {

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { launchChromium } from "./browser";
+import { createAppendKey, signUpWithTenant } from "./console-flow";
 import { startServer, type LocalServer } from "./server";
 
 const PASSWORD = "correct horse battery";
@@ -47,26 +48,14 @@ interface SourceRow {
 
 describe("missed events: a numbered source through the SDK and the console", () => {
   test("sign up, create a tenant and an append key", async () => {
-    await page.goto(`${B}/#/signup`);
-    await page.getByLabel("Name").fill("Sam Sources");
-    await page.getByLabel("Email").fill(`sam-${Date.now()}@example.com`);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Create account" }).click();
-    await page.getByRole("heading", { name: "Tenants" }).waitFor();
-    await page.getByLabel("Name").fill("Sources Inc");
-    await page.getByRole("button", { name: "Create tenant" }).click();
-    await page.getByRole("heading", { name: "Sources Inc" }).waitFor();
-    tenant = /#\/t\/([^/]+)\/overview/.exec(page.url())![1]!;
-    await page.getByRole("link", { name: "Keys" }).click();
-    await page.getByLabel("Name").fill("billing-service");
-    await page
-      .getByRole("checkbox", { name: /append/ })
-      .first()
-      .check();
-    await page.getByRole("button", { name: "Create key" }).click();
-    appendKey = (await page.getByTestId("raw-key").textContent())!.trim();
+    tenant = await signUpWithTenant(
+      page,
+      B,
+      { name: "Sam Sources", email: `sam-${Date.now()}@example.com`, password: PASSWORD },
+      "Sources Inc",
+    );
+    appendKey = await createAppendKey(page);
     expect(appendKey).toMatch(/^st_/);
-    await page.getByRole("button", { name: "Done, I stored it" }).click();
   });
 
   test("the SDK numbers events, two are lost, and the log and the console report exactly 5–6 missing", async () => {

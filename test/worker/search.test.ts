@@ -182,11 +182,11 @@ describe("full-text search", () => {
   it("the D1 rebuild restores a lost index", async () => {
     const { owner, tenant, readKey, seqs } = await seeded();
     const db = await dbOf(tenant);
-    const num = (await db.prepare("SELECT num FROM audit_search_tenants WHERE tenant_id = ?").bind(tenant).first<{ num: number }>())!.num;
+    const num = (await db.prepare("SELECT num FROM search_tenants WHERE tenant_id = ?").bind(tenant).first<{ num: number }>())!.num;
     // The index of this tenant's range is lost (a restore without it, say).
     const span = 2 ** 40;
     await db
-      .prepare("DELETE FROM audit_search WHERE rowid >= ? AND rowid < ?")
+      .prepare("DELETE FROM search_index WHERE rowid >= ? AND rowid < ?")
       .bind(num * span, (num + 1) * span)
       .run();
     expect(await seqsOf(readKey, tenant, { q: "grace" })).toEqual([]);
