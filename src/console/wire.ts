@@ -5,6 +5,7 @@
  * here against the type of the server's answer (the /v1 routes' Hono schemas, better-auth's API).
  * Types only: this module is erased from the bundle.
  */
+import type { Hold } from "../core/holds";
 
 // better-auth (/api/auth/*)
 
@@ -445,25 +446,8 @@ export interface Settings {
   max_elevation_seconds: number;
 }
 
-/** A legal hold's scope (src/core/holds.ts HoldScope). */
-export type HoldScope =
-  | { kind: "tenant" }
-  | { kind: "time"; from: string; to: string }
-  | { kind: "actor"; id: string }
-  | { kind: "target"; type?: string; id: string };
-
-/** One legal hold (GET /v1/tenants/:t/holds); released_* are present once it is released. */
-export interface Hold {
-  id: string;
-  reason: string;
-  scope: HoldScope;
-  created_at: string;
-  created_by: string;
-  released_at?: string;
-  released_by?: string;
-  release_reason?: string;
-}
-
+/** A legal hold and its scope (GET /v1/tenants/:t/holds): the core's own types, as the server answers them. */
+export type { Hold, HoldScope } from "../core/holds";
 /** GET /v1/tenants/:t/holds. */
 export interface HoldList {
   holds: Hold[];
