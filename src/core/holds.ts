@@ -87,11 +87,11 @@ export function holdCoversSubject(scope: HoldScope, subject: string): boolean {
 }
 
 /**
- * The facts a hold looks at, read from an entry's stored text (docs/design.md "Entry bytes":
- * `received_at`, `event.actor.id`, `event.targets`), or undefined when they cannot be read: a
- * caller (the retention sweep) must then keep the entry, as if a hold covered it.
+ * An entry's stored text read for the facts holds and views look at (docs/design.md "Entry bytes":
+ * `received_at`, `event.actor.id`, `event.targets`), with its parsed `event` for the rest; undefined
+ * when they cannot be read.
  */
-export function entryFactsOf(entry: string): EntryFacts | undefined {
+export function readEntryFacts(entry: string): { facts: EntryFacts; event: Record<string, unknown> } | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(entry);
@@ -108,8 +108,14 @@ export function entryFactsOf(entry: string): EntryFacts | undefined {
     if (!isRecord(t) || typeof t.id !== "string" || typeof t.type !== "string") return undefined;
     refs.push({ type: t.type, id: t.id });
   }
-  return { receivedAt: parsed.received_at, actorId: actor.id, targets: refs };
+  return { facts: { receivedAt: parsed.received_at, actorId: actor.id, targets: refs }, event: parsed.event };
 }
+
+/**
+ * The facts a hold looks at, read from an entry's stored text, or undefined when they cannot be
+ * read: a caller (the retention sweep) must then keep the entry, as if a hold covered it.
+ */
+export const entryFactsOf = (entry: string): EntryFacts | undefined => readEntryFacts(entry)?.facts;
 
 /** The active holds among `holds` (not released). */
 export const activeHolds = (holds: readonly Hold[]): Hold[] => holds.filter((h) => h.released_at === undefined);

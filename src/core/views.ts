@@ -14,7 +14,7 @@
  * - `target`: some target of the event has this `id` (and this `type`, when given).
  */
 import { formatTimestamp } from "./entry";
-import { parseRfc3339 } from "./holds";
+import { parseRfc3339, readEntryFacts } from "./holds";
 
 export interface View {
   received_from?: string; // RFC 3339, inclusive
@@ -196,23 +196,10 @@ export function intersect(a: View, b: View): View | null {
  * be read: a caller must then treat the entry as outside any view but the whole log.
  */
 export function viewFactsOf(entry: string): ViewFacts | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(entry);
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(parsed) || typeof parsed.received_at !== "string" || !isRecord(parsed.event)) return undefined;
-  const { actor, targets, action } = parsed.event;
-  if (typeof action !== "string" || !isRecord(actor) || typeof actor.id !== "string") return undefined;
-  const list = targets === undefined ? [] : targets;
-  if (!Array.isArray(list)) return undefined;
-  const refs: { type: string; id: string }[] = [];
-  for (const t of list) {
-    if (!isRecord(t) || typeof t.id !== "string" || typeof t.type !== "string") return undefined;
-    refs.push({ type: t.type, id: t.id });
-  }
-  return { receivedAt: parsed.received_at, action, actorId: actor.id, targets: refs };
+  const read = readEntryFacts(entry);
+  const action = read?.event.action;
+  if (read === undefined || typeof action !== "string") return undefined;
+  return { ...read.facts, action };
 }
 
 /** True when the entry text is in the view (the whole log sees every entry, even unreadable ones). */
